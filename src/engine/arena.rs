@@ -1,0 +1,140 @@
+//! A slab of records addressed by generation-checked handles.
+
+/// A reference to a record in an [`Arena`]. It goes stale when the record is freed, even if the
+/// slot is reused, so an event that outlives its record (a response to a cancelled call) is
+/// recognised and skipped instead of acting on an unrelated record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Handle {
+    index: u32,
+    generation: u32,
+}
+
+impl Handle {
+    /// A handle that never resolves; for "no parent" and similar.
+    pub const NONE: Handle = Handle {
+        index: u32::MAX,
+        generation: u32::MAX,
+    };
+
+    /// The slot index, for use as a compact key.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+struct Slot<T> {
+    generation: u32,
+    value: Option<T>,
+}
+
+/// Records reused through a free list: no allocation per record once the arena has grown to the
+/// peak number of live records, and memory bounded by that peak rather than by run length.
+pub struct Arena<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl<T> Default for Arena<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Arena<T> {
+    /// An empty arena.
+    pub fn new() -> Self {
+        Arena {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+
+    /// Stores `value` and returns its handle. Amortised O(1).
+    pub fn insert(&mut self, value: T) -> Handle {
+        self.live += 1;
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.value = Some(value);
+            return Handle {
+                index,
+                generation: slot.generation,
+            };
+        }
+        let index = u32::try_from(self.slots.len()).expect("more than 2^32 live records");
+        self.slots.push(Slot {
+            generation: 0,
+            value: Some(value),
+        });
+        Handle {
+            index,
+            generation: 0,
+        }
+    }
+
+    /// The record behind `handle`, or `None` if it was freed. O(1).
+    pub fn get(&self, handle: Handle) -> Option<&T> {
+        let slot = self.slots.get(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
+        }
+        slot.value.as_ref()
+    }
+
+    /// The record behind `handle`, mutably, or `None` if it was freed. O(1).
+    pub fn get_mut(&mut self, handle: Handle) -> Option<&mut T> {
+        let slot = self.slots.get_mut(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
+        }
+        slot.value.as_mut()
+    }
+
+    /// Frees the record behind `handle`, returning it; later look-ups of `handle` fail. O(1).
+    pub fn remove(&mut self, handle: Handle) -> Option<T> {
+        let slot = self.slots.get_mut(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
+        }
+        let value = slot.value.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(handle.index);
+        self.live -= 1;
+        Some(value)
+    }
+
+    /// Number of live records.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no record is live.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Number of slots ever allocated: the peak number of live records.
+    pub fn capacity_used(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_handles_do_not_resolve_after_reuse() {
+        let mut arena = Arena::new();
+        let a = arena.insert("a");
+        assert_eq!(arena.remove(a), Some("a"));
+        let b = arena.insert("b");
+        assert_eq!(a.index(), b.index(), "slot is reused");
+        assert_eq!(arena.get(a), None);
+        assert_eq!(arena.remove(a), None);
+        assert_eq!(arena.get(b), Some(&"b"));
+        assert_eq!(arena.len(), 1);
+        assert_eq!(arena.get(Handle::NONE), None);
+    }
+}

@@ -1,0 +1,52 @@
+//! The domain-free discrete-event engine: simulated time, the event queue, a generational arena
+//! for records that events point at, and the run loop.
+//!
+//! Nothing here knows about services, links or requests; `crate::sim` builds those on top. The
+//! engine's contract is small on purpose: events with equal times are delivered in the order they
+//! were scheduled, so a run is a pure function of its model and seed.
+
+mod arena;
+mod queue;
+mod time;
+
+pub use arena::{Arena, Handle};
+pub use queue::EventQueue;
+pub use time::SimTime;
+
+use rand::SeedableRng;
+
+/// The one random-number generator of a simulation run.
+///
+/// Xoshiro256++ from `rand_xoshiro` is used rather than `StdRng`/`SmallRng` because its stream is
+/// fixed by its specification: the same seed gives the same run on every platform and every
+/// future version of meshsim's dependencies.
+pub type SimRng = rand_xoshiro::Xoshiro256PlusPlus;
+
+/// Creates the generator for a run from its seed.
+pub fn seeded_rng(seed: u64) -> SimRng {
+    SimRng::seed_from_u64(seed)
+}
+
+/// Something that reacts to events: the model of the world being simulated.
+pub trait Process {
+    /// The events this process schedules and handles.
+    type Event;
+    /// Handles one event at simulated time `now`, scheduling follow-up events on `queue`.
+    fn handle(&mut self, now: SimTime, event: Self::Event, queue: &mut EventQueue<Self::Event>);
+}
+
+/// Runs `process` until the queue is empty or the next event lies at or after `end`.
+///
+/// Returns the number of events handled. Events at or after `end` stay in the queue.
+pub fn run_until<P: Process>(
+    process: &mut P,
+    queue: &mut EventQueue<P::Event>,
+    end: SimTime,
+) -> u64 {
+    let mut handled = 0;
+    while let Some((now, event)) = queue.pop_before(end) {
+        process.handle(now, event, queue);
+        handled += 1;
+    }
+    handled
+}

@@ -1,0 +1,137 @@
+//! The pending-event set: a binary heap ordered by (time, sequence number).
+
+use super::SimTime;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// A scheduled event. Ordered so that the `BinaryHeap` (a max-heap) pops the earliest time first,
+/// and among equal times the one scheduled first.
+struct Entry<E> {
+    time: SimTime,
+    seq: u64,
+    event: E,
+}
+
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time && self.seq == other.seq
+    }
+}
+impl<E> Eq for Entry<E> {}
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<E> Ord for Entry<E> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: the smallest (time, seq) is the heap's maximum.
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// Future events, popped in (time, insertion) order.
+///
+/// Cancellation is not done here: an event that became irrelevant (its request timed out, say) is
+/// left in the heap and recognised as stale by its receiver when popped, which keeps every
+/// operation O(log n) instead of paying O(n) to search for it.
+pub struct EventQueue<E> {
+    heap: BinaryHeap<Entry<E>>,
+    next_seq: u64,
+    now: SimTime,
+}
+
+impl<E> Default for EventQueue<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> EventQueue<E> {
+    /// An empty queue at time zero.
+    pub fn new() -> Self {
+        EventQueue {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            now: SimTime::ZERO,
+        }
+    }
+
+    /// The time of the last event popped (the simulation clock).
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Schedules `event` at `time`. O(log n).
+    ///
+    /// Scheduling in the past is a logic error; such an event is delivered at the current time so
+    /// the clock never runs backwards.
+    pub fn schedule(&mut self, time: SimTime, event: E) {
+        debug_assert!(time >= self.now, "event scheduled in the past");
+        let time = time.max(self.now);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Entry { time, seq, event });
+    }
+
+    /// Schedules `event` after `delay` from now. O(log n).
+    pub fn schedule_in(&mut self, delay: SimTime, event: E) {
+        self.schedule(self.now + delay, event);
+    }
+
+    /// Pops the earliest event if it lies strictly before `end`, advancing the clock. O(log n).
+    pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
+        if self.heap.peek()?.time >= end {
+            return None;
+        }
+        let entry = self.heap.pop()?;
+        self.now = entry.time;
+        Some((entry.time, entry.event))
+    }
+
+    /// Number of pending events. O(1).
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether no event is pending. O(1).
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pops_in_time_order_and_fifo_among_ties() {
+        let mut q = EventQueue::new();
+        q.schedule(SimTime(5), "b1");
+        q.schedule(SimTime(1), "a");
+        q.schedule(SimTime(5), "b2");
+        q.schedule(SimTime(9), "c");
+        q.schedule(SimTime(5), "b3");
+        let mut out = Vec::new();
+        while let Some((t, e)) = q.pop_before(SimTime::MAX) {
+            out.push((t.0, e));
+        }
+        assert_eq!(
+            out,
+            vec![(1, "a"), (5, "b1"), (5, "b2"), (5, "b3"), (9, "c")]
+        );
+    }
+
+    #[test]
+    fn pop_before_leaves_later_events_and_advances_the_clock() {
+        let mut q = EventQueue::new();
+        q.schedule(SimTime(10), 1);
+        q.schedule(SimTime(20), 2);
+        assert_eq!(q.pop_before(SimTime(20)), Some((SimTime(10), 1)));
+        assert_eq!(q.now(), SimTime(10));
+        assert_eq!(q.pop_before(SimTime(20)), None);
+        assert_eq!(q.len(), 1);
+        q.schedule_in(SimTime(3), 3);
+        assert_eq!(q.pop_before(SimTime::MAX), Some((SimTime(13), 3)));
+    }
+}

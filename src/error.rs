@@ -1,0 +1,31 @@
+//! The program's errors and their exit codes: 0 success, 1 runtime failure, 2 bad input or usage.
+
+use crate::model::ModelError;
+use crate::report::OutputError;
+
+/// Exit code for a runtime failure (an output that could not be written).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for bad input: a malformed model or argument.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Anything that stops a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// A command-line argument that clap accepted but meshsim cannot use.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Model(_) | Error::Usage(_) => EXIT_BAD_INPUT,
+            Error::Output(_) => EXIT_FAILURE,
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The model of a microservice system: loaded from TOML, overridden from the command line,
+//! validated once into the typed [`Model`] that everything downstream trusts.
+//!
+//! Pipeline: text → TOML document (syntax errors) → `--set` overrides → [`raw::RawModel`] (shape
+//! errors: unknown fields, wrong types) → [`validate`] (meaning: ranges, names, cycles) → [`Model`].
+//! Every error becomes a [`Diagnostic`] pointing at file, line and column.
+
+mod diagnostic;
+mod dist;
+mod overrides;
+pub mod raw;
+mod validate;
+
+pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
+pub use dist::{Dist, gamma_fn};
+pub use overrides::Override;
+
+use crate::engine::SimTime;
+use std::path::{Path, PathBuf};
+
+/// The built-in model, identical to `models/seed.toml`.
+pub const BUILTIN_MODEL: &str = include_str!("../../models/seed.toml");
+
+/// Index of a service in [`Model::services`]; the gateway is service 0.
+pub type ServiceId = usize;
+/// Index of an endpoint in [`Model::endpoints`].
+pub type EndpointId = usize;
+/// The gateway's service id.
+pub const GATEWAY: ServiceId = 0;
+
+/// A validated model, ready to simulate.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Name used for the output folder (`output/<name>/`).
+    pub name: String,
+    /// Where the model came from, for reports.
+    pub source: Source,
+    /// Simulated time at which the run stops.
+    pub duration: SimTime,
+    /// Statistics ignore requests that arrive before this time.
+    pub warmup: SimTime,
+    /// Seed of the run's random-number generator.
+    pub seed: u64,
+    pub workload: Workload,
+    /// Which endpoints clients call, and how often.
+    pub routes: Vec<Route>,
+    /// The gateway (index 0) followed by the services in file order.
+    pub services: Vec<Service>,
+    /// Every endpoint of every service, the gateway's included.
+    pub endpoints: Vec<Endpoint>,
+    pub links: Vec<Link>,
+}
+
+/// Where a model came from.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The file as given on the command line, or `<built-in>`.
+    pub file: String,
+    /// SHA-256 of the file's bytes, in hex.
+    pub sha256: String,
+    /// The `--set` overrides applied, as typed.
+    pub overrides: Vec<String>,
+}
+
+/// How clients generate requests.
+#[derive(Clone, Debug)]
+pub enum Workload {
+    /// Poisson arrivals at a fixed rate, whatever the system's response: an open system.
+    Open { rate_per_s: f64 },
+    /// A fixed population of users, each sending its next request `think` after the last response.
+    Closed { users: u32, think: Dist },
+}
+
+/// A route clients call: the gateway endpoint that forwards it, and its share of requests.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// `service.endpoint`, as in the mix.
+    pub name: String,
+    /// The gateway's endpoint for this route (its processing, then one call to `target`).
+    pub gateway_endpoint: EndpointId,
+    /// The endpoint the gateway forwards to.
+    pub target: EndpointId,
+    /// Share of requests, normalised to sum to 1 over all routes.
+    pub probability: f64,
+}
+
+/// How a service picks the instance for an incoming call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadBalancer {
+    RoundRobin,
+    Random,
+    LeastOutstanding,
+    PowerOfTwo,
+}
+
+impl LoadBalancer {
+    /// The name used in model files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadBalancer::RoundRobin => "round_robin",
+            LoadBalancer::Random => "random",
+            LoadBalancer::LeastOutstanding => "least_outstanding",
+            LoadBalancer::PowerOfTwo => "power_of_two",
+        }
+    }
+}
+
+/// A service (or the gateway): identical instances behind a load balancer.
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: String,
+    pub instances: u32,
+    /// Concurrent requests each instance serves.
+    pub workers: u32,
+    /// Waiting requests each instance holds; `None` is unbounded.
+    pub queue_capacity: Option<u32>,
+    pub load_balancer: LoadBalancer,
+    /// Whether a worker stays held while its request waits for downstream calls.
+    pub blocking: bool,
+    pub endpoints: Vec<EndpointId>,
+}
+
+/// An operation of a service.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub service: ServiceId,
+    /// `service.endpoint`.
+    pub name: String,
+    /// Processing time of one call, before its downstream calls.
+    pub service_time: Dist,
+    /// Size of the request message sent to this endpoint.
+    pub request_bytes: u64,
+    /// Size of the response message it sends back.
+    pub response_bytes: u64,
+    /// Downstream calls: stages in sequence, calls within a stage in parallel.
+    pub stages: Vec<Vec<EndpointId>>,
+}
+
+/// A network link between two nodes; each direction is an independent FIFO transmitter.
+#[derive(Clone, Debug)]
+pub struct Link {
+    pub name: String,
+    /// The two nodes; direction 0 carries `ends[0] → ends[1]`.
+    pub ends: [ServiceId; 2],
+    /// One-way propagation delay.
+    pub latency: Dist,
+    /// Bits per second; `None` means serialisation takes no time.
+    pub bandwidth_bps: Option<f64>,
+    /// Probability that a transmission is lost and must be retransmitted.
+    pub loss: f64,
+    /// Initial retransmission timeout (doubles per retry).
+    pub rto: SimTime,
+}
+
+impl Model {
+    /// The measured window: from the end of warm-up to the end of the run.
+    pub fn measured(&self) -> SimTime {
+        self.duration - self.warmup
+    }
+
+    /// Looks an endpoint up by `service.endpoint` name.
+    pub fn endpoint_by_name(&self, name: &str) -> Option<EndpointId> {
+        self.endpoints.iter().position(|e| e.name == name)
+    }
+}
+
+/// Loads and validates a model file, applying `overrides` first.
+pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Model, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_str(&text, &path.display().to_string(), &base, overrides)
+}
+
+/// Loads the built-in model, applying `overrides` first.
+pub fn load_builtin(overrides: &[Override]) -> Result<Model, ModelError> {
+    load_str(BUILTIN_MODEL, "<built-in>", &PathBuf::from("."), overrides)
+}
+
+/// Loads a model from its text. `file` names it in errors; relative paths inside it (empirical
+/// distribution files) are resolved against `base_dir`.
+pub fn load_str(
+    text: &str,
+    file: &str,
+    base_dir: &Path,
+    overrides: &[Override],
+) -> Result<Model, ModelError> {
+    let edited = overrides::apply(text, file, overrides)?;
+    let raw: raw::RawModel = toml::from_str(&edited).map_err(|e| {
+        Diagnostic::from_serde(file, &edited, e.message(), e.span(), !overrides.is_empty())
+    })?;
+    let stem = Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.starts_with('<'))
+        .unwrap_or("model")
+        .to_string();
+    let source = Source {
+        file: file.to_string(),
+        sha256: sha256_hex(text.as_bytes()),
+        overrides: overrides.iter().map(|o| o.to_string()).collect(),
+    };
+    validate::validate(raw, stem, source, base_dir)
+        .map_err(|inv| Diagnostic::from_invalid(file, &edited, inv, !overrides.is_empty()).into())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

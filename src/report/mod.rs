@@ -1,0 +1,49 @@
+//! Outputs of a run: the summary table on stdout, CSV files for spreadsheets, and `run.json`.
+//! Every file is written atomically, so a crash never leaves a half-written result.
+
+mod atomic;
+mod csv_files;
+mod run_json;
+mod table;
+
+pub use atomic::{OutputError, write_atomic};
+pub use csv_files::{LINKS_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, links_csv, services_csv, summary_csv};
+pub use run_json::RunInfo;
+pub use table::{load_table, summary_table};
+
+use crate::model::Model;
+use crate::sim::RunResult;
+use std::path::{Path, PathBuf};
+
+/// Writes `summary.csv`, `services.csv`, `links.csv` and `run.json` into `dir`, creating it.
+/// Returns the paths written.
+pub fn write_run(dir: &Path, model: &Model, result: &RunResult) -> Result<Vec<PathBuf>, OutputError> {
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let files: [(&str, Vec<u8>); 4] = [
+        ("summary.csv", summary_csv(result)),
+        ("services.csv", services_csv(result)),
+        ("links.csv", links_csv(result)),
+        ("run.json", RunInfo::new(model, result).to_json()),
+    ];
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomic(&path, &bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Formats a number for CSV: rounded to 6 decimals (nanoseconds when in ms), NaN as an empty
+/// cell, so spreadsheets see plain numbers and missing values.
+pub fn number(x: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    let rounded = (x * 1e6).round() / 1e6;
+    // -0 would print as "-0".
+    if rounded == 0.0 { "0".into() } else { rounded.to_string() }
+}

@@ -1,0 +1,373 @@
+//! Microservice semantics on the domain-free engine: the life-cycle of a request through the
+//! gateway, services, instances and links.
+//!
+//! A request is a tree of [`call::Call`]s. The root call is the gateway's handling of it; each
+//! endpoint, after its processing, makes its downstream calls stage by stage (the calls of a stage
+//! in parallel) and responds when the last stage has returned. Calls cross links as messages.
+
+mod call;
+mod network;
+mod result;
+mod station;
+
+pub use network::{MAX_RETRANSMISSIONS, MAX_RTO};
+pub use result::{LinkResult, RouteResult, RunResult, ServiceResult};
+
+use crate::engine::{self, Arena, EventQueue, Handle, Process, SimRng, SimTime};
+use crate::model::{Model, ServiceId, Workload};
+use crate::stats::LatencyStats;
+use call::{Call, Event};
+use network::Network;
+use rand::RngExt;
+use rand_distr::{Distribution, Exp};
+use station::Station;
+use std::time::Instant;
+
+/// Simulates `model` with its own seed and returns what was measured.
+pub fn simulate(model: &Model) -> RunResult {
+    let started = Instant::now();
+    let mut sim = Simulator::new(model);
+    let mut queue = EventQueue::new();
+    sim.start(&mut queue);
+    let events = engine::run_until(&mut sim, &mut queue, model.duration);
+    sim.into_result(events, started.elapsed().as_secs_f64())
+}
+
+/// The state of one run.
+struct Simulator<'m> {
+    model: &'m Model,
+    rng: SimRng,
+    calls: Arena<Call>,
+    stations: Vec<Station>,
+    network: Network,
+    /// Cumulative route probabilities, for picking a route per request.
+    route_cdf: Vec<f64>,
+    /// Inter-arrival times of an open workload, in nanoseconds.
+    interarrival: Option<Exp<f64>>,
+    warmup: SimTime,
+    end: SimTime,
+    requests: Vec<u64>,
+    errors: Vec<u64>,
+    latency: Vec<LatencyStats>,
+}
+
+impl Process for Simulator<'_> {
+    type Event = Event;
+
+    fn handle(&mut self, now: SimTime, event: Event, queue: &mut EventQueue<Event>) {
+        match event {
+            Event::Arrival => {
+                self.new_request(now, queue, u32::MAX);
+                if let Some(exp) = &self.interarrival {
+                    let gap = SimTime::from_nanos_f64(exp.sample(&mut self.rng));
+                    queue.schedule(now + gap, Event::Arrival);
+                }
+            }
+            Event::UserReady { user } => self.new_request(now, queue, user),
+            Event::ServiceDone { call } => self.service_done(now, queue, call),
+            Event::Delivered { call } => self.deliver(now, queue, call),
+            Event::Retransmit { call } => self.retransmit(now, queue, call),
+        }
+    }
+}
+
+impl<'m> Simulator<'m> {
+    fn new(model: &'m Model) -> Self {
+        let mut acc = 0.0;
+        let route_cdf = model
+            .routes
+            .iter()
+            .map(|r| {
+                acc += r.probability;
+                acc
+            })
+            .collect();
+        let interarrival = match model.workload {
+            Workload::Open { rate_per_s } => Some(Exp::new(rate_per_s / 1e9).expect("validated rate > 0")),
+            Workload::Closed { .. } => None,
+        };
+        let n = model.routes.len();
+        Simulator {
+            model,
+            rng: engine::seeded_rng(model.seed),
+            calls: Arena::new(),
+            stations: model.services.iter().map(|s| Station::new(s, model.warmup)).collect(),
+            network: Network::new(model),
+            route_cdf,
+            interarrival,
+            warmup: model.warmup,
+            end: model.duration,
+            requests: vec![0; n],
+            errors: vec![0; n],
+            latency: (0..n).map(|_| LatencyStats::new()).collect(),
+        }
+    }
+
+    /// Schedules the workload's first requests.
+    fn start(&mut self, queue: &mut EventQueue<Event>) {
+        match &self.model.workload {
+            Workload::Open { .. } => {
+                let exp = self.interarrival.as_ref().expect("open workloads have a rate");
+                let gap = SimTime::from_nanos_f64(exp.sample(&mut self.rng));
+                queue.schedule(gap, Event::Arrival);
+            }
+            Workload::Closed { users, think } => {
+                // Each user starts after one think time, so they do not all fire at t = 0.
+                for user in 0..*users {
+                    let at = think.sample(&mut self.rng);
+                    queue.schedule(at, Event::UserReady { user });
+                }
+            }
+        }
+    }
+
+    /// A client sends a request: it enters the gateway as a root call.
+    fn new_request(&mut self, now: SimTime, queue: &mut EventQueue<Event>, user: u32) {
+        let route = self.pick_route();
+        if now >= self.warmup {
+            self.requests[route] += 1;
+        }
+        let endpoint = self.model.routes[route].gateway_endpoint as u32;
+        let mut call = Call::child(Handle::NONE, endpoint, now);
+        call.route = route as u16;
+        call.user = user;
+        let h = self.calls.insert(call);
+        self.admit(now, queue, h);
+    }
+
+    fn pick_route(&mut self) -> usize {
+        if self.route_cdf.len() == 1 {
+            return 0;
+        }
+        let u: f64 = self.rng.random();
+        self.route_cdf.iter().position(|&c| u < c).unwrap_or(self.route_cdf.len() - 1)
+    }
+
+    /// A call reaches its service: the balancer picks an instance, where it is served at once,
+    /// queued, or rejected when the queue is full.
+    fn admit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get_mut(h) else { return };
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let station = &mut self.stations[endpoint.service];
+        if now >= self.warmup {
+            station.arrivals += 1;
+        }
+        let i = station.pick_instance(&mut self.rng);
+        call.instance = i as u32;
+        let instance = &mut station.instances[i];
+        if instance.busy < station.workers {
+            instance.busy += 1;
+            instance.outstanding += 1;
+            station.busy.add(now, 1);
+            let done = now + endpoint.service_time.sample(&mut self.rng);
+            queue.schedule(done, Event::ServiceDone { call: h });
+        } else if station.queue_capacity.is_some_and(|cap| instance.queue.len() >= cap as usize) {
+            if now >= self.warmup {
+                station.rejected += 1;
+            }
+            call.failed = true;
+            self.respond(now, queue, h);
+        } else {
+            instance.queue.push_back(h);
+            instance.outstanding += 1;
+            station.queued.add(now, 1);
+        }
+    }
+
+    /// A worker finished processing: make the downstream calls, or respond.
+    fn service_done(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get(h) else { return };
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let (service, instance) = (endpoint.service, call.instance as usize);
+        if endpoint.stages.is_empty() {
+            self.release_worker(now, queue, service, instance);
+            self.finish(now, queue, h);
+        } else {
+            if !self.stations[service].blocking {
+                self.release_worker(now, queue, service, instance);
+            }
+            self.start_stage(now, queue, h, 0);
+        }
+    }
+
+    /// Frees a worker, which takes the oldest waiting call if there is one.
+    fn release_worker(&mut self, now: SimTime, queue: &mut EventQueue<Event>, service: ServiceId, i: usize) {
+        let station = &mut self.stations[service];
+        let instance = &mut station.instances[i];
+        while let Some(next) = instance.queue.pop_front() {
+            station.queued.add(now, -1);
+            // A queued call may have gone stale (cancelled while waiting); skip it.
+            if let Some(call) = self.calls.get(next) {
+                let time = &self.model.endpoints[call.endpoint as usize].service_time;
+                let done = now + time.sample(&mut self.rng);
+                queue.schedule(done, Event::ServiceDone { call: next });
+                return;
+            }
+        }
+        instance.busy -= 1;
+        station.busy.add(now, -1);
+    }
+
+    /// Sends the calls of stage `stage` of `h`'s endpoint, in parallel.
+    fn start_stage(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle, stage: usize) {
+        let Some(call) = self.calls.get_mut(h) else { return };
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let targets = &endpoint.stages[stage];
+        call.stage = stage as u16;
+        // One extra pending count guards the stage: a call that fails synchronously (rejected
+        // in-process) must not complete the stage while the loop is still sending its siblings.
+        call.pending = targets.len() as u16 + 1;
+        let origin = call.origin;
+        for &target in targets {
+            let child = self.calls.insert(Call::child(h, target as u32, origin));
+            let callee = &self.model.endpoints[target];
+            self.send(now, queue, child, endpoint.service, callee.service, callee.request_bytes);
+        }
+        self.child_returned(now, queue, h, false);
+    }
+
+    /// A downstream call of `h` returned; when its stage is complete, go on or respond.
+    fn child_returned(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle, failed: bool) {
+        let Some(call) = self.calls.get_mut(h) else { return };
+        call.failed |= failed;
+        call.pending -= 1;
+        if call.pending > 0 {
+            return;
+        }
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let next = call.stage as usize + 1;
+        if !call.failed && next < endpoint.stages.len() {
+            self.start_stage(now, queue, h, next);
+        } else {
+            if self.stations[endpoint.service].blocking {
+                let instance = call.instance as usize;
+                self.release_worker(now, queue, endpoint.service, instance);
+            }
+            self.finish(now, queue, h);
+        }
+    }
+
+    /// The call's work is done: it leaves its instance and responds.
+    fn finish(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get(h) else { return };
+        let service = self.model.endpoints[call.endpoint as usize].service;
+        self.stations[service].instances[call.instance as usize].outstanding -= 1;
+        self.respond(now, queue, h);
+    }
+
+    /// Sends the call's response to its caller, or completes the request for a root call.
+    fn respond(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get_mut(h) else { return };
+        if call.is_root() {
+            self.complete_request(now, queue, h);
+            return;
+        }
+        call.responding = true;
+        call.tries = 0;
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let parent = call.parent;
+        let Some(caller) = self.calls.get(parent) else {
+            self.calls.remove(h);
+            return;
+        };
+        let caller_service = self.model.endpoints[caller.endpoint as usize].service;
+        self.send(now, queue, h, endpoint.service, caller_service, endpoint.response_bytes);
+    }
+
+    /// A root call responded: record the request's latency and outcome.
+    fn complete_request(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.remove(h) else { return };
+        let route = call.route as usize;
+        if call.origin >= self.warmup {
+            if call.failed {
+                self.errors[route] += 1;
+            } else {
+                self.latency[route].record((now - call.origin).as_nanos());
+            }
+        }
+        if let Workload::Closed { think, .. } = &self.model.workload {
+            let at = now + think.sample(&mut self.rng);
+            queue.schedule(at, Event::UserReady { user: call.user });
+        }
+    }
+
+    /// Sends the message `h` has to send (its request or response) from `from` to `to`.
+    fn send(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle, from: ServiceId, to: ServiceId, bytes: u64) {
+        match self.network.direction(from, to) {
+            None => self.deliver(now, queue, h),
+            Some(d) => self.transmit(now, queue, h, d, bytes),
+        }
+    }
+
+    /// Puts a message on a link; it is delivered after serialisation and propagation, or
+    /// retransmitted after a timeout if lost.
+    fn transmit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle, d: usize, bytes: u64) {
+        let tx = self.network.transmit(d, now, bytes, self.warmup, self.end);
+        let loss = self.network.transmitters[d].loss;
+        if loss > 0.0 && self.rng.random::<f64>() < loss {
+            let Some(call) = self.calls.get_mut(h) else { return };
+            call.tries = call.tries.saturating_add(1);
+            let at = tx.end + self.network.backoff(d, call.tries);
+            queue.schedule(at, Event::Retransmit { call: h });
+        } else {
+            let at = tx.end + self.network.transmitters[d].latency.sample(&mut self.rng);
+            queue.schedule(at, Event::Delivered { call: h });
+        }
+    }
+
+    /// The retransmission timer of a lost message fired: send it again, or give up.
+    fn retransmit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get(h) else { return };
+        let (from, to, bytes) = self.message_route(call);
+        let d = self.network.direction(from, to).expect("only link messages are retransmitted");
+        let measured = now >= self.warmup && now < self.end;
+        let stats = &mut self.network.transmitters[d].stats;
+        if call.tries > MAX_RETRANSMISSIONS {
+            if measured {
+                stats.failed += 1;
+            }
+            self.message_failed(now, queue, h);
+        } else {
+            if measured {
+                stats.retransmissions += 1;
+            }
+            self.transmit(now, queue, h, d, bytes);
+        }
+    }
+
+    /// Where the message `call` has in flight goes, and its size.
+    fn message_route(&self, call: &Call) -> (ServiceId, ServiceId, u64) {
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let caller = self
+            .calls
+            .get(call.parent)
+            .map_or(0, |p| self.model.endpoints[p.endpoint as usize].service);
+        if call.responding {
+            (endpoint.service, caller, endpoint.response_bytes)
+        } else {
+            (caller, endpoint.service, endpoint.request_bytes)
+        }
+    }
+
+    /// A message was given up: the caller sees the call fail.
+    fn message_failed(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.remove(h) else { return };
+        self.child_returned(now, queue, call.parent, true);
+    }
+
+    /// A message arrived: a request at its callee, or a response at its caller.
+    fn deliver(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get(h) else { return };
+        if call.responding {
+            let (parent, failed) = (call.parent, call.failed);
+            self.calls.remove(h);
+            self.child_returned(now, queue, parent, failed);
+        } else {
+            self.admit(now, queue, h);
+        }
+    }
+
+    fn into_result(self, events: u64, wall_s: f64) -> RunResult {
+        result::collect(self, events, wall_s)
+    }
+}

@@ -1,0 +1,109 @@
+//! Links as FIFO transmitters: serialisation at the link's bandwidth, propagation, loss.
+
+use crate::engine::SimTime;
+use crate::model::{Dist, Model, ServiceId};
+
+/// Retransmissions before a message is given up (Linux's default `tcp_retries2`).
+pub const MAX_RETRANSMISSIONS: u8 = 15;
+/// The longest retransmission timeout after doubling (Linux's `TCP_RTO_MAX`).
+pub const MAX_RTO: SimTime = SimTime(120_000_000_000);
+
+/// One direction of a link.
+pub struct Transmitter {
+    /// When the transmitter finishes the messages already queued on it.
+    pub free_at: SimTime,
+    pub ns_per_byte: f64,
+    pub latency: Dist,
+    pub loss: f64,
+    pub rto: SimTime,
+    pub stats: TransmitterStats,
+}
+
+/// What a transmitter did in the measured window.
+#[derive(Clone, Debug, Default)]
+pub struct TransmitterStats {
+    /// Transmissions started (retransmissions included).
+    pub messages: u64,
+    pub bytes: u64,
+    pub retransmissions: u64,
+    /// Messages given up after [`MAX_RETRANSMISSIONS`].
+    pub failed: u64,
+    /// Time spent transmitting.
+    pub busy_ns: u64,
+    /// Sum over messages of the wait before transmission started.
+    pub queueing_ns: u64,
+}
+
+/// When a transmission ends, and whether it is lost.
+pub struct Transmission {
+    pub end: SimTime,
+}
+
+/// All links, indexed by (from, to) node pair.
+pub struct Network {
+    nodes: usize,
+    /// `direction[from * nodes + to]`: index into `transmitters`, or `u32::MAX` when the two
+    /// nodes talk in-process.
+    direction: Vec<u32>,
+    pub transmitters: Vec<Transmitter>,
+}
+
+impl Network {
+    /// Builds the transmitters of `model`'s links: two per link, direction 0 is `ends[0] → ends[1]`.
+    pub fn new(model: &Model) -> Network {
+        let nodes = model.services.len();
+        let mut direction = vec![u32::MAX; nodes * nodes];
+        let mut transmitters = Vec::with_capacity(model.links.len() * 2);
+        for link in &model.links {
+            for (from, to) in [(link.ends[0], link.ends[1]), (link.ends[1], link.ends[0])] {
+                direction[from * nodes + to] = transmitters.len() as u32;
+                transmitters.push(Transmitter {
+                    free_at: SimTime::ZERO,
+                    ns_per_byte: link.bandwidth_bps.map_or(0.0, |bps| 8e9 / bps),
+                    latency: link.latency.clone(),
+                    loss: link.loss,
+                    rto: link.rto,
+                    stats: TransmitterStats::default(),
+                });
+            }
+        }
+        Network {
+            nodes,
+            direction,
+            transmitters,
+        }
+    }
+
+    /// The transmitter carrying messages from `from` to `to`, if a link joins them.
+    #[inline]
+    pub fn direction(&self, from: ServiceId, to: ServiceId) -> Option<usize> {
+        let d = self.direction[from * self.nodes + to];
+        (d != u32::MAX).then_some(d as usize)
+    }
+
+    /// Queues `bytes` on transmitter `d` at `now`; returns when the last bit leaves.
+    /// Statistics count transmissions that start within `[warmup, end)`.
+    #[inline]
+    pub fn transmit(&mut self, d: usize, now: SimTime, bytes: u64, warmup: SimTime, end: SimTime) -> Transmission {
+        let tx = &mut self.transmitters[d];
+        let start = now.max(tx.free_at);
+        let finish = start + SimTime::from_nanos_f64(bytes as f64 * tx.ns_per_byte);
+        tx.free_at = finish;
+        if start >= warmup && start < end {
+            tx.stats.messages += 1;
+            tx.stats.bytes += bytes;
+            tx.stats.queueing_ns += (start - now).0;
+            tx.stats.busy_ns += (finish.min(end) - start).0;
+        } else if start < warmup && finish > warmup {
+            tx.stats.busy_ns += (finish.min(end) - warmup).0;
+        }
+        Transmission { end: finish }
+    }
+
+    /// The retransmission timeout before try number `tries` + 1 (doubling, capped).
+    pub fn backoff(&self, d: usize, tries: u8) -> SimTime {
+        let rto = self.transmitters[d].rto.0;
+        let shift = u32::from(tries.saturating_sub(1)).min(40);
+        SimTime(rto.saturating_mul(1u64 << shift)).min(MAX_RTO.max(self.transmitters[d].rto))
+    }
+}

@@ -1,0 +1,183 @@
+//! What a run measured, per route, service and link direction.
+
+use super::Simulator;
+use crate::stats::LatencyStats;
+
+/// Everything one simulation run measured over its measured window (after warm-up).
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub model: String,
+    pub seed: u64,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    /// Length of the measured window: `duration_s - warmup_s`.
+    pub measured_s: f64,
+    /// One per route of the workload mix, in mix order.
+    pub routes: Vec<RouteResult>,
+    /// All routes together.
+    pub all: RouteResult,
+    /// The gateway first, then the services in file order.
+    pub services: Vec<ServiceResult>,
+    /// Two per link, one per direction.
+    pub links: Vec<LinkResult>,
+    /// Events the engine handled.
+    pub events: u64,
+    /// Wall-clock time of the run.
+    pub wall_s: f64,
+    /// Most calls alive at once (a proxy for memory in use).
+    pub peak_calls_in_flight: usize,
+}
+
+/// Requests of one route (or all) that arrived in the measured window.
+#[derive(Clone, Debug)]
+pub struct RouteResult {
+    /// `service.endpoint`, or `all`.
+    pub route: String,
+    /// Requests that arrived in the measured window.
+    pub requests: u64,
+    /// Of those, completed successfully before the end of the run.
+    pub completed: u64,
+    /// Of those, completed with an error (rejected by a full queue, or a message given up).
+    pub errors: u64,
+    /// Latencies of the successful requests, from scheduled arrival to response.
+    pub latency: LatencyStats,
+    pub measured_s: f64,
+}
+
+impl RouteResult {
+    /// Requests still in flight when the run ended.
+    pub fn in_flight_at_end(&self) -> u64 {
+        self.requests - self.completed - self.errors
+    }
+
+    /// Successful completions per second of measured time.
+    pub fn throughput_rps(&self) -> f64 {
+        self.completed as f64 / self.measured_s
+    }
+
+    /// Errors as a fraction of finished requests (0 when none finished).
+    pub fn error_rate(&self) -> f64 {
+        let finished = self.completed + self.errors;
+        if finished == 0 { 0.0 } else { self.errors as f64 / finished as f64 }
+    }
+}
+
+/// Time-averaged behaviour of a service (or the gateway) over the measured window.
+#[derive(Clone, Debug)]
+pub struct ServiceResult {
+    pub service: String,
+    pub instances: u32,
+    pub workers: u32,
+    /// Calls that arrived per second.
+    pub arrival_rate_per_s: f64,
+    /// Mean fraction of workers held (busy, or blocked on downstream calls when blocking).
+    pub utilisation: f64,
+    /// Mean number of calls waiting for a worker, summed over instances.
+    pub mean_queue_length: f64,
+    /// Most calls waiting at once, summed over instances.
+    pub max_queue_length: u64,
+    /// Calls refused by a full queue.
+    pub rejected: u64,
+}
+
+/// One direction of a link over the measured window.
+#[derive(Clone, Debug)]
+pub struct LinkResult {
+    pub link: String,
+    pub from: String,
+    pub to: String,
+    /// Transmissions, retransmissions included.
+    pub messages: u64,
+    pub bytes: u64,
+    pub retransmissions: u64,
+    /// Messages given up after too many retransmissions.
+    pub failed: u64,
+    /// Fraction of time the transmitter was busy.
+    pub utilisation: f64,
+    /// Mean wait before a transmission started, in milliseconds.
+    pub mean_queueing_ms: f64,
+}
+
+pub(super) fn collect(sim: Simulator<'_>, events: u64, wall_s: f64) -> RunResult {
+    let model = sim.model;
+    let measured_s = model.measured().as_secs_f64();
+    let end = model.duration;
+    let routes: Vec<RouteResult> = model
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RouteResult {
+            route: r.name.clone(),
+            requests: sim.requests[i],
+            completed: sim.latency[i].count(),
+            errors: sim.errors[i],
+            latency: sim.latency[i].clone(),
+            measured_s,
+        })
+        .collect();
+    let mut all = RouteResult {
+        route: "all".into(),
+        requests: 0,
+        completed: 0,
+        errors: 0,
+        latency: LatencyStats::new(),
+        measured_s,
+    };
+    for r in &routes {
+        all.requests += r.requests;
+        all.completed += r.completed;
+        all.errors += r.errors;
+        all.latency.merge(&r.latency);
+    }
+    let services = model
+        .services
+        .iter()
+        .zip(&sim.stations)
+        .map(|(s, st)| ServiceResult {
+            service: s.name.clone(),
+            instances: s.instances,
+            workers: s.workers,
+            arrival_rate_per_s: st.arrivals as f64 / measured_s,
+            utilisation: st.busy.mean(end) / f64::from(s.instances * s.workers),
+            mean_queue_length: st.queued.mean(end),
+            max_queue_length: st.queued.max().max(0) as u64,
+            rejected: st.rejected,
+        })
+        .collect();
+    let mut links = Vec::with_capacity(model.links.len() * 2);
+    for (l, link) in model.links.iter().enumerate() {
+        for dir in 0..2 {
+            let (from, to) = (link.ends[dir], link.ends[1 - dir]);
+            let stats = &sim.network.transmitters[2 * l + dir].stats;
+            links.push(LinkResult {
+                link: link.name.clone(),
+                from: model.services[from].name.clone(),
+                to: model.services[to].name.clone(),
+                messages: stats.messages,
+                bytes: stats.bytes,
+                retransmissions: stats.retransmissions,
+                failed: stats.failed,
+                utilisation: stats.busy_ns as f64 / 1e9 / measured_s,
+                mean_queueing_ms: if stats.messages == 0 {
+                    0.0
+                } else {
+                    stats.queueing_ns as f64 / stats.messages as f64 / 1e6
+                },
+            });
+        }
+    }
+    RunResult {
+        model: model.name.clone(),
+        seed: model.seed,
+        duration_s: model.duration.as_secs_f64(),
+        warmup_s: model.warmup.as_secs_f64(),
+        measured_s,
+        routes,
+        all,
+        services,
+        links,
+        events,
+        wall_s,
+        peak_calls_in_flight: sim.calls.capacity_used(),
+    }
+}
