@@ -88,9 +88,18 @@ pub fn offered_load(model: &Model) -> OfferedLoad {
     let demand: Vec<f64> = model
         .services
         .iter()
-        .map(|s| s.endpoints.iter().map(|&e| visits[e] * model.endpoints[e].service_time.mean_ms()).sum())
+        .map(|s| {
+            s.endpoints
+                .iter()
+                .map(|&e| visits[e] * model.endpoints[e].service_time.mean_ms())
+                .sum()
+        })
         .collect();
-    let servers: Vec<u32> = model.services.iter().map(|s| s.instances * s.workers).collect();
+    let servers: Vec<u32> = model
+        .services
+        .iter()
+        .map(|s| s.instances * s.workers)
+        .collect();
     let (throughput, bound) = match &model.workload {
         Workload::Open { rate_per_s } => (*rate_per_s, false),
         Workload::Closed { users, think } => {

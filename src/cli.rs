@@ -93,9 +93,10 @@ fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
             .iter()
             .find(|x| x.name == s.name)
             .and_then(|x| x.queue_capacity)
-            .map_or("without bound (queue_capacity is unlimited)".to_string(), |c| {
-                format!("until it holds {c} calls per instance, then reject")
-            });
+            .map_or(
+                "without bound (queue_capacity is unlimited)".to_string(),
+                |c| format!("until it holds {c} calls per instance, then reject"),
+            );
         eprintln!(
             "warning: `{}` is saturated: utilisation {:.2} ≥ 1 ({:.1} calls/s on {} workers at {:.3} ms each); its queue will grow {limit}",
             s.name, s.utilisation, s.arrival_rate_per_s, s.servers, s.mean_service_ms
@@ -106,7 +107,10 @@ fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
 fn run(args: RunArgs) -> Result<(), Error> {
     let model = args.model.load()?;
     warn_saturation(&analysis::offered_load(&model), &model);
-    let out = args.out.clone().unwrap_or_else(|| Path::new("output").join(&model.name));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&model.name));
     if !args.quiet {
         println!(
             "meshsim {}: simulating `{}` ({}), seed {}, {} s ({} s warm-up)",

@@ -155,13 +155,20 @@ impl Location {
     /// The line and column of byte range `span` in `text`.
     fn of(text: &str, span: Range<usize>) -> Location {
         let start = span.start.min(text.len());
-        let start = (0..=start).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let start = (0..=start)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-        let line_text = text[line_start..line_end].trim_end_matches('\r').to_string();
+        let line_text = text[line_start..line_end]
+            .trim_end_matches('\r')
+            .to_string();
         let column = text[line_start..start].chars().count() + 1;
         let end = span.end.clamp(start, line_end);
-        let end = (end..=line_end).find(|&i| text.is_char_boundary(i)).unwrap_or(line_end);
+        let end = (end..=line_end)
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(line_end);
         Location {
             line: text[..start].matches('\n').count() + 1,
             column,
@@ -172,7 +179,10 @@ impl Location {
 }
 
 /// The closest candidate to `name`, if one is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let limit = (name.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -256,7 +266,10 @@ mod tests {
     #[test]
     fn locates_nested_values_and_renders_line_and_column() {
         let text = "[services.user]\nworkers = 0\n[services.user.endpoints.get]\nservice_ms = { dist = \"exponential\", mean_ms = -3 }\n";
-        let inv = Invalid::at("services.user.endpoints.get.service_ms.mean_ms", "must be > 0");
+        let inv = Invalid::at(
+            "services.user.endpoints.get.service_ms.mean_ms",
+            "must be > 0",
+        );
         let d = Diagnostic::from_invalid("m.toml", text, inv, false);
         let loc = d.location.as_ref().unwrap();
         assert_eq!((loc.line, loc.column), (4, 48));

@@ -92,7 +92,8 @@ impl Dist {
     pub fn normal_ms(mean_ms: f64, sd_ms: f64) -> Result<Dist, ParamError> {
         check_positive("mean_ms", mean_ms)?;
         check_non_negative("sd_ms", sd_ms)?;
-        let sampler = Normal::new(mean_ms * NS_PER_MS, sd_ms * NS_PER_MS).map_err(|e| e.to_string())?;
+        let sampler =
+            Normal::new(mean_ms * NS_PER_MS, sd_ms * NS_PER_MS).map_err(|e| e.to_string())?;
         Ok(Dist::Normal {
             mean_ms,
             sd_ms,
@@ -223,7 +224,9 @@ impl Dist {
                 }
             }
             Dist::Empirical { samples_ns } => {
-                samples_ns.iter().map(|&x| x as f64).sum::<f64>() / samples_ns.len() as f64 / NS_PER_MS
+                samples_ns.iter().map(|&x| x as f64).sum::<f64>()
+                    / samples_ns.len() as f64
+                    / NS_PER_MS
             }
         }
     }
@@ -242,7 +245,9 @@ impl Dist {
             Dist::Normal { mean_ms, sd_ms, .. } => {
                 truncated_normal_moments(*mean_ms, *sd_ms).1.sqrt() / mean
             }
-            Dist::Weibull { shape, scale_ms, .. } => {
+            Dist::Weibull {
+                shape, scale_ms, ..
+            } => {
                 let m2 = scale_ms * scale_ms * gamma_fn(1.0 + 2.0 / shape);
                 (m2 - mean * mean).max(0.0).sqrt() / mean
             }
@@ -276,10 +281,14 @@ impl Dist {
             }
             Dist::LogNormal { mean_ms, cv, .. } => format!("lognormal(mean {mean_ms} ms, cv {cv})"),
             Dist::Gamma { mean_ms, cv, .. } => format!("gamma(mean {mean_ms} ms, cv {cv})"),
-            Dist::Weibull { shape, scale_ms, .. } => {
+            Dist::Weibull {
+                shape, scale_ms, ..
+            } => {
                 format!("weibull(shape {shape}, scale {scale_ms} ms)")
             }
-            Dist::Pareto { shape, scale_ms, .. } => {
+            Dist::Pareto {
+                shape, scale_ms, ..
+            } => {
                 format!("pareto(shape {shape}, scale {scale_ms} ms)")
             }
             Dist::Empirical { samples_ns } => format!(
@@ -390,9 +399,19 @@ mod tests {
         for d in &cases {
             let (mean, cv) = sample_moments(d, 400_000);
             let rel = (mean - d.mean_ms()).abs() / d.mean_ms();
-            assert!(rel < 0.01, "{}: sample mean {mean} vs {}", d.describe(), d.mean_ms());
+            assert!(
+                rel < 0.01,
+                "{}: sample mean {mean} vs {}",
+                d.describe(),
+                d.mean_ms()
+            );
             let rel_cv = (cv - d.cv()).abs() / d.cv();
-            assert!(rel_cv < 0.03, "{}: sample cv {cv} vs {}", d.describe(), d.cv());
+            assert!(
+                rel_cv < 0.03,
+                "{}: sample cv {cv} vs {}",
+                d.describe(),
+                d.cv()
+            );
         }
     }
 
@@ -406,7 +425,11 @@ mod tests {
     fn bad_parameters_are_refused_with_the_field_name() {
         assert!(Dist::exponential_ms(-1.0).unwrap_err().contains("mean_ms"));
         assert!(Dist::uniform_ms(5.0, 1.0).unwrap_err().contains("max_ms"));
-        assert!(Dist::lognormal_ms(f64::NAN, 1.0).unwrap_err().contains("mean_ms"));
+        assert!(
+            Dist::lognormal_ms(f64::NAN, 1.0)
+                .unwrap_err()
+                .contains("mean_ms")
+        );
         assert!(Dist::empirical_ms(&[]).is_err());
     }
 }

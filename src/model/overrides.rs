@@ -29,7 +29,9 @@ impl FromStr for Override {
             .ok_or_else(|| format!("`{s}` is not PATH=VALUE (e.g. services.user.instances=3)"))?;
         let path = path.trim();
         if path.is_empty() || path.split('.').any(|k| k.trim().is_empty()) {
-            return Err(format!("`{path}` is not a dotted path (e.g. workload.rate_per_s)"));
+            return Err(format!(
+                "`{path}` is not a dotted path (e.g. workload.rate_per_s)"
+            ));
         }
         Ok(Override {
             path: path.split('.').map(|k| k.trim().to_string()).collect(),
@@ -58,9 +60,9 @@ pub fn apply(text: &str, file: &str, overrides: &[Override]) -> Result<String, D
     if overrides.is_empty() {
         return Ok(text.to_string());
     }
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e: toml_edit::TomlError| Diagnostic::from_serde(file, text, e.message(), e.span(), false))?;
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+        Diagnostic::from_serde(file, text, e.message(), e.span(), false)
+    })?;
     for o in overrides {
         set(doc.as_table_mut(), o).map_err(|msg| {
             let mut d = Diagnostic::plain("--set", format!("--set {o}: {msg}"));
@@ -98,15 +100,21 @@ fn set(root: &mut Table, o: &Override) -> Result<(), String> {
     let (last, parents) = o.path.split_last().expect("paths are non-empty");
     let mut here: Slot = Slot::Table(root);
     for (depth, key) in parents.iter().enumerate() {
-        here = here
-            .child(key)
-            .ok_or_else(|| format!("unknown path: `{}` does not exist", o.path[..=depth].join(".")))?;
+        here = here.child(key).ok_or_else(|| {
+            format!(
+                "unknown path: `{}` does not exist",
+                o.path[..=depth].join(".")
+            )
+        })?;
     }
     let value = o.toml_value();
     let exists = here.has(last);
     let allowed = allowed_fields(parents).is_some_and(|f| f.contains(&last.as_str()));
     if !exists && !allowed {
-        return Err(format!("unknown path: `{}` is not a field of the model", o.path.join(".")));
+        return Err(format!(
+            "unknown path: `{}` is not a field of the model",
+            o.path.join(".")
+        ));
     }
     here.put(last, value)
 }
@@ -173,9 +181,14 @@ impl<'a> Slot<'a> {
                 t.insert(key, value);
             }
             Slot::Array(a) => {
-                let i: usize = key.parse().map_err(|_| format!("`{key}` is not an array index"))?;
+                let i: usize = key
+                    .parse()
+                    .map_err(|_| format!("`{key}` is not an array index"))?;
                 if i >= a.len() {
-                    return Err(format!("index {i} is out of range (the array has {} elements)", a.len()));
+                    return Err(format!(
+                        "index {i} is out of range (the array has {} elements)",
+                        a.len()
+                    ));
                 }
                 a.replace(i, value);
             }
@@ -252,7 +265,10 @@ mod tests {
     fn unknown_paths_name_the_closest_valid_one() {
         let err = apply_one("services.user.wrokers=3").unwrap_err();
         assert!(err.message.contains("unknown path"), "{}", err.message);
-        assert_eq!(err.help.as_deref(), Some("did you mean `services.user.workers`?"));
+        assert_eq!(
+            err.help.as_deref(),
+            Some("did you mean `services.user.workers`?")
+        );
         let err = apply_one("servics.user.workers=3").unwrap_err();
         assert!(err.help.unwrap().contains("services.user.workers"));
     }

@@ -136,7 +136,14 @@ fn default_rto_ms() -> f64 {
 /// The fields each kind of table accepts: used to check `--set` paths and to suggest the nearest
 /// name. A unit test keeps these lists equal to what the structs above accept.
 pub mod fields {
-    pub const MODEL: &[&str] = &["name", "simulation", "workload", "gateway", "services", "links"];
+    pub const MODEL: &[&str] = &[
+        "name",
+        "simulation",
+        "workload",
+        "gateway",
+        "services",
+        "links",
+    ];
     pub const SIMULATION: &[&str] = &["duration_s", "warmup_s", "seed"];
     pub const WORKLOAD: &[&str] = &["type", "rate_per_s", "users", "think_ms", "mix"];
     pub const MIX: &[&str] = &["route", "weight"];
@@ -184,7 +191,9 @@ mod tests {
         let err = toml::from_str::<T>("zz_unknown = 1").unwrap_err();
         let msg = err.message().to_string();
         let list = msg.split("expected one of").nth(1).unwrap_or_else(|| {
-            msg.split("expected").nth(1).expect("serde lists the fields")
+            msg.split("expected")
+                .nth(1)
+                .expect("serde lists the fields")
         });
         list.split('`')
             .skip(1)

@@ -4,7 +4,9 @@
 use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::Dist;
 use super::raw::{self, RawModel, RawWorkloadKind};
-use super::{Endpoint, EndpointId, GATEWAY, LoadBalancer, Link, Model, Route, Service, Source, Workload};
+use super::{
+    Endpoint, EndpointId, GATEWAY, Link, LoadBalancer, Model, Route, Service, Source, Workload,
+};
 use crate::engine::SimTime;
 use indexmap::IndexMap;
 use std::path::Path;
@@ -13,13 +15,25 @@ use std::path::Path;
 pub const FIBRE_KM_PER_MS: f64 = 200.0;
 
 /// Validates `raw` into a [`Model`].
-pub fn validate(raw: RawModel, default_name: String, source: Source, base_dir: &Path) -> Result<Model, Invalid> {
+pub fn validate(
+    raw: RawModel,
+    default_name: String,
+    source: Source,
+    base_dir: &Path,
+) -> Result<Model, Invalid> {
     let name = validate_name(raw.name.unwrap_or(default_name))?;
     let sim = &raw.simulation;
-    let duration_s = positive("simulation.duration_s", sim.duration_s, "a number of seconds > 0")?;
+    let duration_s = positive(
+        "simulation.duration_s",
+        sim.duration_s,
+        "a number of seconds > 0",
+    )?;
     let warmup_s = sim.warmup_s;
     if !warmup_s.is_finite() || warmup_s < 0.0 {
-        return Err(Invalid::at("simulation.warmup_s", format!("must be ≥ 0, got {warmup_s}")));
+        return Err(Invalid::at(
+            "simulation.warmup_s",
+            format!("must be ≥ 0, got {warmup_s}"),
+        ));
     }
     if warmup_s >= duration_s {
         return Err(Invalid::at(
@@ -30,7 +44,10 @@ pub fn validate(raw: RawModel, default_name: String, source: Source, base_dir: &
     }
     let duration = SimTime::from_secs_f64(duration_s);
     if duration >= SimTime(u64::MAX / 2) {
-        return Err(Invalid::at("simulation.duration_s", "is too long: simulated time is limited to about 290 years"));
+        return Err(Invalid::at(
+            "simulation.duration_s",
+            "is too long: simulated time is limited to about 290 years",
+        ));
     }
 
     let mut services = vec![Service {
@@ -52,7 +69,12 @@ pub fn validate(raw: RawModel, default_name: String, source: Source, base_dir: &
     check_cycles(&services, &endpoints)?;
 
     let workload = workload(&raw.workload, base_dir)?;
-    let routes = routes(&raw.workload.mix, &mut services, &mut endpoints, &gateway_time)?;
+    let routes = routes(
+        &raw.workload.mix,
+        &mut services,
+        &mut endpoints,
+        &gateway_time,
+    )?;
     let links = links(&raw.links, &services, base_dir)?;
 
     Ok(Model {
@@ -71,11 +93,15 @@ pub fn validate(raw: RawModel, default_name: String, source: Source, base_dir: &
 
 fn validate_name(name: String) -> Result<String, Invalid> {
     let ok = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && !name.starts_with('.');
     if !ok {
-        return Err(Invalid::at("name", format!("`{name}` cannot name an output folder"))
-            .help("use letters, digits, '-', '_' and '.', e.g. name = \"gateway-user-order\""));
+        return Err(
+            Invalid::at("name", format!("`{name}` cannot name an output folder"))
+                .help("use letters, digits, '-', '_' and '.', e.g. name = \"gateway-user-order\""),
+        );
     }
     Ok(name)
 }
@@ -101,8 +127,10 @@ fn services_and_endpoints(
         let path = format!("services.{name}");
         check_identifier(&path, name, "service")?;
         if name == "gateway" {
-            return Err(Invalid::at(&path, "`gateway` is reserved for the [gateway] table")
-                .help("rename the service"));
+            return Err(
+                Invalid::at(&path, "`gateway` is reserved for the [gateway] table")
+                    .help("rename the service"),
+            );
         }
         let id = services.len();
         let mut service = Service {
@@ -120,8 +148,11 @@ fn services_and_endpoints(
             endpoints: Vec::new(),
         };
         if svc.endpoints.is_empty() {
-            return Err(Invalid::at(&path, format!("service `{name}` has no endpoints"))
-                .help(format!("add a [services.{name}.endpoints.NAME] table with service_ms")));
+            return Err(
+                Invalid::at(&path, format!("service `{name}` has no endpoints")).help(format!(
+                    "add a [services.{name}.endpoints.NAME] table with service_ms"
+                )),
+            );
         }
         for (ep_name, ep) in &svc.endpoints {
             let ep_path = format!("{path}.endpoints.{ep_name}");
@@ -131,7 +162,11 @@ fn services_and_endpoints(
                 endpoint: Endpoint {
                     service: id,
                     name: format!("{name}.{ep_name}"),
-                    service_time: duration_value(&ep.service_ms, &format!("{ep_path}.service_ms"), base_dir)?,
+                    service_time: duration_value(
+                        &ep.service_ms,
+                        &format!("{ep_path}.service_ms"),
+                        base_dir,
+                    )?,
                     request_bytes: bytes(&format!("{ep_path}.request_bytes"), ep.request_bytes)?,
                     response_bytes: bytes(&format!("{ep_path}.response_bytes"), ep.response_bytes)?,
                     stages: Vec::new(),
@@ -145,7 +180,10 @@ fn services_and_endpoints(
     Ok(endpoints)
 }
 
-fn resolve_calls(raw: &IndexMap<String, raw::RawService>, pending: Vec<PendingEndpoint>) -> Result<Vec<Endpoint>, Invalid> {
+fn resolve_calls(
+    raw: &IndexMap<String, raw::RawService>,
+    pending: Vec<PendingEndpoint>,
+) -> Result<Vec<Endpoint>, Invalid> {
     let names: Vec<String> = pending.iter().map(|p| p.endpoint.name.clone()).collect();
     let mut out = Vec::with_capacity(pending.len());
     for p in pending {
@@ -153,8 +191,9 @@ fn resolve_calls(raw: &IndexMap<String, raw::RawService>, pending: Vec<PendingEn
         for (s, stage) in p.calls.iter().enumerate() {
             let path = format!("{}.calls.{s}", p.path);
             if stage.is_empty() {
-                return Err(Invalid::at(&path, "a stage of calls is empty")
-                    .help("remove the empty [] or list the calls it makes, e.g. [\"user.get_user\"]"));
+                return Err(Invalid::at(&path, "a stage of calls is empty").help(
+                    "remove the empty [] or list the calls it makes, e.g. [\"user.get_user\"]",
+                ));
             }
             let mut targets = Vec::with_capacity(stage.len());
             for (c, call) in stage.iter().enumerate() {
@@ -178,8 +217,11 @@ fn resolve_endpoint(
         return Ok(id);
     }
     let Some((svc, ep)) = target.split_once('.') else {
-        return Err(Invalid::at(path, format!("`{target}` is not of the form service.endpoint"))
-            .help(format!("known endpoints: {}", names.join(", "))));
+        return Err(Invalid::at(
+            path,
+            format!("`{target}` is not of the form service.endpoint"),
+        )
+        .help(format!("known endpoints: {}", names.join(", "))));
     };
     match raw.get(svc) {
         None => {
@@ -187,8 +229,10 @@ fn resolve_endpoint(
                 Some(best) => format!("did you mean `{best}`? services: "),
                 None => "services: ".into(),
             };
-            Err(Invalid::at(path, format!("`{target}` calls unknown service `{svc}`"))
-                .help(hint + &raw.keys().cloned().collect::<Vec<_>>().join(", ")))
+            Err(
+                Invalid::at(path, format!("`{target}` calls unknown service `{svc}`"))
+                    .help(hint + &raw.keys().cloned().collect::<Vec<_>>().join(", ")),
+            )
         }
         Some(s) => {
             let eps: Vec<&str> = s.endpoints.keys().map(String::as_str).collect();
@@ -196,8 +240,10 @@ fn resolve_endpoint(
                 Some(best) => format!("did you mean `{svc}.{best}`? "),
                 None => String::new(),
             };
-            Err(Invalid::at(path, format!("service `{svc}` has no endpoint `{ep}`"))
-                .help(format!("{hint}endpoints of `{svc}`: {}", eps.join(", "))))
+            Err(
+                Invalid::at(path, format!("service `{svc}` has no endpoint `{ep}`"))
+                    .help(format!("{hint}endpoints of `{svc}`: {}", eps.join(", "))),
+            )
         }
     }
 }
@@ -216,7 +262,12 @@ fn check_cycles(services: &[Service], endpoints: &[Endpoint]) -> Result<(), Inva
         }
     }
     // Depth-first search with colours: 0 unvisited, 1 on the stack, 2 done.
-    fn visit(s: usize, calls: &[Vec<usize>], colour: &mut [u8], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+    fn visit(
+        s: usize,
+        calls: &[Vec<usize>],
+        colour: &mut [u8],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
         colour[s] = 1;
         stack.push(s);
         for &t in &calls[s] {
@@ -226,10 +277,10 @@ fn check_cycles(services: &[Service], endpoints: &[Endpoint]) -> Result<(), Inva
                 cycle.push(t);
                 return Some(cycle);
             }
-            if colour[t] == 0 {
-                if let Some(c) = visit(t, calls, colour, stack) {
-                    return Some(c);
-                }
+            if colour[t] == 0
+                && let Some(c) = visit(t, calls, colour, stack)
+            {
+                return Some(c);
             }
         }
         stack.pop();
@@ -238,12 +289,15 @@ fn check_cycles(services: &[Service], endpoints: &[Endpoint]) -> Result<(), Inva
     }
     let mut colour = vec![0u8; n];
     for s in 0..n {
-        if colour[s] == 0 {
-            if let Some(cycle) = visit(s, &calls, &mut colour, &mut Vec::new()) {
-                let names: Vec<&str> = cycle.iter().map(|&i| services[i].name.as_str()).collect();
-                return Err(Invalid::at(&format!("services.{}", names[0]), format!("call cycle: {}", names.join(" → ")))
-                    .help("services must call each other without cycles (a call graph that is a DAG)"));
-            }
+        if colour[s] == 0
+            && let Some(cycle) = visit(s, &calls, &mut colour, &mut Vec::new())
+        {
+            let names: Vec<&str> = cycle.iter().map(|&i| services[i].name.as_str()).collect();
+            return Err(Invalid::at(
+                &format!("services.{}", names[0]),
+                format!("call cycle: {}", names.join(" → ")),
+            )
+            .help("services must call each other without cycles (a call graph that is a DAG)"));
         }
     }
     Ok(())
@@ -253,24 +307,40 @@ fn workload(raw: &raw::RawWorkload, base_dir: &Path) -> Result<Workload, Invalid
     match raw.kind {
         RawWorkloadKind::Open => {
             if raw.users.is_some() || raw.think_ms.is_some() {
-                let field = if raw.users.is_some() { "users" } else { "think_ms" };
-                return Err(Invalid::at(&format!("workload.{field}"), "applies only to type = \"closed\" workloads")
-                    .help("an open workload is set by rate_per_s alone"));
+                let field = if raw.users.is_some() {
+                    "users"
+                } else {
+                    "think_ms"
+                };
+                return Err(Invalid::at(
+                    &format!("workload.{field}"),
+                    "applies only to type = \"closed\" workloads",
+                )
+                .help("an open workload is set by rate_per_s alone"));
             }
             let rate = raw.rate_per_s.ok_or_else(|| {
-                Invalid::at("workload", "an open workload needs rate_per_s").help("e.g. rate_per_s = 400")
+                Invalid::at("workload", "an open workload needs rate_per_s")
+                    .help("e.g. rate_per_s = 400")
             })?;
             Ok(Workload::Open {
-                rate_per_s: positive("workload.rate_per_s", rate, "a rate in requests per second > 0")?,
+                rate_per_s: positive(
+                    "workload.rate_per_s",
+                    rate,
+                    "a rate in requests per second > 0",
+                )?,
             })
         }
         RawWorkloadKind::Closed => {
             if raw.rate_per_s.is_some() {
-                return Err(Invalid::at("workload.rate_per_s", "applies only to type = \"open\" workloads")
-                    .help("a closed workload is set by users and think_ms"));
+                return Err(Invalid::at(
+                    "workload.rate_per_s",
+                    "applies only to type = \"open\" workloads",
+                )
+                .help("a closed workload is set by users and think_ms"));
             }
             let users = raw.users.ok_or_else(|| {
-                Invalid::at("workload", "a closed workload needs users").help("e.g. users = 50, think_ms = 100")
+                Invalid::at("workload", "a closed workload needs users")
+                    .help("e.g. users = 50, think_ms = 100")
             })?;
             let think = match &raw.think_ms {
                 Some(v) => duration_value(v, "workload.think_ms", base_dir)?,
@@ -292,8 +362,10 @@ fn routes(
     gateway_time: &Dist,
 ) -> Result<Vec<Route>, Invalid> {
     if mix.is_empty() {
-        return Err(Invalid::at("workload", "the workload has no mix: clients call nothing")
-            .help("add [[workload.mix]] entries with route = \"service.endpoint\" and weight"));
+        return Err(
+            Invalid::at("workload", "the workload has no mix: clients call nothing")
+                .help("add [[workload.mix]] entries with route = \"service.endpoint\" and weight"),
+        );
     }
     let names: Vec<String> = endpoints.iter().map(|e| e.name.clone()).collect();
     let total: f64 = mix.iter().map(|m| m.weight).sum();
@@ -301,7 +373,10 @@ fn routes(
     for (i, m) in mix.iter().enumerate() {
         let path = format!("workload.mix.{i}");
         if !m.weight.is_finite() || m.weight < 0.0 {
-            return Err(Invalid::at(&format!("{path}.weight"), format!("must be a finite number ≥ 0, got {}", m.weight)));
+            return Err(Invalid::at(
+                &format!("{path}.weight"),
+                format!("must be a finite number ≥ 0, got {}", m.weight),
+            ));
         }
         let target = match names.iter().position(|n| *n == m.route) {
             Some(t) => t,
@@ -309,13 +384,19 @@ fn routes(
                 let hint = did_you_mean(&m.route, names.iter().map(String::as_str))
                     .map(|b| format!("did you mean `{b}`? "))
                     .unwrap_or_default();
-                return Err(Invalid::at(&format!("{path}.route"), format!("unknown endpoint `{}`", m.route))
-                    .help(format!("{hint}endpoints: {}", names.join(", "))));
+                return Err(Invalid::at(
+                    &format!("{path}.route"),
+                    format!("unknown endpoint `{}`", m.route),
+                )
+                .help(format!("{hint}endpoints: {}", names.join(", "))));
             }
         };
         if routes.iter().any(|r| r.target == target) {
-            return Err(Invalid::at(&format!("{path}.route"), format!("`{}` is listed twice in the mix", m.route))
-                .help("list each route once and add up the weights"));
+            return Err(Invalid::at(
+                &format!("{path}.route"),
+                format!("`{}` is listed twice in the mix", m.route),
+            )
+            .help("list each route once and add up the weights"));
         }
         let gateway_endpoint = endpoints.len();
         endpoints.push(Endpoint {
@@ -334,39 +415,65 @@ fn routes(
             probability: m.weight / total,
         });
     }
-    if !(total > 0.0) {
-        return Err(Invalid::at("workload.mix", "the mix weights add up to zero")
-            .help("give at least one route a weight > 0"));
+    if total.is_nan() || total <= 0.0 {
+        return Err(
+            Invalid::at("workload.mix", "the mix weights add up to zero")
+                .help("give at least one route a weight > 0"),
+        );
     }
     Ok(routes)
 }
 
-fn links(raw: &IndexMap<String, raw::RawLink>, services: &[Service], base_dir: &Path) -> Result<Vec<Link>, Invalid> {
+fn links(
+    raw: &IndexMap<String, raw::RawLink>,
+    services: &[Service],
+    base_dir: &Path,
+) -> Result<Vec<Link>, Invalid> {
     let nodes: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     let mut links: Vec<Link> = Vec::new();
     for (name, l) in raw {
         let path = format!("links.{name}");
         if l.between.len() != 2 {
-            return Err(Invalid::at(&format!("{path}.between"), format!("names {} nodes; a link joins exactly two", l.between.len()))
-                .help("e.g. between = [\"gateway\", \"user\"]"));
+            return Err(Invalid::at(
+                &format!("{path}.between"),
+                format!("names {} nodes; a link joins exactly two", l.between.len()),
+            )
+            .help("e.g. between = [\"gateway\", \"user\"]"));
         }
         let mut ends = [0usize; 2];
         for (i, node) in l.between.iter().enumerate() {
             ends[i] = nodes.iter().position(|n| n == node).ok_or_else(|| {
-                let hint = did_you_mean(node, nodes.iter().copied()).map(|b| format!("did you mean `{b}`? ")).unwrap_or_default();
-                Invalid::at(&format!("{path}.between.{i}"), format!("unknown node `{node}`"))
-                    .help(format!("{hint}nodes: {}", nodes.join(", ")))
+                let hint = did_you_mean(node, nodes.iter().copied())
+                    .map(|b| format!("did you mean `{b}`? "))
+                    .unwrap_or_default();
+                Invalid::at(
+                    &format!("{path}.between.{i}"),
+                    format!("unknown node `{node}`"),
+                )
+                .help(format!("{hint}nodes: {}", nodes.join(", ")))
             })?;
         }
         if ends[0] == ends[1] {
-            return Err(Invalid::at(&format!("{path}.between"), "a link must join two different nodes"));
+            return Err(Invalid::at(
+                &format!("{path}.between"),
+                "a link must join two different nodes",
+            ));
         }
-        if let Some(other) = links.iter().find(|o| o.ends == ends || o.ends == [ends[1], ends[0]]) {
-            return Err(Invalid::at(&format!("{path}.between"), format!("`{}` already joins these nodes", other.name)));
+        if let Some(other) = links
+            .iter()
+            .find(|o| o.ends == ends || o.ends == [ends[1], ends[0]])
+        {
+            return Err(Invalid::at(
+                &format!("{path}.between"),
+                format!("`{}` already joins these nodes", other.name),
+            ));
         }
         let latency = match (&l.latency_ms, l.distance_km) {
             (Some(_), Some(_)) => {
-                return Err(Invalid::at(&format!("{path}.distance_km"), "give latency_ms or distance_km, not both"));
+                return Err(Invalid::at(
+                    &format!("{path}.distance_km"),
+                    "give latency_ms or distance_km, not both",
+                ));
             }
             (Some(v), None) => duration_value(v, &format!("{path}.latency_ms"), base_dir)?,
             (None, Some(km)) => {
@@ -379,10 +486,19 @@ fn links(raw: &IndexMap<String, raw::RawLink>, services: &[Service], base_dir: &
         };
         let bandwidth_bps = match l.bandwidth_mbps {
             None => None,
-            Some(b) => Some(positive(&format!("{path}.bandwidth_mbps"), b, "megabits per second > 0 (omit it for unlimited)")? * 1e6),
+            Some(b) => Some(
+                positive(
+                    &format!("{path}.bandwidth_mbps"),
+                    b,
+                    "megabits per second > 0 (omit it for unlimited)",
+                )? * 1e6,
+            ),
         };
         if !(0.0..=1.0).contains(&l.loss) {
-            return Err(Invalid::at(&format!("{path}.loss"), format!("must be a probability in [0, 1], got {}", l.loss)));
+            return Err(Invalid::at(
+                &format!("{path}.loss"),
+                format!("must be a probability in [0, 1], got {}", l.loss),
+            ));
         }
         let rto_ms = positive(&format!("{path}.rto_ms"), l.rto_ms, "milliseconds > 0")?;
         links.push(Link {
@@ -407,7 +523,10 @@ fn check_identifier(path: &str, name: &str, what: &str) -> Result<(), Invalid> {
 
 fn count(path: &str, value: i64, min: i64) -> Result<u32, Invalid> {
     if value < min || value > u32::MAX as i64 {
-        return Err(Invalid::at(path, format!("must be a whole number ≥ {min}, got {value}")));
+        return Err(Invalid::at(
+            path,
+            format!("must be a whole number ≥ {min}, got {value}"),
+        ));
     }
     Ok(value as u32)
 }
@@ -418,7 +537,10 @@ fn optional_count(path: &str, value: Option<i64>) -> Result<Option<u32>, Invalid
 
 fn bytes(path: &str, value: i64) -> Result<u64, Invalid> {
     if value < 0 {
-        return Err(Invalid::at(path, format!("must be a number of bytes ≥ 0, got {value}")));
+        return Err(Invalid::at(
+            path,
+            format!("must be a number of bytes ≥ 0, got {value}"),
+        ));
     }
     Ok(value as u64)
 }
@@ -432,7 +554,10 @@ fn positive(path: &str, value: f64, allowed: &str) -> Result<f64, Invalid> {
 
 fn non_negative(path: &str, value: f64) -> Result<f64, Invalid> {
     if !value.is_finite() || value < 0.0 {
-        return Err(Invalid::at(path, format!("must be a finite number ≥ 0, got {value}")));
+        return Err(Invalid::at(
+            path,
+            format!("must be a finite number ≥ 0, got {value}"),
+        ));
     }
     Ok(value)
 }
@@ -443,8 +568,14 @@ fn duration_value(value: &toml::Value, path: &str, base_dir: &Path) -> Result<Di
         toml::Value::Integer(i) => Dist::constant_ms(*i as f64).map_err(|m| Invalid::at(path, m)),
         toml::Value::Float(x) => Dist::constant_ms(*x).map_err(|m| Invalid::at(path, m)),
         toml::Value::Table(t) => distribution(t, path, base_dir),
-        other => Err(Invalid::at(path, format!("expected milliseconds or a distribution table, got {}", other.type_str()))
-            .help("e.g. 3, or { dist = \"exponential\", mean_ms = 3 }")),
+        other => Err(Invalid::at(
+            path,
+            format!(
+                "expected milliseconds or a distribution table, got {}",
+                other.type_str()
+            ),
+        )
+        .help("e.g. 3, or { dist = \"exponential\", mean_ms = 3 }")),
     }
 }
 
@@ -465,28 +596,48 @@ fn distribution(t: &toml::Table, path: &str, base_dir: &Path) -> Result<Dist, In
     let kinds: Vec<&str> = DISTRIBUTIONS.iter().map(|d| d.0).collect();
     let kind = match t.get("dist") {
         Some(toml::Value::String(s)) => s.as_str(),
-        Some(_) => return Err(Invalid::at(&format!("{path}.dist"), "must be a string").help(format!("one of: {}", kinds.join(", ")))),
-        None => return Err(Invalid::at(path, "a distribution table needs `dist`").help(format!("one of: {}", kinds.join(", ")))),
+        Some(_) => {
+            return Err(Invalid::at(&format!("{path}.dist"), "must be a string")
+                .help(format!("one of: {}", kinds.join(", "))));
+        }
+        None => {
+            return Err(Invalid::at(path, "a distribution table needs `dist`")
+                .help(format!("one of: {}", kinds.join(", "))));
+        }
     };
     let Some((_, required, optional)) = DISTRIBUTIONS.iter().find(|d| d.0 == kind) else {
-        let hint = did_you_mean(kind, kinds.iter().copied()).map(|b| format!("did you mean `{b}`? ")).unwrap_or_default();
-        return Err(Invalid::at(&format!("{path}.dist"), format!("unknown distribution `{kind}`"))
-            .help(format!("{hint}one of: {}", kinds.join(", "))));
+        let hint = did_you_mean(kind, kinds.iter().copied())
+            .map(|b| format!("did you mean `{b}`? "))
+            .unwrap_or_default();
+        return Err(Invalid::at(
+            &format!("{path}.dist"),
+            format!("unknown distribution `{kind}`"),
+        )
+        .help(format!("{hint}one of: {}", kinds.join(", "))));
     };
     let allowed: Vec<&str> = required.iter().chain(optional.iter()).copied().collect();
     for key in t.keys() {
         if key != "dist" && !allowed.contains(&key.as_str()) {
-            let hint = did_you_mean(key, allowed.iter().copied()).map(|b| format!("did you mean `{b}`? ")).unwrap_or_default();
-            return Err(Invalid::at(&format!("{path}.{key}"), format!("`{key}` is not a parameter of {kind}"))
-                .help(format!("{hint}{kind} takes: {}", allowed.join(", "))));
+            let hint = did_you_mean(key, allowed.iter().copied())
+                .map(|b| format!("did you mean `{b}`? "))
+                .unwrap_or_default();
+            return Err(Invalid::at(
+                &format!("{path}.{key}"),
+                format!("`{key}` is not a parameter of {kind}"),
+            )
+            .help(format!("{hint}{kind} takes: {}", allowed.join(", "))));
         }
     }
     let num = |key: &str| -> Result<f64, Invalid> {
         match t.get(key) {
             Some(toml::Value::Integer(i)) => Ok(*i as f64),
             Some(toml::Value::Float(x)) => Ok(*x),
-            Some(other) => Err(Invalid::at(&format!("{path}.{key}"), format!("must be a number, got {}", other.type_str()))),
-            None => Err(Invalid::at(path, format!("{kind} needs `{key}`")).help(format!("{kind} takes: {}", allowed.join(", ")))),
+            Some(other) => Err(Invalid::at(
+                &format!("{path}.{key}"),
+                format!("must be a number, got {}", other.type_str()),
+            )),
+            None => Err(Invalid::at(path, format!("{kind} needs `{key}`"))
+                .help(format!("{kind} takes: {}", allowed.join(", ")))),
         }
     };
     let at = |r: Result<Dist, String>| r.map_err(|m| Invalid::at(path, format!("{kind}: {m}")));
@@ -515,23 +666,39 @@ fn empirical(t: &toml::Table, path: &str, base_dir: &Path) -> Result<Dist, Inval
                 match v {
                     toml::Value::Integer(n) => xs.push(*n as f64),
                     toml::Value::Float(x) => xs.push(*x),
-                    other => return Err(Invalid::at(&format!("{path}.samples_ms.{i}"), format!("must be a number, got {}", other.type_str()))),
+                    other => {
+                        return Err(Invalid::at(
+                            &format!("{path}.samples_ms.{i}"),
+                            format!("must be a number, got {}", other.type_str()),
+                        ));
+                    }
                 }
             }
             xs
         }
-        (Some(_), None) => return Err(Invalid::at(&format!("{path}.samples_ms"), "must be an array of milliseconds")),
+        (Some(_), None) => {
+            return Err(Invalid::at(
+                &format!("{path}.samples_ms"),
+                "must be an array of milliseconds",
+            ));
+        }
         (None, Some(toml::Value::String(f))) => {
             read_samples(&base_dir.join(f)).map_err(|m| Invalid::at(&format!("{path}.file"), m))?
         }
-        (None, Some(_)) => return Err(Invalid::at(&format!("{path}.file"), "must be a file name (a string)")),
+        (None, Some(_)) => {
+            return Err(Invalid::at(
+                &format!("{path}.file"),
+                "must be a file name (a string)",
+            ));
+        }
     };
     Dist::empirical_ms(&samples).map_err(|m| Invalid::at(path, format!("empirical: {m}")))
 }
 
 /// Reads a column of measured milliseconds: the first field of each line; a header line is allowed.
 fn read_samples(file: &Path) -> Result<Vec<f64>, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
     let mut xs = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let field = line.split(',').next().unwrap_or("").trim();
@@ -540,9 +707,21 @@ fn read_samples(file: &Path) -> Result<Vec<f64>, String> {
         }
         match field.parse::<f64>() {
             Ok(x) if x.is_finite() && x >= 0.0 => xs.push(x),
-            Ok(x) => return Err(format!("{}:{}: {x} is not a duration ≥ 0", file.display(), i + 1)),
+            Ok(x) => {
+                return Err(format!(
+                    "{}:{}: {x} is not a duration ≥ 0",
+                    file.display(),
+                    i + 1
+                ));
+            }
             Err(_) if i == 0 => {} // a header
-            Err(_) => return Err(format!("{}:{}: `{field}` is not a number of milliseconds", file.display(), i + 1)),
+            Err(_) => {
+                return Err(format!(
+                    "{}:{}: `{field}` is not a number of milliseconds",
+                    file.display(),
+                    i + 1
+                ));
+            }
         }
     }
     if xs.is_empty() {

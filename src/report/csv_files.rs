@@ -78,7 +78,12 @@ pub fn route_row(r: &RouteResult) -> Vec<String> {
 
 /// `summary.csv`: one row per route, then `all`.
 pub fn summary_csv(result: &RunResult) -> Vec<u8> {
-    let rows = result.routes.iter().chain([&result.all]).map(route_row).collect();
+    let rows = result
+        .routes
+        .iter()
+        .chain([&result.all])
+        .map(route_row)
+        .collect();
     to_bytes(SUMMARY_COLUMNS, rows)
 }
 

@@ -7,7 +7,9 @@ mod run_json;
 mod table;
 
 pub use atomic::{OutputError, write_atomic};
-pub use csv_files::{LINKS_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, links_csv, services_csv, summary_csv};
+pub use csv_files::{
+    LINKS_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, links_csv, services_csv, summary_csv,
+};
 pub use run_json::RunInfo;
 pub use table::{load_table, summary_table};
 
@@ -17,7 +19,11 @@ use std::path::{Path, PathBuf};
 
 /// Writes `summary.csv`, `services.csv`, `links.csv` and `run.json` into `dir`, creating it.
 /// Returns the paths written.
-pub fn write_run(dir: &Path, model: &Model, result: &RunResult) -> Result<Vec<PathBuf>, OutputError> {
+pub fn write_run(
+    dir: &Path,
+    model: &Model,
+    result: &RunResult,
+) -> Result<Vec<PathBuf>, OutputError> {
     std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
         path: dir.to_path_buf(),
         source,
@@ -45,5 +51,9 @@ pub fn number(x: f64) -> String {
     }
     let rounded = (x * 1e6).round() / 1e6;
     // -0 would print as "-0".
-    if rounded == 0.0 { "0".into() } else { rounded.to_string() }
+    if rounded == 0.0 {
+        "0".into()
+    } else {
+        rounded.to_string()
+    }
 }

@@ -5,17 +5,41 @@ use crate::sim::RunResult;
 use std::fmt::Write;
 
 fn ms(x: f64) -> String {
-    if x.is_nan() { "-".into() } else if x < 10.0 { format!("{x:.3}") } else if x < 1000.0 { format!("{x:.2}") } else { format!("{x:.0}") }
+    if x.is_nan() {
+        "-".into()
+    } else if x < 10.0 {
+        format!("{x:.3}")
+    } else if x < 1000.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.0}")
+    }
 }
 
 /// The summary of a run: routes, services, link directions.
 pub fn summary_table(r: &RunResult) -> String {
     let mut s = String::new();
-    let w = r.routes.iter().map(|x| x.route.len()).max().unwrap_or(3).max(5);
+    let w = r
+        .routes
+        .iter()
+        .map(|x| x.route.len())
+        .max()
+        .unwrap_or(3)
+        .max(5);
     let _ = writeln!(
         s,
         "{:<w$} {:>9} {:>11} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
-        "route", "requests", "throughput", "errors", "mean ms", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "in flight"
+        "route",
+        "requests",
+        "throughput",
+        "errors",
+        "mean ms",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "in flight"
     );
     for route in r.routes.iter().chain([&r.all]) {
         let l = &route.latency;
@@ -35,12 +59,24 @@ pub fn summary_table(r: &RunResult) -> String {
             route.in_flight_at_end()
         );
     }
-    let w = r.services.iter().map(|x| x.service.len()).max().unwrap_or(7).max(7);
+    let w = r
+        .services
+        .iter()
+        .map(|x| x.service.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     let _ = writeln!(s);
     let _ = writeln!(
         s,
         "{:<w$} {:>13} {:>11} {:>11} {:>10} {:>9} {:>9}",
-        "service", "instances×wkr", "arrivals/s", "utilisation", "mean queue", "max queue", "rejected"
+        "service",
+        "instances×wkr",
+        "arrivals/s",
+        "utilisation",
+        "mean queue",
+        "max queue",
+        "rejected"
     );
     for x in &r.services {
         let _ = writeln!(
@@ -56,10 +92,23 @@ pub fn summary_table(r: &RunResult) -> String {
         );
     }
     if !r.links.is_empty() {
-        let names: Vec<String> = r.links.iter().map(|l| format!("{} ({}→{})", l.link, l.from, l.to)).collect();
-        let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(4).max(14);
+        let names: Vec<String> = r
+            .links
+            .iter()
+            .map(|l| format!("{} ({}→{})", l.link, l.from, l.to))
+            .collect();
+        let w = names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(14);
         let _ = writeln!(s);
-        let _ = writeln!(s, "{:<w$} {:>10} {:>11} {:>15} {:>8}", "link direction", "messages", "utilisation", "mean queue ms", "retrans");
+        let _ = writeln!(
+            s,
+            "{:<w$} {:>10} {:>11} {:>15} {:>8}",
+            "link direction", "messages", "utilisation", "mean queue ms", "retrans"
+        );
         for (l, name) in r.links.iter().zip(&names) {
             let pad = w - name.chars().count();
             let _ = writeln!(
@@ -79,13 +128,33 @@ pub fn summary_table(r: &RunResult) -> String {
 /// The offered load per station and link direction, as printed by `meshsim check`.
 pub fn load_table(load: &OfferedLoad) -> String {
     let mut s = String::new();
-    let what = if load.throughput_is_bound { "at most (closed workload, asymptotic bound)" } else { "offered" };
+    let what = if load.throughput_is_bound {
+        "at most (closed workload, asymptotic bound)"
+    } else {
+        "offered"
+    };
     let _ = writeln!(s, "throughput {what}: {:.1} req/s", load.throughput_per_s);
     let _ = writeln!(s);
-    let w = load.stations.iter().map(|x| x.name.len()).max().unwrap_or(7).max(7);
-    let _ = writeln!(s, "{:<w$} {:>8} {:>11} {:>14} {:>12}", "service", "workers", "arrivals/s", "mean service", "utilisation");
+    let w = load
+        .stations
+        .iter()
+        .map(|x| x.name.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let _ = writeln!(
+        s,
+        "{:<w$} {:>8} {:>11} {:>14} {:>12}",
+        "service", "workers", "arrivals/s", "mean service", "utilisation"
+    );
     for st in &load.stations {
-        let flag = if st.utilisation >= 1.0 { "  SATURATED" } else if st.blocking { "  (lower bound: blocking)" } else { "" };
+        let flag = if st.utilisation >= 1.0 {
+            "  SATURATED"
+        } else if st.blocking {
+            "  (lower bound: blocking)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
             "{:<w$} {:>8} {:>11.1} {:>11.3} ms {:>11.1}%{flag}",
@@ -98,11 +167,21 @@ pub fn load_table(load: &OfferedLoad) -> String {
     }
     if !load.links.is_empty() {
         let _ = writeln!(s);
-        let _ = writeln!(s, "{:<32} {:>11} {:>12}", "link direction", "messages/s", "utilisation");
+        let _ = writeln!(
+            s,
+            "{:<32} {:>11} {:>12}",
+            "link direction", "messages/s", "utilisation"
+        );
         for l in &load.links {
             let name = format!("{} ({}→{})", l.link, l.from, l.to);
             let pad = 32usize.saturating_sub(name.chars().count());
-            let _ = writeln!(s, "{name}{:pad$} {:>11.1} {:>11.2}%", "", l.messages_per_s, 100.0 * l.utilisation);
+            let _ = writeln!(
+                s,
+                "{name}{:pad$} {:>11.1} {:>11.2}%",
+                "",
+                l.messages_per_s,
+                100.0 * l.utilisation
+            );
         }
     }
     s

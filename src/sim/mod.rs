@@ -83,7 +83,9 @@ impl<'m> Simulator<'m> {
             })
             .collect();
         let interarrival = match model.workload {
-            Workload::Open { rate_per_s } => Some(Exp::new(rate_per_s / 1e9).expect("validated rate > 0")),
+            Workload::Open { rate_per_s } => {
+                Some(Exp::new(rate_per_s / 1e9).expect("validated rate > 0"))
+            }
             Workload::Closed { .. } => None,
         };
         let n = model.routes.len();
@@ -91,7 +93,11 @@ impl<'m> Simulator<'m> {
             model,
             rng: engine::seeded_rng(model.seed),
             calls: Arena::new(),
-            stations: model.services.iter().map(|s| Station::new(s, model.warmup)).collect(),
+            stations: model
+                .services
+                .iter()
+                .map(|s| Station::new(s, model.warmup))
+                .collect(),
             network: Network::new(model),
             route_cdf,
             interarrival,
@@ -107,7 +113,10 @@ impl<'m> Simulator<'m> {
     fn start(&mut self, queue: &mut EventQueue<Event>) {
         match &self.model.workload {
             Workload::Open { .. } => {
-                let exp = self.interarrival.as_ref().expect("open workloads have a rate");
+                let exp = self
+                    .interarrival
+                    .as_ref()
+                    .expect("open workloads have a rate");
                 let gap = SimTime::from_nanos_f64(exp.sample(&mut self.rng));
                 queue.schedule(gap, Event::Arrival);
             }
@@ -140,13 +149,18 @@ impl<'m> Simulator<'m> {
             return 0;
         }
         let u: f64 = self.rng.random();
-        self.route_cdf.iter().position(|&c| u < c).unwrap_or(self.route_cdf.len() - 1)
+        self.route_cdf
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(self.route_cdf.len() - 1)
     }
 
     /// A call reaches its service: the balancer picks an instance, where it is served at once,
     /// queued, or rejected when the queue is full.
     fn admit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get_mut(h) else { return };
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let station = &mut self.stations[endpoint.service];
         if now >= self.warmup {
@@ -161,7 +175,10 @@ impl<'m> Simulator<'m> {
             station.busy.add(now, 1);
             let done = now + endpoint.service_time.sample(&mut self.rng);
             queue.schedule(done, Event::ServiceDone { call: h });
-        } else if station.queue_capacity.is_some_and(|cap| instance.queue.len() >= cap as usize) {
+        } else if station
+            .queue_capacity
+            .is_some_and(|cap| instance.queue.len() >= cap as usize)
+        {
             if now >= self.warmup {
                 station.rejected += 1;
             }
@@ -176,7 +193,9 @@ impl<'m> Simulator<'m> {
 
     /// A worker finished processing: make the downstream calls, or respond.
     fn service_done(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else { return };
+        let Some(call) = self.calls.get(h) else {
+            return;
+        };
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let (service, instance) = (endpoint.service, call.instance as usize);
         if endpoint.stages.is_empty() {
@@ -191,7 +210,13 @@ impl<'m> Simulator<'m> {
     }
 
     /// Frees a worker, which takes the oldest waiting call if there is one.
-    fn release_worker(&mut self, now: SimTime, queue: &mut EventQueue<Event>, service: ServiceId, i: usize) {
+    fn release_worker(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        service: ServiceId,
+        i: usize,
+    ) {
         let station = &mut self.stations[service];
         let instance = &mut station.instances[i];
         while let Some(next) = instance.queue.pop_front() {
@@ -209,8 +234,16 @@ impl<'m> Simulator<'m> {
     }
 
     /// Sends the calls of stage `stage` of `h`'s endpoint, in parallel.
-    fn start_stage(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle, stage: usize) {
-        let Some(call) = self.calls.get_mut(h) else { return };
+    fn start_stage(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        stage: usize,
+    ) {
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let targets = &endpoint.stages[stage];
         call.stage = stage as u16;
@@ -221,14 +254,29 @@ impl<'m> Simulator<'m> {
         for &target in targets {
             let child = self.calls.insert(Call::child(h, target as u32, origin));
             let callee = &self.model.endpoints[target];
-            self.send(now, queue, child, endpoint.service, callee.service, callee.request_bytes);
+            self.send(
+                now,
+                queue,
+                child,
+                endpoint.service,
+                callee.service,
+                callee.request_bytes,
+            );
         }
         self.child_returned(now, queue, h, false);
     }
 
     /// A downstream call of `h` returned; when its stage is complete, go on or respond.
-    fn child_returned(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle, failed: bool) {
-        let Some(call) = self.calls.get_mut(h) else { return };
+    fn child_returned(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        failed: bool,
+    ) {
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
         call.failed |= failed;
         call.pending -= 1;
         if call.pending > 0 {
@@ -249,7 +297,9 @@ impl<'m> Simulator<'m> {
 
     /// The call's work is done: it leaves its instance and responds.
     fn finish(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else { return };
+        let Some(call) = self.calls.get(h) else {
+            return;
+        };
         let service = self.model.endpoints[call.endpoint as usize].service;
         self.stations[service].instances[call.instance as usize].outstanding -= 1;
         self.respond(now, queue, h);
@@ -257,7 +307,9 @@ impl<'m> Simulator<'m> {
 
     /// Sends the call's response to its caller, or completes the request for a root call.
     fn respond(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get_mut(h) else { return };
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
         if call.is_root() {
             self.complete_request(now, queue, h);
             return;
@@ -271,12 +323,21 @@ impl<'m> Simulator<'m> {
             return;
         };
         let caller_service = self.model.endpoints[caller.endpoint as usize].service;
-        self.send(now, queue, h, endpoint.service, caller_service, endpoint.response_bytes);
+        self.send(
+            now,
+            queue,
+            h,
+            endpoint.service,
+            caller_service,
+            endpoint.response_bytes,
+        );
     }
 
     /// A root call responded: record the request's latency and outcome.
     fn complete_request(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.remove(h) else { return };
+        let Some(call) = self.calls.remove(h) else {
+            return;
+        };
         let route = call.route as usize;
         if call.origin >= self.warmup {
             if call.failed {
@@ -292,7 +353,15 @@ impl<'m> Simulator<'m> {
     }
 
     /// Sends the message `h` has to send (its request or response) from `from` to `to`.
-    fn send(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle, from: ServiceId, to: ServiceId, bytes: u64) {
+    fn send(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        from: ServiceId,
+        to: ServiceId,
+        bytes: u64,
+    ) {
         match self.network.direction(from, to) {
             None => self.deliver(now, queue, h),
             Some(d) => self.transmit(now, queue, h, d, bytes),
@@ -301,11 +370,20 @@ impl<'m> Simulator<'m> {
 
     /// Puts a message on a link; it is delivered after serialisation and propagation, or
     /// retransmitted after a timeout if lost.
-    fn transmit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle, d: usize, bytes: u64) {
+    fn transmit(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        d: usize,
+        bytes: u64,
+    ) {
         let tx = self.network.transmit(d, now, bytes, self.warmup, self.end);
         let loss = self.network.transmitters[d].loss;
         if loss > 0.0 && self.rng.random::<f64>() < loss {
-            let Some(call) = self.calls.get_mut(h) else { return };
+            let Some(call) = self.calls.get_mut(h) else {
+                return;
+            };
             call.tries = call.tries.saturating_add(1);
             let at = tx.end + self.network.backoff(d, call.tries);
             queue.schedule(at, Event::Retransmit { call: h });
@@ -317,9 +395,14 @@ impl<'m> Simulator<'m> {
 
     /// The retransmission timer of a lost message fired: send it again, or give up.
     fn retransmit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else { return };
+        let Some(call) = self.calls.get(h) else {
+            return;
+        };
         let (from, to, bytes) = self.message_route(call);
-        let d = self.network.direction(from, to).expect("only link messages are retransmitted");
+        let d = self
+            .network
+            .direction(from, to)
+            .expect("only link messages are retransmitted");
         let measured = now >= self.warmup && now < self.end;
         let stats = &mut self.network.transmitters[d].stats;
         if call.tries > MAX_RETRANSMISSIONS {
@@ -351,13 +434,17 @@ impl<'m> Simulator<'m> {
 
     /// A message was given up: the caller sees the call fail.
     fn message_failed(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.remove(h) else { return };
+        let Some(call) = self.calls.remove(h) else {
+            return;
+        };
         self.child_returned(now, queue, call.parent, true);
     }
 
     /// A message arrived: a request at its callee, or a response at its caller.
     fn deliver(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else { return };
+        let Some(call) = self.calls.get(h) else {
+            return;
+        };
         if call.responding {
             let (parent, failed) = (call.parent, call.failed);
             self.calls.remove(h);

@@ -84,7 +84,14 @@ impl Network {
     /// Queues `bytes` on transmitter `d` at `now`; returns when the last bit leaves.
     /// Statistics count transmissions that start within `[warmup, end)`.
     #[inline]
-    pub fn transmit(&mut self, d: usize, now: SimTime, bytes: u64, warmup: SimTime, end: SimTime) -> Transmission {
+    pub fn transmit(
+        &mut self,
+        d: usize,
+        now: SimTime,
+        bytes: u64,
+        warmup: SimTime,
+        end: SimTime,
+    ) -> Transmission {
         let tx = &mut self.transmitters[d];
         let start = now.max(tx.free_at);
         let finish = start + SimTime::from_nanos_f64(bytes as f64 * tx.ns_per_byte);

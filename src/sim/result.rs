@@ -58,7 +58,11 @@ impl RouteResult {
     /// Errors as a fraction of finished requests (0 when none finished).
     pub fn error_rate(&self) -> f64 {
         let finished = self.completed + self.errors;
-        if finished == 0 { 0.0 } else { self.errors as f64 / finished as f64 }
+        if finished == 0 {
+            0.0
+        } else {
+            self.errors as f64 / finished as f64
+        }
     }
 }
 

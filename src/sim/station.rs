@@ -39,7 +39,9 @@ impl Station {
     /// The station of `service`; statistics start at `warmup`.
     pub fn new(service: &Service, warmup: SimTime) -> Station {
         Station {
-            instances: (0..service.instances).map(|_| Instance::default()).collect(),
+            instances: (0..service.instances)
+                .map(|_| Instance::default())
+                .collect(),
             workers: service.workers,
             queue_capacity: service.queue_capacity,
             blocking: service.blocking,
@@ -78,7 +80,11 @@ impl Station {
             LoadBalancer::PowerOfTwo => {
                 let a = rng.random_range(0..n);
                 let b = (a + 1 + rng.random_range(0..n - 1)) % n;
-                if self.instances[b].outstanding < self.instances[a].outstanding { b } else { a }
+                if self.instances[b].outstanding < self.instances[a].outstanding {
+                    b
+                } else {
+                    a
+                }
             }
         }
     }

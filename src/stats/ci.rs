@@ -19,9 +19,9 @@ impl MeanCi {
 /// The two-sided 95% quantile t(0.975, df) of Student's t distribution.
 pub fn student_t_975(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     match df {
         0 => f64::NAN,
@@ -30,7 +30,8 @@ pub fn student_t_975(df: usize) -> f64 {
         _ => {
             let z: f64 = 1.959_964;
             let d = df as f64;
-            z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+            z + (z.powi(3) + z) / (4.0 * d)
+                + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
         }
     }
 }
@@ -40,11 +41,19 @@ pub fn mean_ci95(values: &[f64]) -> MeanCi {
     let xs: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
     let n = xs.len();
     if n == 0 {
-        return MeanCi { mean: f64::NAN, half_width: f64::NAN, n };
+        return MeanCi {
+            mean: f64::NAN,
+            half_width: f64::NAN,
+            n,
+        };
     }
     let mean = xs.iter().sum::<f64>() / n as f64;
     if n < 2 {
-        return MeanCi { mean, half_width: f64::NAN, n };
+        return MeanCi {
+            mean,
+            half_width: f64::NAN,
+            n,
+        };
     }
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     MeanCi {

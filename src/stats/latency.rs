@@ -126,10 +126,18 @@ mod tests {
 
     #[test]
     fn merging_equals_recording_everything_in_one() {
-        let (mut a, mut b, mut all) = (LatencyStats::new(), LatencyStats::new(), LatencyStats::new());
+        let (mut a, mut b, mut all) = (
+            LatencyStats::new(),
+            LatencyStats::new(),
+            LatencyStats::new(),
+        );
         for i in 0..500u64 {
             let v = i * 37_000 + 5_000;
-            if i % 3 == 0 { a.record(v) } else { b.record(v) }
+            if i % 3 == 0 {
+                a.record(v)
+            } else {
+                b.record(v)
+            }
             all.record(v);
         }
         a.merge(&b);

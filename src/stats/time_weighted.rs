@@ -31,6 +31,8 @@ impl TimeWeighted {
         let start = self.last.max(self.from);
         if now > start {
             self.area += self.value as f64 * (now.0 - start.0) as f64;
+            // The old value was held over part of the window.
+            self.max = self.max.max(self.value);
         }
         self.last = now;
         self.value += delta;
@@ -55,9 +57,9 @@ impl TimeWeighted {
         if span == 0 { 0.0 } else { area / span as f64 }
     }
 
-    /// The largest value seen at or after `from` (including the value held when `from` passed).
+    /// The largest value held at or after `from` (including the value held when `from` passed).
     pub fn max(&self) -> i64 {
-        if self.last < self.from { self.value } else { self.max.max(self.value) }
+        self.max.max(self.value)
     }
 }
 
