@@ -127,7 +127,10 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.message)?;
+        write!(f, "{}", self.message)?;
+        if self.location.is_some() || !self.file.is_empty() {
+            writeln!(f)?;
+        }
         match &self.location {
             Some(loc) => {
                 writeln!(f, "  --> {}:{}:{}", self.file, loc.line, loc.column)?;
@@ -142,6 +145,7 @@ impl fmt::Display for Diagnostic {
                     "^".repeat(loc.width.max(1))
                 )?;
             }
+            None if self.file.is_empty() => {}
             None => write!(f, "  --> {}", self.file)?,
         }
         if let Some(help) = &self.help {

@@ -65,7 +65,7 @@ pub fn apply(text: &str, file: &str, overrides: &[Override]) -> Result<String, D
     })?;
     for o in overrides {
         set(doc.as_table_mut(), o).map_err(|msg| {
-            let mut d = Diagnostic::plain("--set", format!("--set {o}: {msg}"));
+            let mut d = Diagnostic::plain("", format!("--set {o}: {msg}"));
             let full = o.path.join(".");
             let valid = valid_paths(doc.as_table());
             d.help = match did_you_mean(&full, valid.iter().map(String::as_str)) {

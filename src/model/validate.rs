@@ -14,6 +14,11 @@ use std::path::Path;
 /// Propagation speed of light in optical fibre, km per millisecond (200,000 km/s).
 pub const FIBRE_KM_PER_MS: f64 = 200.0;
 
+/// Most parallel calls in one stage (a call tracks its pending calls in 16 bits).
+pub const MAX_CALLS_PER_STAGE: usize = 10_000;
+/// Most routes in a workload mix (a request records its route in 16 bits).
+pub const MAX_ROUTES: usize = 10_000;
+
 /// Validates `raw` into a [`Model`].
 pub fn validate(
     raw: RawModel,
@@ -195,6 +200,15 @@ fn resolve_calls(
                     "remove the empty [] or list the calls it makes, e.g. [\"user.get_user\"]",
                 ));
             }
+            if stage.len() > MAX_CALLS_PER_STAGE {
+                return Err(Invalid::at(
+                    &path,
+                    format!(
+                        "{} calls in one stage; at most {MAX_CALLS_PER_STAGE} are allowed",
+                        stage.len()
+                    ),
+                ));
+            }
             let mut targets = Vec::with_capacity(stage.len());
             for (c, call) in stage.iter().enumerate() {
                 targets.push(resolve_endpoint(call, &names, raw, &format!("{path}.{c}"))?);
@@ -361,6 +375,12 @@ fn routes(
     endpoints: &mut Vec<Endpoint>,
     gateway_time: &Dist,
 ) -> Result<Vec<Route>, Invalid> {
+    if mix.len() > MAX_ROUTES {
+        return Err(Invalid::at(
+            "workload.mix",
+            format!("{} routes; at most {MAX_ROUTES} are allowed", mix.len()),
+        ));
+    }
     if mix.is_empty() {
         return Err(
             Invalid::at("workload", "the workload has no mix: clients call nothing")
