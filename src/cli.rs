@@ -22,6 +22,11 @@ pub enum Command {
     Check(ModelArgs),
     /// Write the built-in model to a file, to start editing.
     Init(InitArgs),
+    /// What queueing theory says about a model: response times, utilisation, queues and waits
+    /// per route, service and link, exact or with the approximation named.
+    Analyze(AnalyzeArgs),
+    /// Run the built-in suite of reference cases against queueing theory and print the table.
+    Validate(ValidateArgs),
 }
 
 /// Which model, and changes to it.
@@ -50,6 +55,25 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Also simulate the model and print each number beside its simulated mean and 95% CI.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Replications for --simulate (seeds derived from the model's seed).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub reps: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Where to write validation.csv.
+    #[arg(long, value_name = "DIR", default_value = "output/validation")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct InitArgs {
     /// The file to create.
     pub path: PathBuf,
@@ -65,6 +89,8 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Run(args)) => run(args),
         Some(Command::Check(args)) => check(args),
         Some(Command::Init(args)) => init(args),
+        Some(Command::Analyze(args)) => analyze(args),
+        Some(Command::Validate(args)) => validate(args),
     }
 }
 
@@ -172,5 +198,53 @@ fn init(args: InitArgs) -> Result<(), Error> {
         args.path.display(),
         args.path.display()
     );
+    Ok(())
+}
+
+fn analyze(args: AnalyzeArgs) -> Result<(), Error> {
+    let model = args.model.load()?;
+    let analysis = analysis::analyze(&model);
+    println!("{}: `{}`", model.source.file, model.name);
+    if args.simulate {
+        let runs = sim::replicate(&model, args.reps);
+        let simulated = report::Simulated {
+            model: &model,
+            runs: &runs,
+        };
+        print!("{}", report::analysis_table(&analysis, Some(&simulated)));
+    } else {
+        print!("{}", report::analysis_table(&analysis, None));
+    }
+    Ok(())
+}
+
+fn validate(args: ValidateArgs) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    let cases = crate::validation::suite();
+    eprintln!(
+        "running {} reference cases ({} simulations) on {} threads…",
+        cases.len(),
+        cases.iter().map(|c| c.reps).sum::<u32>(),
+        rayon::current_num_threads()
+    );
+    let rows = crate::validation::run(&cases);
+    print!("{}", report::validation_table(&rows));
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    let path = args.out.join("validation.csv");
+    std::fs::create_dir_all(&args.out).map_err(|source| report::OutputError::Io {
+        path: args.out.clone(),
+        source,
+    })?;
+    report::write_atomic(&path, &report::validation_csv(&rows))?;
+    println!(
+        "\n{} of {} checks passed in {:.1} s; wrote {}",
+        rows.len() - failed,
+        rows.len(),
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+    if failed > 0 {
+        return Err(Error::Failed(format!("{failed} validation checks failed")));
+    }
     Ok(())
 }

@@ -15,6 +15,9 @@ pub enum Error {
     Model(#[from] ModelError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The command ran but its result is a failure (e.g. a validation check failed).
+    #[error("{0}")]
+    Failed(String),
     /// A command-line argument that clap accepted but meshsim cannot use.
     #[error("{0}")]
     Usage(String),
@@ -25,7 +28,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Model(_) | Error::Usage(_) => EXIT_BAD_INPUT,
-            Error::Output(_) => EXIT_FAILURE,
+            Error::Output(_) | Error::Failed(_) => EXIT_FAILURE,
         }
     }
 }

@@ -22,3 +22,4 @@ pub mod model;
 pub mod report;
 pub mod sim;
 pub mod stats;
+pub mod validation;

@@ -472,3 +472,36 @@ fn unwritable_output_is_a_runtime_error_naming_the_path() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).1.contains("blocker/sub"), "{}", text(&out).1);
 }
+
+#[test]
+fn analyze_prints_theory_beside_the_simulation() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = meshsim(
+        &[
+            "analyze",
+            "--simulate",
+            "--reps",
+            "3",
+            "--set",
+            "simulation.duration_s=10",
+        ],
+        dir.path(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("open network (Jackson"), "{stdout}");
+    assert!(
+        stdout.contains("mean response ms") && stdout.contains("5.9839"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("95% CI") && stdout.contains("approx: link serialisation as M/D/1"),
+        "{stdout}"
+    );
+    let out = meshsim(&["analyze", "--reps", "1"], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "one replication gives no interval"
+    );
+}

@@ -167,6 +167,21 @@ impl Dist {
         })
     }
 
+    /// Whether the distribution is exponential (the memoryless case of product-form results).
+    pub fn is_exponential(&self) -> bool {
+        match self {
+            Dist::Exponential { .. } => true,
+            Dist::Gamma { cv, .. } => (*cv - 1.0).abs() < 1e-12,
+            Dist::Weibull { shape, .. } => (*shape - 1.0).abs() < 1e-12,
+            _ => false,
+        }
+    }
+
+    /// Whether every sample is the same value.
+    pub fn is_constant(&self) -> bool {
+        matches!(self, Dist::Constant { .. })
+    }
+
     /// Whether every sample is zero (no delay at all).
     pub fn is_zero(&self) -> bool {
         matches!(self, Dist::Constant { ns: 0 })

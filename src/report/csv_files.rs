@@ -31,6 +31,9 @@ pub const SERVICES_COLUMNS: &[&str] = &[
     "mean_queue_length",
     "max_queue_length",
     "rejected",
+    "mean_wait_ms",
+    "mean_residence_ms",
+    "mean_in_station",
 ];
 
 /// Columns of `links.csv`, in order.
@@ -102,6 +105,9 @@ pub fn services_csv(result: &RunResult) -> Vec<u8> {
                 number(s.mean_queue_length),
                 s.max_queue_length.to_string(),
                 s.rejected.to_string(),
+                number(s.mean_wait_ms),
+                number(s.mean_residence_ms),
+                number(s.mean_in_station),
             ]
         })
         .collect();

@@ -1,17 +1,21 @@
 //! Outputs of a run: the summary table on stdout, CSV files for spreadsheets, and `run.json`.
 //! Every file is written atomically, so a crash never leaves a half-written result.
 
+mod analysis_table;
 mod atomic;
 mod csv_files;
 mod run_json;
 mod table;
+mod validation;
 
+pub use analysis_table::{Simulated, analysis_table};
 pub use atomic::{OutputError, write_atomic};
 pub use csv_files::{
     LINKS_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, links_csv, services_csv, summary_csv,
 };
 pub use run_json::RunInfo;
 pub use table::{load_table, summary_table};
+pub use validation::{VALIDATION_COLUMNS, validation_csv, validation_table};
 
 use crate::model::Model;
 use crate::sim::RunResult;

@@ -45,6 +45,8 @@ pub struct Call {
     pub user: u32,
     /// Root calls: when the request was (scheduled to be) sent.
     pub origin: SimTime,
+    /// When the call reached its instance (for waiting and residence times).
+    pub admitted: SimTime,
 }
 
 impl Call {
@@ -62,6 +64,7 @@ impl Call {
             route: 0,
             user: u32::MAX,
             origin,
+            admitted: SimTime::ZERO,
         }
     }
 

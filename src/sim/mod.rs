@@ -33,6 +33,21 @@ pub fn simulate(model: &Model) -> RunResult {
     sim.into_result(events, started.elapsed().as_secs_f64())
 }
 
+/// Runs `reps` independent replications of `model` in parallel (rayon), replication `i` with the
+/// seed derived from the model's seed and `i`. Results come back in replication order, so the
+/// output does not depend on the number of threads.
+pub fn replicate(model: &Model, reps: u32) -> Vec<RunResult> {
+    use rayon::prelude::*;
+    (0..reps)
+        .into_par_iter()
+        .map(|i| {
+            let mut m = model.clone();
+            m.seed = engine::derive_seed(model.seed, 0, u64::from(i));
+            simulate(&m)
+        })
+        .collect()
+}
+
 /// The state of one run.
 struct Simulator<'m> {
     model: &'m Model,
@@ -168,11 +183,13 @@ impl<'m> Simulator<'m> {
         }
         let i = station.pick_instance(&mut self.rng);
         call.instance = i as u32;
+        call.admitted = now;
         let instance = &mut station.instances[i];
         if instance.busy < station.workers {
             instance.busy += 1;
             instance.outstanding += 1;
             station.busy.add(now, 1);
+            station.record_wait(now, now, self.warmup);
             let done = now + endpoint.service_time.sample(&mut self.rng);
             queue.schedule(done, Event::ServiceDone { call: h });
         } else if station
@@ -199,11 +216,11 @@ impl<'m> Simulator<'m> {
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let (service, instance) = (endpoint.service, call.instance as usize);
         if endpoint.stages.is_empty() {
-            self.release_worker(now, queue, service, instance);
+            self.release_worker(now, queue, service, instance, call.admitted);
             self.finish(now, queue, h);
         } else {
             if !self.stations[service].blocking {
-                self.release_worker(now, queue, service, instance);
+                self.release_worker(now, queue, service, instance, call.admitted);
             }
             self.start_stage(now, queue, h, 0);
         }
@@ -216,13 +233,16 @@ impl<'m> Simulator<'m> {
         queue: &mut EventQueue<Event>,
         service: ServiceId,
         i: usize,
+        admitted: SimTime,
     ) {
         let station = &mut self.stations[service];
+        station.record_residence(admitted, now, self.warmup);
         let instance = &mut station.instances[i];
         while let Some(next) = instance.queue.pop_front() {
             station.queued.add(now, -1);
             // A queued call may have gone stale (cancelled while waiting); skip it.
             if let Some(call) = self.calls.get(next) {
+                station.record_wait(call.admitted, now, self.warmup);
                 let time = &self.model.endpoints[call.endpoint as usize].service_time;
                 let done = now + time.sample(&mut self.rng);
                 queue.schedule(done, Event::ServiceDone { call: next });
@@ -288,8 +308,8 @@ impl<'m> Simulator<'m> {
             self.start_stage(now, queue, h, next);
         } else {
             if self.stations[endpoint.service].blocking {
-                let instance = call.instance as usize;
-                self.release_worker(now, queue, endpoint.service, instance);
+                let (instance, admitted) = (call.instance as usize, call.admitted);
+                self.release_worker(now, queue, endpoint.service, instance, admitted);
             }
             self.finish(now, queue, h);
         }

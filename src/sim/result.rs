@@ -82,6 +82,15 @@ pub struct ServiceResult {
     pub max_queue_length: u64,
     /// Calls refused by a full queue.
     pub rejected: u64,
+    /// Mean wait for a worker, in ms.
+    pub mean_wait_ms: f64,
+    /// Mean residence (wait plus time holding a worker), in ms.
+    pub mean_residence_ms: f64,
+    /// Mean number of calls waiting or holding a worker: by Little's law, the rate of admitted
+    /// calls times `mean_residence_ms`.
+    pub mean_in_station: f64,
+    /// Calls admitted (not rejected) per second.
+    pub admitted_rate_per_s: f64,
 }
 
 /// One direction of a link over the measured window.
@@ -146,6 +155,10 @@ pub(super) fn collect(sim: Simulator<'_>, events: u64, wall_s: f64) -> RunResult
             mean_queue_length: st.queued.mean(end),
             max_queue_length: st.queued.max().max(0) as u64,
             rejected: st.rejected,
+            mean_wait_ms: ratio_ms(st.waited_ns, st.waits),
+            mean_residence_ms: ratio_ms(st.resided_ns, st.residences),
+            mean_in_station: st.busy.mean(end) + st.queued.mean(end),
+            admitted_rate_per_s: (st.arrivals - st.rejected) as f64 / measured_s,
         })
         .collect();
     let mut links = Vec::with_capacity(model.links.len() * 2);
@@ -183,5 +196,14 @@ pub(super) fn collect(sim: Simulator<'_>, events: u64, wall_s: f64) -> RunResult
         events,
         wall_s,
         peak_calls_in_flight: sim.calls.capacity_used(),
+    }
+}
+
+/// Mean of a nanosecond total over `n`, in ms (NaN when `n` is 0).
+fn ratio_ms(total_ns: u128, n: u64) -> f64 {
+    if n == 0 {
+        f64::NAN
+    } else {
+        total_ns as f64 / n as f64 / 1e6
     }
 }

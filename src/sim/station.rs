@@ -33,6 +33,13 @@ pub struct Station {
     pub rejected: u64,
     /// Calls that arrived in the measured window.
     pub arrivals: u64,
+    /// Calls admitted in the measured window that got a worker: their count and total wait.
+    pub waits: u64,
+    pub waited_ns: u128,
+    /// Calls admitted in the measured window that released their worker: their count and total
+    /// residence (wait plus time holding a worker).
+    pub residences: u64,
+    pub resided_ns: u128,
 }
 
 impl Station {
@@ -51,6 +58,28 @@ impl Station {
             queued: TimeWeighted::new(warmup),
             rejected: 0,
             arrivals: 0,
+            waits: 0,
+            waited_ns: 0,
+            residences: 0,
+            resided_ns: 0,
+        }
+    }
+
+    /// Records that a call admitted at `admitted` got a worker at `now`.
+    #[inline]
+    pub fn record_wait(&mut self, admitted: SimTime, now: SimTime, warmup: SimTime) {
+        if admitted >= warmup {
+            self.waits += 1;
+            self.waited_ns += u128::from((now - admitted).0);
+        }
+    }
+
+    /// Records that a call admitted at `admitted` released its worker at `now`.
+    #[inline]
+    pub fn record_residence(&mut self, admitted: SimTime, now: SimTime, warmup: SimTime) {
+        if admitted >= warmup {
+            self.residences += 1;
+            self.resided_ns += u128::from((now - admitted).0);
         }
     }
 

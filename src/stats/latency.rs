@@ -20,6 +20,7 @@ pub struct LatencyStats {
     histogram: Histogram<u64>,
     count: u64,
     sum_ns: u128,
+    min_ns: u64,
     max_ns: u64,
 }
 
@@ -37,6 +38,7 @@ impl LatencyStats {
                 .expect("constant histogram bounds are valid"),
             count: 0,
             sum_ns: 0,
+            min_ns: u64::MAX,
             max_ns: 0,
         }
     }
@@ -47,6 +49,7 @@ impl LatencyStats {
         self.histogram.saturating_record(ns);
         self.count += 1;
         self.sum_ns += ns as u128;
+        self.min_ns = self.min_ns.min(ns);
         self.max_ns = self.max_ns.max(ns);
     }
 
@@ -57,6 +60,7 @@ impl LatencyStats {
             .expect("histograms with equal bounds always merge");
         self.count += other.count;
         self.sum_ns += other.sum_ns;
+        self.min_ns = self.min_ns.min(other.min_ns);
         self.max_ns = self.max_ns.max(other.max_ns);
     }
 
@@ -78,9 +82,21 @@ impl LatencyStats {
         if self.count == 0 {
             return f64::NAN;
         }
-        // hdrhistogram reports the highest value equivalent to the bucket; cap it by the exact max.
-        let v = self.histogram.value_at_quantile(q).min(self.max_ns);
+        // hdrhistogram reports the highest value equivalent to the bucket; keep it within the
+        // exact extremes.
+        let v = self
+            .histogram
+            .value_at_quantile(q)
+            .clamp(self.min_ns, self.max_ns);
         v as f64 / 1e6
+    }
+
+    /// Exact minimum in milliseconds (NaN when empty).
+    pub fn min_ms(&self) -> f64 {
+        if self.count == 0 {
+            return f64::NAN;
+        }
+        self.min_ns as f64 / 1e6
     }
 
     /// Exact maximum in milliseconds (NaN when empty).

@@ -1,0 +1,219 @@
+//! Open workloads: each instance an M/M/c (or M/G/c) station fed by its share of the Poisson
+//! arrivals, links as M/D/1 or M/G/1 transmitters, propagation as a pure delay. Exact for an open
+//! Jackson network; otherwise every number names the approximation it rests on.
+
+use super::network::{Held, Network, exponential_service};
+use super::queueing::{mgc_wait, mmc_prob_queue_at_least};
+use super::{Analysis, LinkAnalysis, Quality, RouteAnalysis, StationAnalysis};
+use crate::model::{GATEWAY, LoadBalancer, Model, ServiceId};
+
+/// Rejection probability above which a finite queue makes the analysis meaningless.
+const REJECTION_TOLERANCE: f64 = 1e-6;
+
+pub fn analyze_open(model: &Model, rate_per_s: f64) -> Analysis {
+    let net = Network::new(model);
+    let (link_wait, links) = links(&net, rate_per_s);
+    let poisson_in = poisson_inputs(&net);
+    let mut stations: Vec<Option<StationAnalysis>> = vec![None; model.services.len()];
+    let times = net.evaluate(&link_wait, |s, held| {
+        let st = station(&net, s, held, rate_per_s, poisson_in[s]);
+        let wait = st.mean_wait_ms;
+        stations[s] = Some(st);
+        wait
+    });
+    let stations: Vec<StationAnalysis> = stations
+        .into_iter()
+        .map(|s| s.expect("every station is solved"))
+        .collect();
+    let routes = model
+        .routes
+        .iter()
+        .map(|r| RouteAnalysis {
+            route: r.name.clone(),
+            mean_response_ms: times.response_ms[r.gateway_endpoint],
+            quality: route_quality(&net, r.gateway_endpoint, &stations, &links),
+        })
+        .map(|mut r| {
+            if !r.quality.is_available() {
+                r.mean_response_ms = f64::NAN;
+            }
+            r
+        })
+        .collect();
+    Analysis {
+        throughput_per_s: rate_per_s,
+        throughput_quality: Quality::exact(),
+        method: "open network (Jackson, M/M/c stations)".into(),
+        routes,
+        stations,
+        links,
+    }
+}
+
+/// Queueing delay per link direction, and each direction's analysis.
+fn links(net: &Network, rate_per_s: f64) -> (Vec<f64>, Vec<LinkAnalysis>) {
+    let lambda = rate_per_s / 1000.0; // requests per ms
+    let mut waits = Vec::new();
+    let mut out = Vec::new();
+    for d in &net.directions {
+        let mut quality = Quality::exact();
+        let msgs = lambda * d.visits();
+        let (tx, tx2) = d.tx_moments();
+        let rho = msgs * tx;
+        let mut wait = if rho < 1.0 {
+            msgs * tx2 / (2.0 * (1.0 - rho))
+        } else {
+            f64::NAN
+        };
+        if tx > 0.0 {
+            quality.approx(if d.one_size() {
+                "link serialisation as M/D/1"
+            } else {
+                "link serialisation as M/G/1 (message-size mix)"
+            });
+        }
+        if rho >= 1.0 {
+            quality.cannot("link saturated (utilisation ≥ 1)");
+        }
+        if d.loss > 0.0 {
+            quality.cannot("message loss and retransmission");
+            wait = f64::NAN;
+        }
+        let link = &net.model.links[d.link];
+        out.push(LinkAnalysis {
+            link: link.name.clone(),
+            from: net.model.services[d.from].name.clone(),
+            to: net.model.services[d.to].name.clone(),
+            utilisation: rho,
+            mean_delay_ms: if msgs > 0.0 {
+                wait + tx + d.latency_mean_ms
+            } else {
+                d.latency_mean_ms
+            },
+            quality,
+        });
+        waits.push(if wait.is_nan() { 0.0 } else { wait });
+    }
+    (waits, out)
+}
+
+/// Whether each service's arrivals are Poisson: the gateway's are; a service's are when every
+/// call to it is made right after an exact M/M/c station's processing (Burke's theorem) with
+/// independent routing.
+fn poisson_inputs(net: &Network) -> Vec<bool> {
+    let model = net.model;
+    let n = model.services.len();
+    let mut poisson = vec![true; n];
+    // Callers before callees.
+    for &s in net.order.iter().rev() {
+        if s == GATEWAY {
+            continue;
+        }
+        let fed_by_poisson = model.endpoints.iter().all(|caller| {
+            caller.stages.iter().enumerate().all(|(i, stage)| {
+                !stage.iter().any(|&t| model.endpoints[t].service == s)
+                    || (i == 0 && poisson[caller.service] && exact_mmc(net, caller.service))
+            })
+        });
+        poisson[s] = fed_by_poisson;
+    }
+    poisson
+}
+
+/// Whether service `s` is an M/M/c station whose departures are Poisson given Poisson arrivals.
+fn exact_mmc(net: &Network, s: ServiceId) -> bool {
+    let service = &net.model.services[s];
+    !service.blocking
+        && service.queue_capacity.is_none_or(|k| k > 0)
+        && (service.instances == 1 || service.load_balancer == LoadBalancer::Random)
+        && exponential_service(net.model, s)
+}
+
+fn station(
+    net: &Network,
+    s: ServiceId,
+    held: &Held,
+    rate_per_s: f64,
+    poisson_in: bool,
+) -> StationAnalysis {
+    let service = &net.model.services[s];
+    let instances = f64::from(service.instances);
+    let c = service.workers;
+    let lambda = rate_per_s / 1000.0 * held.visits / instances; // per instance, per ms
+    let h = held.mean_ms;
+    let cv2 = held.cv2();
+    let rho = lambda * h / f64::from(c);
+    let mut quality = Quality::exact();
+    let mut wait = if c == 1 {
+        // Pollaczek–Khinchine, exact for M/G/1.
+        lambda * held.second_ms2 / (2.0 * (1.0 - rho))
+    } else {
+        mgc_wait(c, lambda, h, cv2)
+    };
+    if c > 1 && !held.exponential {
+        quality.approx("M/G/c by Allen–Cunneen");
+    }
+    if service.blocking {
+        quality.approx("blocking workers: held time as service time");
+    }
+    if service.instances > 1 && service.load_balancer != LoadBalancer::Random {
+        quality.approx(format!(
+            "{} split treated as Poisson",
+            service.load_balancer.as_str()
+        ));
+    }
+    if !poisson_in {
+        quality.approx("non-Poisson arrivals treated as Poisson");
+    }
+    if rho >= 1.0 {
+        quality.cannot("saturated (utilisation ≥ 1)");
+        wait = f64::NAN;
+    } else if let Some(k) = service.queue_capacity {
+        let p = mmc_prob_queue_at_least(c, lambda * h, k);
+        if p > REJECTION_TOLERANCE {
+            quality.cannot(format!(
+                "queue_capacity {k} rejects about {:.2}% of calls",
+                100.0 * p
+            ));
+        }
+    }
+    StationAnalysis {
+        name: service.name.clone(),
+        arrival_rate_per_s: rate_per_s * held.visits,
+        utilisation: rho,
+        mean_queue_length: lambda * wait * instances,
+        mean_wait_ms: wait,
+        quality,
+    }
+}
+
+/// A route's response time rests on every station and link direction its calls touch.
+pub fn route_quality(
+    net: &Network,
+    gateway_endpoint: usize,
+    stations: &[StationAnalysis],
+    links: &[LinkAnalysis],
+) -> Quality {
+    let mut q = Quality::exact();
+    let reach = net.reachable(gateway_endpoint);
+    for &e in &reach {
+        let endpoint = &net.model.endpoints[e];
+        q.merge(&stations[endpoint.service].quality);
+        for &t in endpoint.stages.iter().flatten() {
+            let callee = net.model.endpoints[t].service;
+            for d in [
+                net.direction(endpoint.service, callee),
+                net.direction(callee, endpoint.service),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                q.merge(&links[d].quality);
+            }
+        }
+        if endpoint.stages.iter().any(|s| s.len() > 1) {
+            q.approx("fork-join: max of branches as shifted exponentials");
+        }
+    }
+    q
+}

@@ -1,0 +1,114 @@
+//! Closed-form queueing results used by the analysis (and by the validation suite's theory).
+
+/// Erlang C: the probability that an arrival to an M/M/c queue with offered load `a = λ/μ`
+/// must wait. Requires `a < c`.
+pub fn erlang_c(c: u32, a: f64) -> f64 {
+    // Erlang B by its stable recursion, then C from B.
+    let mut b = 1.0;
+    for k in 1..=c {
+        b = a * b / (f64::from(k) + a * b);
+    }
+    let rho = a / f64::from(c);
+    b / (1.0 - rho + rho * b)
+}
+
+/// Mean wait in queue of an M/M/c queue with arrival rate `lambda` and mean service `s`.
+pub fn mmc_wait(c: u32, lambda: f64, s: f64) -> f64 {
+    let a = lambda * s;
+    let c_f = f64::from(c);
+    erlang_c(c, a) * s / (c_f - a)
+}
+
+/// Mean wait in an M/G/c queue by the Allen–Cunneen approximation with Poisson arrivals:
+/// the M/M/c wait scaled by (1 + cv²)/2. Exact for c = 1 (Pollaczek–Khinchine) and for cv = 1.
+pub fn mgc_wait(c: u32, lambda: f64, s: f64, cv2: f64) -> f64 {
+    mmc_wait(c, lambda, s) * (1.0 + cv2) / 2.0
+}
+
+/// Probability that an M/M/c queue holds at least `c + k` calls (an arrival finds `k` waiting).
+pub fn mmc_prob_queue_at_least(c: u32, a: f64, k: u32) -> f64 {
+    let rho = a / f64::from(c);
+    erlang_c(c, a) * rho.powi(k as i32)
+}
+
+/// Mean and second moment of a mixture: `parts` are (weight, mean, cv²), weights summing to 1.
+pub fn mixture(parts: &[(f64, f64, f64)]) -> (f64, f64) {
+    let mean = parts.iter().map(|(w, m, _)| w * m).sum();
+    let second = parts
+        .iter()
+        .map(|(w, m, cv2)| w * m * m * (1.0 + cv2))
+        .sum();
+    (mean, second)
+}
+
+/// E[max] of independent branches, each a constant `shift` plus an exponential with mean `mean`.
+/// Exact for that model (computed by numerical integration of 1 − Π Fᵢ).
+pub fn expected_max_shifted_exponentials(branches: &[(f64, f64)]) -> f64 {
+    match branches {
+        [] => 0.0,
+        [(shift, mean)] => shift + mean,
+        _ => {
+            let lo = branches.iter().map(|b| b.0).fold(f64::INFINITY, f64::min);
+            let hi = branches
+                .iter()
+                .map(|b| b.0 + 40.0 * b.1)
+                .fold(0.0, f64::max);
+            let cdf = |t: f64| -> f64 {
+                branches
+                    .iter()
+                    .map(|&(shift, mean)| {
+                        if t < shift {
+                            0.0
+                        } else if mean <= 0.0 {
+                            1.0
+                        } else {
+                            1.0 - (-(t - shift) / mean).exp()
+                        }
+                    })
+                    .product()
+            };
+            // E[max] = lo + ∫_lo^hi (1 − F(t)) dt, by Simpson's rule.
+            let n = 20_000;
+            let h = (hi - lo) / n as f64;
+            let mut sum = 0.0;
+            for i in 0..=n {
+                let t = lo + i as f64 * h;
+                let w = if i == 0 || i == n {
+                    1.0
+                } else if i % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
+                sum += w * (1.0 - cdf(t));
+            }
+            lo + sum * h / 3.0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erlang_c_matches_known_values() {
+        // M/M/1: P(wait) = ρ.
+        assert!((erlang_c(1, 0.7) - 0.7).abs() < 1e-12);
+        // M/M/2 with a = 0.6: 0.138461…
+        assert!((erlang_c(2, 0.6) - 0.138_461_538).abs() < 1e-8);
+        // M/M/1 wait: ρ/(μ − λ).
+        assert!((mmc_wait(1, 500.0, 0.001) - 0.5 / 500.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn max_of_two_equal_exponentials_is_one_and_a_half_means() {
+        let m = expected_max_shifted_exponentials(&[(0.0, 4.0), (0.0, 4.0)]);
+        assert!((m - 6.0).abs() < 1e-6, "{m}");
+        let shifted = expected_max_shifted_exponentials(&[(1.0, 4.0), (1.0, 4.0)]);
+        assert!((shifted - 7.0).abs() < 1e-6, "{shifted}");
+        // 1/μ1 + 1/μ2 − 1/(μ1+μ2) for means 1 and 2: 1 + 2 − 2/3.
+        let mixed = expected_max_shifted_exponentials(&[(0.0, 1.0), (0.0, 2.0)]);
+        assert!((mixed - (3.0 - 2.0 / 3.0)).abs() < 1e-6, "{mixed}");
+    }
+}
