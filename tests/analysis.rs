@@ -73,7 +73,7 @@ fn closed_workloads_are_solved_by_exact_mva() {
         assert!((a.routes[0].mean_response_ms - r).abs() < 1e-9);
         assert!(a.throughput_quality.is_exact(), "{}", a.throughput_quality);
     }
-    // Two workers per station: Seidmann's approximation, and it says so.
+    // Two workers per station: still exact (load-dependent MVA).
     let a = analyze(&model_from(CLOSED, &["services.front.workers=2"]));
     assert!(
         a.throughput_quality.to_string().contains("Seidmann"),

@@ -49,6 +49,9 @@ pub struct StationAnalysis {
     pub arrival_rate_per_s: f64,
     /// Mean fraction of workers held.
     pub utilisation: f64,
+    /// What the utilisation rests on (exact offered load, unless workers are held downstream or
+    /// the throughput itself is solved approximately).
+    pub utilisation_quality: Quality,
     /// Mean number of calls waiting for a worker, summed over instances.
     pub mean_queue_length: f64,
     /// Mean wait for a worker, in ms.

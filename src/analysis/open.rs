@@ -177,10 +177,15 @@ fn station(
             ));
         }
     }
+    let mut utilisation_quality = Quality::exact();
+    if service.blocking {
+        utilisation_quality.approx("blocking workers: held time as service time");
+    }
     StationAnalysis {
         name: service.name.clone(),
         arrival_rate_per_s: rate_per_s * held.visits,
         utilisation: rho,
+        utilisation_quality,
         mean_queue_length: lambda * wait * instances,
         mean_wait_ms: wait,
         quality,

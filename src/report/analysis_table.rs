@@ -127,9 +127,8 @@ pub fn analysis_table(a: &Analysis, sim: Option<&Simulated>) -> String {
             ),
         ];
         for (k, (what, theory, c)) in rows.into_iter().enumerate() {
-            // Utilisation is offered load, exact even where waits are approximate.
             let q = if k == 0 {
-                Quality::exact()
+                st.utilisation_quality.clone()
             } else {
                 st.quality.clone()
             };
