@@ -73,8 +73,25 @@ fn closed_workloads_are_solved_by_exact_mva() {
         assert!((a.routes[0].mean_response_ms - r).abs() < 1e-9);
         assert!(a.throughput_quality.is_exact(), "{}", a.throughput_quality);
     }
-    // Two workers per station: still exact (load-dependent MVA).
-    let a = analyze(&model_from(CLOSED, &["services.front.workers=2"]));
+    // Two workers at front: with two users nobody ever waits there, so exactly
+    // R(2) = 5 + 3 (1 + Q_back(1)) with Q_back(1) = 3/108 (exact load-dependent MVA).
+    let a = analyze(&model_from(
+        CLOSED,
+        &["services.front.workers=2", "workload.users=2"],
+    ));
+    let r2 = 5.0 + 3.0 * (1.0 + 3.0 / 108.0);
+    assert!(
+        (a.routes[0].mean_response_ms - r2).abs() < 1e-9,
+        "{} vs {r2}",
+        a.routes[0].mean_response_ms
+    );
+    assert!((a.throughput_per_s - 2000.0 / (100.0 + r2)).abs() < 1e-9);
+    assert!(a.throughput_quality.is_exact(), "{}", a.throughput_quality);
+    // Beyond the exact recursion's reach, Seidmann's approximation, named.
+    let a = analyze(&model_from(
+        CLOSED,
+        &["services.front.workers=2", "workload.users=3000"],
+    ));
     assert!(
         a.throughput_quality.to_string().contains("Seidmann"),
         "{}",

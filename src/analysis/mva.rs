@@ -74,8 +74,9 @@ impl StationState {
             self.mean = arrivals * h / c * (1.0 + self.mean);
         } else {
             let mut next = vec![0.0; self.marginal.len() + 1];
-            for j in 1..next.len() {
-                next[j] = arrivals * h / (j as f64).min(c) * self.marginal[j - 1];
+            for (i, (p, below)) in next[1..].iter_mut().zip(&self.marginal).enumerate() {
+                let j = i + 1;
+                *p = arrivals * h / (j as f64).min(c) * below;
             }
             next[0] = (1.0 - next[1..].iter().sum::<f64>()).max(0.0);
             self.mean = next.iter().enumerate().map(|(j, p)| j as f64 * p).sum();
