@@ -22,4 +22,5 @@ pub mod model;
 pub mod report;
 pub mod sim;
 pub mod stats;
+pub mod sweep;
 pub mod validation;

@@ -49,6 +49,16 @@ pub struct Model {
     /// Every endpoint of every service, the gateway's included.
     pub endpoints: Vec<Endpoint>,
     pub links: Vec<Link>,
+    /// The `[sweep]` table, if the file has one: a sweep versioned with the model.
+    pub sweep: Option<SweepTable>,
+}
+
+/// A `[sweep]` table: `vary = { "workload.rate_per_s" = "100:900:100" }` and `reps`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SweepTable {
+    /// (dotted path, SPEC) in file order; SPEC as `meshsim sweep --vary PATH=SPEC` takes it.
+    pub vary: Vec<(String, String)>,
+    pub reps: Option<u32>,
 }
 
 /// Where a model came from.
@@ -164,19 +174,54 @@ impl Model {
     }
 }
 
+/// A model file's text, kept so that it can be loaded again with other overrides (a sweep loads
+/// it once per point).
+#[derive(Clone, Debug)]
+pub struct ModelText {
+    pub text: String,
+    /// The file as given, or `<built-in>`; names it in errors.
+    pub file: String,
+    /// Relative paths inside the model (empirical distribution files) start here.
+    pub base_dir: PathBuf,
+}
+
+impl ModelText {
+    /// Reads a model file.
+    pub fn read(path: &Path) -> Result<ModelText, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(ModelText {
+            text,
+            file: path.display().to_string(),
+            base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        })
+    }
+
+    /// The built-in model.
+    pub fn builtin() -> ModelText {
+        ModelText {
+            text: BUILTIN_MODEL.to_string(),
+            file: "<built-in>".into(),
+            base_dir: PathBuf::from("."),
+        }
+    }
+
+    /// Validates the model with `overrides` applied.
+    pub fn load(&self, overrides: &[Override]) -> Result<Model, ModelError> {
+        load_str(&self.text, &self.file, &self.base_dir, overrides)
+    }
+}
+
 /// Loads and validates a model file, applying `overrides` first.
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Model, ModelError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    load_str(&text, &path.display().to_string(), &base, overrides)
+    ModelText::read(path)?.load(overrides)
 }
 
 /// Loads the built-in model, applying `overrides` first.
 pub fn load_builtin(overrides: &[Override]) -> Result<Model, ModelError> {
-    load_str(BUILTIN_MODEL, "<built-in>", &PathBuf::from("."), overrides)
+    ModelText::builtin().load(overrides)
 }
 
 /// Loads a model from its text. `file` names it in errors; relative paths inside it (empirical

@@ -90,6 +90,7 @@ fn allowed_fields(path: &[String]) -> Option<&'static [&'static str]> {
         ["services", _] => Some(fields::SERVICE),
         ["services", _, "endpoints", _] => Some(fields::ENDPOINT),
         ["links", _] => Some(fields::LINK),
+        ["sweep"] => Some(fields::SWEEP),
         [.., "service_ms" | "think_ms" | "latency_ms"] => Some(fields::DIST),
         _ => None,
     }

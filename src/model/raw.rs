@@ -19,6 +19,16 @@ pub struct RawModel {
     pub services: IndexMap<String, RawService>,
     #[serde(default)]
     pub links: IndexMap<String, RawLink>,
+    pub sweep: Option<RawSweep>,
+}
+
+/// `[sweep]`: parameters to vary, as strings (`"100:900:100"`) or arrays (`[0.5, 5, 50]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSweep {
+    #[serde(default)]
+    pub vary: IndexMap<String, toml::Value>,
+    pub reps: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +154,7 @@ pub mod fields {
         "services",
         "links",
     ];
+    pub const SWEEP: &[&str] = &["vary", "reps"];
     pub const SIMULATION: &[&str] = &["duration_s", "warmup_s", "seed"];
     pub const WORKLOAD: &[&str] = &["type", "rate_per_s", "users", "think_ms", "mix"];
     pub const MIX: &[&str] = &["route", "weight"];
@@ -212,5 +223,6 @@ mod tests {
         assert_eq!(accepted_fields::<RawService>(), fields::SERVICE);
         assert_eq!(accepted_fields::<RawEndpoint>(), fields::ENDPOINT);
         assert_eq!(accepted_fields::<RawLink>(), fields::LINK);
+        assert_eq!(accepted_fields::<RawSweep>(), fields::SWEEP);
     }
 }

@@ -5,7 +5,8 @@ use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::Dist;
 use super::raw::{self, RawModel, RawWorkloadKind};
 use super::{
-    Endpoint, EndpointId, GATEWAY, Link, LoadBalancer, Model, Route, Service, Source, Workload,
+    Endpoint, EndpointId, GATEWAY, Link, LoadBalancer, Model, Route, Service, Source, SweepTable,
+    Workload,
 };
 use crate::engine::SimTime;
 use indexmap::IndexMap;
@@ -81,6 +82,7 @@ pub fn validate(
         &gateway_time,
     )?;
     let links = links(&raw.links, &services, base_dir)?;
+    let sweep = raw.sweep.as_ref().map(sweep_table).transpose()?;
 
     Ok(Model {
         name,
@@ -93,7 +95,54 @@ pub fn validate(
         services,
         endpoints,
         links,
+        sweep,
     })
+}
+
+/// `[sweep]`: each `vary` value is a SPEC string or an array of values (kept as a list SPEC).
+/// The specs themselves are checked where they are expanded (`crate::sweep`).
+fn sweep_table(raw: &raw::RawSweep) -> Result<SweepTable, Invalid> {
+    let mut vary = Vec::new();
+    for (path, value) in &raw.vary {
+        let at = format!("sweep.vary.{path}");
+        let spec = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Array(items) => {
+                let mut parts = Vec::new();
+                for item in items {
+                    match item {
+                        toml::Value::Integer(i) => parts.push(i.to_string()),
+                        toml::Value::Float(x) => parts.push(x.to_string()),
+                        toml::Value::String(s) => parts.push(s.clone()),
+                        toml::Value::Boolean(b) => parts.push(b.to_string()),
+                        other => {
+                            return Err(Invalid::at(
+                                &at,
+                                format!("cannot vary over a {}", other.type_str()),
+                            ));
+                        }
+                    }
+                }
+                parts.join(",")
+            }
+            other => {
+                return Err(Invalid::at(
+                    &at,
+                    format!(
+                        "expected a SPEC string or an array, got {}",
+                        other.type_str()
+                    ),
+                )
+                .help("e.g. \"100:900:100\", \"log:10:1000:12\" or [0.5, 5, 50]"));
+            }
+        };
+        vary.push((path.clone(), spec));
+    }
+    let reps = match raw.reps {
+        None => None,
+        Some(r) => Some(count("sweep.reps", r, 1)?),
+    };
+    Ok(SweepTable { vary, reps })
 }
 
 fn validate_name(name: String) -> Result<String, Invalid> {

@@ -11,7 +11,8 @@ mod validation;
 pub use analysis_table::{Simulated, analysis_table};
 pub use atomic::{OutputError, write_atomic};
 pub use csv_files::{
-    LINKS_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, links_csv, services_csv, summary_csv,
+    LINKS_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, links_csv, route_row, services_csv,
+    summary_csv,
 };
 pub use run_json::RunInfo;
 pub use table::{load_table, summary_table};

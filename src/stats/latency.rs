@@ -2,6 +2,7 @@
 //! count, sum and maximum (the histogram rounds values to 3 significant digits).
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 /// Smallest latency the histogram tells apart from zero: 1 µs.
 const LOWEST_NS: u64 = 1_000;
@@ -123,6 +124,55 @@ impl LatencyStats {
     }
 }
 
+/// A [`LatencyStats`] in a form that can be stored (JSON) and restored exactly: the histogram's
+/// recorded buckets, plus the exact count, sum and extremes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LatencySnapshot {
+    pub count: u64,
+    /// Sum of latencies in ns, as a decimal string (it can exceed 2^64).
+    pub sum_ns: String,
+    pub min_ns: u64,
+    pub max_ns: u64,
+    /// (value in ns, count) for every non-empty histogram bucket.
+    pub buckets: Vec<(u64, u64)>,
+}
+
+impl LatencyStats {
+    /// The stored form.
+    pub fn snapshot(&self) -> LatencySnapshot {
+        LatencySnapshot {
+            count: self.count,
+            sum_ns: self.sum_ns.to_string(),
+            min_ns: self.min_ns,
+            max_ns: self.max_ns,
+            buckets: self
+                .histogram
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+        }
+    }
+
+    /// Restores from the stored form; `None` if it is inconsistent.
+    pub fn from_snapshot(s: &LatencySnapshot) -> Option<LatencyStats> {
+        let mut stats = LatencyStats::new();
+        for &(value, count) in &s.buckets {
+            stats
+                .histogram
+                .record_n(value.min(HIGHEST_NS), count)
+                .ok()?;
+        }
+        if stats.histogram.len() != s.count {
+            return None;
+        }
+        stats.count = s.count;
+        stats.sum_ns = s.sum_ns.parse().ok()?;
+        stats.min_ns = s.min_ns;
+        stats.max_ns = s.max_ns;
+        Some(stats)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +210,20 @@ mod tests {
         assert_eq!(a.count(), all.count());
         assert_eq!(a.mean_ms(), all.mean_ms());
         assert_eq!(a.quantile_ms(0.9), all.quantile_ms(0.9));
+    }
+
+    #[test]
+    fn snapshots_restore_every_statistic() {
+        let mut s = LatencyStats::new();
+        for i in 0..10_000u64 {
+            s.record(i * i * 97 + 1_234);
+        }
+        let back = LatencyStats::from_snapshot(&s.snapshot()).unwrap();
+        assert_eq!(back.snapshot(), s.snapshot());
+        for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(back.quantile_ms(q), s.quantile_ms(q));
+        }
+        assert_eq!(back.mean_ms(), s.mean_ms());
     }
 
     #[test]

@@ -6,5 +6,5 @@ mod latency;
 mod time_weighted;
 
 pub use ci::{MeanCi, mean_ci95, student_t_975};
-pub use latency::LatencyStats;
+pub use latency::{LatencySnapshot, LatencyStats};
 pub use time_weighted::TimeWeighted;

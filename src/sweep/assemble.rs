@@ -1,0 +1,138 @@
+//! `runs.csv` and `points.csv` from the point files: one row per point × replication × route,
+//! and one row per point × route with means over replications and 95% confidence intervals.
+
+use super::store::{PointFile, SweepInfo};
+use crate::report::{SUMMARY_COLUMNS, number, route_row};
+use crate::sim::RouteResult;
+use crate::stats::{LatencyStats, mean_ci95};
+use rayon::prelude::*;
+
+/// Metrics taken from the pooled histogram of all replications (never averaged).
+const POOLED: &[&str] = &["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"];
+
+/// The routes of one replication, then `all`.
+fn routes_with_all(run: &super::store::RunRecord) -> Result<Vec<RouteResult>, String> {
+    let mut routes = Vec::with_capacity(run.routes.len() + 1);
+    let mut all = RouteResult {
+        route: "all".into(),
+        requests: 0,
+        completed: 0,
+        errors: 0,
+        latency: LatencyStats::new(),
+        measured_s: run.measured_s,
+    };
+    for r in &run.routes {
+        let r = r
+            .to_result(run.measured_s)
+            .ok_or_else(|| format!("a stored histogram of route `{}` is corrupt", r.route))?;
+        all.requests += r.requests;
+        all.completed += r.completed;
+        all.errors += r.errors;
+        all.latency.merge(&r.latency);
+        routes.push(r);
+    }
+    routes.push(all);
+    Ok(routes)
+}
+
+fn csv_bytes(header: Vec<String>, rows: Vec<Vec<String>>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header).expect("in-memory write");
+    for row in rows {
+        w.write_record(&row).expect("in-memory write");
+    }
+    w.into_inner().expect("in-memory write")
+}
+
+/// `runs.csv`: point_id, replication, seed, the parameters, then the summary columns.
+pub fn runs_csv(info: &SweepInfo, points: &[PointFile]) -> Result<Vec<u8>, String> {
+    let mut header: Vec<String> = ["point_id", "replication", "seed"]
+        .map(String::from)
+        .to_vec();
+    header.extend(info.axes.iter().map(|a| a.path.clone()));
+    header.extend(SUMMARY_COLUMNS.iter().map(|c| c.to_string()));
+    let per_point: Vec<Vec<Vec<String>>> = points
+        .par_iter()
+        .map(run_rows)
+        .collect::<Result<_, String>>()?;
+    Ok(csv_bytes(header, per_point.into_iter().flatten().collect()))
+}
+
+/// The runs.csv rows of one point: per replication, one per route, then `all`.
+fn run_rows(p: &PointFile) -> Result<Vec<Vec<String>>, String> {
+    let mut rows = Vec::new();
+    for run in &p.runs {
+        for route in routes_with_all(run)? {
+            let mut row = vec![
+                p.point_id.to_string(),
+                run.replication.to_string(),
+                run.seed.to_string(),
+            ];
+            row.extend(p.params.iter().cloned());
+            row.extend(route_row(&route));
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// `points.csv`: per point and route, each metric's mean over replications and its 95% CI
+/// half-width (`<metric>_ci95`); percentiles and the maximum come from the pooled histogram.
+pub fn points_csv(info: &SweepInfo, points: &[PointFile]) -> Result<Vec<u8>, String> {
+    let mut header: Vec<String> = vec!["point_id".into()];
+    header.extend(info.axes.iter().map(|a| a.path.clone()));
+    header.push("route".into());
+    header.push("replications".into());
+    for m in &SUMMARY_COLUMNS[1..] {
+        header.push(m.to_string());
+        header.push(format!("{m}_ci95"));
+    }
+    let per_point: Vec<Vec<Vec<String>>> = points
+        .par_iter()
+        .map(point_rows)
+        .collect::<Result<_, String>>()?;
+    Ok(csv_bytes(header, per_point.into_iter().flatten().collect()))
+}
+
+/// The points.csv rows of one point: one per route, then `all`.
+fn point_rows(p: &PointFile) -> Result<Vec<Vec<String>>, String> {
+    let metrics = &SUMMARY_COLUMNS[1..];
+    let reps: Vec<Vec<RouteResult>> = p
+        .runs
+        .iter()
+        .map(routes_with_all)
+        .collect::<Result<_, _>>()?;
+    let Some(first) = reps.first() else {
+        return Ok(Vec::new());
+    };
+    let mut rows = Vec::new();
+    for (k, route) in first.iter().enumerate() {
+        // Per-replication rows of this route, as the summary columns.
+        let per_rep: Vec<Vec<String>> = reps.iter().map(|routes| route_row(&routes[k])).collect();
+        let mut pooled = route.clone();
+        for routes in &reps[1..] {
+            pooled.latency.merge(&routes[k].latency);
+        }
+        let pooled_row = route_row(&pooled);
+        let mut row = vec![p.point_id.to_string()];
+        row.extend(p.params.iter().cloned());
+        row.push(route.route.clone());
+        row.push(reps.len().to_string());
+        for (i, m) in metrics.iter().enumerate() {
+            let values: Vec<f64> = per_rep
+                .iter()
+                .map(|r| r[i + 1].parse::<f64>().unwrap_or(f64::NAN))
+                .collect();
+            let ci = mean_ci95(&values);
+            let value = if POOLED.contains(m) {
+                pooled_row[i + 1].clone()
+            } else {
+                number(ci.mean)
+            };
+            row.push(value);
+            row.push(number(ci.half_width));
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}

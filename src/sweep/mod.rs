@@ -1,0 +1,440 @@
+//! Parameter sweeps: a grid of points (the cartesian product of varied parameters) × independent
+//! replications, run in parallel, written point by point so that an interrupted sweep resumes and
+//! shards on many machines merge into the same result as one run.
+//!
+//! Determinism: replication `r` of point `p` runs with seed `derive_seed(base, p, r)`, and every
+//! output file is assembled from the point files in point order, so results are byte-identical
+//! whatever the thread count, the sharding, or the order in which points finished.
+
+mod assemble;
+mod progress;
+mod spec;
+mod store;
+
+pub use spec::{Axis, expand, format_value, parse_vary};
+pub use store::{PointFile, SweepInfo};
+
+use crate::engine::derive_seed;
+use crate::error::Error;
+use crate::model::{Model, ModelText, Override};
+use crate::report::{OutputError, write_atomic};
+use crate::sim::simulate;
+use progress::Progress;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Most points a sweep may have without `--force`.
+pub const MAX_POINTS: usize = 100_000;
+
+/// The grid of a sweep.
+#[derive(Clone, Debug)]
+pub struct Grid {
+    pub axes: Vec<Axis>,
+}
+
+impl Grid {
+    /// Checks the axes: at least one, no path twice, not too many points (unless `force`).
+    pub fn new(axes: Vec<Axis>, force: bool) -> Result<Grid, Error> {
+        if axes.is_empty() {
+            return Err(Error::Usage(
+                "nothing to sweep: give --vary PATH=SPEC (e.g. --vary workload.rate_per_s=100:900:100) or a [sweep] table in the model".into(),
+            ));
+        }
+        for (i, a) in axes.iter().enumerate() {
+            if axes[..i].iter().any(|b| b.path == a.path) {
+                return Err(Error::Usage(format!(
+                    "`{}` is varied twice; give it one SPEC",
+                    a.path
+                )));
+            }
+        }
+        let grid = Grid { axes };
+        let n = grid.len();
+        if n > MAX_POINTS && !force {
+            return Err(Error::Usage(format!(
+                "the sweep has {n} points (more than {MAX_POINTS}); pass --force if you mean it"
+            )));
+        }
+        Ok(grid)
+    }
+
+    /// Number of points (saturating).
+    pub fn len(&self) -> usize {
+        self.axes
+            .iter()
+            .fold(1usize, |acc, a| acc.saturating_mul(a.values.len()))
+    }
+
+    /// Whether the grid has no point.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values of point `id` (the last axis varies fastest).
+    pub fn values(&self, id: usize) -> Vec<&str> {
+        let mut rest = id;
+        let mut out = vec![""; self.axes.len()];
+        for (i, a) in self.axes.iter().enumerate().rev() {
+            out[i] = &a.values[rest % a.values.len()];
+            rest /= a.values.len();
+        }
+        out
+    }
+
+    /// The overrides that make point `id`.
+    pub fn overrides(&self, id: usize) -> Vec<Override> {
+        self.axes
+            .iter()
+            .zip(self.values(id))
+            .map(|(a, v)| Override {
+                path: a.path.split('.').map(str::to_string).collect(),
+                value: v.to_string(),
+            })
+            .collect()
+    }
+}
+
+/// Which part of a sweep this invocation runs: points whose id ≡ index (mod count).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shard {
+    /// 0-based.
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `K/N` (K from 1 to N), or `N` alone with the index from the environment:
+    /// `JOB_COMPLETION_INDEX` (Kubernetes Indexed Job, 0-based) or `SLURM_ARRAY_TASK_ID` (minus
+    /// `SLURM_ARRAY_TASK_MIN`, so arrays numbered from 0 or 1 both work).
+    pub fn parse(spec: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let number = |s: &str, what: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("--shard {spec}: `{s}` is not a whole number ({what})"))
+        };
+        let (index, count) = match spec.split_once('/') {
+            Some((k, n)) => {
+                let (k, n) = (number(k, "K in K/N")?, number(n, "N in K/N")?);
+                if k == 0 || k > n {
+                    return Err(format!("--shard {spec}: K must be between 1 and {n}"));
+                }
+                (k - 1, n)
+            }
+            None => {
+                let n = number(spec, "the number of shards")?;
+                let index = if let Some(i) = env("JOB_COMPLETION_INDEX") {
+                    number(&i, "JOB_COMPLETION_INDEX")?
+                } else if let Some(i) = env("SLURM_ARRAY_TASK_ID") {
+                    let min = env("SLURM_ARRAY_TASK_MIN")
+                        .map(|m| number(&m, "SLURM_ARRAY_TASK_MIN"))
+                        .transpose()?;
+                    number(&i, "SLURM_ARRAY_TASK_ID")?
+                        .checked_sub(min.unwrap_or(0))
+                        .ok_or("SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN")?
+                } else {
+                    return Err(format!(
+                        "--shard {spec}: give K/N, or set JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID"
+                    ));
+                };
+                if index >= n {
+                    return Err(format!(
+                        "--shard {spec}: shard index {index} is out of range 0..{n}"
+                    ));
+                }
+                (index, n)
+            }
+        };
+        if count == 0 {
+            return Err(format!("--shard {spec}: N must be at least 1"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether point `id` belongs to this shard.
+    pub fn has(&self, id: usize) -> bool {
+        id % self.count == self.index
+    }
+}
+
+/// Everything a sweep needs before it runs.
+pub struct Plan {
+    pub text: ModelText,
+    /// The user's `--set` overrides, applied to every point.
+    pub sets: Vec<Override>,
+    /// The model with `sets` applied (its seed is the sweep's base seed).
+    pub base: Model,
+    pub grid: Grid,
+    pub reps: u32,
+    pub shard: Option<Shard>,
+}
+
+impl Plan {
+    /// Identifies the sweep: model bytes, overrides, grid, replications, base seed.
+    pub fn sweep_id(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(self.base.source.sha256.as_bytes());
+        for s in &self.sets {
+            h.update(format!("\u{0}set {s}").as_bytes());
+        }
+        for a in &self.grid.axes {
+            h.update(format!("\u{0}axis {}={}", a.path, a.values.join(",")).as_bytes());
+        }
+        h.update(format!("\u{0}reps {}\u{0}seed {}", self.reps, self.base.seed).as_bytes());
+        h.finalize()
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The model of point `id`.
+    pub fn model(&self, id: usize) -> Result<Model, Error> {
+        let mut overrides = self.sets.clone();
+        overrides.extend(self.grid.overrides(id));
+        self.text.load(&overrides).map_err(|e| {
+            let values: Vec<String> = self
+                .grid
+                .axes
+                .iter()
+                .zip(self.grid.values(id))
+                .map(|(a, v)| format!("{}={v}", a.path))
+                .collect();
+            Error::Usage(format!(
+                "point {id} ({}) is not a valid model:\n{e}",
+                values.join(", ")
+            ))
+        })
+    }
+
+    /// Loads one point per value of each axis, so that a bad path or value is reported before
+    /// anything runs.
+    pub fn check(&self) -> Result<(), Error> {
+        let mut stride = 1;
+        for a in self.grid.axes.iter().rev() {
+            for v in 0..a.values.len() {
+                self.model(v * stride)?;
+            }
+            stride *= a.values.len();
+        }
+        Ok(())
+    }
+
+    /// Point ids this invocation is responsible for.
+    pub fn ids(&self) -> Vec<usize> {
+        (0..self.grid.len())
+            .filter(|&id| self.shard.is_none_or(|s| s.has(id)))
+            .collect()
+    }
+
+    /// The description written to `sweep.json`.
+    pub fn info(&self, points_done: usize, wall_time_s: f64) -> SweepInfo {
+        SweepInfo {
+            sweep_id: self.sweep_id(),
+            model: self.base.name.clone(),
+            model_file: self.base.source.file.clone(),
+            model_sha256: self.base.source.sha256.clone(),
+            overrides: self.sets.iter().map(|s| s.to_string()).collect(),
+            axes: self.grid.axes.clone(),
+            replications: self.reps,
+            base_seed: self.base.seed,
+            points_total: self.grid.len(),
+            shard: self.shard.map(|s| format!("{}/{}", s.index + 1, s.count)),
+            points_done,
+            meshsim_version: env!("CARGO_PKG_VERSION").into(),
+            wall_time_s,
+        }
+    }
+}
+
+/// What a finished sweep invocation did.
+pub struct Outcome {
+    pub ran: usize,
+    pub resumed: usize,
+    pub files: Vec<PathBuf>,
+    pub wall_time_s: f64,
+}
+
+/// Runs the plan's points (all replications in parallel) into `out`, writing each point's file
+/// as it completes, then assembles `runs.csv`, `points.csv` and `sweep.json`. With `resume`,
+/// points already in `out` from the same sweep are kept and not run again.
+pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Output(OutputError::Io { path, source })
+    };
+    std::fs::create_dir_all(store::points_dir(out)).map_err(io(&store::points_dir(out)))?;
+    let sweep_id = plan.sweep_id();
+    let existing = store::read_points(out).map_err(Error::Usage)?;
+    let mut done = std::collections::BTreeSet::new();
+    for p in existing {
+        if resume && p.sweep_id == sweep_id {
+            done.insert(p.point_id);
+        } else {
+            // Results of another sweep (or of this one without --resume) are replaced.
+            let path = store::point_path(out, p.point_id);
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    let todo: Vec<usize> = plan
+        .ids()
+        .into_iter()
+        .filter(|id| !done.contains(id))
+        .collect();
+    let resumed = plan.ids().len() - todo.len();
+    let progress = Progress::new(todo.len(), quiet);
+    todo.par_iter().try_for_each(|&id| -> Result<(), Error> {
+        let model = plan.model(id)?;
+        let runs: Vec<store::RunRecord> = (0..plan.reps)
+            .into_par_iter()
+            .map(|r| {
+                let mut m = model.clone();
+                m.seed = derive_seed(plan.base.seed, id as u64, u64::from(r));
+                let result = simulate(&m);
+                store::RunRecord {
+                    replication: r,
+                    seed: m.seed,
+                    measured_s: result.measured_s,
+                    routes: result.routes.iter().map(store::RouteRecord::new).collect(),
+                }
+            })
+            .collect();
+        let p99 = pooled_p99(&runs);
+        let point = PointFile {
+            sweep_id: sweep_id.clone(),
+            point_id: id,
+            params: plan.grid.values(id).into_iter().map(String::from).collect(),
+            runs,
+        };
+        store::write_point(out, &point)?;
+        progress.point_done(id, p99);
+        Ok(())
+    })?;
+    progress.finish();
+    let wall = started.elapsed().as_secs_f64();
+    let info = plan.info(0, wall);
+    let files = assemble_into(out, info)?;
+    Ok(Outcome {
+        ran: todo.len(),
+        resumed,
+        files,
+        wall_time_s: wall,
+    })
+}
+
+/// p99 over all routes and replications of a point, for the progress display.
+fn pooled_p99(runs: &[store::RunRecord]) -> f64 {
+    let mut all = crate::stats::LatencyStats::new();
+    for run in runs {
+        for r in &run.routes {
+            if let Some(l) = crate::stats::LatencyStats::from_snapshot(&r.latency) {
+                all.merge(&l);
+            }
+        }
+    }
+    all.quantile_ms(0.99)
+}
+
+/// Writes `runs.csv`, `points.csv` and `sweep.json` from the point files in `out`.
+fn assemble_into(out: &Path, mut info: SweepInfo) -> Result<Vec<PathBuf>, Error> {
+    let points: Vec<PointFile> = store::read_points(out)
+        .map_err(Error::Usage)?
+        .into_iter()
+        .filter(|p| p.sweep_id == info.sweep_id)
+        .collect();
+    info.points_done = points.len();
+    let runs = assemble::runs_csv(&info, &points).map_err(Error::Usage)?;
+    let summary = assemble::points_csv(&info, &points).map_err(Error::Usage)?;
+    let mut files = Vec::new();
+    for (name, bytes) in [("runs.csv", runs), ("points.csv", summary)] {
+        let path = out.join(name);
+        write_atomic(&path, &bytes)?;
+        files.push(path);
+    }
+    store::write_info(out, &info)?;
+    files.push(out.join("sweep.json"));
+    Ok(files)
+}
+
+/// Combines shard outputs into `out`: checks they come from one sweep, reports missing and
+/// duplicate points, copies the point files, and recomputes the CSV files.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Outcome, Vec<usize>), Error> {
+    let started = Instant::now();
+    if dirs.is_empty() {
+        return Err(Error::Usage("merge needs at least one shard folder".into()));
+    }
+    let infos: Vec<SweepInfo> = dirs
+        .iter()
+        .map(|d| store::read_info(d).map_err(Error::Usage))
+        .collect::<Result<_, _>>()?;
+    let first = &infos[0];
+    for (d, i) in dirs.iter().zip(&infos) {
+        if i.sweep_id != first.sweep_id {
+            return Err(Error::Usage(format!(
+                "`{}` holds sweep {} but `{}` holds sweep {}: shards of different sweeps (model, overrides, --vary, --reps or seed differ) cannot be merged",
+                dirs[0].display(),
+                first.sweep_id,
+                d.display(),
+                i.sweep_id
+            )));
+        }
+    }
+    let mut by_id: BTreeMap<usize, (PointFile, PathBuf)> = BTreeMap::new();
+    for d in dirs {
+        for p in store::read_points(d).map_err(Error::Usage)? {
+            if p.sweep_id != first.sweep_id {
+                return Err(Error::Usage(format!(
+                    "`{}` holds a point of another sweep",
+                    d.display()
+                )));
+            }
+            if let Some((other, from)) = by_id.get(&p.point_id) {
+                let same = serde_json::to_vec(other).ok() == serde_json::to_vec(&p).ok();
+                if !same {
+                    return Err(Error::Usage(format!(
+                        "point {} is in both `{}` and `{}` with different results",
+                        p.point_id,
+                        from.display(),
+                        d.display()
+                    )));
+                }
+                eprintln!(
+                    "note: point {} is in both `{}` and `{}` (identical; kept once)",
+                    p.point_id,
+                    from.display(),
+                    d.display()
+                );
+                continue;
+            }
+            by_id.insert(p.point_id, (p, d.clone()));
+        }
+    }
+    let missing: Vec<usize> = (0..first.points_total)
+        .filter(|id| !by_id.contains_key(id))
+        .collect();
+    std::fs::create_dir_all(store::points_dir(out)).map_err(|source| {
+        Error::Output(OutputError::Io {
+            path: store::points_dir(out),
+            source,
+        })
+    })?;
+    for (p, _) in by_id.values() {
+        store::write_point(out, p)?;
+    }
+    let mut info = first.clone();
+    info.shard = None;
+    info.wall_time_s = started.elapsed().as_secs_f64();
+    let files = assemble_into(out, info)?;
+    Ok((
+        Outcome {
+            ran: 0,
+            resumed: by_id.len(),
+            files,
+            wall_time_s: started.elapsed().as_secs_f64(),
+        },
+        missing,
+    ))
+}

@@ -1,0 +1,155 @@
+//! The files of a sweep: one JSON file per finished point (written atomically, as it completes),
+//! and `sweep.json` describing the whole sweep. Everything else is assembled from these, so an
+//! interrupted sweep resumes and shards merge without re-running anything.
+
+use super::spec::Axis;
+use crate::report::{OutputError, write_atomic};
+use crate::sim::RouteResult;
+use crate::stats::{LatencySnapshot, LatencyStats};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Describes a sweep: what was varied, how often, from which model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepInfo {
+    /// Identifies the sweep (model, overrides, axes, replications, seed): shards of one sweep
+    /// share it, and `merge` refuses to combine different ones.
+    pub sweep_id: String,
+    pub model: String,
+    pub model_file: String,
+    pub model_sha256: String,
+    pub overrides: Vec<String>,
+    pub axes: Vec<Axis>,
+    pub replications: u32,
+    pub base_seed: u64,
+    /// Points in the whole sweep.
+    pub points_total: usize,
+    /// `K/N` when this output holds shard K of N, else absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Points whose results are in this output.
+    pub points_done: usize,
+    pub meshsim_version: String,
+    /// Wall-clock seconds of this invocation (not reproducible, unlike the CSV files).
+    pub wall_time_s: f64,
+}
+
+/// The results of one point: every replication's per-route results with their histograms.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PointFile {
+    pub sweep_id: String,
+    pub point_id: usize,
+    /// The varied parameters' values, in axis order.
+    pub params: Vec<String>,
+    pub runs: Vec<RunRecord>,
+}
+
+/// One replication of a point.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub replication: u32,
+    pub seed: u64,
+    pub measured_s: f64,
+    /// The routes in mix order.
+    pub routes: Vec<RouteRecord>,
+}
+
+/// One route of one replication.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RouteRecord {
+    pub route: String,
+    pub requests: u64,
+    pub completed: u64,
+    pub errors: u64,
+    pub latency: LatencySnapshot,
+}
+
+impl RouteRecord {
+    /// The stored form of a route's results.
+    pub fn new(r: &RouteResult) -> RouteRecord {
+        RouteRecord {
+            route: r.route.clone(),
+            requests: r.requests,
+            completed: r.completed,
+            errors: r.errors,
+            latency: r.latency.snapshot(),
+        }
+    }
+
+    /// Back to a route result; `None` if the stored histogram is inconsistent.
+    pub fn to_result(&self, measured_s: f64) -> Option<RouteResult> {
+        Some(RouteResult {
+            route: self.route.clone(),
+            requests: self.requests,
+            completed: self.completed,
+            errors: self.errors,
+            latency: LatencyStats::from_snapshot(&self.latency)?,
+            measured_s,
+        })
+    }
+}
+
+/// The folder holding a sweep's point files.
+pub fn points_dir(out: &Path) -> PathBuf {
+    out.join("points")
+}
+
+/// The file of point `id`.
+pub fn point_path(out: &Path, id: usize) -> PathBuf {
+    points_dir(out).join(format!("point-{id:07}.json"))
+}
+
+/// Writes a point's file atomically.
+pub fn write_point(out: &Path, point: &PointFile) -> Result<(), OutputError> {
+    let bytes = serde_json::to_vec(point).expect("plain data serialises");
+    write_atomic(&point_path(out, point.point_id), &bytes)
+}
+
+/// Reads every point file under `out` (in id order); unreadable or foreign files are reported.
+pub fn read_points(out: &Path) -> Result<Vec<PointFile>, String> {
+    let dir = points_dir(out);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read `{}`: {e}", dir.display())),
+    };
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("point-") && name.ends_with(".json") {
+            paths.push(path);
+        }
+    }
+    // Parsing is most of the cost of assembling a large sweep: spread it over the cores.
+    use rayon::prelude::*;
+    let mut points: Vec<PointFile> = paths
+        .par_iter()
+        .map(|path| {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| format!("`{}` is not a meshsim point file: {e}", path.display()))
+        })
+        .collect::<Result<_, String>>()?;
+    points.sort_by_key(|p| p.point_id);
+    Ok(points)
+}
+
+/// Reads `sweep.json` from `dir`.
+pub fn read_info(dir: &Path) -> Result<SweepInfo, String> {
+    let path = dir.join("sweep.json");
+    let bytes =
+        std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("`{}` is not a meshsim sweep.json: {e}", path.display()))
+}
+
+/// Writes `sweep.json` into `dir`.
+pub fn write_info(dir: &Path, info: &SweepInfo) -> Result<(), OutputError> {
+    let mut bytes = serde_json::to_vec_pretty(info).expect("plain data serialises");
+    bytes.push(b'\n');
+    write_atomic(&dir.join("sweep.json"), &bytes)
+}
