@@ -108,8 +108,14 @@ fn log_range(rest: &str) -> Result<Vec<String>, String> {
     let n = count as u64;
     let ratio = stop / start;
     Ok((0..n)
-        .map(|i| format_value(start * ratio.powf(i as f64 / (n - 1) as f64)))
+        .map(|i| format_value(significant(start * ratio.powf(i as f64 / (n - 1) as f64), 6)))
         .collect())
+}
+
+/// `x` rounded to `digits` significant digits (log ranges read better as 31.6228 than as
+/// 31.6227766017).
+fn significant(x: f64, digits: usize) -> f64 {
+    format!("{x:.*e}", digits - 1).parse().unwrap_or(x)
 }
 
 /// A number as short as it can be written: integers without a decimal point, others rounded to
