@@ -153,6 +153,7 @@ pub mod fields {
         "gateway",
         "services",
         "links",
+        "sweep",
     ];
     pub const SWEEP: &[&str] = &["vary", "reps"];
     pub const SIMULATION: &[&str] = &["duration_s", "warmup_s", "seed"];

@@ -108,7 +108,12 @@ fn log_range(rest: &str) -> Result<Vec<String>, String> {
     let n = count as u64;
     let ratio = stop / start;
     Ok((0..n)
-        .map(|i| format_value(significant(start * ratio.powf(i as f64 / (n - 1) as f64), 6)))
+        .map(|i| {
+            format_value(significant(
+                start * ratio.powf(i as f64 / (n - 1) as f64),
+                6,
+            ))
+        })
         .collect())
 }
 
