@@ -32,6 +32,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Combine the outputs of sweep shards into one result.
     Merge(MergeArgs),
+    /// Redraw every chart (and report.html) of an output folder from its CSV files, or draw a
+    /// custom chart of a sweep with --x/--y/--series.
+    Plot(PlotArgs),
 }
 
 /// Which model, and changes to it.
@@ -47,10 +50,84 @@ pub struct ModelArgs {
     pub seed: Option<u64>,
 }
 
+/// How charts are drawn.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ChartArgs {
+    /// Chart size in pixels [default: 1200x800].
+    #[arg(long, value_name = "WxH", value_parser = crate::chart::parse_size)]
+    pub size: Option<(u32, u32)>,
+    /// Logarithmic latency (y) axis, for latencies that span decades.
+    #[arg(long)]
+    pub log_y: bool,
+    /// Logarithmic x axis (e.g. the latency axis of the CDF).
+    #[arg(long)]
+    pub log_x: bool,
+    /// Write no charts and no report.html.
+    #[arg(long)]
+    pub no_charts: bool,
+}
+
+impl ChartArgs {
+    fn style(&self) -> crate::chart::Style {
+        let (width, height) = self.size.unwrap_or((1200, 800));
+        crate::chart::Style {
+            width,
+            height,
+            log_y: self.log_y,
+            log_x: self.log_x,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// An output folder of `meshsim run`, `sweep` or `merge`.
+    pub dir: PathBuf,
+    /// Custom chart: the parameter on the x axis (a varied path).
+    #[arg(long, value_name = "PATH")]
+    pub x: Option<String>,
+    /// Custom chart: the metric on the y axis (a points.csv column) [default: p99_ms].
+    #[arg(long, value_name = "METRIC")]
+    pub y: Option<String>,
+    /// Custom chart: one series per value of this parameter.
+    #[arg(long, value_name = "PATH")]
+    pub series: Option<String>,
+    /// The route whose rows are drawn.
+    #[arg(long, default_value = "all")]
+    pub route: String,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+}
+
+/// Parses a time-series interval: `1s`, `500ms`, `2m`, or seconds.
+fn parse_interval(s: &str) -> Result<crate::engine::SimTime, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(v) = t.strip_suffix("ms") {
+        (v, 1e-3)
+    } else if let Some(v) = t.strip_suffix('s') {
+        (v, 1.0)
+    } else if let Some(v) = t.strip_suffix('m') {
+        (v, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x * scale >= 1e-6 => {
+            Ok(crate::engine::SimTime::from_secs_f64(x * scale))
+        }
+        _ => Err(format!("`{s}` is not an interval such as 1s, 500ms or 2m")),
+    }
+}
+
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Record a time series with this interval (e.g. 1s, 500ms): timeseries.csv and its chart.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub timeseries: Option<crate::engine::SimTime>,
+    #[command(flatten)]
+    pub charts: ChartArgs,
     /// Where to write the results [default: output/<model name>/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -104,6 +181,8 @@ pub struct SweepArgs {
     /// Print only warnings and errors.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub charts: ChartArgs,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +193,8 @@ pub struct MergeArgs {
     /// Where to write the combined result.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub charts: ChartArgs,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +224,7 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Validate(args)) => validate(args),
         Some(Command::Sweep(args)) => sweep(args),
         Some(Command::Merge(args)) => merge(args),
+        Some(Command::Plot(args)) => plot(args),
     }
 }
 
@@ -193,7 +275,9 @@ fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
 }
 
 fn run(args: RunArgs) -> Result<(), Error> {
-    let model = args.model.load()?;
+    let text = args.model.text()?;
+    let sets = args.model.overrides();
+    let model = text.load(&sets)?;
     warn_saturation(&analysis::offered_load(&model), &model);
     let out = args
         .out
@@ -210,8 +294,22 @@ fn run(args: RunArgs) -> Result<(), Error> {
             model.warmup.as_secs_f64()
         );
     }
-    let result = sim::simulate(&model);
-    let written = report::write_run(&out, &model, &result)?;
+    let options = sim::Options {
+        timeseries: args.timeseries,
+    };
+    let result = sim::simulate_with(&model, &options);
+    let mut written = report::write_run(&out, &model, &result)?;
+    let model_toml = out.join("model.toml");
+    report::write_atomic(&model_toml, text.effective_text(&sets)?.as_bytes())?;
+    written.push(model_toml);
+    if !args.charts.no_charts {
+        written.extend(draw_charts(
+            &out,
+            &args.charts.style(),
+            "all",
+            &format!("{}: one run", model.name),
+        )?);
+    }
     if !args.quiet {
         println!(
             "{} events in {:.2} s of wall time ({:.1} M events/s)\n",
@@ -418,7 +516,27 @@ fn sweep(args: SweepArgs) -> Result<(), Error> {
             out.display()
         );
     }
-    let outcome = pool.install(|| crate::sweep::run(&plan, &out, args.resume, args.quiet))?;
+    let mut outcome = pool.install(|| crate::sweep::run(&plan, &out, args.resume, args.quiet))?;
+    let model_toml = out.join("model.toml");
+    report::write_atomic(
+        &model_toml,
+        plan.text.effective_text(&plan.sets)?.as_bytes(),
+    )?;
+    if !args.charts.no_charts {
+        let title = format!(
+            "{}: sweep of {}",
+            plan.base.name,
+            plan.grid
+                .axes
+                .iter()
+                .map(|a| a.path.as_str())
+                .collect::<Vec<_>>()
+                .join(" × ")
+        );
+        outcome
+            .files
+            .extend(pool.install(|| draw_charts(&out, &args.charts.style(), "all", &title))?);
+    }
     if !args.quiet {
         if outcome.resumed > 0 {
             println!(
@@ -522,6 +640,12 @@ fn sweep_table(points_csv: &Path) -> Option<String> {
 
 fn merge(args: MergeArgs) -> Result<(), Error> {
     let (outcome, missing) = crate::sweep::merge(&args.shards, &args.out)?;
+    if let Ok(model) = std::fs::read(args.shards[0].join("model.toml")) {
+        report::write_atomic(&args.out.join("model.toml"), &model)?;
+    }
+    if !args.charts.no_charts {
+        draw_charts(&args.out, &args.charts.style(), "all", "merged sweep")?;
+    }
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(20).map(|m| m.to_string()).collect();
         eprintln!(
@@ -541,5 +665,84 @@ fn merge(args: MergeArgs) -> Result<(), Error> {
         args.shards.len(),
         args.out.display()
     );
+    Ok(())
+}
+
+/// Draws every chart the files in `dir` allow (sweep or run) and writes report.html.
+fn draw_charts(
+    dir: &Path,
+    style: &crate::chart::Style,
+    route: &str,
+    title: &str,
+) -> Result<Vec<PathBuf>, Error> {
+    let figures = if dir.join("points.csv").is_file() {
+        crate::chart::sweep::figures(dir, route, style)
+    } else {
+        crate::chart::run::figures(dir, style)
+    }
+    .map_err(Error::Usage)?;
+    let written: Vec<Vec<PathBuf>> = {
+        use rayon::prelude::*;
+        figures
+            .par_iter()
+            .map(|f| crate::chart::write_figure(dir, f, style))
+            .collect::<Result<_, _>>()?
+    };
+    let mut files: Vec<PathBuf> = written.into_iter().flatten().collect();
+    let svgs: Vec<PathBuf> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .cloned()
+        .collect();
+    files.push(report::write_report(
+        dir,
+        title,
+        &report::command_line(),
+        &svgs,
+    )?);
+    Ok(files)
+}
+
+fn plot(args: PlotArgs) -> Result<(), Error> {
+    if !args.dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "`{}` is not a folder",
+            args.dir.display()
+        )));
+    }
+    let style = args.charts.style();
+    let files = match &args.x {
+        Some(x) => {
+            let y = args.y.as_deref().unwrap_or("p99_ms");
+            let figure = crate::chart::sweep::custom(
+                &args.dir,
+                x,
+                y,
+                args.series.as_deref(),
+                &args.route,
+                &style,
+            )
+            .map_err(Error::Usage)?;
+            crate::chart::write_figure(&args.dir, &figure, &style)?
+        }
+        None => {
+            if args.y.is_some() || args.series.is_some() {
+                return Err(Error::Usage("--y and --series go with --x".into()));
+            }
+            let title = format!(
+                "{}: {}",
+                crate::chart::model_name(&args.dir),
+                if args.dir.join("points.csv").is_file() {
+                    "sweep"
+                } else {
+                    "one run"
+                }
+            );
+            draw_charts(&args.dir, &style, &args.route, &title)?
+        }
+    };
+    for f in &files {
+        println!("wrote {}", f.display());
+    }
     Ok(())
 }

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod analysis;
+pub mod chart;
 pub mod cli;
 pub mod engine;
 pub mod error;

@@ -208,6 +208,11 @@ impl ModelText {
         }
     }
 
+    /// The model's text with `overrides` applied (what a run actually simulated).
+    pub fn effective_text(&self, overrides: &[Override]) -> Result<String, ModelError> {
+        Ok(overrides::apply(&self.text, &self.file, overrides)?)
+    }
+
     /// Validates the model with `overrides` applied.
     pub fn load(&self, overrides: &[Override]) -> Result<Model, ModelError> {
         load_str(&self.text, &self.file, &self.base_dir, overrides)

@@ -135,3 +135,56 @@ pub fn links_csv(result: &RunResult) -> Vec<u8> {
         .collect();
     to_bytes(LINKS_COLUMNS, rows)
 }
+
+/// `latency_cdf.csv`: per route (and `all`), the cumulative distribution of latency from the
+/// HDR histogram: `route, latency_ms, cumulative_fraction`.
+pub fn latency_cdf_csv(result: &RunResult) -> Vec<u8> {
+    let mut rows = Vec::new();
+    for r in result.routes.iter().chain([&result.all]) {
+        for (ms, frac) in r.latency.cdf() {
+            rows.push(vec![r.route.clone(), number(ms), format!("{frac:.6}")]);
+        }
+    }
+    to_bytes(&["route", "latency_ms", "cumulative_fraction"], rows)
+}
+
+/// `timeseries.csv`: one row per interval, warm-up included: arrivals, completions, errors,
+/// throughput, error rate, p50 and p99 of the requests completed in the interval, and each
+/// service's time-average queue length (`queue_length_<service>`).
+pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
+    let mut header: Vec<String> = [
+        "start_s",
+        "end_s",
+        "arrivals",
+        "completed",
+        "errors",
+        "throughput_rps",
+        "error_rate",
+        "p50_ms",
+        "p99_ms",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(ts.services.iter().map(|s| format!("queue_length_{s}")));
+    let rows = ts
+        .rows
+        .iter()
+        .map(|i| {
+            let mut row = vec![
+                number(i.start_s),
+                number(i.end_s),
+                i.arrivals.to_string(),
+                i.completed.to_string(),
+                i.errors.to_string(),
+                number(i.throughput_rps()),
+                number(i.error_rate()),
+                number(i.p50_ms),
+                number(i.p99_ms),
+            ];
+            row.extend(i.queue_length.iter().map(|q| number(*q)));
+            row
+        })
+        .collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    to_bytes(&header, rows)
+}

@@ -4,6 +4,7 @@
 mod analysis_table;
 mod atomic;
 mod csv_files;
+mod html;
 mod run_json;
 mod table;
 mod validation;
@@ -11,9 +12,10 @@ mod validation;
 pub use analysis_table::{Simulated, analysis_table};
 pub use atomic::{OutputError, write_atomic};
 pub use csv_files::{
-    LINKS_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, links_csv, route_row, services_csv,
-    summary_csv,
+    LINKS_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, latency_cdf_csv, links_csv, route_row,
+    services_csv, summary_csv, timeseries_csv,
 };
+pub use html::{command_line, escape, write_report};
 pub use run_json::RunInfo;
 pub use table::{load_table, summary_table};
 pub use validation::{VALIDATION_COLUMNS, validation_csv, validation_table};
@@ -33,12 +35,16 @@ pub fn write_run(
         path: dir.to_path_buf(),
         source,
     })?;
-    let files: [(&str, Vec<u8>); 4] = [
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("summary.csv", summary_csv(result)),
         ("services.csv", services_csv(result)),
         ("links.csv", links_csv(result)),
+        ("latency_cdf.csv", latency_cdf_csv(result)),
         ("run.json", RunInfo::new(model, result).to_json()),
     ];
+    if let Some(ts) = &result.timeseries {
+        files.push(("timeseries.csv", timeseries_csv(ts)));
+    }
     let mut written = Vec::new();
     for (name, bytes) in files {
         let path = dir.join(name);

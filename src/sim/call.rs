@@ -15,6 +15,8 @@ pub enum Event {
     Delivered { call: Handle },
     /// A lost message of `call` is sent again.
     Retransmit { call: Handle },
+    /// A time-series interval ends.
+    Tick,
 }
 
 /// One invocation of an endpoint: the gateway's handling of a request (the root call), or a

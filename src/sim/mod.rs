@@ -8,10 +8,12 @@
 mod call;
 mod network;
 mod result;
+mod series;
 mod station;
 
 pub use network::{MAX_RETRANSMISSIONS, MAX_RTO};
 pub use result::{LinkResult, RouteResult, RunResult, ServiceResult};
+pub use series::{Interval, TimeSeries};
 
 use crate::engine::{self, Arena, EventQueue, Handle, Process, SimRng, SimTime};
 use crate::model::{Model, ServiceId, Workload};
@@ -23,11 +25,28 @@ use rand_distr::{Distribution, Exp};
 use station::Station;
 use std::time::Instant;
 
+/// What to record beyond the summary statistics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Record a time series with this interval.
+    pub timeseries: Option<SimTime>,
+}
+
 /// Simulates `model` with its own seed and returns what was measured.
 pub fn simulate(model: &Model) -> RunResult {
+    simulate_with(model, &Options::default())
+}
+
+/// Simulates `model`, recording what `options` ask for.
+pub fn simulate_with(model: &Model, options: &Options) -> RunResult {
     let started = Instant::now();
     let mut sim = Simulator::new(model);
     let mut queue = EventQueue::new();
+    if let Some(interval) = options.timeseries.filter(|i| i.0 > 0) {
+        let names = model.services.iter().map(|s| s.name.clone()).collect();
+        sim.series = Some(series::Recorder::new(interval, names));
+        queue.schedule(interval, Event::Tick);
+    }
     sim.start(&mut queue);
     let events = engine::run_until(&mut sim, &mut queue, model.duration);
     sim.into_result(events, started.elapsed().as_secs_f64())
@@ -64,6 +83,8 @@ struct Simulator<'m> {
     requests: Vec<u64>,
     errors: Vec<u64>,
     latency: Vec<LatencyStats>,
+    /// The time series being recorded, if asked for.
+    series: Option<series::Recorder>,
 }
 
 impl Process for Simulator<'_> {
@@ -82,6 +103,7 @@ impl Process for Simulator<'_> {
             Event::ServiceDone { call } => self.service_done(now, queue, call),
             Event::Delivered { call } => self.deliver(now, queue, call),
             Event::Retransmit { call } => self.retransmit(now, queue, call),
+            Event::Tick => self.tick(now, queue),
         }
     }
 }
@@ -121,6 +143,7 @@ impl<'m> Simulator<'m> {
             requests: vec![0; n],
             errors: vec![0; n],
             latency: (0..n).map(|_| LatencyStats::new()).collect(),
+            series: None,
         }
     }
 
@@ -150,6 +173,9 @@ impl<'m> Simulator<'m> {
         let route = self.pick_route();
         if now >= self.warmup {
             self.requests[route] += 1;
+        }
+        if let Some(series) = &mut self.series {
+            series.arrival();
         }
         let endpoint = self.model.routes[route].gateway_endpoint as u32;
         let mut call = Call::child(Handle::NONE, endpoint, now);
@@ -359,6 +385,9 @@ impl<'m> Simulator<'m> {
             return;
         };
         let route = call.route as usize;
+        if let Some(series) = &mut self.series {
+            series.completion((now - call.origin).as_nanos(), call.failed);
+        }
         if call.origin >= self.warmup {
             if call.failed {
                 self.errors[route] += 1;
@@ -471,6 +500,16 @@ impl<'m> Simulator<'m> {
             self.child_returned(now, queue, parent, failed);
         } else {
             self.admit(now, queue, h);
+        }
+    }
+
+    /// Closes a time-series interval and schedules the next.
+    fn tick(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
+        let queued: Vec<&crate::stats::TimeWeighted> =
+            self.stations.iter().map(|s| &s.queued).collect();
+        if let Some(series) = &mut self.series {
+            series.close(now, &queued);
+            queue.schedule(now + series.interval, Event::Tick);
         }
     }
 

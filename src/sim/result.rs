@@ -26,6 +26,8 @@ pub struct RunResult {
     pub wall_s: f64,
     /// Most calls alive at once (a proxy for memory in use).
     pub peak_calls_in_flight: usize,
+    /// Per-interval measurements, when asked for.
+    pub timeseries: Option<super::TimeSeries>,
 }
 
 /// Requests of one route (or all) that arrived in the measured window.
@@ -111,8 +113,14 @@ pub struct LinkResult {
     pub mean_queueing_ms: f64,
 }
 
-pub(super) fn collect(sim: Simulator<'_>, events: u64, wall_s: f64) -> RunResult {
+pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64) -> RunResult {
     let model = sim.model;
+    let timeseries = sim.series.take().map(|mut rec| {
+        let queued: Vec<&crate::stats::TimeWeighted> =
+            sim.stations.iter().map(|s| &s.queued).collect();
+        rec.close(model.duration, &queued);
+        rec.finish()
+    });
     let measured_s = model.measured().as_secs_f64();
     let end = model.duration;
     let routes: Vec<RouteResult> = model
@@ -196,6 +204,7 @@ pub(super) fn collect(sim: Simulator<'_>, events: u64, wall_s: f64) -> RunResult
         events,
         wall_s,
         peak_calls_in_flight: sim.calls.capacity_used(),
+        timeseries,
     }
 }
 

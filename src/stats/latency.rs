@@ -54,6 +54,32 @@ impl LatencyStats {
         self.max_ns = self.max_ns.max(ns);
     }
 
+    /// Forgets every latency recorded (keeping the allocation).
+    pub fn clear(&mut self) {
+        self.histogram.reset();
+        self.count = 0;
+        self.sum_ns = 0;
+        self.min_ns = u64::MAX;
+        self.max_ns = 0;
+    }
+
+    /// The cumulative distribution: (latency in ms, fraction of latencies at or below it) at every
+    /// non-empty histogram bucket.
+    pub fn cdf(&self) -> Vec<(f64, f64)> {
+        let total = self.histogram.len() as f64;
+        let mut seen = 0u64;
+        self.histogram
+            .iter_recorded()
+            .map(|v| {
+                seen += v.count_at_value();
+                (
+                    v.value_iterated_to().min(self.max_ns) as f64 / 1e6,
+                    seen as f64 / total,
+                )
+            })
+            .collect()
+    }
+
     /// Adds every latency recorded in `other`.
     pub fn merge(&mut self, other: &LatencyStats) {
         self.histogram

@@ -10,6 +10,8 @@ pub struct TimeWeighted {
     from: SimTime,
     /// ∫ value dt over [from, last], in value × nanoseconds.
     area: f64,
+    /// ∫ value dt over [0, last], warm-up included (for time series).
+    lifetime_area: f64,
     max: i64,
 }
 
@@ -21,6 +23,7 @@ impl TimeWeighted {
             last: SimTime::ZERO,
             from,
             area: 0.0,
+            lifetime_area: 0.0,
             max: 0,
         }
     }
@@ -28,6 +31,7 @@ impl TimeWeighted {
     /// Changes the value by `delta` at time `now` (not earlier than the previous change).
     #[inline]
     pub fn add(&mut self, now: SimTime, delta: i64) {
+        self.lifetime_area += self.value as f64 * (now.0 - self.last.0) as f64;
         let start = self.last.max(self.from);
         if now > start {
             self.area += self.value as f64 * (now.0 - start.0) as f64;
@@ -39,6 +43,12 @@ impl TimeWeighted {
         if now >= self.from && self.value > self.max {
             self.max = self.value;
         }
+    }
+
+    /// ∫ value dt over [0, now], in value × nanoseconds: the difference of two of these over an
+    /// interval, divided by its length, is the interval's time average.
+    pub fn integral_to(&self, now: SimTime) -> f64 {
+        self.lifetime_area + self.value as f64 * now.0.saturating_sub(self.last.0) as f64
     }
 
     /// The current value.

@@ -1,0 +1,142 @@
+//! Charts of a single run: the latency distribution per route, and the time series.
+
+use super::{Dash, Figure, Panel, Series, Style, Table, model_name};
+use std::path::Path;
+
+/// Every chart the files in a run folder allow.
+pub fn figures(dir: &Path, style: &Style) -> Result<Vec<Figure>, String> {
+    let mut out = Vec::new();
+    if dir.join("latency_cdf.csv").is_file() {
+        out.push(cdf(dir, style.log_x)?);
+    }
+    if dir.join("timeseries.csv").is_file() {
+        out.push(timeseries(dir, style.log_y)?);
+    }
+    Ok(out)
+}
+
+/// The latency CDF per route (and all), with guide lines at p50, p90 and p99.
+pub fn cdf(dir: &Path, log_x: bool) -> Result<Figure, String> {
+    let t = Table::read(&dir.join("latency_cdf.csv"))?;
+    let (route, ms, frac) = (
+        t.col("route")?,
+        t.col("latency_ms")?,
+        t.col("cumulative_fraction")?,
+    );
+    let mut series: Vec<Series> = Vec::new();
+    for i in 0..t.rows.len() {
+        let name = &t.rows[i][route];
+        if series.last().is_none_or(|s| &s.name != name) {
+            let colour = series.len();
+            series.push(Series::line(name.clone(), colour, Vec::new()));
+        }
+        if let Some(s) = series.last_mut() {
+            s.points.push((t.num(i, ms), t.num(i, frac)));
+        }
+    }
+    for s in &mut series {
+        if s.name == "all" {
+            s.colour = Some(7); // black
+            s.dash = Dash::Dashed;
+        }
+    }
+    Ok(Figure {
+        name: "latency_cdf".into(),
+        title: format!("{}: latency distribution", model_name(dir)),
+        subtitle:
+            "cumulative fraction of successful requests completed within a latency, per route"
+                .into(),
+        panels: vec![Panel {
+            x_label: if log_x {
+                "latency (ms, log scale)".into()
+            } else {
+                "latency (ms)".into()
+            },
+            y_label: "fraction of requests".into(),
+            log_x,
+            y_range: Some((0.0, 1.02)),
+            guides: vec![
+                (0.5, "p50".into()),
+                (0.9, "p90".into()),
+                (0.99, "p99".into()),
+            ],
+            series,
+            ..Panel::default()
+        }],
+    })
+}
+
+/// Throughput and errors, p99 latency, and queue lengths per interval, stacked.
+pub fn timeseries(dir: &Path, log_y: bool) -> Result<Figure, String> {
+    let t = Table::read(&dir.join("timeseries.csv"))?;
+    let start = t.col("start_s")?;
+    let end = t.col("end_s")?;
+    let mid = |i: usize| (t.num(i, start) + t.num(i, end)) / 2.0;
+    let column = |name: &str, scale: f64| -> Result<Vec<(f64, f64)>, String> {
+        let c = t.col(name)?;
+        Ok((0..t.rows.len())
+            .map(|i| (mid(i), t.num(i, c) * scale))
+            .filter(|p| p.1.is_finite())
+            .collect())
+    };
+    let mut errors = Series::line("error rate (%)", 5, column("error_rate", 100.0)?);
+    errors.secondary = true;
+    errors.dash = Dash::Dashed;
+    let traffic = Panel {
+        x_label: String::new(),
+        y_label: "throughput (req/s)".into(),
+        y2_label: Some("errors (%)".into()),
+        y_from_zero: true,
+        series: vec![
+            Series::line("throughput", 0, column("throughput_rps", 1.0)?),
+            errors,
+        ],
+        ..Panel::default()
+    };
+    let latency = Panel {
+        x_label: String::new(),
+        y_label: "latency (ms)".into(),
+        y_from_zero: true,
+        log_y,
+        series: vec![Series::line("p99", 1, column("p99_ms", 1.0)?), {
+            let mut p50 = Series::line("p50", 2, column("p50_ms", 1.0)?);
+            p50.dash = Dash::Dashed;
+            p50
+        }],
+        ..Panel::default()
+    };
+    let queues: Vec<Series> = t
+        .header
+        .iter()
+        .filter_map(|h| h.strip_prefix("queue_length_"))
+        .enumerate()
+        .map(|(k, service)| {
+            Ok(Series::line(
+                service,
+                k,
+                column(&format!("queue_length_{service}"), 1.0)?,
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    let queue = Panel {
+        x_label: "simulated time (s)".into(),
+        y_label: "calls waiting".into(),
+        y_from_zero: true,
+        series: queues,
+        ..Panel::default()
+    };
+    let interval = t
+        .rows
+        .first()
+        .map(|_| t.num(0, end) - t.num(0, start))
+        .unwrap_or(f64::NAN);
+    Ok(Figure {
+        name: "timeseries".into(),
+        title: format!("{}: over time", model_name(dir)),
+        subtitle: format!(
+            "per {} s interval, warm-up included",
+            super::tick_label(interval)
+        ),
+        panels: vec![traffic, latency, queue],
+    })
+}

@@ -1,0 +1,167 @@
+//! `report.html`: one self-contained page per run or sweep — the charts inline as SVG, the
+//! summary tables, the model and the command that produced it — that opens offline anywhere.
+
+use super::{OutputError, write_atomic};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// Escapes text for HTML.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A CSV file as an HTML table; `keep` filters rows (given the header and the row).
+fn csv_table(
+    path: &Path,
+    keep: impl Fn(&[String], &[String]) -> bool,
+    columns: Option<&[&str]>,
+) -> Option<String> {
+    let mut r = csv::Reader::from_path(path).ok()?;
+    let header: Vec<String> = r.headers().ok()?.iter().map(String::from).collect();
+    let idx: Vec<usize> = match columns {
+        Some(cols) => cols
+            .iter()
+            .filter_map(|c| header.iter().position(|h| h == c))
+            .collect(),
+        None => (0..header.len()).collect(),
+    };
+    let mut s = String::from("<table><thead><tr>");
+    for &i in &idx {
+        let _ = write!(s, "<th>{}</th>", escape(&header[i]));
+    }
+    s.push_str("</tr></thead><tbody>");
+    for rec in r.records().flatten() {
+        let row: Vec<String> = rec.iter().map(String::from).collect();
+        if !keep(&header, &row) {
+            continue;
+        }
+        s.push_str("<tr>");
+        for &i in &idx {
+            let v = row.get(i).map(String::as_str).unwrap_or("");
+            let class = if v.parse::<f64>().is_ok() {
+                " class=\"n\""
+            } else {
+                ""
+            };
+            let _ = write!(s, "<td{class}>{}</td>", escape(v));
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</tbody></table>");
+    Some(s)
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:2rem auto;max-width:1250px;color:#222;padding:0 1rem}\
+h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}\
+.meta{color:#555}code,pre{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:.85rem}\
+pre{background:#f6f8fa;padding:1rem;overflow:auto;border-radius:4px}\
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;display:block;overflow-x:auto}\
+th,td{border:1px solid #ddd;padding:.25rem .5rem;white-space:nowrap}th{background:#f0f3f6;text-align:left}\
+td.n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1rem 0}figure svg{width:100%;height:auto;border:1px solid #eee}";
+
+/// Writes `DIR/report.html` from the files in `dir`; `charts` are SVG files to inline.
+pub fn write_report(
+    dir: &Path,
+    title: &str,
+    command: &str,
+    charts: &[PathBuf],
+) -> Result<PathBuf, OutputError> {
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<h1>{}</h1><p class=\"meta\">meshsim {} — <code>{}</code></p>",
+        escape(title),
+        env!("CARGO_PKG_VERSION"),
+        escape(command)
+    );
+    if !charts.is_empty() {
+        body.push_str("<h2>Charts</h2>");
+        for c in charts {
+            if let Ok(svg) = std::fs::read_to_string(c) {
+                let start = svg.find("<svg").unwrap_or(0);
+                let _ = write!(body, "<figure>{}</figure>", &svg[start..]);
+            }
+        }
+    }
+    let tables: [(&str, &str, Option<&[&str]>); 5] = [
+        ("summary.csv", "Latency and throughput per route", None),
+        ("services.csv", "Services", None),
+        ("links.csv", "Links (per direction)", None),
+        (
+            "points.csv",
+            "Sweep points (all routes; ± is the 95% CI half-width)",
+            Some(&[]),
+        ),
+        ("timeseries.csv", "", Some(&[])),
+    ];
+    for (file, heading, cols) in tables {
+        let path = dir.join(file);
+        if !path.is_file() || heading.is_empty() {
+            continue;
+        }
+        let table = if file == "points.csv" {
+            points_table(&path)
+        } else {
+            csv_table(&path, |_, _| true, cols)
+        };
+        if let Some(t) = table {
+            let _ = write!(body, "<h2>{}</h2>{t}", escape(heading));
+        }
+    }
+    if let Ok(model) = std::fs::read_to_string(dir.join("model.toml")) {
+        let _ = write!(body, "<h2>Model</h2><pre>{}</pre>", escape(&model));
+    }
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
+        escape(title)
+    );
+    let path = dir.join("report.html");
+    write_atomic(&path, html.as_bytes())?;
+    Ok(path)
+}
+
+/// The `all` rows of points.csv with the parameters and the main metrics.
+fn points_table(path: &Path) -> Option<String> {
+    let mut r = csv::Reader::from_path(path).ok()?;
+    let header: Vec<String> = r.headers().ok()?.iter().map(String::from).collect();
+    let route = header.iter().position(|h| h == "route")?;
+    let mut cols: Vec<String> = header[..route].to_vec();
+    for m in [
+        "throughput_rps",
+        "error_rate",
+        "mean_ms",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+    ] {
+        cols.push(m.to_string());
+        cols.push(format!("{m}_ci95"));
+    }
+    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+    csv_table(
+        path,
+        |h, row| {
+            h.iter()
+                .position(|c| c == "route")
+                .is_some_and(|i| row[i] == "all")
+        },
+        Some(&cols),
+    )
+}
+
+/// The command line that ran this process, quoted where needed.
+pub fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if a.is_empty() || a.contains([' ', '"', '\'', '$', '*']) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

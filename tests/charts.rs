@@ -1,0 +1,330 @@
+//! Charts and report.html: produced, decodable at the right size, not blank, showing the data of
+//! the CSV files they come from, and rendering in a real browser.
+
+use meshsim::chart::{self, Style};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn meshsim(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("meshsim runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Decodes a PNG; returns (width, height, distinct colours, fraction of non-white pixels).
+fn inspect_png(path: &Path) -> (u32, u32, usize, f64) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px: Vec<[u8; 3]> = buf[..info.buffer_size()]
+        .chunks(3)
+        .map(|c| [c[0], c[1], c[2]])
+        .collect();
+    let distinct: std::collections::HashSet<[u8; 3]> = px.iter().copied().collect();
+    let ink = px.iter().filter(|p| **p != [255, 255, 255]).count() as f64 / px.len() as f64;
+    (info.width, info.height, distinct.len(), ink)
+}
+
+fn assert_drawn(path: &Path, w: u32, h: u32) {
+    let (pw, ph, colours, ink) = inspect_png(path);
+    assert_eq!((pw, ph), (w, h), "{}", path.display());
+    assert!(
+        colours > 20,
+        "{}: only {colours} colours — blank?",
+        path.display()
+    );
+    assert!(
+        ink > 0.02,
+        "{}: only {:.1}% of pixels drawn",
+        path.display(),
+        100.0 * ink
+    );
+    let svg = std::fs::read_to_string(path.with_extension("svg")).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.contains("<text"),
+        "{}: no SVG text",
+        path.display()
+    );
+}
+
+#[test]
+fn a_run_draws_its_latency_cdf_and_time_series() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&meshsim(
+        &[
+            "run",
+            "--timeseries",
+            "1s",
+            "--set",
+            "simulation.duration_s=20",
+            "--set",
+            "simulation.warmup_s=0",
+            "--out",
+            "r",
+            "-q",
+        ],
+        dir.path(),
+    ));
+    let r = dir.path().join("r");
+    for f in ["latency_cdf.png", "timeseries.png"] {
+        assert_drawn(&r.join(f), 1200, 800);
+    }
+    // The CDF shows every route and `all`, with every row of latency_cdf.csv.
+    let cdf = chart::run::cdf(&r, false).unwrap();
+    let names: Vec<&str> = cdf.panels[0]
+        .series
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["user.get_user", "order.create_order", "all"]);
+    let rows = std::fs::read_to_string(r.join("latency_cdf.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(
+        cdf.panels[0]
+            .series
+            .iter()
+            .map(|s| s.points.len())
+            .sum::<usize>(),
+        rows
+    );
+    let last = cdf.panels[0].series[2].points.last().unwrap().1;
+    assert!((last - 1.0).abs() < 1e-9, "a CDF ends at 1");
+    // One point per interval, and the intervals account for every completed request.
+    let ts = chart::run::timeseries(&r, false).unwrap();
+    assert_eq!(ts.panels.len(), 3);
+    assert_eq!(ts.panels[0].series[0].points.len(), 20);
+    let table = chart::Table::read(&r.join("timeseries.csv")).unwrap();
+    let c = table.col("completed").unwrap();
+    let completed: f64 = (0..table.rows.len()).map(|i| table.num(i, c)).sum();
+    let summary = chart::Table::read(&r.join("summary.csv")).unwrap();
+    let all = summary.rows.len() - 1;
+    assert_eq!(
+        completed,
+        summary.num(all, summary.col("completed").unwrap())
+    );
+    assert_eq!(
+        ts.panels[2].series.len(),
+        3,
+        "a queue-length series per service"
+    );
+    // report.html inlines the charts and the tables.
+    let html = std::fs::read_to_string(r.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert!(
+        html.contains("<table>") && html.contains("user.get_user") && html.contains("[simulation]")
+    );
+}
+
+#[test]
+fn a_sweep_draws_latency_and_throughput_against_its_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    ok(&meshsim(
+        &[
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=200:800:200",
+            "--reps",
+            "2",
+            "--set",
+            "simulation.duration_s=5",
+            "--set",
+            "simulation.warmup_s=1",
+            "--out",
+            "s",
+            "-q",
+            "--size",
+            "800x600",
+        ],
+        dir.path(),
+    ));
+    assert_drawn(&s.join("latency.png"), 800, 600);
+    assert_drawn(&s.join("throughput.png"), 800, 600);
+    let figures = chart::sweep::figures(&s, "all", &Style::default()).unwrap();
+    let latency = &figures[0];
+    // p50, p90, p99 — each a point per sweep point, with a CI band from the 2 replications.
+    assert!(latency.panels[0].series.len() >= 3);
+    for series in &latency.panels[0].series {
+        assert_eq!(series.points.len(), 4, "{}", series.name);
+        assert_eq!(series.band.len(), 4, "{}", series.name);
+    }
+    let xs: Vec<f64> = latency.panels[0].series[0]
+        .points
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(xs, [200.0, 400.0, 600.0, 800.0]);
+    let throughput = &figures[1];
+    assert!(
+        throughput.panels[0]
+            .series
+            .iter()
+            .any(|s| s.name.starts_with("ideal"))
+    );
+    assert!(
+        throughput.panels[0].series.iter().any(|s| s.secondary),
+        "error rate on the right axis"
+    );
+
+    // Two parameters: one colour per value of the second, the percentile by line style.
+    ok(&meshsim(
+        &[
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=200,400",
+            "--vary",
+            "services.user.instances=1,2,3",
+            "--reps",
+            "2",
+            "--set",
+            "simulation.duration_s=3",
+            "--set",
+            "simulation.warmup_s=1",
+            "--out",
+            "two",
+            "-q",
+        ],
+        dir.path(),
+    ));
+    let two = chart::sweep::figures(&dir.path().join("two"), "all", &Style::default()).unwrap();
+    let series = &two[0].panels[0].series;
+    assert_eq!(series.len(), 3 * 3);
+    assert_eq!(
+        series
+            .iter()
+            .filter_map(|s| s.colour)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn plot_redraws_a_folder_and_draws_custom_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&meshsim(
+        &[
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=200,400",
+            "--vary",
+            "links.gateway_user.latency_ms=0.5,5",
+            "--reps",
+            "2",
+            "--set",
+            "simulation.duration_s=3",
+            "--set",
+            "simulation.warmup_s=1",
+            "--out",
+            "s",
+            "-q",
+            "--no-charts",
+        ],
+        dir.path(),
+    ));
+    let s = dir.path().join("s");
+    assert!(!s.join("latency.png").exists(), "--no-charts draws nothing");
+    ok(&meshsim(&["plot", "s"], dir.path()));
+    assert!(s.join("latency.png").is_file() && s.join("report.html").is_file());
+    ok(&meshsim(
+        &[
+            "plot",
+            "s",
+            "--x",
+            "links.gateway_user.latency_ms",
+            "--y",
+            "mean_ms",
+            "--series",
+            "workload.rate_per_s",
+        ],
+        dir.path(),
+    ));
+    assert_drawn(&s.join("mean_ms_vs_latency_ms.png"), 1200, 800);
+    let out = meshsim(
+        &["plot", "s", "--x", "workload.rate", "--y", "p99_ms"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a parameter"));
+}
+
+#[test]
+fn report_html_renders_in_a_real_browser() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {c}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium (.ci/run does)"
+        );
+        eprintln!("skipped: no chromium on this machine (`apt-get install chromium`)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    ok(&meshsim(
+        &[
+            "run",
+            "--set",
+            "simulation.duration_s=5",
+            "--set",
+            "simulation.warmup_s=1",
+            "--out",
+            "r",
+            "-q",
+        ],
+        dir.path(),
+    ));
+    let page = dir.path().join("r/report.html");
+    let profile = dir.path().join("profile");
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    assert!(
+        dom.contains("<svg") && dom.contains("gateway-user-order") && dom.contains("<table>"),
+        "page did not render:\n{dom}"
+    );
+    assert!(
+        !log.contains("Uncaught") && !log.contains("SyntaxError"),
+        "page errors:\n{log}"
+    );
+}
