@@ -3,25 +3,10 @@
 
 use meshsim::chart::{self, Style};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn meshsim(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("meshsim runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+mod common;
+use common::{meshsim, ok};
 
 /// Decodes a PNG; returns (width, height, distinct colours, fraction of non-white pixels).
 fn inspect_png(path: &Path) -> (u32, u32, usize, f64) {

@@ -1,15 +1,10 @@
 //! The `meshsim` binary as a user drives it: exit codes, error messages, files written.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn meshsim(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("meshsim runs")
-}
+mod common;
+use common::meshsim;
 
 fn text(out: &Output) -> (String, String) {
     (

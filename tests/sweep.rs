@@ -1,25 +1,10 @@
 //! `meshsim sweep` and `meshsim merge` as a user drives them.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn meshsim(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("meshsim runs")
-}
-
-fn ok(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{stderr}",
-        out.status.code()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+mod common;
+use common::{meshsim, ok};
 
 fn read(dir: &Path, file: &str) -> Vec<u8> {
     std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))

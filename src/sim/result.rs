@@ -47,6 +47,25 @@ pub struct RouteResult {
 }
 
 impl RouteResult {
+    /// All of `routes` together, as the `all` row.
+    pub fn all_of(routes: &[RouteResult], measured_s: f64) -> RouteResult {
+        let mut all = RouteResult {
+            route: "all".into(),
+            requests: 0,
+            completed: 0,
+            errors: 0,
+            latency: LatencyStats::new(),
+            measured_s,
+        };
+        for r in routes {
+            all.requests += r.requests;
+            all.completed += r.completed;
+            all.errors += r.errors;
+            all.latency.merge(&r.latency);
+        }
+        all
+    }
+
     /// Requests still in flight when the run ended.
     pub fn in_flight_at_end(&self) -> u64 {
         self.requests - self.completed - self.errors
@@ -136,20 +155,7 @@ pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64) -> RunRe
             measured_s,
         })
         .collect();
-    let mut all = RouteResult {
-        route: "all".into(),
-        requests: 0,
-        completed: 0,
-        errors: 0,
-        latency: LatencyStats::new(),
-        measured_s,
-    };
-    for r in &routes {
-        all.requests += r.requests;
-        all.completed += r.completed;
-        all.errors += r.errors;
-        all.latency.merge(&r.latency);
-    }
+    let all = RouteResult::all_of(&routes, measured_s);
     let services = model
         .services
         .iter()

@@ -4,7 +4,7 @@
 use super::store::{PointFile, SweepInfo};
 use crate::report::{SUMMARY_COLUMNS, number, route_row};
 use crate::sim::RouteResult;
-use crate::stats::{LatencyStats, mean_ci95};
+use crate::stats::mean_ci95;
 use rayon::prelude::*;
 
 /// Metrics taken from the pooled histogram of all replications (never averaged).
@@ -12,26 +12,15 @@ const POOLED: &[&str] = &["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"];
 
 /// The routes of one replication, then `all`.
 fn routes_with_all(run: &super::store::RunRecord) -> Result<Vec<RouteResult>, String> {
-    let mut routes = Vec::with_capacity(run.routes.len() + 1);
-    let mut all = RouteResult {
-        route: "all".into(),
-        requests: 0,
-        completed: 0,
-        errors: 0,
-        latency: LatencyStats::new(),
-        measured_s: run.measured_s,
-    };
-    for r in &run.routes {
-        let r = r
-            .to_result(run.measured_s)
-            .ok_or_else(|| format!("a stored histogram of route `{}` is corrupt", r.route))?;
-        all.requests += r.requests;
-        all.completed += r.completed;
-        all.errors += r.errors;
-        all.latency.merge(&r.latency);
-        routes.push(r);
-    }
-    routes.push(all);
+    let mut routes = run
+        .routes
+        .iter()
+        .map(|r| {
+            r.to_result(run.measured_s)
+                .ok_or_else(|| format!("a stored histogram of route `{}` is corrupt", r.route))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    routes.push(RouteResult::all_of(&routes, run.measured_s));
     Ok(routes)
 }
 

@@ -68,3 +68,23 @@ pub fn mmc_response_time(lambda: f64, mu: f64, c: u32) -> f64 {
     let erlang_c = last / (sum + last);
     1.0 / mu + erlang_c / (c as f64 * mu - lambda)
 }
+
+/// Runs the meshsim binary in `dir`.
+pub fn meshsim(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("meshsim runs")
+}
+
+/// Asserts that a meshsim run succeeded; returns its stdout.
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
