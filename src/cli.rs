@@ -50,6 +50,38 @@ pub struct ModelArgs {
     pub seed: Option<u64>,
 }
 
+/// Guards against runaway runs.
+#[derive(Debug, Args, Default, Clone)]
+pub struct LimitArgs {
+    /// Stop a run when this many requests are in flight (an overloaded model with unbounded
+    /// queues) [default: 1000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight: Option<u64>,
+    /// Stop a run after this many events.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: Option<u64>,
+    /// Stop a run after this many seconds of wall-clock time.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_wall_s: Option<f64>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Result<sim::Limits, Error> {
+        if let Some(w) = self.max_wall_s
+            && !(w.is_finite() && w > 0.0)
+        {
+            return Err(Error::Usage(format!(
+                "--max-wall-s must be a number of seconds > 0, got {w}"
+            )));
+        }
+        Ok(sim::Limits {
+            max_in_flight: self.max_in_flight.unwrap_or(sim::DEFAULT_MAX_IN_FLIGHT),
+            max_events: self.max_events,
+            max_wall_s: self.max_wall_s,
+        })
+    }
+}
+
 /// How charts are drawn.
 #[derive(Debug, Args, Default, Clone)]
 pub struct ChartArgs {
@@ -127,6 +159,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     pub timeseries: Option<crate::engine::SimTime>,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub charts: ChartArgs,
     /// Where to write the results [default: output/<model name>/].
     #[arg(long, value_name = "DIR")]
@@ -182,6 +216,8 @@ pub struct SweepArgs {
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub charts: ChartArgs,
 }
 
@@ -215,6 +251,7 @@ pub struct InitArgs {
 
 /// Runs the parsed command line.
 pub fn execute(cli: Cli) -> Result<(), Error> {
+    crate::interrupt::install_handler();
     match cli.command {
         None => main_job(),
         Some(Command::Run(args)) => run(args),
@@ -296,6 +333,7 @@ fn run(args: RunArgs) -> Result<(), Error> {
     }
     let options = sim::Options {
         timeseries: args.timeseries,
+        limits: args.limits.limits()?,
     };
     let result = sim::simulate_with(&model, &options);
     let mut written = report::write_run(&out, &model, &result)?;
@@ -324,7 +362,19 @@ fn run(args: RunArgs) -> Result<(), Error> {
             .collect();
         println!("\nwrote {}/{{{}}}", out.display(), names.join(", "));
     }
-    Ok(())
+    match &result.stopped {
+        None => Ok(()),
+        Some(sim::Stop::Interrupted) => Err(Error::Interrupted(format!(
+            "stopped at t = {:.3} s; the partial results in {} cover the simulated time up to then",
+            result.end_s,
+            out.display()
+        ))),
+        Some(stop) => Err(Error::Failed(format!(
+            "the run stopped early at t = {:.3} s: {stop}. The partial results in {} cover the simulated time up to then",
+            result.end_s,
+            out.display()
+        ))),
+    }
 }
 
 fn check(args: ModelArgs) -> Result<(), Error> {
@@ -475,6 +525,10 @@ fn sweep(args: SweepArgs) -> Result<(), Error> {
         .transpose()
         .map_err(Error::Usage)?;
     let plan = crate::sweep::Plan {
+        options: sim::Options {
+            timeseries: None,
+            limits: args.limits.limits()?,
+        },
         text,
         sets,
         base,

@@ -19,6 +19,7 @@ pub mod chart;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod interrupt;
 pub mod model;
 pub mod report;
 pub mod sim;

@@ -52,6 +52,27 @@ pub trait Process {
     fn handle(&mut self, now: SimTime, event: Self::Event, queue: &mut EventQueue<Self::Event>);
 }
 
+/// Like [`run_until`], but calls `keep_going(events so far)` every `every` events and halts the
+/// queue when it returns false (for wall-clock limits and interruptions, checked cheaply).
+pub fn run_until_checked<P: Process>(
+    process: &mut P,
+    queue: &mut EventQueue<P::Event>,
+    end: SimTime,
+    every: u64,
+    mut keep_going: impl FnMut(u64) -> bool,
+) -> u64 {
+    let every = every.max(1);
+    let mut handled = 0;
+    while let Some((now, event)) = queue.pop_before(end) {
+        process.handle(now, event, queue);
+        handled += 1;
+        if handled % every == 0 && !keep_going(handled) {
+            queue.halt();
+        }
+    }
+    handled
+}
+
 /// Runs `process` until the queue is empty or the next event lies at or after `end`.
 ///
 /// Returns the number of events handled. Events at or after `end` stay in the queue.

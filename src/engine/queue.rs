@@ -39,6 +39,7 @@ pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
     next_seq: u64,
     now: SimTime,
+    halted: bool,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -54,6 +55,7 @@ impl<E> EventQueue<E> {
             heap: BinaryHeap::new(),
             next_seq: 0,
             now: SimTime::ZERO,
+            halted: false,
         }
     }
 
@@ -79,9 +81,20 @@ impl<E> EventQueue<E> {
         self.schedule(self.now + delay, event);
     }
 
+    /// Stops the run: no event is popped after this. For a process that finds it cannot go on
+    /// (a limit reached, an interruption).
+    pub fn halt(&mut self) {
+        self.halted = true;
+    }
+
+    /// Whether [`EventQueue::halt`] was called.
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+
     /// Pops the earliest event if it lies strictly before `end`, advancing the clock. O(log n).
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        if self.heap.peek()?.time >= end {
+        if self.halted || self.heap.peek()?.time >= end {
             return None;
         }
         let entry = self.heap.pop()?;

@@ -28,6 +28,11 @@ pub struct RunInfo {
     pub simulated_requests_per_s: f64,
     /// Most calls alive at once.
     pub peak_calls_in_flight: usize,
+    /// Why the run stopped before its duration (absent when it ran to the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<String>,
+    /// Simulated time at which the run ended.
+    pub end_s: f64,
 }
 
 impl RunInfo {
@@ -49,6 +54,8 @@ impl RunInfo {
             events_per_s: result.events as f64 / wall,
             simulated_requests_per_s: total_requests / wall,
             peak_calls_in_flight: result.peak_calls_in_flight,
+            stopped_early: result.stopped.as_ref().map(|s| s.to_string()),
+            end_s: result.end_s,
         }
     }
 

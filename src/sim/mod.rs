@@ -25,12 +25,76 @@ use rand_distr::{Distribution, Exp};
 use station::Station;
 use std::time::Instant;
 
-/// What to record beyond the summary statistics.
+/// What to record beyond the summary statistics, and when to give up.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// Record a time series with this interval.
     pub timeseries: Option<SimTime>,
+    pub limits: Limits,
 }
+
+/// Guards against runs that would exhaust memory or patience.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Requests in flight at which the run stops: an overloaded model with unbounded queues
+    /// would otherwise grow without bound.
+    pub max_in_flight: u64,
+    /// Events after which the run stops.
+    pub max_events: Option<u64>,
+    /// Wall-clock seconds after which the run stops.
+    pub max_wall_s: Option<f64>,
+}
+
+/// The default cap on requests in flight (about 100 MB of calls and events).
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1_000_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_events: None,
+            max_wall_s: None,
+        }
+    }
+}
+
+/// Why a run ended before its duration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stop {
+    /// Too many requests in flight; `service` is where most calls were waiting.
+    InFlight {
+        limit: u64,
+        service: String,
+        queued: u64,
+    },
+    Events(u64),
+    WallTime(f64),
+    Interrupted,
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::InFlight {
+                limit,
+                service,
+                queued,
+            } => write!(
+                f,
+                "more than {limit} requests in flight: `{service}` is saturated ({queued} calls waiting); give it a queue_capacity, more capacity, or raise --max-in-flight"
+            ),
+            Stop::Events(n) => write!(
+                f,
+                "--max-events {n} reached (checked every {CHECK_EVERY} events)"
+            ),
+            Stop::WallTime(s) => write!(f, "--max-wall-s {s} reached"),
+            Stop::Interrupted => write!(f, "interrupted"),
+        }
+    }
+}
+
+/// Events between checks of the wall clock and of interruptions.
+const CHECK_EVERY: u64 = 1 << 14;
 
 /// Simulates `model` with its own seed and returns what was measured.
 pub fn simulate(model: &Model) -> RunResult {
@@ -47,9 +111,40 @@ pub fn simulate_with(model: &Model, options: &Options) -> RunResult {
         sim.series = Some(series::Recorder::new(interval, names));
         queue.schedule(interval, Event::Tick);
     }
+    sim.max_in_flight = options.limits.max_in_flight;
     sim.start(&mut queue);
-    let events = engine::run_until(&mut sim, &mut queue, model.duration);
-    sim.into_result(events, started.elapsed().as_secs_f64())
+    let limits = options.limits;
+    let mut stop = None;
+    let events = engine::run_until_checked(
+        &mut sim,
+        &mut queue,
+        model.duration,
+        CHECK_EVERY,
+        |events| {
+            stop = if let Some(m) = limits.max_events.filter(|&m| events >= m) {
+                Some(Stop::Events(m))
+            } else if limits
+                .max_wall_s
+                .is_some_and(|w| started.elapsed().as_secs_f64() >= w)
+            {
+                Some(Stop::WallTime(limits.max_wall_s.unwrap_or_default()))
+            } else if crate::interrupt::requested() {
+                Some(Stop::Interrupted)
+            } else {
+                None
+            };
+            stop.is_none()
+        },
+    );
+    if sim.stop.is_none() {
+        sim.stop = stop;
+    }
+    let end = if sim.stop.is_some() {
+        queue.now().max(model.warmup)
+    } else {
+        model.duration
+    };
+    sim.into_result(events, started.elapsed().as_secs_f64(), end)
 }
 
 /// Runs `reps` independent replications of `model` in parallel (rayon), replication `i` with the
@@ -85,6 +180,11 @@ struct Simulator<'m> {
     latency: Vec<LatencyStats>,
     /// The time series being recorded, if asked for.
     series: Option<series::Recorder>,
+    /// Requests sent and not yet completed, and the cap on them.
+    in_flight: u64,
+    max_in_flight: u64,
+    /// Why the run stopped early, if it did.
+    stop: Option<Stop>,
 }
 
 impl Process for Simulator<'_> {
@@ -144,6 +244,9 @@ impl<'m> Simulator<'m> {
             errors: vec![0; n],
             latency: (0..n).map(|_| LatencyStats::new()).collect(),
             series: None,
+            in_flight: 0,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            stop: None,
         }
     }
 
@@ -170,6 +273,11 @@ impl<'m> Simulator<'m> {
 
     /// A client sends a request: it enters the gateway as a root call.
     fn new_request(&mut self, now: SimTime, queue: &mut EventQueue<Event>, user: u32) {
+        self.in_flight += 1;
+        if self.in_flight > self.max_in_flight {
+            self.stop_runaway(queue);
+            return;
+        }
         let route = self.pick_route();
         if now >= self.warmup {
             self.requests[route] += 1;
@@ -384,6 +492,7 @@ impl<'m> Simulator<'m> {
         let Some(call) = self.calls.remove(h) else {
             return;
         };
+        self.in_flight -= 1;
         let route = call.route as usize;
         if let Some(series) = &mut self.series {
             series.completion((now - call.origin).as_nanos(), call.failed);
@@ -503,6 +612,23 @@ impl<'m> Simulator<'m> {
         }
     }
 
+    /// Stops a run whose requests pile up, naming the service where they wait.
+    fn stop_runaway(&mut self, queue: &mut EventQueue<Event>) {
+        let (worst, queued) = self
+            .stations
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, s.queued.value()))
+            .max_by_key(|&(_, q)| q)
+            .unwrap_or((0, 0));
+        self.stop = Some(Stop::InFlight {
+            limit: self.max_in_flight,
+            service: self.model.services[worst].name.clone(),
+            queued: queued.max(0) as u64,
+        });
+        queue.halt();
+    }
+
     /// Closes a time-series interval and schedules the next.
     fn tick(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
         let queued: Vec<&crate::stats::TimeWeighted> =
@@ -513,7 +639,7 @@ impl<'m> Simulator<'m> {
         }
     }
 
-    fn into_result(self, events: u64, wall_s: f64) -> RunResult {
-        result::collect(self, events, wall_s)
+    fn into_result(self, events: u64, wall_s: f64, end: SimTime) -> RunResult {
+        result::collect(self, events, wall_s, end)
     }
 }

@@ -1,6 +1,7 @@
 //! What a run measured, per route, service and link direction.
 
 use super::Simulator;
+use crate::engine::SimTime;
 use crate::stats::LatencyStats;
 
 /// Everything one simulation run measured over its measured window (after warm-up).
@@ -28,6 +29,11 @@ pub struct RunResult {
     pub peak_calls_in_flight: usize,
     /// Per-interval measurements, when asked for.
     pub timeseries: Option<super::TimeSeries>,
+    /// Why the run ended before `duration_s`, if it did; the results then cover
+    /// [`warmup_s`, `end_s`].
+    pub stopped: Option<super::Stop>,
+    /// Simulated time at which the run ended.
+    pub end_s: f64,
 }
 
 /// Requests of one route (or all) that arrived in the measured window.
@@ -132,16 +138,16 @@ pub struct LinkResult {
     pub mean_queueing_ms: f64,
 }
 
-pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64) -> RunResult {
+pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64, end: SimTime) -> RunResult {
     let model = sim.model;
     let timeseries = sim.series.take().map(|mut rec| {
         let queued: Vec<&crate::stats::TimeWeighted> =
             sim.stations.iter().map(|s| &s.queued).collect();
-        rec.close(model.duration, &queued);
+        rec.close(end, &queued);
         rec.finish()
     });
-    let measured_s = model.measured().as_secs_f64();
-    let end = model.duration;
+    // At least a nanosecond, so that rates stay finite for a run stopped during warm-up.
+    let measured_s = (end - model.warmup).as_secs_f64().max(1e-9);
     let routes: Vec<RouteResult> = model
         .routes
         .iter()
@@ -211,6 +217,8 @@ pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64) -> RunRe
         wall_s,
         peak_calls_in_flight: sim.calls.capacity_used(),
         timeseries,
+        stopped: sim.stop.clone(),
+        end_s: end.as_secs_f64(),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::engine::derive_seed;
 use crate::error::Error;
 use crate::model::{Model, ModelText, Override};
 use crate::report::{OutputError, write_atomic};
-use crate::sim::simulate;
+use crate::sim::{Stop, simulate_with};
 use progress::Progress;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -168,6 +168,8 @@ pub struct Plan {
     pub grid: Grid,
     pub reps: u32,
     pub shard: Option<Shard>,
+    /// Limits for every run of the sweep.
+    pub options: crate::sim::Options,
 }
 
 impl Plan {
@@ -286,22 +288,36 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
         .collect();
     let resumed = plan.ids().len() - todo.len();
     let progress = Progress::new(todo.len(), quiet);
-    todo.par_iter().try_for_each(|&id| -> Result<(), Error> {
+    let outcome = todo.par_iter().try_for_each(|&id| -> Result<(), Error> {
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted(String::new()));
+        }
         let model = plan.model(id)?;
-        let runs: Vec<store::RunRecord> = (0..plan.reps)
+        let results: Vec<(store::RunRecord, Option<Stop>)> = (0..plan.reps)
             .into_par_iter()
             .map(|r| {
                 let mut m = model.clone();
                 m.seed = derive_seed(plan.base.seed, id as u64, u64::from(r));
-                let result = simulate(&m);
-                store::RunRecord {
+                let result = simulate_with(&m, &plan.options);
+                let record = store::RunRecord {
                     replication: r,
                     seed: m.seed,
                     measured_s: result.measured_s,
                     routes: result.routes.iter().map(store::RouteRecord::new).collect(),
-                }
+                };
+                (record, result.stopped)
             })
             .collect();
+        // An interrupted point is not written: --resume runs it again, whole.
+        if results.iter().any(|(_, s)| s == &Some(Stop::Interrupted)) {
+            return Err(Error::Interrupted(String::new()));
+        }
+        if let Some(stop) = results.iter().find_map(|(_, s)| s.as_ref()) {
+            progress.warn(&format!(
+                "warning: point {id} stopped early ({stop}); its results are partial"
+            ));
+        }
+        let runs: Vec<store::RunRecord> = results.into_iter().map(|(r, _)| r).collect();
         let p99 = pooled_p99(&runs);
         let point = PointFile {
             sweep_id: sweep_id.clone(),
@@ -312,11 +328,26 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
         store::write_point(out, &point)?;
         progress.point_done(id, p99);
         Ok(())
-    })?;
+    });
     progress.finish();
     let wall = started.elapsed().as_secs_f64();
     let info = plan.info(0, wall);
+    // Whatever happened, the finished points are on disk: assemble them, so the CSV files are
+    // valid for the points done.
     let files = assemble_into(out, info)?;
+    if let Err(e) = outcome {
+        return Err(match e {
+            Error::Interrupted(_) => {
+                let done = store::read_points(out).map(|p| p.len()).unwrap_or(0);
+                Error::Interrupted(format!(
+                    "{done} of {} points are finished and written to {}; run the same command with --resume to complete the sweep",
+                    plan.ids().len(),
+                    out.display()
+                ))
+            }
+            other => other,
+        });
+    }
     Ok(Outcome {
         ran: todo.len(),
         resumed,

@@ -72,6 +72,14 @@ impl Progress {
         }
     }
 
+    /// Prints a warning without breaking the bar.
+    pub fn warn(&self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(message),
+            None => eprintln!("{message}"),
+        }
+    }
+
     /// Clears the bar.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

@@ -1,0 +1,340 @@
+//! Hardening: runaway models, limits, interruption, numeric edge cases, and inputs that must
+//! never make meshsim panic.
+
+mod common;
+use common::{meshsim, ok};
+use proptest::prelude::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_runaway_model_stops_at_the_in_flight_cap_naming_the_saturated_service() {
+    let dir = tempfile::tempdir().unwrap();
+    // ρ = 5 at the gateway, whose queue is unbounded.
+    let out = meshsim(
+        &[
+            "run",
+            "--set",
+            "workload.rate_per_s=5000",
+            "--set",
+            "simulation.duration_s=1000",
+            "--max-in-flight",
+            "20000",
+            "--out",
+            "o",
+            "-q",
+            "--no-charts",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("more than 20000 requests in flight") && e.contains("`gateway` is saturated"),
+        "{e}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("o/run.json")).unwrap()).unwrap();
+    assert!(json["stopped_early"].as_str().unwrap().contains("gateway"));
+    assert!(
+        json["end_s"].as_f64().unwrap() < 20.0,
+        "stopped long before 1000 s"
+    );
+    let summary = std::fs::read_to_string(dir.path().join("o/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 4, "partial results are written");
+}
+
+#[test]
+fn event_and_wall_clock_limits_stop_long_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = meshsim(
+        &[
+            "run",
+            "--set",
+            "workload.rate_per_s=1e9",
+            "--max-events",
+            "200000",
+            "-q",
+            "--out",
+            "o",
+            "--no-charts",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--max-events 200000 reached"),
+        "{}",
+        stderr(&out)
+    );
+    let started = Instant::now();
+    let out = meshsim(
+        &[
+            "run",
+            "--set",
+            "simulation.duration_s=1e7",
+            "--max-wall-s",
+            "0.5",
+            "-q",
+            "--out",
+            "w",
+            "--no-charts",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--max-wall-s 0.5 reached"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+const SWEEP: [&str; 8] = [
+    "sweep",
+    "--vary",
+    "workload.rate_per_s=100:4000:100",
+    "--reps",
+    "2",
+    "--jobs",
+    "1",
+    "-q",
+];
+
+#[test]
+fn an_interrupted_sweep_keeps_its_finished_points_and_resumes_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<&str> = SWEEP.to_vec();
+    args.extend(["--no-charts", "--set", "simulation.duration_s=30"]);
+    let mut whole = args.clone();
+    whole.extend(["--out", "whole"]);
+    ok(&meshsim(&whole, dir.path()));
+
+    let mut cut = args.clone();
+    cut.extend(["--out", "cut"]);
+    let child = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(&cut)
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let points = dir.path().join("cut/points");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(&points).map(|d| d.count()).unwrap_or(0) < 3 {
+        assert!(Instant::now() < deadline, "no points written");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let e = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{e}");
+    assert!(e.contains("--resume"), "{e}");
+    let done = std::fs::read_dir(&points).unwrap().count();
+    assert!(done < 40, "the sweep stopped early ({done} points)");
+    // What is on disk is valid: points.csv covers the finished points.
+    let partial = std::fs::read_to_string(dir.path().join("cut/points.csv")).unwrap();
+    assert_eq!(partial.lines().count(), 1 + done * 3);
+
+    let mut resume = cut.clone();
+    resume.push("--resume");
+    ok(&meshsim(&resume, dir.path()));
+    for f in ["points.csv", "runs.csv"] {
+        assert_eq!(
+            std::fs::read(dir.path().join("whole").join(f)).unwrap(),
+            std::fs::read(dir.path().join("cut").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+/// The built-in model with one line replaced.
+fn edited(replace: &str, with: &str) -> String {
+    assert!(meshsim::model::BUILTIN_MODEL.contains(replace), "{replace}");
+    meshsim::model::BUILTIN_MODEL.replacen(replace, with, 1)
+}
+
+fn check_file(dir: &Path, text: &str) -> std::process::Output {
+    let path = dir.join("m.toml");
+    std::fs::write(&path, text).unwrap();
+    meshsim(&["check", path.to_str().unwrap()], dir)
+}
+
+#[test]
+fn numeric_edge_cases_are_refused_or_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = [
+        (
+            "duration_s = 60     # simulated seconds",
+            "duration_s = 1e12",
+            "too long",
+        ),
+        (
+            "duration_s = 60     # simulated seconds",
+            "duration_s = nan",
+            "duration_s",
+        ),
+        (
+            "duration_s = 60     # simulated seconds",
+            "duration_s = inf",
+            "duration_s",
+        ),
+        ("rate_per_s = 400", "rate_per_s = -inf", "rate_per_s"),
+        (
+            "bandwidth_mbps = 1000",
+            "bandwidth_mbps = 0",
+            "omit it for unlimited",
+        ),
+        (
+            "bandwidth_mbps = 1000",
+            "bandwidth_mbps = inf",
+            "bandwidth_mbps",
+        ),
+        ("latency_ms = 0.5", "latency_ms = nan", "latency_ms"),
+        ("weight = 50", "weight = nan", "weight"),
+        ("mean_ms = 3 }", "mean_ms = 1e400 }", "mean_ms"),
+        (
+            "service_ms = { dist = \"exponential\", mean_ms = 3 }",
+            "service_ms = { dist = \"empirical\", samples_ms = [] }",
+            "at least one sample",
+        ),
+        ("instances = 1", "instances = 99999999999", "instances"),
+        ("workers = 2", "workers = 1e6", "invalid type"),
+    ];
+    for (from, to, needle) in refused {
+        let out = check_file(dir.path(), &edited(from, to));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "`{to}` should be refused: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains(needle), "`{to}`: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"));
+    }
+    // Legal extremes run: no arrivals at all, no latency, enormous instance counts.
+    for (from, to) in [
+        ("rate_per_s = 400", "rate_per_s = 1e-9"),
+        ("latency_ms = 0.5", "latency_ms = 0"),
+        ("instances = 1", "instances = 1000000"),
+        ("mean_ms = 3 }", "mean_ms = 1e300 }"),
+    ] {
+        let path = dir.path().join("m.toml");
+        std::fs::write(&path, edited(from, to)).unwrap();
+        let out = meshsim(
+            &[
+                "run",
+                path.to_str().unwrap(),
+                "--set",
+                "simulation.duration_s=6",
+                "-q",
+                "--out",
+                "o",
+                "--no-charts",
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "`{to}`: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn regression_corpus_of_tricky_inputs_never_panics() {
+    let corpus = [
+        "",
+        "\u{0}",
+        "[",
+        "name = \"x\"",
+        "[simulation]\nduration_s = 1\n",
+        "[simulation]\nduration_s = 1\n[workload]\ntype = \"open\"\nrate_per_s = 1\n[gateway]\n[services]\n",
+        "[simulation]\nduration_s = 1\n[workload]\ntype = \"closed\"\nusers = 0\n[[workload.mix]]\nroute = \"a.b\"\n[gateway]\n[services.a.endpoints.b]\nservice_ms = 1\n",
+        "[services.a.endpoints.b]\nservice_ms = { dist = \"pareto\", shape = 0, scale_ms = 0 }\n",
+        "links = 5",
+        "[links.x]\nbetween = []\n",
+        "[sweep]\nvary = { \"a\" = {} }\n",
+        "simulation = [1, 2]",
+        "[[workload.mix]]\n[[workload.mix]]\nroute = 7\n",
+    ];
+    for text in corpus {
+        let r = std::panic::catch_unwind(|| {
+            meshsim::model::load_str(text, "corpus.toml", Path::new("."), &[])
+        });
+        assert!(r.is_ok(), "panicked on {text:?}");
+        assert!(r.unwrap().is_err(), "{text:?} is not a valid model");
+    }
+}
+
+/// Replaces the `k`-th value (right of an `=`) in the built-in model with `value`.
+fn mutate(k: usize, value: &str) -> String {
+    let lines: Vec<&str> = meshsim::model::BUILTIN_MODEL.lines().collect();
+    let valued: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains('=') && !lines[i].trim_start().starts_with('#'))
+        .collect();
+    let target = valued[k % valued.len()];
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == target {
+                format!("{} = {value}", l.split('=').next().unwrap().trim())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Arbitrary text is refused with an error, never a panic.
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
+        let _ = meshsim::model::load_str(&text, "fuzz.toml", Path::new("."), &[]);
+    }
+
+    /// Any value of the built-in model replaced by a number, string, table or array either loads
+    /// (and then simulates without panicking) or is refused.
+    #[test]
+    fn mutated_models_load_and_run_or_are_refused(
+        k in 0usize..64,
+        value in prop_oneof![
+            any::<f64>().prop_map(|x| format!("{x:e}")),
+            any::<i64>().prop_map(|x| x.to_string()),
+            prop::sample::select(vec!["0", "-1", "nan", "inf", "1e308", "\"\"", "\"gateway\"", "[]", "{}", "true",
+                "{ dist = \"lognormal\", mean_ms = 0.001, cv = 50 }", "{ dist = \"pareto\", shape = 0.5, scale_ms = 1 }",
+                "[[\"user.get_user\"]]", "[\"gateway\", \"gateway\"]"]).prop_map(String::from),
+        ],
+    ) {
+        let text = mutate(k, &value);
+        if let Ok(mut model) = meshsim::model::load_str(&text, "fuzz.toml", Path::new("."), &[]) {
+            model.duration = meshsim::engine::SimTime::from_secs_f64(model.duration.as_secs_f64().min(2.0));
+            model.warmup = meshsim::engine::SimTime::ZERO;
+            let options = meshsim::sim::Options {
+                timeseries: None,
+                limits: meshsim::sim::Limits { max_in_flight: 50_000, max_events: Some(2_000_000), max_wall_s: Some(5.0) },
+            };
+            let _ = meshsim::sim::simulate_with(&model, &options);
+            let _ = meshsim::analysis::analyze(&model);
+        }
+    }
+
+    /// `--set` and `--vary` arguments of any shape are parsed or refused, never a panic.
+    #[test]
+    fn arbitrary_set_and_vary_specs_never_panic(arg in "\\PC{0,60}") {
+        let _ = meshsim::sweep::parse_vary(&arg);
+        if let Ok(o) = arg.parse::<meshsim::model::Override>() {
+            let _ = meshsim::model::load_builtin(&[o]);
+        }
+    }
+}
