@@ -295,7 +295,11 @@ fn mutate(k: usize, value: &str) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases in `cargo test`; a longer fuzzing campaign with PROPTEST_CASES=100000.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
 
     /// Arbitrary text is refused with an error, never a panic.
     #[test]
