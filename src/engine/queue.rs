@@ -5,16 +5,31 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// A scheduled event. Ordered so that the `BinaryHeap` (a max-heap) pops the earliest time first,
-/// and among equal times the one scheduled first.
+/// and among equal times the one scheduled first. Time and sequence number are packed into one
+/// `u128` key, so each comparison in the heap is a single integer comparison.
 struct Entry<E> {
-    time: SimTime,
-    seq: u64,
+    key: u128,
     event: E,
+}
+
+impl<E> Entry<E> {
+    #[inline]
+    fn new(time: SimTime, seq: u64, event: E) -> Self {
+        Entry {
+            key: (u128::from(time.0) << 64) | u128::from(seq),
+            event,
+        }
+    }
+
+    #[inline]
+    fn time(&self) -> SimTime {
+        SimTime((self.key >> 64) as u64)
+    }
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+        self.key == other.key
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -24,9 +39,10 @@ impl<E> PartialOrd for Entry<E> {
     }
 }
 impl<E> Ord for Entry<E> {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: the smallest (time, seq) is the heap's maximum.
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        // Reversed: the smallest key is the heap's maximum.
+        other.key.cmp(&self.key)
     }
 }
 
@@ -73,7 +89,7 @@ impl<E> EventQueue<E> {
         let time = time.max(self.now);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, event });
+        self.heap.push(Entry::new(time, seq, event));
     }
 
     /// Schedules `event` after `delay` from now. O(log n).
@@ -94,12 +110,13 @@ impl<E> EventQueue<E> {
 
     /// Pops the earliest event if it lies strictly before `end`, advancing the clock. O(log n).
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        if self.halted || self.heap.peek()?.time >= end {
+        if self.halted || self.heap.peek()?.time() >= end {
             return None;
         }
         let entry = self.heap.pop()?;
-        self.now = entry.time;
-        Some((entry.time, entry.event))
+        let time = entry.time();
+        self.now = time;
+        Some((time, entry.event))
     }
 
     /// Number of pending events. O(1).
