@@ -32,13 +32,22 @@ fn builtin_model(c: &mut Criterion) {
     let mut group = c.benchmark_group("builtin_model");
     group.sample_size(20);
     group.throughput(Throughput::Elements(probe.all.requests));
-    group.bench_function("meshsim", |b| b.iter(|| black_box(simulate(black_box(&model)))));
+    group.bench_function("meshsim", |b| {
+        b.iter(|| black_box(simulate(black_box(&model))))
+    });
     let (done, _, mean) = minimal::run(250.0, 1);
-    assert!((mean - 5.98).abs() < 0.3, "the minimal simulation is of the same model: {mean} ms");
+    assert!(
+        (mean - 5.98).abs() < 0.3,
+        "the minimal simulation is of the same model: {mean} ms"
+    );
     group.throughput(Throughput::Elements(done));
-    group.bench_function("minimal_hand_written", |b| b.iter(|| black_box(minimal::run(black_box(250.0), 1))));
+    group.bench_function("minimal_hand_written", |b| {
+        b.iter(|| black_box(minimal::run(black_box(250.0), 1)))
+    });
     group.throughput(Throughput::Elements(probe.events));
-    group.bench_function("meshsim_events", |b| b.iter(|| black_box(simulate(black_box(&model)))));
+    group.bench_function("meshsim_events", |b| {
+        b.iter(|| black_box(simulate(black_box(&model))))
+    });
     group.finish();
 }
 
@@ -48,7 +57,9 @@ fn run_length(c: &mut Criterion) {
     for requests in [10_000u64, 100_000, 1_000_000, 10_000_000] {
         let model = builtin(requests as f64 / 400.0);
         group.throughput(Throughput::Elements(requests));
-        group.bench_with_input(BenchmarkId::from_parameter(requests), &model, |b, m| b.iter(|| black_box(simulate(m))));
+        group.bench_with_input(BenchmarkId::from_parameter(requests), &model, |b, m| {
+            b.iter(|| black_box(simulate(m)))
+        });
     }
     group.finish();
 }
@@ -87,7 +98,9 @@ fn pending_events(c: &mut Criterion) {
         let model = many_in_flight(users, duration);
         let events = simulate(&model).events;
         group.throughput(Throughput::Elements(events));
-        group.bench_with_input(BenchmarkId::from_parameter(users), &model, |b, m| b.iter(|| black_box(simulate(m))));
+        group.bench_with_input(BenchmarkId::from_parameter(users), &model, |b, m| {
+            b.iter(|| black_box(simulate(m)))
+        });
     }
     group.finish();
 }
@@ -95,9 +108,14 @@ fn pending_events(c: &mut Criterion) {
 /// 200 services in 20 chains of 10, 10 instances × 4 workers each (2,000 instances), a link
 /// between each caller and callee.
 pub fn large_model() -> meshsim::model::Model {
-    let mut t = String::from("[simulation]\nduration_s = 20\n[workload]\ntype = \"open\"\nrate_per_s = 2000\n");
+    let mut t = String::from(
+        "[simulation]\nduration_s = 20\n[workload]\ntype = \"open\"\nrate_per_s = 2000\n",
+    );
     for chain in 0..20 {
-        t.push_str(&format!("[[workload.mix]]\nroute = \"s{}.op\"\n", chain * 10));
+        t.push_str(&format!(
+            "[[workload.mix]]\nroute = \"s{}.op\"\n",
+            chain * 10
+        ));
     }
     t.push_str("[gateway]\nworkers = 8\nservice_ms = { dist = \"exponential\", mean_ms = 0.2 }\n");
     for s in 0..200 {
@@ -114,12 +132,17 @@ pub fn large_model() -> meshsim::model::Model {
 
 fn large(c: &mut Criterion) {
     let model = large_model();
-    assert_eq!(model.services.iter().map(|s| s.instances).sum::<u32>(), 2_001);
+    assert_eq!(
+        model.services.iter().map(|s| s.instances).sum::<u32>(),
+        2_001
+    );
     let events = simulate(&model).events;
     let mut group = c.benchmark_group("large_model");
     group.sample_size(10);
     group.throughput(Throughput::Elements(events));
-    group.bench_function("200_services_2000_instances_events", |b| b.iter(|| black_box(simulate(&model))));
+    group.bench_function("200_services_2000_instances_events", |b| {
+        b.iter(|| black_box(simulate(&model)))
+    });
     group.finish();
 }
 

@@ -46,7 +46,10 @@ fn closed(users: u32) -> meshsim::model::Model {
 
 fn main() {
     // A single slow worker: every user's request soon waits in its queue, so in flight ≈ users.
-    println!("{:>12} {:>16} {:>22}", "in flight", "peak heap (MB)", "bytes per request");
+    println!(
+        "{:>12} {:>16} {:>22}",
+        "in flight", "peak heap (MB)", "bytes per request"
+    );
     let base = peak_bytes(&closed(1_000));
     for users in [10_000u32, 100_000, 1_000_000] {
         let peak = peak_bytes(&closed(users));

@@ -20,6 +20,9 @@ enum Kind {
     Back,
 }
 
+/// (time, sequence, kind, request id, service).
+type Scheduled = (u64, u64, Kind, u32, u8);
+
 /// Simulates `duration_s` seconds; returns (requests completed, events, mean latency in ms).
 pub fn run(duration_s: f64, seed: u64) -> (u64, u64, f64) {
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
@@ -27,8 +30,7 @@ pub fn run(duration_s: f64, seed: u64) -> (u64, u64, f64) {
     let gw = Exp::new(1.0 / 1e6).unwrap();
     let svc = Exp::new(1.0 / 3e6).unwrap();
     let end = (duration_s * 1e9) as u64;
-    // (time, seq, kind, request id, service)
-    let mut heap: BinaryHeap<Reverse<(u64, u64, Kind, u32, u8)>> = BinaryHeap::new();
+    let mut heap: BinaryHeap<Reverse<Scheduled>> = BinaryHeap::new();
     let mut seq = 0u64;
     let mut push = |heap: &mut BinaryHeap<_>, t: u64, k: Kind, r: u32, s: u8| {
         seq += 1;
@@ -40,7 +42,13 @@ pub fn run(duration_s: f64, seed: u64) -> (u64, u64, f64) {
     let mut busy = [0u32; 2];
     let mut queues = [VecDeque::new(), VecDeque::new()];
     let (mut done, mut events, mut sum) = (0u64, 0u64, 0u128);
-    push(&mut heap, inter.sample(&mut rng) as u64, Kind::Arrival, 0, 0);
+    push(
+        &mut heap,
+        inter.sample(&mut rng) as u64,
+        Kind::Arrival,
+        0,
+        0,
+    );
     while let Some(Reverse((t, _, kind, r, s))) = heap.pop() {
         if t >= end {
             break;
@@ -57,15 +65,33 @@ pub fn run(duration_s: f64, seed: u64) -> (u64, u64, f64) {
                     gw_queue.push_back(id);
                 } else {
                     gw_busy = true;
-                    push(&mut heap, t + gw.sample(&mut rng) as u64, Kind::GatewayDone, id, 0);
+                    push(
+                        &mut heap,
+                        t + gw.sample(&mut rng) as u64,
+                        Kind::GatewayDone,
+                        id,
+                        0,
+                    );
                 }
-                push(&mut heap, t + inter.sample(&mut rng) as u64, Kind::Arrival, 0, 0);
+                push(
+                    &mut heap,
+                    t + inter.sample(&mut rng) as u64,
+                    Kind::Arrival,
+                    0,
+                    0,
+                );
             }
             Kind::GatewayDone => {
                 let to = u8::from(rng.random::<bool>());
                 push(&mut heap, t + 500_000 + 4_096, Kind::ServiceArrive, r, to);
                 match gw_queue.pop_front() {
-                    Some(next) => push(&mut heap, t + gw.sample(&mut rng) as u64, Kind::GatewayDone, next, 0),
+                    Some(next) => push(
+                        &mut heap,
+                        t + gw.sample(&mut rng) as u64,
+                        Kind::GatewayDone,
+                        next,
+                        0,
+                    ),
                     None => gw_busy = false,
                 }
             }
@@ -73,7 +99,13 @@ pub fn run(duration_s: f64, seed: u64) -> (u64, u64, f64) {
                 let i = s as usize;
                 if busy[i] < 2 {
                     busy[i] += 1;
-                    push(&mut heap, t + svc.sample(&mut rng) as u64, Kind::ServiceDone, r, s);
+                    push(
+                        &mut heap,
+                        t + svc.sample(&mut rng) as u64,
+                        Kind::ServiceDone,
+                        r,
+                        s,
+                    );
                 } else {
                     queues[i].push_back(r);
                 }
@@ -82,7 +114,13 @@ pub fn run(duration_s: f64, seed: u64) -> (u64, u64, f64) {
                 let i = s as usize;
                 push(&mut heap, t + 500_000 + 16_384, Kind::Back, r, s);
                 match queues[i].pop_front() {
-                    Some(next) => push(&mut heap, t + svc.sample(&mut rng) as u64, Kind::ServiceDone, next, s),
+                    Some(next) => push(
+                        &mut heap,
+                        t + svc.sample(&mut rng) as u64,
+                        Kind::ServiceDone,
+                        next,
+                        s,
+                    ),
                     None => busy[i] -= 1,
                 }
             }
