@@ -357,26 +357,51 @@ fn a_full_disk_is_a_clear_error_and_leaves_no_broken_file() {
     let dir = tempfile::tempdir().unwrap();
     let tiny = dir.path().join("tiny");
     std::fs::create_dir(&tiny).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&tiny).output();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&tiny)
+        .output();
     if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
         // Mounting needs root; CI runs as root on machines where this works.
-        assert!(std::env::var_os("CI").is_none(), "CI could not mount a tmpfs: {mounted:?}");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI could not mount a tmpfs: {mounted:?}"
+        );
         eprintln!("skipped: cannot mount a tmpfs here");
         return;
     }
     let _guard = Mount(tiny.clone());
-    let out = meshsim(&["run", "--set", "simulation.duration_s=20", "--out", "o", "-q"], &tiny);
+    let out = meshsim(
+        &[
+            "run",
+            "--set",
+            "simulation.duration_s=20",
+            "--out",
+            "o",
+            "-q",
+        ],
+        &tiny,
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let e = stderr(&out);
-    assert!(e.contains("No space left on device") && e.contains("o/"), "{e}");
+    assert!(
+        e.contains("No space left on device") && e.contains("o/"),
+        "{e}"
+    );
     // Every file there is whole (it was renamed into place complete), and no temporary is left.
     for entry in std::fs::read_dir(tiny.join("o")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(!name.ends_with(".tmp"), "temporary file left behind: {name}");
+        assert!(
+            !name.ends_with(".tmp"),
+            "temporary file left behind: {name}"
+        );
         if name.ends_with(".csv") {
             let text = std::fs::read_to_string(&path).unwrap();
-            assert!(text.ends_with('\n') && text.lines().count() >= 2, "{name} is truncated");
+            assert!(
+                text.ends_with('\n') && text.lines().count() >= 2,
+                "{name} is truncated"
+            );
         }
     }
 }
