@@ -8,7 +8,7 @@
 use super::network::{Network, exponential_service};
 use super::open::route_quality;
 use super::{Analysis, LinkAnalysis, Quality, RouteAnalysis, StationAnalysis};
-use crate::model::{LoadBalancer, Model};
+use crate::model::Model;
 
 /// Largest population solved with the exact (O(N²)) multi-server recursion.
 pub const EXACT_MULTISERVER_USERS: u32 = 2_000;
@@ -226,15 +226,7 @@ fn station(
     if !exponential_service(net.model, s) {
         quality.approx("non-exponential or class-dependent service in MVA");
     }
-    if service.blocking {
-        quality.approx("blocking workers: held time as service time");
-    }
-    if service.instances > 1 && service.load_balancer != LoadBalancer::Random {
-        quality.approx(format!(
-            "{} split as random routing",
-            service.load_balancer.as_str()
-        ));
-    }
+    quality.add_structure(service, "as random routing");
     if let Some(k) = service.queue_capacity
         && u64::from(k) + u64::from(service.workers) < u64::from(users)
     {
@@ -244,7 +236,7 @@ fn station(
     let waiting = state.waiting(arrivals, h);
     let mut utilisation_quality = Quality::exact();
     if service.blocking {
-        utilisation_quality.approx("blocking workers: held time as service time");
+        utilisation_quality.approx(super::quality::BLOCKING);
     }
     StationAnalysis {
         name: service.name.clone(),

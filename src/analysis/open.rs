@@ -153,15 +153,7 @@ fn station(
     if c > 1 && !held.exponential {
         quality.approx("M/G/c by Allen–Cunneen");
     }
-    if service.blocking {
-        quality.approx("blocking workers: held time as service time");
-    }
-    if service.instances > 1 && service.load_balancer != LoadBalancer::Random {
-        quality.approx(format!(
-            "{} split treated as Poisson",
-            service.load_balancer.as_str()
-        ));
-    }
+    quality.add_structure(service, "treated as Poisson");
     if !poisson_in {
         quality.approx("non-Poisson arrivals treated as Poisson");
     }
@@ -179,7 +171,7 @@ fn station(
     }
     let mut utilisation_quality = Quality::exact();
     if service.blocking {
-        utilisation_quality.approx("blocking workers: held time as service time");
+        utilisation_quality.approx(super::quality::BLOCKING);
     }
     StationAnalysis {
         name: service.name.clone(),

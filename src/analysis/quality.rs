@@ -13,7 +13,21 @@ pub struct Quality {
     pub cannot: Option<String>,
 }
 
+/// The approximation behind every number of a service whose workers wait for downstream calls.
+pub const BLOCKING: &str = "blocking workers: held time as service time";
+
 impl Quality {
+    /// The approximations both analyses make about a service's structure: blocking workers, and
+    /// a balancer other than `random` treated as a random split (`split` says how).
+    pub fn add_structure(&mut self, service: &crate::model::Service, split: &str) {
+        if service.blocking {
+            self.approx(BLOCKING);
+        }
+        if service.instances > 1 && service.load_balancer != crate::model::LoadBalancer::Random {
+            self.approx(format!("{} split {split}", service.load_balancer.as_str()));
+        }
+    }
+
     /// An exact result.
     pub fn exact() -> Quality {
         Quality::default()
