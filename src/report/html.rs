@@ -86,30 +86,21 @@ pub fn write_report(
             }
         }
     }
-    let tables: [(&str, &str, Option<&[&str]>); 5] = [
-        ("summary.csv", "Latency and throughput per route", None),
-        ("services.csv", "Services", None),
-        ("links.csv", "Links (per direction)", None),
-        (
-            "points.csv",
-            "Sweep points (all routes; ± is the 95% CI half-width)",
-            Some(&[]),
-        ),
-        ("timeseries.csv", "", Some(&[])),
+    let run_tables = [
+        ("summary.csv", "Latency and throughput per route"),
+        ("services.csv", "Services"),
+        ("links.csv", "Links (per direction)"),
     ];
-    for (file, heading, cols) in tables {
-        let path = dir.join(file);
-        if !path.is_file() || heading.is_empty() {
-            continue;
-        }
-        let table = if file == "points.csv" {
-            points_table(&path)
-        } else {
-            csv_table(&path, |_, _| true, cols)
-        };
-        if let Some(t) = table {
+    for (file, heading) in run_tables {
+        if let Some(t) = csv_table(&dir.join(file), |_, _| true, None) {
             let _ = write!(body, "<h2>{}</h2>{t}", escape(heading));
         }
+    }
+    if let Some(t) = points_table(&dir.join("points.csv")) {
+        let _ = write!(
+            body,
+            "<h2>Sweep points (all routes; <code>_ci95</code> is the 95% CI half-width)</h2>{t}"
+        );
     }
     if let Ok(model) = std::fs::read_to_string(dir.join("model.toml")) {
         let _ = write!(body, "<h2>Model</h2><pre>{}</pre>", escape(&model));
