@@ -1,0 +1,248 @@
+//! The commands that run one model: run, check, init, analyze, validate, plot.
+
+use super::*;
+/// Prints a warning for every saturated station.
+pub(super) fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
+    for s in load.saturated() {
+        let limit = model
+            .services
+            .iter()
+            .find(|x| x.name == s.name)
+            .and_then(|x| x.queue_capacity)
+            .map_or(
+                "without bound (queue_capacity is unlimited)".to_string(),
+                |c| format!("until it holds {c} calls per instance, then reject"),
+            );
+        eprintln!(
+            "warning: `{}` is saturated: utilisation {:.2} ≥ 1 ({:.1} calls/s on {} workers at {:.3} ms each); its queue will grow {limit}",
+            s.name, s.utilisation, s.arrival_rate_per_s, s.servers, s.mean_service_ms
+        );
+    }
+}
+
+pub(super) fn run(args: RunArgs) -> Result<(), Error> {
+    let text = args.model.text()?;
+    let sets = args.model.overrides();
+    let model = text.load(&sets)?;
+    warn_saturation(&analysis::offered_load(&model), &model);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&model.name));
+    if !args.quiet {
+        println!(
+            "meshsim {}: simulating `{}` ({}), seed {}, {} s ({} s warm-up)",
+            env!("CARGO_PKG_VERSION"),
+            model.name,
+            model.source.file,
+            model.seed,
+            model.duration.as_secs_f64(),
+            model.warmup.as_secs_f64()
+        );
+    }
+    let options = sim::Options {
+        timeseries: args.timeseries,
+        limits: args.limits.limits()?,
+    };
+    let result = sim::simulate_with(&model, &options);
+    let mut written = report::write_run(&out, &model, &result)?;
+    let model_toml = out.join("model.toml");
+    report::write_atomic(&model_toml, text.effective_text(&sets)?.as_bytes())?;
+    written.push(model_toml);
+    if !args.charts.no_charts {
+        written.extend(draw_charts(
+            &out,
+            &args.charts.style(),
+            "all",
+            &format!("{}: one run", model.name),
+        )?);
+    }
+    if !args.quiet {
+        println!(
+            "{} events in {:.2} s of wall time ({:.1} M events/s)\n",
+            result.events,
+            result.wall_s,
+            result.events as f64 / result.wall_s.max(1e-9) / 1e6
+        );
+        print!("{}", report::summary_table(&result));
+        let names: Vec<String> = written
+            .iter()
+            .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .collect();
+        println!("\nwrote {}/{{{}}}", out.display(), names.join(", "));
+    }
+    match &result.stopped {
+        None => Ok(()),
+        Some(sim::Stop::Interrupted) => Err(Error::Interrupted(format!(
+            "stopped at t = {:.3} s; the partial results in {} cover the simulated time up to then",
+            result.end_s,
+            out.display()
+        ))),
+        Some(stop) => Err(Error::Failed(format!(
+            "the run stopped early at t = {:.3} s: {stop}. The partial results in {} cover the simulated time up to then",
+            result.end_s,
+            out.display()
+        ))),
+    }
+}
+
+pub(super) fn check(args: ModelArgs) -> Result<(), Error> {
+    let model = args.load()?;
+    let load = analysis::offered_load(&model);
+    println!("{}: valid model `{}`", model.source.file, model.name);
+    println!(
+        "{} routes, {} services, {} links; {} s simulated ({} s warm-up), seed {}\n",
+        model.routes.len(),
+        model.services.len() - 1,
+        model.links.len(),
+        model.duration.as_secs_f64(),
+        model.warmup.as_secs_f64(),
+        model.seed
+    );
+    print!("{}", report::load_table(&load));
+    warn_saturation(&load, &model);
+    Ok(())
+}
+
+pub(super) fn init(args: InitArgs) -> Result<(), Error> {
+    if args.path.exists() && !args.force {
+        return Err(Error::Usage(format!(
+            "`{}` already exists; choose another name or pass --force to overwrite it",
+            args.path.display()
+        )));
+    }
+    report::write_atomic(&args.path, model::BUILTIN_MODEL.as_bytes())?;
+    println!(
+        "wrote the built-in model to {}; edit it, then: meshsim run {}",
+        args.path.display(),
+        args.path.display()
+    );
+    Ok(())
+}
+
+pub(super) fn analyze(args: AnalyzeArgs) -> Result<(), Error> {
+    let model = args.model.load()?;
+    let analysis = analysis::analyze(&model);
+    println!("{}: `{}`", model.source.file, model.name);
+    if args.simulate {
+        let runs = sim::replicate(&model, args.reps);
+        let simulated = report::Simulated {
+            model: &model,
+            runs: &runs,
+        };
+        print!("{}", report::analysis_table(&analysis, Some(&simulated)));
+    } else {
+        print!("{}", report::analysis_table(&analysis, None));
+    }
+    Ok(())
+}
+
+pub(super) fn validate(args: ValidateArgs) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    let cases = crate::validation::suite();
+    eprintln!(
+        "running {} reference cases ({} simulations) on {} threads…",
+        cases.len(),
+        cases.iter().map(|c| c.reps).sum::<u32>(),
+        rayon::current_num_threads()
+    );
+    let rows = crate::validation::run(&cases);
+    print!("{}", report::validation_table(&rows));
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    let path = args.out.join("validation.csv");
+    std::fs::create_dir_all(&args.out).map_err(|source| report::OutputError::Io {
+        path: args.out.clone(),
+        source,
+    })?;
+    report::write_atomic(&path, &report::validation_csv(&rows))?;
+    println!(
+        "\n{} of {} checks passed in {:.1} s; wrote {}",
+        rows.len() - failed,
+        rows.len(),
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+    if failed > 0 {
+        return Err(Error::Failed(format!("{failed} validation checks failed")));
+    }
+    Ok(())
+}
+
+/// Draws every chart the files in `dir` allow (sweep or run) and writes report.html.
+pub(super) fn draw_charts(
+    dir: &Path,
+    style: &crate::chart::Style,
+    route: &str,
+    title: &str,
+) -> Result<Vec<PathBuf>, Error> {
+    let figures = if dir.join("points.csv").is_file() {
+        crate::chart::sweep::figures(dir, route, style)
+    } else {
+        crate::chart::run::figures(dir, style)
+    }
+    .map_err(Error::Usage)?;
+    let written: Vec<Vec<PathBuf>> = {
+        use rayon::prelude::*;
+        figures
+            .par_iter()
+            .map(|f| crate::chart::write_figure(dir, f, style))
+            .collect::<Result<_, _>>()?
+    };
+    let mut files: Vec<PathBuf> = written.into_iter().flatten().collect();
+    let svgs: Vec<PathBuf> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .cloned()
+        .collect();
+    files.push(report::write_report(
+        dir,
+        title,
+        &report::command_line(),
+        &svgs,
+    )?);
+    Ok(files)
+}
+
+pub(super) fn plot(args: PlotArgs) -> Result<(), Error> {
+    if !args.dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "`{}` is not a folder",
+            args.dir.display()
+        )));
+    }
+    let style = args.charts.style();
+    let files = match &args.x {
+        Some(x) => {
+            let y = args.y.as_deref().unwrap_or("p99_ms");
+            let figure = crate::chart::sweep::custom(
+                &args.dir,
+                x,
+                y,
+                args.series.as_deref(),
+                &args.route,
+                &style,
+            )
+            .map_err(Error::Usage)?;
+            crate::chart::write_figure(&args.dir, &figure, &style)?
+        }
+        None => {
+            if args.y.is_some() || args.series.is_some() {
+                return Err(Error::Usage("--y and --series go with --x".into()));
+            }
+            let title = format!(
+                "{}: {}",
+                crate::chart::model_name(&args.dir),
+                if args.dir.join("points.csv").is_file() {
+                    "sweep"
+                } else {
+                    "one run"
+                }
+            );
+            draw_charts(&args.dir, &style, &args.route, &title)?
+        }
+    };
+    for f in &files {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
+}

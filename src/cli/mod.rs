@@ -1,0 +1,300 @@
+//! Command-line interface: clap definitions (here) and the commands they run (`commands`,
+//! `sweeps`).
+
+mod commands;
+mod sweeps;
+
+use commands::{analyze, check, draw_charts, init, plot, run, validate};
+use sweeps::{main_job, merge, sweep};
+
+use crate::error::Error;
+use crate::model::{self, Model, Override, Workload};
+use crate::{analysis, report, sim};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// meshsim: a discrete-event simulator of microservice networks.
+#[derive(Debug, Parser)]
+#[command(name = "meshsim", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate a model, print a summary, and write CSV files and run.json.
+    Run(RunArgs),
+    /// Validate a model and print its offered load and utilisation per service, without simulating.
+    Check(ModelArgs),
+    /// Write the built-in model to a file, to start editing.
+    Init(InitArgs),
+    /// What queueing theory says about a model: response times, utilisation, queues and waits
+    /// per route, service and link, exact or with the approximation named.
+    Analyze(AnalyzeArgs),
+    /// Run the built-in suite of reference cases against queueing theory and print the table.
+    Validate(ValidateArgs),
+    /// Simulate a grid of parameter values × replications in parallel; write runs.csv,
+    /// points.csv (means with 95% CIs) and sweep.json.
+    Sweep(SweepArgs),
+    /// Combine the outputs of sweep shards into one result.
+    Merge(MergeArgs),
+    /// Redraw every chart (and report.html) of an output folder from its CSV files, or draw a
+    /// custom chart of a sweep with --x/--y/--series.
+    Plot(PlotArgs),
+}
+
+/// Which model, and changes to it.
+#[derive(Debug, Args, Default)]
+pub struct ModelArgs {
+    /// The model file (TOML). Without it, the built-in gateway → user/order model.
+    pub model: Option<PathBuf>,
+    /// Override a model value by its dotted path, e.g. --set services.user.instances=3 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<Override>,
+    /// The random seed (same as --set simulation.seed=N).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Guards against runaway runs.
+#[derive(Debug, Args, Default, Clone)]
+pub struct LimitArgs {
+    /// Stop a run when this many requests are in flight (an overloaded model with unbounded
+    /// queues) [default: 1000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight: Option<u64>,
+    /// Stop a run after this many events.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: Option<u64>,
+    /// Stop a run after this many seconds of wall-clock time.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_wall_s: Option<f64>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Result<sim::Limits, Error> {
+        if let Some(w) = self.max_wall_s
+            && !(w.is_finite() && w > 0.0)
+        {
+            return Err(Error::Usage(format!(
+                "--max-wall-s must be a number of seconds > 0, got {w}"
+            )));
+        }
+        Ok(sim::Limits {
+            max_in_flight: self.max_in_flight.unwrap_or(sim::DEFAULT_MAX_IN_FLIGHT),
+            max_events: self.max_events,
+            max_wall_s: self.max_wall_s,
+        })
+    }
+}
+
+/// How charts are drawn.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ChartArgs {
+    /// Chart size in pixels [default: 1200x800].
+    #[arg(long, value_name = "WxH", value_parser = crate::chart::parse_size)]
+    pub size: Option<(u32, u32)>,
+    /// Logarithmic latency (y) axis, for latencies that span decades.
+    #[arg(long)]
+    pub log_y: bool,
+    /// Logarithmic x axis (e.g. the latency axis of the CDF).
+    #[arg(long)]
+    pub log_x: bool,
+    /// Write no charts and no report.html.
+    #[arg(long)]
+    pub no_charts: bool,
+}
+
+impl ChartArgs {
+    fn style(&self) -> crate::chart::Style {
+        let (width, height) = self.size.unwrap_or((1200, 800));
+        crate::chart::Style {
+            width,
+            height,
+            log_y: self.log_y,
+            log_x: self.log_x,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// An output folder of `meshsim run`, `sweep` or `merge`.
+    pub dir: PathBuf,
+    /// Custom chart: the parameter on the x axis (a varied path).
+    #[arg(long, value_name = "PATH")]
+    pub x: Option<String>,
+    /// Custom chart: the metric on the y axis (a points.csv column) [default: p99_ms].
+    #[arg(long, value_name = "METRIC")]
+    pub y: Option<String>,
+    /// Custom chart: one series per value of this parameter.
+    #[arg(long, value_name = "PATH")]
+    pub series: Option<String>,
+    /// The route whose rows are drawn.
+    #[arg(long, default_value = "all")]
+    pub route: String,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+}
+
+/// Parses a time-series interval: `1s`, `500ms`, `2m`, or seconds.
+fn parse_interval(s: &str) -> Result<crate::engine::SimTime, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(v) = t.strip_suffix("ms") {
+        (v, 1e-3)
+    } else if let Some(v) = t.strip_suffix('s') {
+        (v, 1.0)
+    } else if let Some(v) = t.strip_suffix('m') {
+        (v, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x * scale >= 1e-6 => {
+            Ok(crate::engine::SimTime::from_secs_f64(x * scale))
+        }
+        _ => Err(format!("`{s}` is not an interval such as 1s, 500ms or 2m")),
+    }
+}
+
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Record a time series with this interval (e.g. 1s, 500ms): timeseries.csv and its chart.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub timeseries: Option<crate::engine::SimTime>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+    /// Where to write the results [default: output/<model name>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print only errors and warnings.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Also simulate the model and print each number beside its simulated mean and 95% CI.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Replications for --simulate (seeds derived from the model's seed).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub reps: u32,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A parameter to vary: PATH=start:stop:step, PATH=log:start:stop:count or PATH=a,b,c
+    /// (repeatable: the points are the cartesian product). Without it, the model's [sweep] table.
+    #[arg(long, value_name = "PATH=SPEC", value_parser = crate::sweep::parse_vary)]
+    pub vary: Vec<crate::sweep::Axis>,
+    /// Independent replications per point [default: the [sweep] table's reps, or 3].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub reps: Option<u32>,
+    /// Threads to use [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub jobs: Option<u32>,
+    /// Where to write [default: output/<model name>/sweep/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the points and run nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only shard K of N (K/N, K from 1), or N alone with the index from
+    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Keep the points already written to --out by the same sweep; run only the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// Allow more than 100,000 points.
+    #[arg(long)]
+    pub force: bool,
+    /// Print only warnings and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Output folders of the shards of one sweep.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Where to write the combined result.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Where to write validation.csv.
+    #[arg(long, value_name = "DIR", default_value = "output/validation")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The file to create.
+    pub path: PathBuf,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs the parsed command line.
+pub fn execute(cli: Cli) -> Result<(), Error> {
+    crate::interrupt::install_handler();
+    match cli.command {
+        None => main_job(),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Check(args)) => check(args),
+        Some(Command::Init(args)) => init(args),
+        Some(Command::Analyze(args)) => analyze(args),
+        Some(Command::Validate(args)) => validate(args),
+        Some(Command::Sweep(args)) => sweep(args),
+        Some(Command::Merge(args)) => merge(args),
+        Some(Command::Plot(args)) => plot(args),
+    }
+}
+
+impl ModelArgs {
+    /// The `--set` overrides, with `--seed` as one more.
+    pub fn overrides(&self) -> Vec<Override> {
+        let mut overrides = self.set.clone();
+        if let Some(seed) = self.seed {
+            overrides.push(Override {
+                path: vec!["simulation".into(), "seed".into()],
+                value: seed.to_string(),
+            });
+        }
+        overrides
+    }
+
+    /// The model file's text (or the built-in model's).
+    pub fn text(&self) -> Result<model::ModelText, Error> {
+        Ok(match &self.model {
+            Some(path) => model::ModelText::read(path)?,
+            None => model::ModelText::builtin(),
+        })
+    }
+
+    /// Loads and validates the model with its overrides.
+    pub fn load(&self) -> Result<Model, Error> {
+        Ok(self.text()?.load(&self.overrides())?)
+    }
+}

@@ -1,0 +1,265 @@
+//! The commands over many runs: the default job, sweep and merge.
+
+use super::*;
+/// `meshsim` with no arguments: sweep the built-in model's arrival rate from 10% to 95% of its
+/// capacity (the bottleneck's), 3 replications per point.
+pub(super) fn main_job() -> Result<(), Error> {
+    let base = model::load_builtin(&[])?;
+    let Workload::Open { rate_per_s } = base.workload else {
+        unreachable!("the built-in workload is open");
+    };
+    let load = analysis::offered_load(&base);
+    let bottleneck = load
+        .stations
+        .iter()
+        .map(|s| s.utilisation)
+        .fold(0.0, f64::max);
+    let capacity = rate_per_s / bottleneck;
+    let fractions = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
+    let values = fractions
+        .iter()
+        .map(|f| crate::sweep::format_value((f * capacity * 1000.0).round() / 1000.0))
+        .collect();
+    println!(
+        "meshsim {}: sweeping the built-in model `{}` over workload.rate_per_s from 10% to 95% of its capacity ({capacity:.0} req/s), 3 replications per point",
+        env!("CARGO_PKG_VERSION"),
+        base.name
+    );
+    println!(
+        "(for a single run: meshsim run; for your own model: meshsim sweep MODEL --vary PATH=SPEC; see --help)\n"
+    );
+    sweep(SweepArgs {
+        vary: vec![crate::sweep::Axis {
+            path: "workload.rate_per_s".into(),
+            values,
+        }],
+        reps: Some(3),
+        ..SweepArgs::default()
+    })
+}
+
+pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
+    let text = args.model.text()?;
+    let sets = args.model.overrides();
+    let base = text.load(&sets)?;
+    let table = base.sweep.clone().unwrap_or_default();
+    let axes = if args.vary.is_empty() {
+        table
+            .vary
+            .iter()
+            .map(|(path, spec)| {
+                crate::sweep::expand(spec)
+                    .map(|values| crate::sweep::Axis {
+                        path: path.clone(),
+                        values,
+                    })
+                    .map_err(|e| Error::Usage(format!("{}: [sweep] vary {path}: {e}", text.file)))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        args.vary.clone()
+    };
+    let grid = crate::sweep::Grid::new(axes, args.force)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(|s| crate::sweep::Shard::parse(s, |k| std::env::var(k).ok()))
+        .transpose()
+        .map_err(Error::Usage)?;
+    let plan = crate::sweep::Plan {
+        options: sim::Options {
+            timeseries: None,
+            limits: args.limits.limits()?,
+        },
+        text,
+        sets,
+        base,
+        grid,
+        reps: args.reps.or(table.reps).unwrap_or(3),
+        shard,
+    };
+    plan.check()?;
+    if args.list {
+        print!("{}", list_points(&plan));
+        return Ok(());
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&plan.base.name).join("sweep"));
+    let threads = args
+        .jobs
+        .map_or_else(rayon::current_num_threads, |j| j as usize);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?;
+    let ids = plan.ids().len();
+    if !args.quiet {
+        println!(
+            "sweep {}: {} points × {} replications{} on {threads} threads → {}",
+            plan.sweep_id(),
+            ids,
+            plan.reps,
+            plan.shard
+                .map(|s| format!(
+                    " (shard {}/{} of {} points)",
+                    s.index + 1,
+                    s.count,
+                    plan.grid.len()
+                ))
+                .unwrap_or_default(),
+            out.display()
+        );
+    }
+    let mut outcome = pool.install(|| crate::sweep::run(&plan, &out, args.resume, args.quiet))?;
+    let model_toml = out.join("model.toml");
+    report::write_atomic(
+        &model_toml,
+        plan.text.effective_text(&plan.sets)?.as_bytes(),
+    )?;
+    if !args.charts.no_charts {
+        let title = format!(
+            "{}: sweep of {}",
+            plan.base.name,
+            plan.grid
+                .axes
+                .iter()
+                .map(|a| a.path.as_str())
+                .collect::<Vec<_>>()
+                .join(" × ")
+        );
+        outcome
+            .files
+            .extend(pool.install(|| draw_charts(&out, &args.charts.style(), "all", &title))?);
+    }
+    if !args.quiet {
+        if outcome.resumed > 0 {
+            println!(
+                "resumed: {} points were already done, ran {}",
+                outcome.resumed, outcome.ran
+            );
+        }
+        print!(
+            "{}",
+            sweep_table(&out.join("points.csv")).unwrap_or_default()
+        );
+        let names: Vec<String> = outcome
+            .files
+            .iter()
+            .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .collect();
+        println!(
+            "\n{} runs in {:.1} s; wrote {}/{{{}}} and points/ (one file per point)",
+            outcome.ran * plan.reps as usize,
+            outcome.wall_time_s,
+            out.display(),
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The points of a sweep, one line each (for --list).
+pub(super) fn list_points(plan: &crate::sweep::Plan) -> String {
+    let mut s = String::new();
+    let axes = &plan.grid.axes;
+    let widths: Vec<usize> = axes
+        .iter()
+        .map(|a| {
+            a.values
+                .iter()
+                .map(String::len)
+                .max()
+                .unwrap_or(0)
+                .max(a.path.len())
+        })
+        .collect();
+    s.push_str(&format!("{:>8}", "point"));
+    for (a, w) in axes.iter().zip(&widths) {
+        s.push_str(&format!("  {:>w$}", a.path));
+    }
+    s.push('\n');
+    for id in plan.ids() {
+        s.push_str(&format!("{id:>8}"));
+        for (v, w) in plan.grid.values(id).iter().zip(&widths) {
+            s.push_str(&format!("  {v:>w$}"));
+        }
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "{} points × {} replications = {} runs{}\n",
+        plan.ids().len(),
+        plan.reps,
+        plan.ids().len() * plan.reps as usize,
+        plan.shard
+            .map(|sh| format!(" (shard {}/{})", sh.index + 1, sh.count))
+            .unwrap_or_default()
+    ));
+    s
+}
+
+/// The `all` rows of points.csv: parameters, throughput, error rate, mean and p99 with their CIs.
+pub(super) fn sweep_table(points_csv: &Path) -> Option<String> {
+    let mut r = csv::Reader::from_path(points_csv).ok()?;
+    let header = r.headers().ok()?.clone();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let route = col("route")?;
+    let params: Vec<usize> = (1..route).collect();
+    let shown = ["throughput_rps", "error_rate", "mean_ms", "p99_ms"];
+    let mut s = String::new();
+    let names: Vec<&str> = params.iter().map(|&i| &header[i]).collect();
+    let widths: Vec<usize> = names.iter().map(|n| n.len().max(8)).collect();
+    for (n, w) in names.iter().zip(&widths) {
+        s.push_str(&format!("{n:>w$}  "));
+    }
+    for m in shown {
+        s.push_str(&format!("{:>22}", format!("{m} (±95%)")));
+    }
+    s.push('\n');
+    for rec in r.records().flatten() {
+        if &rec[route] != "all" {
+            continue;
+        }
+        for (&i, w) in params.iter().zip(&widths) {
+            s.push_str(&format!("{:>w$}  ", &rec[i]));
+        }
+        for m in shown {
+            let v: f64 = rec[col(m)?].parse().unwrap_or(f64::NAN);
+            let ci: f64 = rec[col(&format!("{m}_ci95"))?].parse().unwrap_or(f64::NAN);
+            s.push_str(&format!("{:>22}", format!("{v:.3} ±{ci:.3}")));
+        }
+        s.push('\n');
+    }
+    Some(s)
+}
+
+pub(super) fn merge(args: MergeArgs) -> Result<(), Error> {
+    let (outcome, missing) = crate::sweep::merge(&args.shards, &args.out)?;
+    if let Ok(model) = std::fs::read(args.shards[0].join("model.toml")) {
+        report::write_atomic(&args.out.join("model.toml"), &model)?;
+    }
+    if !args.charts.no_charts {
+        draw_charts(&args.out, &args.charts.style(), "all", "merged sweep")?;
+    }
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(20).map(|m| m.to_string()).collect();
+        eprintln!(
+            "warning: {} points are missing (not in any shard): {}{}",
+            missing.len(),
+            shown.join(", "),
+            if missing.len() > 20 { ", …" } else { "" }
+        );
+    }
+    print!(
+        "{}",
+        sweep_table(&args.out.join("points.csv")).unwrap_or_default()
+    );
+    println!(
+        "\nmerged {} points from {} folders into {}",
+        outcome.resumed,
+        args.shards.len(),
+        args.out.display()
+    );
+    Ok(())
+}
