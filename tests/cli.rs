@@ -74,14 +74,20 @@ fn run_without_arguments_simulates_the_builtin_model_and_writes_its_files() {
         "{stdout}"
     );
     let base = dir.path().join("output/gateway-user-order");
-    for f in ["summary.csv", "services.csv", "links.csv", "run.json"] {
+    for f in [
+        "summary.csv",
+        "services.csv",
+        "links.csv",
+        "edges.csv",
+        "run.json",
+    ] {
         assert!(base.join(f).is_file(), "{f} missing");
     }
     let summary = std::fs::read_to_string(base.join("summary.csv")).unwrap();
     let header = summary.lines().next().unwrap();
     assert_eq!(
         header,
-        "route,requests,completed,errors,in_flight_at_end,throughput_rps,error_rate,mean_ms,p50_ms,p90_ms,p99_ms,p999_ms,max_ms"
+        "route,requests,completed,errors,in_flight_at_end,throughput_rps,error_rate,mean_ms,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,errors_rejected,errors_timeout,errors_circuit_open,errors_rate_limited,errors_crashed,errors_bulkhead,errors_network,errors_failed"
     );
     assert_eq!(
         summary.lines().count(),

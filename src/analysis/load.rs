@@ -101,7 +101,7 @@ pub fn offered_load(model: &Model) -> OfferedLoad {
         .map(|s| s.instances * s.workers)
         .collect();
     let (throughput, bound) = match &model.workload {
-        Workload::Open { rate_per_s } => (*rate_per_s, false),
+        Workload::Open { rate_per_s, .. } => (*rate_per_s, false),
         Workload::Closed { users, think } => {
             let total_ms: f64 = demand.iter().sum::<f64>() + think.mean_ms();
             let population = f64::from(*users) * 1000.0 / total_ms;

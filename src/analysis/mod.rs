@@ -74,8 +74,21 @@ pub struct LinkAnalysis {
 
 /// Analyses `model`: an open network for open workloads, Mean Value Analysis for closed ones.
 pub fn analyze(model: &Model) -> Analysis {
-    match &model.workload {
-        Workload::Open { rate_per_s } => open::analyze_open(model, *rate_per_s),
+    let mut analysis = match &model.workload {
+        Workload::Open { rate_per_s, .. } => open::analyze_open(model, *rate_per_s),
         Workload::Closed { users, think } => mva::analyze_closed(model, *users, think.mean_ms()),
+    };
+    if let Some(note) = model.ignored_by_theory() {
+        analysis.throughput_quality.approx(note.clone());
+        let qualities = analysis
+            .routes
+            .iter_mut()
+            .map(|r| &mut r.quality)
+            .chain(analysis.stations.iter_mut().map(|s| &mut s.quality))
+            .chain(analysis.links.iter_mut().map(|l| &mut l.quality));
+        for q in qualities {
+            q.approx(note.clone());
+        }
     }
+    analysis
 }

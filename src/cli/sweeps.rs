@@ -5,7 +5,7 @@ use super::*;
 /// capacity (the bottleneck's), 3 replications per point.
 pub(super) fn main_job() -> Result<(), Error> {
     let base = model::load_builtin(&[])?;
-    let Workload::Open { rate_per_s } = base.workload else {
+    let Workload::Open { rate_per_s, .. } = base.workload else {
         unreachable!("the built-in workload is open");
     };
     let load = analysis::offered_load(&base);

@@ -9,11 +9,16 @@ mod diagnostic;
 mod dist;
 mod overrides;
 pub mod raw;
+mod resilience;
 mod validate;
 
 pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
 pub use dist::{Dist, gamma_fn};
 pub use overrides::Override;
+pub use resilience::{
+    ArrivalPattern, Autoscale, Backoff, BreakerPolicy, CallPolicy, Edge, Fault, FaultKind, Jitter,
+    RateLimit, RetryBudget, RetryPolicy, ScaleMetric,
+};
 
 use crate::engine::SimTime;
 use std::path::{Path, PathBuf};
@@ -49,6 +54,15 @@ pub struct Model {
     /// Every endpoint of every service, the gateway's included.
     pub endpoints: Vec<Endpoint>,
     pub links: Vec<Link>,
+    /// Every caller → callee pair of the call graph with its call policy, sorted by (from, to).
+    pub edges: Vec<Edge>,
+    /// The client gives up on a request after this long (counted as a timeout).
+    pub deadline: Option<SimTime>,
+    /// Whether each call carries the request's remaining time: callers shorten their timeouts
+    /// to it and callees drop calls whose deadline has passed instead of working on them.
+    pub propagate_deadline: bool,
+    /// `[[faults]]`, in file order.
+    pub faults: Vec<Fault>,
     /// The `[sweep]` table, if the file has one: a sweep versioned with the model.
     pub sweep: Option<SweepTable>,
 }
@@ -76,7 +90,11 @@ pub struct Source {
 #[derive(Clone, Debug)]
 pub enum Workload {
     /// Poisson arrivals at a fixed rate, whatever the system's response: an open system.
-    Open { rate_per_s: f64 },
+    Open {
+        rate_per_s: f64,
+        /// A time-varying rate; `rate_per_s` is its base.
+        pattern: Option<ArrivalPattern>,
+    },
     /// A fixed population of users, each sending its next request `think` after the last response.
     Closed { users: u32, think: Dist },
 }
@@ -127,6 +145,11 @@ pub struct Service {
     pub load_balancer: LoadBalancer,
     /// Whether a worker stays held while its request waits for downstream calls.
     pub blocking: bool,
+    /// Calls admitted at once, over all instances; more are shed (`rate_limited`).
+    pub max_concurrency: Option<u32>,
+    /// A token bucket in front of the service; calls without a token are shed.
+    pub rate_limit: Option<RateLimit>,
+    pub autoscale: Option<Autoscale>,
     pub endpoints: Vec<EndpointId>,
 }
 
@@ -144,6 +167,9 @@ pub struct Endpoint {
     pub response_bytes: u64,
     /// Downstream calls: stages in sequence, calls within a stage in parallel.
     pub stages: Vec<Vec<EndpointId>>,
+    /// Probability that a call answers with an error after its processing (and makes no
+    /// downstream calls): a bug, a failing dependency outside the model.
+    pub error_probability: f64,
 }
 
 /// A network link between two nodes; each direction is an independent FIFO transmitter.
@@ -166,6 +192,59 @@ impl Model {
     /// The measured window: from the end of warm-up to the end of the run.
     pub fn measured(&self) -> SimTime {
         self.duration - self.warmup
+    }
+
+    /// The edge from `from` to `to`, if `from` calls `to`.
+    pub fn edge(&self, from: ServiceId, to: ServiceId) -> Option<&Edge> {
+        self.edges.iter().find(|e| e.from == from && e.to == to)
+    }
+
+    /// What in the model steady-state queueing theory leaves out (resilience mechanisms,
+    /// faults, a time-varying rate), named for the analysis' approximation note.
+    pub fn ignored_by_theory(&self) -> Option<String> {
+        let mut ignored = Vec::new();
+        let policies = || self.edges.iter().map(|e| &e.policy);
+        if policies().any(|p| p.timeout.is_some()) {
+            ignored.push("timeouts");
+        }
+        if policies().any(|p| p.retry.is_some()) {
+            ignored.push("retries");
+        }
+        if policies().any(|p| p.breaker.is_some()) {
+            ignored.push("circuit breakers");
+        }
+        if policies().any(|p| p.bulkhead.is_some()) {
+            ignored.push("bulkheads");
+        }
+        if self
+            .services
+            .iter()
+            .any(|s| s.max_concurrency.is_some() || s.rate_limit.is_some())
+        {
+            ignored.push("rate limits");
+        }
+        if self.services.iter().any(|s| s.autoscale.is_some()) {
+            ignored.push("autoscaling");
+        }
+        if self.deadline.is_some() {
+            ignored.push("deadlines");
+        }
+        if self.endpoints.iter().any(|e| e.error_probability > 0.0) {
+            ignored.push("error responses");
+        }
+        if !self.faults.is_empty() {
+            ignored.push("faults");
+        }
+        if matches!(
+            self.workload,
+            Workload::Open {
+                pattern: Some(_),
+                ..
+            }
+        ) {
+            ignored.push("the time-varying rate (analysed at the base rate)");
+        }
+        (!ignored.is_empty()).then(|| format!("ignores {}", ignored.join(", ")))
     }
 
     /// Looks an endpoint up by `service.endpoint` name.

@@ -20,6 +20,8 @@ pub struct RawModel {
     #[serde(default)]
     pub links: IndexMap<String, RawLink>,
     pub sweep: Option<RawSweep>,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
 }
 
 /// `[sweep]`: parameters to vary, as strings (`"100:900:100"`) or arrays (`[0.5, 5, 50]`).
@@ -62,6 +64,101 @@ pub struct RawWorkload {
     pub think_ms: Option<toml::Value>,
     #[serde(default)]
     pub mix: Vec<RawMix>,
+    /// The client gives up on a request after this long.
+    pub deadline_ms: Option<f64>,
+    /// Whether the remaining deadline travels with every call.
+    #[serde(default)]
+    pub propagate_deadline: bool,
+    pub pattern: Option<RawPattern>,
+}
+
+/// `[workload.pattern]`: a time-varying arrival rate; which fields apply depends on `shape`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPattern {
+    pub shape: String,
+    pub at_s: Option<f64>,
+    pub duration_s: Option<f64>,
+    pub from_s: Option<f64>,
+    pub to_s: Option<f64>,
+    pub rate_per_s: Option<f64>,
+    pub period_s: Option<f64>,
+    pub amplitude_per_s: Option<f64>,
+    pub interval_s: Option<f64>,
+    pub rates_per_s: Option<Vec<f64>>,
+    pub file: Option<String>,
+}
+
+/// How a caller calls others: `[services.NAME.client]`, with `to.CALLEE` overrides.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    pub timeout_ms: Option<f64>,
+    pub cancel_on_timeout: Option<bool>,
+    pub bulkhead: Option<i64>,
+    pub hedge_after_ms: Option<f64>,
+    pub retry: Option<RawRetry>,
+    pub circuit_breaker: Option<RawBreaker>,
+    pub to: Option<IndexMap<String, RawClient>>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub max_attempts: i64,
+    pub backoff: Option<String>,
+    pub base_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub jitter: Option<String>,
+    pub budget_percent: Option<f64>,
+    pub min_retries_per_s: Option<f64>,
+    pub on: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub consecutive_failures: Option<i64>,
+    pub failure_rate: Option<f64>,
+    pub window: Option<i64>,
+    pub min_calls: Option<i64>,
+    pub open_ms: f64,
+    pub probe_calls: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub rate_per_s: f64,
+    pub burst: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoscale {
+    pub metric: String,
+    pub target: f64,
+    pub interval_s: f64,
+    pub step_up: Option<i64>,
+    pub step_down: Option<i64>,
+    pub min: i64,
+    pub max: i64,
+    pub cold_start_s: Option<f64>,
+}
+
+/// `[[faults]]`: something that goes wrong for `duration_s` from `at_s`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub kind: String,
+    pub at_s: f64,
+    pub duration_s: f64,
+    pub service: Option<String>,
+    pub instance: Option<i64>,
+    pub link: Option<String>,
+    pub factor: Option<f64>,
+    pub extra_latency_ms: Option<f64>,
+    pub loss: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +180,9 @@ pub struct RawGateway {
     pub workers: i64,
     pub service_ms: Option<toml::Value>,
     pub queue_capacity: Option<i64>,
+    pub max_concurrency: Option<i64>,
+    pub rate_limit: Option<RawRateLimit>,
+    pub client: Option<RawClient>,
 }
 
 fn default_one() -> i64 {
@@ -111,6 +211,10 @@ pub struct RawService {
     pub load_balancer: RawLoadBalancer,
     #[serde(default)]
     pub blocking: bool,
+    pub max_concurrency: Option<i64>,
+    pub rate_limit: Option<RawRateLimit>,
+    pub client: Option<RawClient>,
+    pub autoscale: Option<RawAutoscale>,
     pub endpoints: IndexMap<String, RawEndpoint>,
 }
 
@@ -124,6 +228,9 @@ pub struct RawEndpoint {
     pub response_bytes: i64,
     #[serde(default)]
     pub calls: Vec<Vec<String>>,
+    /// Probability that a call ends in an error response after its processing.
+    #[serde(default)]
+    pub error_probability: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,21 +261,110 @@ pub mod fields {
         "services",
         "links",
         "sweep",
+        "faults",
     ];
     pub const SWEEP: &[&str] = &["vary", "reps"];
     pub const SIMULATION: &[&str] = &["duration_s", "warmup_s", "seed"];
-    pub const WORKLOAD: &[&str] = &["type", "rate_per_s", "users", "think_ms", "mix"];
+    pub const WORKLOAD: &[&str] = &[
+        "type",
+        "rate_per_s",
+        "users",
+        "think_ms",
+        "mix",
+        "deadline_ms",
+        "propagate_deadline",
+        "pattern",
+    ];
+    pub const PATTERN: &[&str] = &[
+        "shape",
+        "at_s",
+        "duration_s",
+        "from_s",
+        "to_s",
+        "rate_per_s",
+        "period_s",
+        "amplitude_per_s",
+        "interval_s",
+        "rates_per_s",
+        "file",
+    ];
+    pub const CLIENT: &[&str] = &[
+        "timeout_ms",
+        "cancel_on_timeout",
+        "bulkhead",
+        "hedge_after_ms",
+        "retry",
+        "circuit_breaker",
+        "to",
+    ];
+    pub const RETRY: &[&str] = &[
+        "max_attempts",
+        "backoff",
+        "base_ms",
+        "max_ms",
+        "jitter",
+        "budget_percent",
+        "min_retries_per_s",
+        "on",
+    ];
+    pub const BREAKER: &[&str] = &[
+        "consecutive_failures",
+        "failure_rate",
+        "window",
+        "min_calls",
+        "open_ms",
+        "probe_calls",
+    ];
+    pub const RATE_LIMIT: &[&str] = &["rate_per_s", "burst"];
+    pub const AUTOSCALE: &[&str] = &[
+        "metric",
+        "target",
+        "interval_s",
+        "step_up",
+        "step_down",
+        "min",
+        "max",
+        "cold_start_s",
+    ];
+    pub const FAULT: &[&str] = &[
+        "kind",
+        "at_s",
+        "duration_s",
+        "service",
+        "instance",
+        "link",
+        "factor",
+        "extra_latency_ms",
+        "loss",
+    ];
     pub const MIX: &[&str] = &["route", "weight"];
-    pub const GATEWAY: &[&str] = &["workers", "service_ms", "queue_capacity"];
+    pub const GATEWAY: &[&str] = &[
+        "workers",
+        "service_ms",
+        "queue_capacity",
+        "max_concurrency",
+        "rate_limit",
+        "client",
+    ];
     pub const SERVICE: &[&str] = &[
         "instances",
         "workers",
         "queue_capacity",
         "load_balancer",
         "blocking",
+        "max_concurrency",
+        "rate_limit",
+        "client",
+        "autoscale",
         "endpoints",
     ];
-    pub const ENDPOINT: &[&str] = &["service_ms", "request_bytes", "response_bytes", "calls"];
+    pub const ENDPOINT: &[&str] = &[
+        "service_ms",
+        "request_bytes",
+        "response_bytes",
+        "calls",
+        "error_probability",
+    ];
     pub const LINK: &[&str] = &[
         "between",
         "latency_ms",
@@ -225,5 +421,12 @@ mod tests {
         assert_eq!(accepted_fields::<RawEndpoint>(), fields::ENDPOINT);
         assert_eq!(accepted_fields::<RawLink>(), fields::LINK);
         assert_eq!(accepted_fields::<RawSweep>(), fields::SWEEP);
+        assert_eq!(accepted_fields::<RawPattern>(), fields::PATTERN);
+        assert_eq!(accepted_fields::<RawClient>(), fields::CLIENT);
+        assert_eq!(accepted_fields::<RawRetry>(), fields::RETRY);
+        assert_eq!(accepted_fields::<RawBreaker>(), fields::BREAKER);
+        assert_eq!(accepted_fields::<RawRateLimit>(), fields::RATE_LIMIT);
+        assert_eq!(accepted_fields::<RawAutoscale>(), fields::AUTOSCALE);
+        assert_eq!(accepted_fields::<RawFault>(), fields::FAULT);
     }
 }

@@ -4,6 +4,7 @@
 use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::Dist;
 use super::raw::{self, RawModel, RawWorkloadKind};
+use super::resilience;
 use super::{
     Endpoint, EndpointId, GATEWAY, Link, LoadBalancer, Model, Route, Service, Source, SweepTable,
     Workload,
@@ -63,6 +64,18 @@ pub fn validate(
         queue_capacity: optional_count("gateway.queue_capacity", raw.gateway.queue_capacity)?,
         load_balancer: LoadBalancer::RoundRobin,
         blocking: false,
+        max_concurrency: raw
+            .gateway
+            .max_concurrency
+            .map(|v| count("gateway.max_concurrency", v, 1))
+            .transpose()?,
+        rate_limit: raw
+            .gateway
+            .rate_limit
+            .as_ref()
+            .map(|r| resilience::rate_limit(r, "gateway.rate_limit"))
+            .transpose()?,
+        autoscale: None,
         endpoints: Vec::new(),
     }];
     let gateway_time = match &raw.gateway.service_ms {
@@ -82,6 +95,29 @@ pub fn validate(
         &gateway_time,
     )?;
     let links = links(&raw.links, &services, base_dir)?;
+    let clients: Vec<(String, Option<raw::RawClient>)> =
+        std::iter::once(("gateway.client".to_string(), raw.gateway.client.clone()))
+            .chain(
+                raw.services
+                    .iter()
+                    .map(|(n, s)| (format!("services.{n}.client"), s.client.clone())),
+            )
+            .collect();
+    let edges = resilience::edges(&services, &endpoints, &clients)?;
+    let faults = resilience::faults(&raw.faults, &services, &links)?;
+    let deadline = raw
+        .workload
+        .deadline_ms
+        .map(|ms| positive("workload.deadline_ms", ms, "milliseconds > 0"))
+        .transpose()?
+        .map(SimTime::from_millis_f64);
+    if raw.workload.propagate_deadline && deadline.is_none() {
+        return Err(Invalid::at(
+            "workload.propagate_deadline",
+            "there is no deadline to propagate",
+        )
+        .help("set workload.deadline_ms, e.g. deadline_ms = 500"));
+    }
     let sweep = raw.sweep.as_ref().map(sweep_table).transpose()?;
 
     Ok(Model {
@@ -95,6 +131,10 @@ pub fn validate(
         services,
         endpoints,
         links,
+        edges,
+        deadline,
+        propagate_deadline: raw.workload.propagate_deadline,
+        faults,
         sweep,
     })
 }
@@ -199,8 +239,25 @@ fn services_and_endpoints(
                 raw::RawLoadBalancer::PowerOfTwo => LoadBalancer::PowerOfTwo,
             },
             blocking: svc.blocking,
+            max_concurrency: svc
+                .max_concurrency
+                .map(|v| count(&format!("{path}.max_concurrency"), v, 1))
+                .transpose()?,
+            rate_limit: svc
+                .rate_limit
+                .as_ref()
+                .map(|r| resilience::rate_limit(r, &format!("{path}.rate_limit")))
+                .transpose()?,
+            autoscale: None,
             endpoints: Vec::new(),
         };
+        if let Some(a) = &svc.autoscale {
+            service.autoscale = Some(resilience::autoscale(
+                a,
+                &format!("{path}.autoscale"),
+                service.instances,
+            )?);
+        }
         if svc.endpoints.is_empty() {
             return Err(
                 Invalid::at(&path, format!("service `{name}` has no endpoints")).help(format!(
@@ -224,6 +281,10 @@ fn services_and_endpoints(
                     request_bytes: bytes(&format!("{ep_path}.request_bytes"), ep.request_bytes)?,
                     response_bytes: bytes(&format!("{ep_path}.response_bytes"), ep.response_bytes)?,
                     stages: Vec::new(),
+                    error_probability: probability(
+                        &format!("{ep_path}.error_probability"),
+                        ep.error_probability,
+                    )?,
                 },
                 calls: ep.calls.clone(),
                 path: ep_path,
@@ -391,9 +452,21 @@ fn workload(raw: &raw::RawWorkload, base_dir: &Path) -> Result<Workload, Invalid
                     rate,
                     "a rate in requests per second > 0",
                 )?,
+                pattern: raw
+                    .pattern
+                    .as_ref()
+                    .map(|p| resilience::pattern(p, base_dir))
+                    .transpose()?,
             })
         }
         RawWorkloadKind::Closed => {
+            if raw.pattern.is_some() {
+                return Err(Invalid::at(
+                    "workload.pattern",
+                    "applies only to type = \"open\" workloads",
+                )
+                .help("a closed workload's rate follows from users, think_ms and response times"));
+            }
             if raw.rate_per_s.is_some() {
                 return Err(Invalid::at(
                     "workload.rate_per_s",
@@ -475,6 +548,7 @@ fn routes(
             request_bytes: 0,
             response_bytes: 0,
             stages: vec![vec![target]],
+            error_probability: 0.0,
         });
         services[GATEWAY].endpoints.push(gateway_endpoint);
         routes.push(Route {
@@ -580,6 +654,16 @@ fn links(
         });
     }
     Ok(links)
+}
+
+fn probability(path: &str, p: f64) -> Result<f64, Invalid> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(Invalid::at(
+            path,
+            format!("must be a probability in [0, 1], got {p}"),
+        ));
+    }
+    Ok(p)
 }
 
 fn check_identifier(path: &str, name: &str, what: &str) -> Result<(), Invalid> {

@@ -19,6 +19,14 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "p99_ms",
     "p999_ms",
     "max_ms",
+    "errors_rejected",
+    "errors_timeout",
+    "errors_circuit_open",
+    "errors_rate_limited",
+    "errors_crashed",
+    "errors_bulkhead",
+    "errors_network",
+    "errors_failed",
 ];
 
 /// Columns of `services.csv`, in order.
@@ -34,6 +42,39 @@ pub const SERVICES_COLUMNS: &[&str] = &[
     "mean_wait_ms",
     "mean_residence_ms",
     "mean_in_station",
+    "mean_instances",
+    "shed",
+    "expired",
+];
+
+/// Columns of `edges.csv`, in order.
+pub const EDGES_COLUMNS: &[&str] = &[
+    "from",
+    "to",
+    "calls",
+    "attempts",
+    "retries",
+    "hedges",
+    "timeouts",
+    "failed_attempts",
+    "circuit_open",
+    "bulkhead_rejected",
+    "budget_exhausted",
+    "failed_calls",
+    "wasted_attempts",
+    "wasted_work_ms",
+    "breaker_opened",
+    "breaker_open_share",
+];
+
+/// Columns of `scaling.csv`, in order.
+pub const SCALING_COLUMNS: &[&str] = &[
+    "time_s",
+    "service",
+    "metric",
+    "instances_before",
+    "instances_after",
+    "ready_at_s",
 ];
 
 /// Columns of `links.csv`, in order.
@@ -77,6 +118,9 @@ pub fn route_row(r: &RouteResult) -> Vec<String> {
         number(l.quantile_ms(0.999)),
         number(l.max_ms()),
     ]
+    .into_iter()
+    .chain(r.errors_by_kind.iter().map(u64::to_string))
+    .collect()
 }
 
 /// `summary.csv`: one row per route, then `all`.
@@ -108,6 +152,9 @@ pub fn services_csv(result: &RunResult) -> Vec<u8> {
                 number(s.mean_wait_ms),
                 number(s.mean_residence_ms),
                 number(s.mean_in_station),
+                number(s.mean_instances),
+                s.shed.to_string(),
+                s.expired.to_string(),
             ]
         })
         .collect();
@@ -136,6 +183,56 @@ pub fn links_csv(result: &RunResult) -> Vec<u8> {
     to_bytes(LINKS_COLUMNS, rows)
 }
 
+/// `edges.csv`: one row per caller → callee edge: attempts, retries, timeouts, breaker and
+/// bulkhead refusals, and the work wasted on answers nobody used.
+pub fn edges_csv(result: &RunResult) -> Vec<u8> {
+    let rows = result
+        .edges
+        .iter()
+        .map(|e| {
+            let s = &e.stats;
+            vec![
+                e.from.clone(),
+                e.to.clone(),
+                s.calls.to_string(),
+                s.attempts.to_string(),
+                s.retries.to_string(),
+                s.hedges.to_string(),
+                s.timeouts.to_string(),
+                s.failures.to_string(),
+                s.circuit_open.to_string(),
+                s.bulkhead_rejected.to_string(),
+                s.budget_exhausted.to_string(),
+                s.failed_calls.to_string(),
+                s.wasted_attempts.to_string(),
+                number(s.wasted_work_ns as f64 / 1e6),
+                e.breaker_opened.to_string(),
+                number(e.breaker_open_share),
+            ]
+        })
+        .collect();
+    to_bytes(EDGES_COLUMNS, rows)
+}
+
+/// `scaling.csv`: one row per autoscaling decision.
+pub fn scaling_csv(result: &RunResult) -> Vec<u8> {
+    let rows = result
+        .scaling
+        .iter()
+        .map(|e| {
+            vec![
+                number(e.time_s),
+                e.service.clone(),
+                number(e.metric),
+                e.from.to_string(),
+                e.to.to_string(),
+                number(e.ready_at_s),
+            ]
+        })
+        .collect();
+    to_bytes(SCALING_COLUMNS, rows)
+}
+
 /// `latency_cdf.csv`: per route (and `all`), the cumulative distribution of latency from the
 /// HDR histogram: `route, latency_ms, cumulative_fraction`.
 pub fn latency_cdf_csv(result: &RunResult) -> Vec<u8> {
@@ -150,7 +247,9 @@ pub fn latency_cdf_csv(result: &RunResult) -> Vec<u8> {
 
 /// `timeseries.csv`: one row per interval, warm-up included: arrivals, completions, errors,
 /// throughput, error rate, p50 and p99 of the requests completed in the interval, and each
-/// service's time-average queue length (`queue_length_<service>`).
+/// service's time-average queue length (`queue_length_<service>`) and ready instances
+/// (`instances_<service>`), retries and timeouts over all edges, and the share of the interval
+/// each circuit breaker was open (`breaker_open_<from>-><to>`).
 pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
     let mut header: Vec<String> = [
         "start_s",
@@ -166,6 +265,9 @@ pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
     .map(String::from)
     .to_vec();
     header.extend(ts.services.iter().map(|s| format!("queue_length_{s}")));
+    header.extend(ts.services.iter().map(|s| format!("instances_{s}")));
+    header.extend(["retries".to_string(), "timeouts".to_string()]);
+    header.extend(ts.breakers.iter().map(|b| format!("breaker_open_{b}")));
     let rows = ts
         .rows
         .iter()
@@ -182,6 +284,9 @@ pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
                 number(i.p99_ms),
             ];
             row.extend(i.queue_length.iter().map(|q| number(*q)));
+            row.extend(i.instances.iter().map(|q| number(*q)));
+            row.extend([i.retries.to_string(), i.timeouts.to_string()]);
+            row.extend(i.breaker_open.iter().map(|q| number(*q)));
             row
         })
         .collect();

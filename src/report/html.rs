@@ -90,6 +90,8 @@ pub fn write_report(
         ("summary.csv", "Latency and throughput per route"),
         ("services.csv", "Services"),
         ("links.csv", "Links (per direction)"),
+        ("edges.csv", "Calls per edge (attempts, retries, timeouts)"),
+        ("scaling.csv", "Autoscaling decisions"),
     ];
     for (file, heading) in run_tables {
         if let Some(t) = csv_table(&dir.join(file), |_, _| true, None) {

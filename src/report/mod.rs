@@ -12,8 +12,8 @@ mod validation;
 pub use analysis_table::{Simulated, analysis_table};
 pub use atomic::{OutputError, write_atomic};
 pub use csv_files::{
-    LINKS_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, latency_cdf_csv, links_csv, route_row,
-    services_csv, summary_csv, timeseries_csv,
+    EDGES_COLUMNS, LINKS_COLUMNS, SCALING_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, edges_csv,
+    latency_cdf_csv, links_csv, route_row, scaling_csv, services_csv, summary_csv, timeseries_csv,
 };
 pub use html::{command_line, escape, write_report};
 pub use run_json::RunInfo;
@@ -24,7 +24,8 @@ use crate::model::Model;
 use crate::sim::RunResult;
 use std::path::{Path, PathBuf};
 
-/// Writes `summary.csv`, `services.csv`, `links.csv` and `run.json` into `dir`, creating it.
+/// Writes `summary.csv`, `services.csv`, `links.csv`, `edges.csv`, `latency_cdf.csv`,
+/// `scaling.csv` (with autoscaling), `timeseries.csv` (when recorded) and `run.json` into `dir`, creating it.
 /// Returns the paths written.
 pub fn write_run(
     dir: &Path,
@@ -39,9 +40,13 @@ pub fn write_run(
         ("summary.csv", summary_csv(result)),
         ("services.csv", services_csv(result)),
         ("links.csv", links_csv(result)),
+        ("edges.csv", edges_csv(result)),
         ("latency_cdf.csv", latency_cdf_csv(result)),
         ("run.json", RunInfo::new(model, result).to_json()),
     ];
+    if !result.scaling.is_empty() {
+        files.push(("scaling.csv", scaling_csv(result)));
+    }
     if let Some(ts) = &result.timeseries {
         files.push(("timeseries.csv", timeseries_csv(ts)));
     }

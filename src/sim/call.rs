@@ -5,7 +5,7 @@ use crate::engine::{Handle, SimTime};
 /// What happens next in the simulated system.
 #[derive(Clone, Copy, Debug)]
 pub enum Event {
-    /// The next Poisson arrival of an open workload.
+    /// The next arrival (or, with a time-varying rate, candidate arrival) of an open workload.
     Arrival,
     /// A closed-workload user has finished thinking and sends its next request.
     UserReady { user: u32 },
@@ -15,63 +15,170 @@ pub enum Event {
     Delivered { call: Handle },
     /// A lost message of `call` is sent again.
     Retransmit { call: Handle },
+    /// The caller of the attempt `call` stops waiting for it.
+    AttemptTimeout { call: Handle },
+    /// The client of the root call `call` gives up (its deadline).
+    ClientDeadline { call: Handle },
+    /// The back-off before the next attempt of `exchange` is over.
+    Retry { exchange: Handle },
+    /// No attempt of `exchange` has answered within the hedging delay.
+    Hedge { exchange: Handle },
+    /// Fault `index` starts (`start`) or ends.
+    Fault { index: u32, start: bool },
+    /// The autoscaler of `service` evaluates.
+    Scale { service: u32 },
+    /// A new instance of `service` has finished its cold start.
+    InstanceReady { service: u32, instance: u32 },
     /// A time-series interval ends.
     Tick,
 }
 
+/// Why a call or request failed: the `errors_*` columns of `summary.csv`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ErrorKind {
+    /// A full queue refused it.
+    Rejected,
+    /// A caller (or the client) stopped waiting, or its deadline passed before it was served.
+    Timeout,
+    /// A circuit breaker was open.
+    CircuitOpen,
+    /// A token bucket or concurrency limit shed it.
+    RateLimited,
+    /// The instance serving it crashed, or no instance was up.
+    Crashed,
+    /// A bulkhead was full.
+    Bulkhead,
+    /// A message was given up after too many retransmissions.
+    Network,
+    /// The endpoint answered with an error (its `error_probability`).
+    Failed,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Rejected,
+        ErrorKind::Timeout,
+        ErrorKind::CircuitOpen,
+        ErrorKind::RateLimited,
+        ErrorKind::Crashed,
+        ErrorKind::Bulkhead,
+        ErrorKind::Network,
+        ErrorKind::Failed,
+    ];
+
+    /// The name used in output columns (`errors_<name>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Rejected => "rejected",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::CircuitOpen => "circuit_open",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Crashed => "crashed",
+            ErrorKind::Bulkhead => "bulkhead",
+            ErrorKind::Network => "network",
+            ErrorKind::Failed => "failed",
+        }
+    }
+}
+
+/// Where a call is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Its request is on the way to the callee (or about to be admitted).
+    Sending,
+    /// Waiting in an instance's queue.
+    Queued,
+    /// Holding a worker, being processed.
+    Serving,
+    /// Waiting for its downstream calls.
+    Downstream,
+    /// Its response is on the way back.
+    Responding,
+}
+
 /// One invocation of an endpoint: the gateway's handling of a request (the root call), or a
-/// downstream call one service makes to another.
+/// downstream call one service makes to another (one attempt of it, when the edge retries).
 ///
 /// Events refer to calls by generation-checked [`Handle`], so an event for a call that no longer
-/// exists (later: cancelled by a timeout) is recognised and skipped when popped.
+/// exists (cancelled, crashed) is recognised and skipped when popped.
 #[derive(Clone, Debug)]
 pub struct Call {
     /// The call waiting for this one; `Handle::NONE` for a root call.
     pub parent: Handle,
+    /// The exchange this call is an attempt of, or `Handle::NONE` on an edge without a policy.
+    pub exchange: Handle,
     pub endpoint: u32,
     /// Instance of the endpoint's service serving this call.
     pub instance: u32,
+    /// Index in the instance's list of active calls (only kept when crashes can happen).
+    pub slot: u32,
+    /// Attempts: the edge they were sent on (`u32::MAX` for other calls).
+    pub edge: u32,
+    /// Root calls of a closed workload: the user who sent it.
+    pub user: u32,
     /// Current stage of downstream calls.
     pub stage: u16,
     /// Downstream calls of the current stage not yet returned.
     pub pending: u16,
-    /// Transmissions of the message in flight so far (for retransmission back-off).
-    pub tries: u8,
-    /// Whether the message in flight is the response (otherwise the request).
-    pub responding: bool,
-    /// Whether the call failed (rejected, or a downstream call failed).
-    pub failed: bool,
     /// Root calls: the request's route.
     pub route: u16,
-    /// Root calls of a closed workload: the user who sent it.
-    pub user: u32,
+    /// Transmissions of the message in flight so far (for retransmission back-off).
+    pub tries: u8,
+    pub phase: Phase,
+    /// Why the call failed, if it did (rejected, or a downstream call failed).
+    pub error: Option<ErrorKind>,
+    /// Its caller stopped waiting for it (timed out, or another attempt won): its response
+    /// will be discarded, and its work is wasted.
+    pub abandoned: bool,
+    /// Sent by a half-open circuit breaker as a probe.
+    pub probe: bool,
     /// Root calls: when the request was (scheduled to be) sent.
     pub origin: SimTime,
     /// When the call reached its instance (for waiting and residence times).
     pub admitted: SimTime,
+    /// When the request's deadline passes (`SimTime::MAX`: none).
+    pub deadline: SimTime,
+    /// When it got a worker.
+    pub started: SimTime,
+    /// Its processing time (wasted if it is abandoned).
+    pub work: SimTime,
 }
 
 impl Call {
     /// A call of `endpoint` made by `parent`, about to be sent.
-    pub fn child(parent: Handle, endpoint: u32, origin: SimTime) -> Call {
+    pub fn child(parent: Handle, endpoint: u32, origin: SimTime, deadline: SimTime) -> Call {
         Call {
             parent,
+            exchange: Handle::NONE,
             endpoint,
             instance: 0,
+            slot: u32::MAX,
+            edge: u32::MAX,
+            user: u32::MAX,
             stage: 0,
             pending: 0,
-            tries: 0,
-            responding: false,
-            failed: false,
             route: 0,
-            user: u32::MAX,
+            tries: 0,
+            phase: Phase::Sending,
+            error: None,
+            abandoned: false,
+            probe: false,
             origin,
             admitted: SimTime::ZERO,
+            deadline,
+            started: SimTime::ZERO,
+            work: SimTime::ZERO,
         }
     }
 
     /// Whether this call is a request's root (its response completes the request).
     pub fn is_root(&self) -> bool {
         self.parent == Handle::NONE
+    }
+
+    /// Records a failure; the first one is the call's error.
+    pub fn fail(&mut self, kind: ErrorKind) {
+        self.error.get_or_insert(kind);
     }
 }

@@ -5,22 +5,30 @@
 //! endpoint, after its processing, makes its downstream calls stage by stage (the calls of a stage
 //! in parallel) and responds when the last stage has returned. Calls cross links as messages.
 
+mod attempts;
 mod call;
+mod faults;
+mod messages;
 mod network;
+mod policy;
+mod requests;
 mod result;
 mod series;
+mod serving;
 mod station;
 
+pub use call::ErrorKind;
 pub use network::{MAX_RETRANSMISSIONS, MAX_RTO};
-pub use result::{LinkResult, RouteResult, RunResult, ServiceResult};
+pub use policy::EdgeStats;
+pub use result::{EdgeResult, LinkResult, RouteResult, RunResult, ScaleEvent, ServiceResult};
 pub use series::{Interval, TimeSeries};
 
-use crate::engine::{self, Arena, EventQueue, Handle, Process, SimRng, SimTime};
-use crate::model::{Model, ServiceId, Workload};
+use crate::engine::{self, Arena, EventQueue, Process, SimRng, SimTime};
+use crate::model::{ArrivalPattern, FaultKind, Model, Workload};
 use crate::stats::LatencyStats;
 use call::{Call, Event};
 use network::Network;
-use rand::RngExt;
+use policy::{EdgeState, Exchange};
 use rand_distr::{Distribution, Exp};
 use station::Station;
 use std::time::Instant;
@@ -107,8 +115,7 @@ pub fn simulate_with(model: &Model, options: &Options) -> RunResult {
     let mut sim = Simulator::new(model);
     let mut queue = EventQueue::new();
     if let Some(interval) = options.timeseries.filter(|i| i.0 > 0) {
-        let names = model.services.iter().map(|s| s.name.clone()).collect();
-        sim.series = Some(series::Recorder::new(interval, names));
+        sim.series = Some(series::Recorder::new(interval, model));
         queue.schedule(interval, Event::Tick);
     }
     sim.max_in_flight = options.limits.max_in_flight;
@@ -167,19 +174,34 @@ struct Simulator<'m> {
     model: &'m Model,
     rng: SimRng,
     calls: Arena<Call>,
+    exchanges: Arena<Exchange>,
     stations: Vec<Station>,
     network: Network,
+    /// One per edge of the call graph, in `model.edges` order.
+    edges: Vec<EdgeState>,
+    /// `edge_of[from * services + to]`: index into `edges`.
+    edge_of: Vec<u32>,
     /// Cumulative route probabilities, for picking a route per request.
     route_cdf: Vec<f64>,
-    /// Inter-arrival times of an open workload, in nanoseconds.
+    /// Inter-arrival times of an open workload, in nanoseconds (at the peak rate when the rate
+    /// varies: candidates are then thinned).
     interarrival: Option<Exp<f64>>,
+    /// A time-varying rate: the pattern, its base rate and its peak.
+    pattern: Option<(ArrivalPattern, f64, f64)>,
     warmup: SimTime,
     end: SimTime,
+    /// Whether calls can lose their caller (cancellation, crashes): they are then checked before
+    /// work is spent on them.
+    orphans_possible: bool,
+    /// Whether instances keep a list of their active calls (only when they can crash).
+    track_active: bool,
     requests: Vec<u64>,
-    errors: Vec<u64>,
+    errors: Vec<[u64; ErrorKind::ALL.len()]>,
     latency: Vec<LatencyStats>,
     /// The time series being recorded, if asked for.
     series: Option<series::Recorder>,
+    /// Autoscaling decisions, in time order.
+    scaling: Vec<ScaleEvent>,
     /// Requests sent and not yet completed, and the cap on them.
     in_flight: u64,
     max_in_flight: u64,
@@ -192,17 +214,20 @@ impl Process for Simulator<'_> {
 
     fn handle(&mut self, now: SimTime, event: Event, queue: &mut EventQueue<Event>) {
         match event {
-            Event::Arrival => {
-                self.new_request(now, queue, u32::MAX);
-                if let Some(exp) = &self.interarrival {
-                    let gap = SimTime::from_nanos_f64(exp.sample(&mut self.rng));
-                    queue.schedule(now + gap, Event::Arrival);
-                }
-            }
+            Event::Arrival => self.arrival(now, queue),
             Event::UserReady { user } => self.new_request(now, queue, user),
             Event::ServiceDone { call } => self.service_done(now, queue, call),
             Event::Delivered { call } => self.deliver(now, queue, call),
             Event::Retransmit { call } => self.retransmit(now, queue, call),
+            Event::AttemptTimeout { call } => self.attempt_timeout(now, queue, call),
+            Event::ClientDeadline { call } => self.client_deadline(now, queue, call),
+            Event::Retry { exchange } => self.retry_due(now, queue, exchange),
+            Event::Hedge { exchange } => self.hedge_due(now, queue, exchange),
+            Event::Fault { index, start } => self.fault(now, queue, index as usize, start),
+            Event::Scale { service } => self.autoscale(now, queue, service as usize),
+            Event::InstanceReady { service, instance } => {
+                self.instance_ready(now, service as usize, instance as usize)
+            }
             Event::Tick => self.tick(now, queue),
         }
     }
@@ -219,38 +244,68 @@ impl<'m> Simulator<'m> {
                 acc
             })
             .collect();
-        let interarrival = match model.workload {
-            Workload::Open { rate_per_s } => {
-                Some(Exp::new(rate_per_s / 1e9).expect("validated rate > 0"))
+        let (interarrival, pattern) = match &model.workload {
+            Workload::Open {
+                rate_per_s,
+                pattern,
+            } => {
+                let peak = pattern
+                    .as_ref()
+                    .map_or(*rate_per_s, |p| p.max_rate(*rate_per_s));
+                (
+                    Some(Exp::new(peak / 1e9).expect("validated rate > 0")),
+                    pattern.clone().map(|p| (p, *rate_per_s, peak)),
+                )
             }
-            Workload::Closed { .. } => None,
+            Workload::Closed { .. } => (None, None),
         };
-        let n = model.routes.len();
+        let n = model.services.len();
+        let mut edge_of = vec![u32::MAX; n * n];
+        for (i, e) in model.edges.iter().enumerate() {
+            edge_of[e.from * n + e.to] = i as u32;
+        }
+        let crashes = model
+            .faults
+            .iter()
+            .any(|f| matches!(f.kind, FaultKind::Crash { .. }));
+        let cancels = model.edges.iter().any(|e| e.policy.cancel_on_timeout);
+        let routes = model.routes.len();
         Simulator {
             model,
             rng: engine::seeded_rng(model.seed),
             calls: Arena::new(),
+            exchanges: Arena::new(),
             stations: model
                 .services
                 .iter()
                 .map(|s| Station::new(s, model.warmup))
                 .collect(),
             network: Network::new(model),
+            edges: model
+                .edges
+                .iter()
+                .map(|e| EdgeState::new(e.policy.clone(), model.warmup))
+                .collect(),
+            edge_of,
             route_cdf,
             interarrival,
+            pattern,
             warmup: model.warmup,
             end: model.duration,
-            requests: vec![0; n],
-            errors: vec![0; n],
-            latency: (0..n).map(|_| LatencyStats::new()).collect(),
+            orphans_possible: crashes || cancels,
+            track_active: crashes,
+            requests: vec![0; routes],
+            errors: vec![[0; ErrorKind::ALL.len()]; routes],
+            latency: (0..routes).map(|_| LatencyStats::new()).collect(),
             series: None,
+            scaling: Vec::new(),
             in_flight: 0,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             stop: None,
         }
     }
 
-    /// Schedules the workload's first requests.
+    /// Schedules the workload's first requests, the faults and the autoscalers.
     fn start(&mut self, queue: &mut EventQueue<Event>) {
         match &self.model.workload {
             Workload::Open { .. } => {
@@ -269,347 +324,33 @@ impl<'m> Simulator<'m> {
                 }
             }
         }
-    }
-
-    /// A client sends a request: it enters the gateway as a root call.
-    fn new_request(&mut self, now: SimTime, queue: &mut EventQueue<Event>, user: u32) {
-        self.in_flight += 1;
-        if self.in_flight > self.max_in_flight {
-            self.stop_runaway(queue);
-            return;
-        }
-        let route = self.pick_route();
-        if now >= self.warmup {
-            self.requests[route] += 1;
-        }
-        if let Some(series) = &mut self.series {
-            series.arrival();
-        }
-        let endpoint = self.model.routes[route].gateway_endpoint as u32;
-        let mut call = Call::child(Handle::NONE, endpoint, now);
-        call.route = route as u16;
-        call.user = user;
-        let h = self.calls.insert(call);
-        self.admit(now, queue, h);
-    }
-
-    fn pick_route(&mut self) -> usize {
-        if self.route_cdf.len() == 1 {
-            return 0;
-        }
-        let u: f64 = self.rng.random();
-        self.route_cdf
-            .iter()
-            .position(|&c| u < c)
-            .unwrap_or(self.route_cdf.len() - 1)
-    }
-
-    /// A call reaches its service: the balancer picks an instance, where it is served at once,
-    /// queued, or rejected when the queue is full.
-    fn admit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get_mut(h) else {
-            return;
-        };
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let station = &mut self.stations[endpoint.service];
-        if now >= self.warmup {
-            station.arrivals += 1;
-        }
-        let i = station.pick_instance(&mut self.rng);
-        call.instance = i as u32;
-        call.admitted = now;
-        let instance = &mut station.instances[i];
-        if instance.busy < station.workers {
-            instance.busy += 1;
-            instance.outstanding += 1;
-            station.busy.add(now, 1);
-            station.record_wait(now, now, self.warmup);
-            let done = now + endpoint.service_time.sample(&mut self.rng);
-            queue.schedule(done, Event::ServiceDone { call: h });
-        } else if station
-            .queue_capacity
-            .is_some_and(|cap| instance.queue.len() >= cap as usize)
-        {
-            if now >= self.warmup {
-                station.rejected += 1;
-            }
-            call.failed = true;
-            self.respond(now, queue, h);
-        } else {
-            instance.queue.push_back(h);
-            instance.outstanding += 1;
-            station.queued.add(now, 1);
-        }
-    }
-
-    /// A worker finished processing: make the downstream calls, or respond.
-    fn service_done(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else {
-            return;
-        };
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let (service, instance) = (endpoint.service, call.instance as usize);
-        if endpoint.stages.is_empty() {
-            self.release_worker(now, queue, service, instance, call.admitted);
-            self.finish(now, queue, h);
-        } else {
-            if !self.stations[service].blocking {
-                self.release_worker(now, queue, service, instance, call.admitted);
-            }
-            self.start_stage(now, queue, h, 0);
-        }
-    }
-
-    /// Frees a worker, which takes the oldest waiting call if there is one.
-    fn release_worker(
-        &mut self,
-        now: SimTime,
-        queue: &mut EventQueue<Event>,
-        service: ServiceId,
-        i: usize,
-        admitted: SimTime,
-    ) {
-        let station = &mut self.stations[service];
-        station.record_residence(admitted, now, self.warmup);
-        let instance = &mut station.instances[i];
-        while let Some(next) = instance.queue.pop_front() {
-            station.queued.add(now, -1);
-            // A queued call may have gone stale (cancelled while waiting); skip it.
-            if let Some(call) = self.calls.get(next) {
-                station.record_wait(call.admitted, now, self.warmup);
-                let time = &self.model.endpoints[call.endpoint as usize].service_time;
-                let done = now + time.sample(&mut self.rng);
-                queue.schedule(done, Event::ServiceDone { call: next });
-                return;
-            }
-        }
-        instance.busy -= 1;
-        station.busy.add(now, -1);
-    }
-
-    /// Sends the calls of stage `stage` of `h`'s endpoint, in parallel.
-    fn start_stage(
-        &mut self,
-        now: SimTime,
-        queue: &mut EventQueue<Event>,
-        h: Handle,
-        stage: usize,
-    ) {
-        let Some(call) = self.calls.get_mut(h) else {
-            return;
-        };
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let targets = &endpoint.stages[stage];
-        call.stage = stage as u16;
-        // One extra pending count guards the stage: a call that fails synchronously (rejected
-        // in-process) must not complete the stage while the loop is still sending its siblings.
-        call.pending = targets.len() as u16 + 1;
-        let origin = call.origin;
-        for &target in targets {
-            let child = self.calls.insert(Call::child(h, target as u32, origin));
-            let callee = &self.model.endpoints[target];
-            self.send(
-                now,
-                queue,
-                child,
-                endpoint.service,
-                callee.service,
-                callee.request_bytes,
+        for (index, f) in self.model.faults.iter().enumerate() {
+            let index = index as u32;
+            queue.schedule(f.at, Event::Fault { index, start: true });
+            queue.schedule(
+                f.at + f.duration,
+                Event::Fault {
+                    index,
+                    start: false,
+                },
             );
         }
-        self.child_returned(now, queue, h, false);
-    }
-
-    /// A downstream call of `h` returned; when its stage is complete, go on or respond.
-    fn child_returned(
-        &mut self,
-        now: SimTime,
-        queue: &mut EventQueue<Event>,
-        h: Handle,
-        failed: bool,
-    ) {
-        let Some(call) = self.calls.get_mut(h) else {
-            return;
-        };
-        call.failed |= failed;
-        call.pending -= 1;
-        if call.pending > 0 {
-            return;
-        }
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let next = call.stage as usize + 1;
-        if !call.failed && next < endpoint.stages.len() {
-            self.start_stage(now, queue, h, next);
-        } else {
-            if self.stations[endpoint.service].blocking {
-                let (instance, admitted) = (call.instance as usize, call.admitted);
-                self.release_worker(now, queue, endpoint.service, instance, admitted);
-            }
-            self.finish(now, queue, h);
-        }
-    }
-
-    /// The call's work is done: it leaves its instance and responds.
-    fn finish(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else {
-            return;
-        };
-        let service = self.model.endpoints[call.endpoint as usize].service;
-        self.stations[service].instances[call.instance as usize].outstanding -= 1;
-        self.respond(now, queue, h);
-    }
-
-    /// Sends the call's response to its caller, or completes the request for a root call.
-    fn respond(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get_mut(h) else {
-            return;
-        };
-        if call.is_root() {
-            self.complete_request(now, queue, h);
-            return;
-        }
-        call.responding = true;
-        call.tries = 0;
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let parent = call.parent;
-        let Some(caller) = self.calls.get(parent) else {
-            self.calls.remove(h);
-            return;
-        };
-        let caller_service = self.model.endpoints[caller.endpoint as usize].service;
-        self.send(
-            now,
-            queue,
-            h,
-            endpoint.service,
-            caller_service,
-            endpoint.response_bytes,
-        );
-    }
-
-    /// A root call responded: record the request's latency and outcome.
-    fn complete_request(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.remove(h) else {
-            return;
-        };
-        self.in_flight -= 1;
-        let route = call.route as usize;
-        if let Some(series) = &mut self.series {
-            series.completion((now - call.origin).as_nanos(), call.failed);
-        }
-        if call.origin >= self.warmup {
-            if call.failed {
-                self.errors[route] += 1;
-            } else {
-                self.latency[route].record((now - call.origin).as_nanos());
+        for (service, s) in self.stations.iter().enumerate() {
+            if let Some(scaler) = &s.scaler {
+                queue.schedule(
+                    scaler.policy.interval,
+                    Event::Scale {
+                        service: service as u32,
+                    },
+                );
             }
         }
-        if let Workload::Closed { think, .. } = &self.model.workload {
-            let at = now + think.sample(&mut self.rng);
-            queue.schedule(at, Event::UserReady { user: call.user });
-        }
     }
 
-    /// Sends the message `h` has to send (its request or response) from `from` to `to`.
-    fn send(
-        &mut self,
-        now: SimTime,
-        queue: &mut EventQueue<Event>,
-        h: Handle,
-        from: ServiceId,
-        to: ServiceId,
-        bytes: u64,
-    ) {
-        match self.network.direction(from, to) {
-            None => self.deliver(now, queue, h),
-            Some(d) => self.transmit(now, queue, h, d, bytes),
-        }
-    }
-
-    /// Puts a message on a link; it is delivered after serialisation and propagation, or
-    /// retransmitted after a timeout if lost.
-    fn transmit(
-        &mut self,
-        now: SimTime,
-        queue: &mut EventQueue<Event>,
-        h: Handle,
-        d: usize,
-        bytes: u64,
-    ) {
-        let tx = self.network.transmit(d, now, bytes, self.warmup, self.end);
-        let loss = self.network.transmitters[d].loss;
-        if loss > 0.0 && self.rng.random::<f64>() < loss {
-            let Some(call) = self.calls.get_mut(h) else {
-                return;
-            };
-            call.tries = call.tries.saturating_add(1);
-            let at = tx.end + self.network.backoff(d, call.tries);
-            queue.schedule(at, Event::Retransmit { call: h });
-        } else {
-            let at = tx.end + self.network.transmitters[d].latency.sample(&mut self.rng);
-            queue.schedule(at, Event::Delivered { call: h });
-        }
-    }
-
-    /// The retransmission timer of a lost message fired: send it again, or give up.
-    fn retransmit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else {
-            return;
-        };
-        let (from, to, bytes) = self.message_route(call);
-        let d = self
-            .network
-            .direction(from, to)
-            .expect("only link messages are retransmitted");
-        let measured = now >= self.warmup && now < self.end;
-        let stats = &mut self.network.transmitters[d].stats;
-        if call.tries > MAX_RETRANSMISSIONS {
-            if measured {
-                stats.failed += 1;
-            }
-            self.message_failed(now, queue, h);
-        } else {
-            if measured {
-                stats.retransmissions += 1;
-            }
-            self.transmit(now, queue, h, d, bytes);
-        }
-    }
-
-    /// Where the message `call` has in flight goes, and its size.
-    fn message_route(&self, call: &Call) -> (ServiceId, ServiceId, u64) {
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let caller = self
-            .calls
-            .get(call.parent)
-            .map_or(0, |p| self.model.endpoints[p.endpoint as usize].service);
-        if call.responding {
-            (endpoint.service, caller, endpoint.response_bytes)
-        } else {
-            (caller, endpoint.service, endpoint.request_bytes)
-        }
-    }
-
-    /// A message was given up: the caller sees the call fail.
-    fn message_failed(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.remove(h) else {
-            return;
-        };
-        self.child_returned(now, queue, call.parent, true);
-    }
-
-    /// A message arrived: a request at its callee, or a response at its caller.
-    fn deliver(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else {
-            return;
-        };
-        if call.responding {
-            let (parent, failed) = (call.parent, call.failed);
-            self.calls.remove(h);
-            self.child_returned(now, queue, parent, failed);
-        } else {
-            self.admit(now, queue, h);
-        }
+    /// Whether something happening at `now` falls in the measured window.
+    #[inline]
+    fn measured(&self, now: SimTime) -> bool {
+        now >= self.warmup && now < self.end
     }
 
     /// Stops a run whose requests pile up, naming the service where they wait.
@@ -631,11 +372,10 @@ impl<'m> Simulator<'m> {
 
     /// Closes a time-series interval and schedules the next.
     fn tick(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
-        let queued: Vec<&crate::stats::TimeWeighted> =
-            self.stations.iter().map(|s| &s.queued).collect();
-        if let Some(series) = &mut self.series {
-            series.close(now, &queued);
+        if let Some(mut series) = self.series.take() {
+            series.close(now, &self.stations, &self.edges);
             queue.schedule(now + series.interval, Event::Tick);
+            self.series = Some(series);
         }
     }
 

@@ -16,7 +16,19 @@ pub struct Transmitter {
     pub latency: Dist,
     pub loss: f64,
     pub rto: SimTime,
+    /// Added to propagation while a link degradation lasts.
+    pub extra_latency: SimTime,
+    /// Partitions in force: while any is, every message is lost.
+    pub partitions: u32,
     pub stats: TransmitterStats,
+}
+
+impl Transmitter {
+    /// The probability that a message is lost now.
+    #[inline]
+    pub fn effective_loss(&self) -> f64 {
+        if self.partitions > 0 { 1.0 } else { self.loss }
+    }
 }
 
 /// What a transmitter did in the measured window.
@@ -63,6 +75,8 @@ impl Network {
                     latency: link.latency.clone(),
                     loss: link.loss,
                     rto: link.rto,
+                    extra_latency: SimTime::ZERO,
+                    partitions: 0,
                     stats: TransmitterStats::default(),
                 });
             }

@@ -1,6 +1,7 @@
 //! What a run measured, per route, service and link direction.
 
 use super::Simulator;
+use super::call::ErrorKind;
 use crate::engine::SimTime;
 use crate::stats::LatencyStats;
 
@@ -21,6 +22,10 @@ pub struct RunResult {
     pub services: Vec<ServiceResult>,
     /// Two per link, one per direction.
     pub links: Vec<LinkResult>,
+    /// One per caller → callee edge of the call graph.
+    pub edges: Vec<EdgeResult>,
+    /// Autoscaling decisions, in time order (warm-up included).
+    pub scaling: Vec<ScaleEvent>,
     /// Events the engine handled.
     pub events: u64,
     /// Wall-clock time of the run.
@@ -47,6 +52,8 @@ pub struct RouteResult {
     pub completed: u64,
     /// Of those, completed with an error (rejected by a full queue, or a message given up).
     pub errors: u64,
+    /// `errors` by kind, in [`ErrorKind::ALL`] order.
+    pub errors_by_kind: [u64; ErrorKind::ALL.len()],
     /// Latencies of the successful requests, from scheduled arrival to response.
     pub latency: LatencyStats,
     pub measured_s: f64,
@@ -60,6 +67,7 @@ impl RouteResult {
             requests: 0,
             completed: 0,
             errors: 0,
+            errors_by_kind: [0; ErrorKind::ALL.len()],
             latency: LatencyStats::new(),
             measured_s,
         };
@@ -67,6 +75,9 @@ impl RouteResult {
             all.requests += r.requests;
             all.completed += r.completed;
             all.errors += r.errors;
+            for (a, b) in all.errors_by_kind.iter_mut().zip(&r.errors_by_kind) {
+                *a += b;
+            }
             all.latency.merge(&r.latency);
         }
         all
@@ -118,6 +129,38 @@ pub struct ServiceResult {
     pub mean_in_station: f64,
     /// Calls admitted (not rejected) per second.
     pub admitted_rate_per_s: f64,
+    /// Time-average number of ready instances (differs from `instances` with autoscaling
+    /// or crashes).
+    pub mean_instances: f64,
+    /// Calls shed by the rate limit or concurrency limit.
+    pub shed: u64,
+    /// Calls dropped unserved because their propagated deadline had passed.
+    pub expired: u64,
+}
+
+/// What happened on one caller → callee edge in the measured window.
+#[derive(Clone, Debug)]
+pub struct EdgeResult {
+    pub from: String,
+    pub to: String,
+    pub stats: super::policy::EdgeStats,
+    /// Times the edge's circuit breaker opened, and the share of time it was not closed.
+    pub breaker_opened: u64,
+    pub breaker_open_share: f64,
+}
+
+/// One autoscaling decision.
+#[derive(Clone, Debug)]
+pub struct ScaleEvent {
+    pub time_s: f64,
+    pub service: String,
+    /// The metric seen over the last interval.
+    pub metric: f64,
+    /// Instances ready or starting before and after.
+    pub from: u32,
+    pub to: u32,
+    /// When added instances start serving (after their cold start).
+    pub ready_at_s: f64,
 }
 
 /// One direction of a link over the measured window.
@@ -141,9 +184,7 @@ pub struct LinkResult {
 pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64, end: SimTime) -> RunResult {
     let model = sim.model;
     let timeseries = sim.series.take().map(|mut rec| {
-        let queued: Vec<&crate::stats::TimeWeighted> =
-            sim.stations.iter().map(|s| &s.queued).collect();
-        rec.close(end, &queued);
+        rec.close(end, &sim.stations, &sim.edges);
         rec.finish()
     });
     // At least a nanosecond, so that rates stay finite for a run stopped during warm-up.
@@ -156,7 +197,8 @@ pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64, end: Sim
             route: r.name.clone(),
             requests: sim.requests[i],
             completed: sim.latency[i].count(),
-            errors: sim.errors[i],
+            errors: sim.errors[i].iter().sum(),
+            errors_by_kind: sim.errors[i],
             latency: sim.latency[i].clone(),
             measured_s,
         })
@@ -171,14 +213,18 @@ pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64, end: Sim
             instances: s.instances,
             workers: s.workers,
             arrival_rate_per_s: st.arrivals as f64 / measured_s,
-            utilisation: st.busy.mean(end) / f64::from(s.instances * s.workers),
+            utilisation: utilisation(st, end),
             mean_queue_length: st.queued.mean(end),
             max_queue_length: st.queued.max().max(0) as u64,
             rejected: st.rejected,
             mean_wait_ms: ratio_ms(st.waited_ns, st.waits),
             mean_residence_ms: ratio_ms(st.resided_ns, st.residences),
             mean_in_station: st.busy.mean(end) + st.queued.mean(end),
-            admitted_rate_per_s: (st.arrivals - st.rejected) as f64 / measured_s,
+            admitted_rate_per_s: (st.arrivals - st.rejected - st.shed - st.expired) as f64
+                / measured_s,
+            mean_instances: st.ready.mean(end),
+            shed: st.shed,
+            expired: st.expired,
         })
         .collect();
     let mut links = Vec::with_capacity(model.links.len() * 2);
@@ -203,6 +249,18 @@ pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64, end: Sim
             });
         }
     }
+    let edges = model
+        .edges
+        .iter()
+        .zip(&sim.edges)
+        .map(|(e, state)| EdgeResult {
+            from: model.services[e.from].name.clone(),
+            to: model.services[e.to].name.clone(),
+            stats: state.stats.clone(),
+            breaker_opened: state.breaker.as_ref().map_or(0, |b| b.opened),
+            breaker_open_share: state.breaker.as_ref().map_or(0.0, |b| b.open.mean(end)),
+        })
+        .collect();
     RunResult {
         model: model.name.clone(),
         seed: model.seed,
@@ -213,12 +271,26 @@ pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64, end: Sim
         all,
         services,
         links,
+        edges,
+        scaling: std::mem::take(&mut sim.scaling),
         events,
         wall_s,
         peak_calls_in_flight: sim.calls.capacity_used(),
         timeseries,
         stopped: sim.stop.clone(),
         end_s: end.as_secs_f64(),
+    }
+}
+
+/// Busy workers over available workers, time-averaged: with a fixed number of instances the
+/// mean busy count over instances × workers; with autoscaling or crashes, over the workers of
+/// the instances ready at each moment.
+fn utilisation(st: &super::station::Station, end: SimTime) -> f64 {
+    let capacity = st.ready.mean(end) * f64::from(st.workers);
+    if capacity > 0.0 {
+        st.busy.mean(end) / capacity
+    } else {
+        0.0
     }
 }
 

@@ -1,15 +1,20 @@
 //! Time series of a run: throughput, errors, latency and queue lengths per interval, warm-up
 //! included (that is where transients, retry storms and recoveries show).
 
+use super::policy::EdgeState;
+use super::station::Station;
 use crate::engine::SimTime;
+use crate::model::Model;
 use crate::stats::{LatencyStats, TimeWeighted};
 
 /// The time series of one run.
 #[derive(Clone, Debug)]
 pub struct TimeSeries {
     pub interval_s: f64,
-    /// Service names (the gateway first), naming the queue-length columns.
+    /// Service names (the gateway first), naming the queue-length and instance columns.
     pub services: Vec<String>,
+    /// Edges with a circuit breaker, as `from->to`, naming the breaker columns.
+    pub breakers: Vec<String>,
     pub rows: Vec<Interval>,
 }
 
@@ -29,6 +34,13 @@ pub struct Interval {
     pub p99_ms: f64,
     /// Time-average number of calls waiting for a worker, per service.
     pub queue_length: Vec<f64>,
+    /// Time-average number of ready instances, per service.
+    pub instances: Vec<f64>,
+    /// Retries sent and attempts timed out, over all edges.
+    pub retries: u64,
+    pub timeouts: u64,
+    /// Share of the interval each breaker was open or half-open, per breaker.
+    pub breaker_open: Vec<f64>,
 }
 
 impl Interval {
@@ -57,11 +69,27 @@ pub struct Recorder {
     errors: u64,
     latency: LatencyStats,
     queue_integral: Vec<f64>,
+    ready_integral: Vec<f64>,
+    breaker_integral: Vec<f64>,
+    retries: u64,
+    timeouts: u64,
     series: TimeSeries,
 }
 
 impl Recorder {
-    pub fn new(interval: SimTime, services: Vec<String>) -> Recorder {
+    pub fn new(interval: SimTime, model: &Model) -> Recorder {
+        let services: Vec<String> = model.services.iter().map(|s| s.name.clone()).collect();
+        let breakers: Vec<String> = model
+            .edges
+            .iter()
+            .filter(|e| e.policy.breaker.is_some())
+            .map(|e| {
+                format!(
+                    "{}->{}",
+                    model.services[e.from].name, model.services[e.to].name
+                )
+            })
+            .collect();
         let n = services.len();
         Recorder {
             interval,
@@ -71,9 +99,14 @@ impl Recorder {
             errors: 0,
             latency: LatencyStats::new(),
             queue_integral: vec![0.0; n],
+            ready_integral: vec![0.0; n],
+            breaker_integral: vec![0.0; breakers.len()],
+            retries: 0,
+            timeouts: 0,
             series: TimeSeries {
                 interval_s: interval.as_secs_f64(),
                 services,
+                breakers,
                 rows: Vec::new(),
             },
         }
@@ -94,22 +127,34 @@ impl Recorder {
         }
     }
 
-    /// Closes the interval ending at `now`; `queued` are the services' waiting-call counters.
-    pub fn close(&mut self, now: SimTime, queued: &[&TimeWeighted]) {
+    /// Closes the interval ending at `now`.
+    pub fn close(&mut self, now: SimTime, stations: &[Station], edges: &[EdgeState]) {
         let span = (now - self.start).0 as f64;
         if span <= 0.0 {
             return;
         }
-        let queue_length = queued
-            .iter()
-            .zip(&mut self.queue_integral)
-            .map(|(tw, last)| {
-                let total = tw.integral_to(now);
-                let avg = (total - *last) / span;
-                *last = total;
-                avg
-            })
-            .collect();
+        let queue_length = averages(
+            stations.iter().map(|s| &s.queued),
+            &mut self.queue_integral,
+            now,
+            span,
+        );
+        let instances = averages(
+            stations.iter().map(|s| &s.ready),
+            &mut self.ready_integral,
+            now,
+            span,
+        );
+        let breaker_open = averages(
+            edges
+                .iter()
+                .filter_map(|e| e.breaker.as_ref().map(|b| &b.open)),
+            &mut self.breaker_integral,
+            now,
+            span,
+        );
+        let retries: u64 = edges.iter().map(|e| e.all_retries).sum();
+        let timeouts: u64 = edges.iter().map(|e| e.all_timeouts).sum();
         self.series.rows.push(Interval {
             start_s: self.start.as_secs_f64(),
             end_s: now.as_secs_f64(),
@@ -119,7 +164,13 @@ impl Recorder {
             p50_ms: self.latency.quantile_ms(0.5),
             p99_ms: self.latency.quantile_ms(0.99),
             queue_length,
+            instances,
+            retries: retries - self.retries,
+            timeouts: timeouts - self.timeouts,
+            breaker_open,
         });
+        self.retries = retries;
+        self.timeouts = timeouts;
         self.start = now;
         self.arrivals = 0;
         self.completed = 0;
@@ -130,4 +181,22 @@ impl Recorder {
     pub fn finish(self) -> TimeSeries {
         self.series
     }
+}
+
+/// Each counter's time average since the last call, given its integral then in `last`.
+fn averages<'a>(
+    counters: impl Iterator<Item = &'a TimeWeighted>,
+    last: &mut [f64],
+    now: SimTime,
+    span: f64,
+) -> Vec<f64> {
+    counters
+        .zip(last)
+        .map(|(tw, last)| {
+            let total = tw.integral_to(now);
+            let avg = (total - *last) / span;
+            *last = total;
+            avg
+        })
+        .collect()
 }

@@ -1,36 +1,126 @@
-//! Service instances: workers, FIFO queues, load balancing, and their time-weighted statistics.
+//! Service instances: workers, FIFO queues, load balancing, admission control, and their
+//! time-weighted statistics.
 
 use crate::engine::{Handle, SimRng, SimTime};
-use crate::model::{LoadBalancer, Service};
+use crate::model::{Autoscale, LoadBalancer, RateLimit, Service};
 use crate::stats::TimeWeighted;
 use rand::RngExt;
 use std::collections::VecDeque;
 
+/// Whether an instance takes calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstanceState {
+    /// Serving, and picked by the balancer.
+    Ready,
+    /// Added by the autoscaler, not serving until its cold start is over.
+    Starting,
+    /// Removed by the autoscaler: finishes what it holds, takes nothing new.
+    Draining,
+    /// Crashed; restarts when the fault ends.
+    Down,
+    /// Gone for good (drained); its slot may be reused by a later scale-up.
+    Retired,
+}
+
 /// One replica of a service.
-#[derive(Default)]
 pub struct Instance {
+    pub state: InstanceState,
     /// Workers currently held.
     pub busy: u32,
     /// Calls waiting for a worker, oldest first.
     pub queue: VecDeque<Handle>,
     /// Calls admitted and not yet responded to (queued, in service, or waiting downstream).
     pub outstanding: u32,
+    /// Calls holding a worker or waiting downstream, kept only when the instance can crash.
+    pub active: Vec<Handle>,
+    /// Service times are multiplied by this (a slowdown fault).
+    pub slowdown: f64,
+    /// When a starting instance finishes its cold start.
+    pub ready_at: SimTime,
+}
+
+impl Instance {
+    fn new(state: InstanceState) -> Instance {
+        Instance {
+            state,
+            busy: 0,
+            queue: VecDeque::new(),
+            outstanding: 0,
+            active: Vec::new(),
+            slowdown: 1.0,
+            ready_at: SimTime::ZERO,
+        }
+    }
+}
+
+/// A token bucket that starts full.
+pub struct TokenBucket {
+    tokens_per_ns: f64,
+    burst: f64,
+    tokens: f64,
+    last: SimTime,
+}
+
+impl TokenBucket {
+    pub fn new(limit: RateLimit) -> TokenBucket {
+        TokenBucket {
+            tokens_per_ns: limit.rate_per_s / 1e9,
+            burst: limit.burst,
+            tokens: limit.burst,
+            last: SimTime::ZERO,
+        }
+    }
+
+    /// Takes a token at `now` if there is one.
+    pub fn take(&mut self, now: SimTime) -> bool {
+        let refill = (now - self.last).0 as f64 * self.tokens_per_ns;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The autoscaler's memory between evaluations.
+pub struct Scaler {
+    pub policy: Autoscale,
+    /// Integrals at the last evaluation: busy workers, ready instances, waiting calls.
+    pub last_busy: f64,
+    pub last_ready: f64,
+    pub last_queued: f64,
 }
 
 /// The run-time state of a service (or the gateway).
 pub struct Station {
     pub instances: Vec<Instance>,
+    /// Indices of the ready instances, which the balancer picks from.
+    pub up: Vec<u32>,
     pub workers: u32,
     pub queue_capacity: Option<u32>,
     pub blocking: bool,
     balancer: LoadBalancer,
     next: usize,
+    /// Calls admitted and not yet responded to, over all instances (for `max_concurrency`).
+    pub outstanding: u32,
+    pub max_concurrency: Option<u32>,
+    pub bucket: Option<TokenBucket>,
+    pub scaler: Option<Scaler>,
     /// Workers held, summed over instances.
     pub busy: TimeWeighted,
     /// Calls waiting, summed over instances.
     pub queued: TimeWeighted,
+    /// Ready instances.
+    pub ready: TimeWeighted,
     /// Calls refused by a full queue in the measured window.
     pub rejected: u64,
+    /// Calls shed by the rate limit or concurrency limit in the measured window.
+    pub shed: u64,
+    /// Calls dropped unserved because their deadline had passed, in the measured window.
+    pub expired: u64,
     /// Calls that arrived in the measured window.
     pub arrivals: u64,
     /// Calls admitted in the measured window that got a worker: their count and total wait.
@@ -45,18 +135,33 @@ pub struct Station {
 impl Station {
     /// The station of `service`; statistics start at `warmup`.
     pub fn new(service: &Service, warmup: SimTime) -> Station {
+        let mut ready = TimeWeighted::new(warmup);
+        ready.add(SimTime::ZERO, i64::from(service.instances));
         Station {
             instances: (0..service.instances)
-                .map(|_| Instance::default())
+                .map(|_| Instance::new(InstanceState::Ready))
                 .collect(),
+            up: (0..service.instances).collect(),
             workers: service.workers,
             queue_capacity: service.queue_capacity,
             blocking: service.blocking,
             balancer: service.load_balancer,
             next: 0,
+            outstanding: 0,
+            max_concurrency: service.max_concurrency,
+            bucket: service.rate_limit.map(TokenBucket::new),
+            scaler: service.autoscale.clone().map(|policy| Scaler {
+                policy,
+                last_busy: 0.0,
+                last_ready: 0.0,
+                last_queued: 0.0,
+            }),
             busy: TimeWeighted::new(warmup),
             queued: TimeWeighted::new(warmup),
+            ready,
             rejected: 0,
+            shed: 0,
+            expired: 0,
             arrivals: 0,
             waits: 0,
             waited_ns: 0,
@@ -83,38 +188,112 @@ impl Station {
         }
     }
 
-    /// Chooses the instance for a new call.
+    /// Whether admission control lets a new call in at `now` (taking a token if so).
     #[inline]
-    pub fn pick_instance(&mut self, rng: &mut SimRng) -> usize {
-        let n = self.instances.len();
-        if n == 1 {
-            return 0;
+    pub fn admits(&mut self, now: SimTime) -> bool {
+        if self
+            .max_concurrency
+            .is_some_and(|limit| self.outstanding >= limit)
+        {
+            return false;
         }
-        match self.balancer {
+        self.bucket.as_mut().is_none_or(|b| b.take(now))
+    }
+
+    /// Chooses the instance for a new call among the ready ones; `None` when none is ready.
+    #[inline]
+    pub fn pick_instance(&mut self, rng: &mut SimRng) -> Option<usize> {
+        let n = self.up.len();
+        if n <= 1 {
+            return self.up.first().map(|&i| i as usize);
+        }
+        let k = match self.balancer {
             LoadBalancer::RoundRobin => {
-                let i = self.next;
-                self.next = (i + 1) % n;
-                i
+                let k = self.next % n;
+                self.next = (k + 1) % n;
+                k
             }
             LoadBalancer::Random => rng.random_range(0..n),
             LoadBalancer::LeastOutstanding => {
-                // Scan from a rotating start so ties spread evenly instead of favouring instance 0.
-                let start = self.next;
+                // Scan from a rotating start so ties spread evenly instead of favouring the first.
+                let start = self.next % n;
                 self.next = (start + 1) % n;
                 (0..n)
                     .map(|k| (start + k) % n)
-                    .min_by_key(|&i| self.instances[i].outstanding)
+                    .min_by_key(|&k| self.instances[self.up[k] as usize].outstanding)
                     .unwrap_or(0)
             }
             LoadBalancer::PowerOfTwo => {
                 let a = rng.random_range(0..n);
                 let b = (a + 1 + rng.random_range(0..n - 1)) % n;
-                if self.instances[b].outstanding < self.instances[a].outstanding {
-                    b
-                } else {
-                    a
-                }
+                let load = |k: usize| self.instances[self.up[k] as usize].outstanding;
+                if load(b) < load(a) { b } else { a }
             }
+        };
+        Some(self.up[k] as usize)
+    }
+
+    /// Takes instance `i` out of the balancer's choice (crashed or draining).
+    pub fn take_out(&mut self, now: SimTime, i: usize, state: InstanceState) {
+        if self.instances[i].state == InstanceState::Ready {
+            self.up.retain(|&x| x as usize != i);
+            self.ready.add(now, -1);
         }
+        self.instances[i].state = state;
+    }
+
+    /// Puts instance `i` (restarted, or past its cold start) into service.
+    pub fn bring_up(&mut self, now: SimTime, i: usize) {
+        if self.instances[i].state != InstanceState::Ready {
+            self.instances[i].state = InstanceState::Ready;
+            self.up.push(i as u32);
+            self.up.sort_unstable();
+            self.ready.add(now, 1);
+        }
+    }
+
+    /// A slot for a new instance in `state`: a retired one reused, or a new one.
+    pub fn add_instance(&mut self, state: InstanceState) -> usize {
+        if let Some(i) = self
+            .instances
+            .iter()
+            .position(|x| x.state == InstanceState::Retired)
+        {
+            self.instances[i] = Instance::new(state);
+            i
+        } else {
+            self.instances.push(Instance::new(state));
+            self.instances.len() - 1
+        }
+    }
+
+    /// Instances ready or starting: what the autoscaler counts as provisioned.
+    pub fn provisioned(&self) -> u32 {
+        self.instances
+            .iter()
+            .filter(|x| matches!(x.state, InstanceState::Ready | InstanceState::Starting))
+            .count() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_bucket_admits_burst_then_rate() {
+        let mut b = TokenBucket::new(RateLimit {
+            rate_per_s: 10.0,
+            burst: 5.0,
+        });
+        let t0 = SimTime::ZERO;
+        let admitted = (0..20).filter(|_| b.take(t0)).count();
+        assert_eq!(admitted, 5);
+        // One second later: ten more tokens, capped at the burst of 5.
+        let t1 = SimTime::from_secs_f64(1.0);
+        assert_eq!((0..20).filter(|_| b.take(t1)).count(), 5);
+        // 0.25 s later: 2.5 tokens, so 2 calls.
+        let t2 = SimTime::from_secs_f64(1.25);
+        assert_eq!((0..20).filter(|_| b.take(t2)).count(), 2);
     }
 }

@@ -61,6 +61,9 @@ pub struct RouteRecord {
     pub requests: u64,
     pub completed: u64,
     pub errors: u64,
+    /// `errors` by kind, in `ErrorKind::ALL` order.
+    #[serde(default)]
+    pub errors_by_kind: Vec<u64>,
     pub latency: LatencySnapshot,
 }
 
@@ -72,6 +75,7 @@ impl RouteRecord {
             requests: r.requests,
             completed: r.completed,
             errors: r.errors,
+            errors_by_kind: r.errors_by_kind.to_vec(),
             latency: r.latency.snapshot(),
         }
     }
@@ -83,6 +87,7 @@ impl RouteRecord {
             requests: self.requests,
             completed: self.completed,
             errors: self.errors,
+            errors_by_kind: self.errors_by_kind.clone().try_into().ok()?,
             latency: LatencyStats::from_snapshot(&self.latency)?,
             measured_s,
         })

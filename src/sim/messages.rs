@@ -1,0 +1,118 @@
+//! Calls crossing links as messages: transmission, loss and retransmission, delivery.
+
+use super::call::{Call, ErrorKind, Event, Phase};
+use super::{MAX_RETRANSMISSIONS, Simulator};
+use crate::engine::{EventQueue, Handle, SimTime};
+use crate::model::ServiceId;
+use rand::RngExt;
+
+impl Simulator<'_> {
+    /// Sends the message `h` has to send (its request or response) from `from` to `to`.
+    pub(super) fn send(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        from: ServiceId,
+        to: ServiceId,
+        bytes: u64,
+    ) {
+        match self.network.direction(from, to) {
+            None => self.deliver(now, queue, h),
+            Some(d) => self.transmit(now, queue, h, d, bytes),
+        }
+    }
+
+    /// Puts a message on a link; it is delivered after serialisation and propagation, or
+    /// retransmitted after a timeout if lost.
+    fn transmit(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        d: usize,
+        bytes: u64,
+    ) {
+        let tx = self.network.transmit(d, now, bytes, self.warmup, self.end);
+        let loss = self.network.transmitters[d].effective_loss();
+        if loss > 0.0 && self.rng.random::<f64>() < loss {
+            let Some(call) = self.calls.get_mut(h) else {
+                return;
+            };
+            call.tries = call.tries.saturating_add(1);
+            let at = tx.end + self.network.backoff(d, call.tries);
+            queue.schedule(at, Event::Retransmit { call: h });
+        } else {
+            let t = &self.network.transmitters[d];
+            let at = tx.end + t.latency.sample(&mut self.rng) + t.extra_latency;
+            queue.schedule(at, Event::Delivered { call: h });
+        }
+    }
+
+    /// The retransmission timer of a lost message fired: send it again, or give up.
+    pub(super) fn retransmit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get(h) else {
+            return;
+        };
+        let Some((from, to, bytes)) = self.message_route(call) else {
+            // The other end is gone (cancelled or crashed): nobody is waiting for this message.
+            self.message_failed(now, queue, h);
+            return;
+        };
+        let d = self
+            .network
+            .direction(from, to)
+            .expect("only link messages are retransmitted");
+        let measured = self.measured(now);
+        let stats = &mut self.network.transmitters[d].stats;
+        if call.tries > MAX_RETRANSMISSIONS {
+            if measured {
+                stats.failed += 1;
+            }
+            self.message_failed(now, queue, h);
+        } else {
+            if measured {
+                stats.retransmissions += 1;
+            }
+            self.transmit(now, queue, h, d, bytes);
+        }
+    }
+
+    /// Where the message `call` has in flight goes, and its size; `None` if its caller is gone.
+    fn message_route(&self, call: &Call) -> Option<(ServiceId, ServiceId, u64)> {
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let caller = if call.is_root() {
+            0
+        } else {
+            let parent = self.calls.get(call.parent)?;
+            self.model.endpoints[parent.endpoint as usize].service
+        };
+        Some(if call.phase == Phase::Responding {
+            (endpoint.service, caller, endpoint.response_bytes)
+        } else {
+            (caller, endpoint.service, endpoint.request_bytes)
+        })
+    }
+
+    /// A message was given up: the caller sees the call fail.
+    fn message_failed(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(mut call) = self.calls.remove(h) else {
+            return;
+        };
+        call.fail(ErrorKind::Network);
+        self.returned(now, queue, call);
+    }
+
+    /// A message arrived: a request at its callee, or a response at its caller.
+    pub(super) fn deliver(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get(h) else {
+            return;
+        };
+        if call.phase == Phase::Responding {
+            let call = self.calls.remove(h).expect("checked above");
+            self.returned(now, queue, call);
+        } else {
+            self.admit(now, queue, h);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Requests from the workload's clients: arrivals (constant or time-varying rate), closed-loop
+//! users, client deadlines, and what a finished request records.
+
+use super::Simulator;
+use super::call::{Call, ErrorKind, Event};
+use crate::engine::{EventQueue, Handle, SimTime};
+use crate::model::Workload;
+use rand::RngExt;
+use rand_distr::Distribution;
+
+impl Simulator<'_> {
+    /// The next Poisson arrival. With a time-varying rate, candidates come at the peak rate and
+    /// each becomes a request with probability rate(t) / peak (Lewis–Shedler thinning, exact
+    /// for a non-homogeneous Poisson process).
+    pub(super) fn arrival(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
+        let accept = match &self.pattern {
+            None => true,
+            Some((pattern, base, peak)) => {
+                let rate = pattern.rate_at(*base, now);
+                rate >= *peak || self.rng.random::<f64>() * peak < rate
+            }
+        };
+        if accept {
+            self.new_request(now, queue, u32::MAX);
+        }
+        if let Some(exp) = &self.interarrival {
+            let gap = SimTime::from_nanos_f64(exp.sample(&mut self.rng));
+            queue.schedule(now + gap, Event::Arrival);
+        }
+    }
+
+    /// A client sends a request: it enters the gateway as a root call.
+    pub(super) fn new_request(&mut self, now: SimTime, queue: &mut EventQueue<Event>, user: u32) {
+        self.in_flight += 1;
+        if self.in_flight > self.max_in_flight {
+            self.stop_runaway(queue);
+            return;
+        }
+        let route = self.pick_route();
+        if now >= self.warmup {
+            self.requests[route] += 1;
+        }
+        if let Some(series) = &mut self.series {
+            series.arrival();
+        }
+        let endpoint = self.model.routes[route].gateway_endpoint as u32;
+        let deadline = self.model.deadline.map_or(SimTime::MAX, |d| now + d);
+        let mut call = Call::child(Handle::NONE, endpoint, now, deadline);
+        call.route = route as u16;
+        call.user = user;
+        let h = self.calls.insert(call);
+        if deadline != SimTime::MAX {
+            queue.schedule(deadline, Event::ClientDeadline { call: h });
+        }
+        self.admit(now, queue, h);
+    }
+
+    fn pick_route(&mut self) -> usize {
+        if self.route_cdf.len() == 1 {
+            return 0;
+        }
+        let u: f64 = self.rng.random();
+        self.route_cdf
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(self.route_cdf.len() - 1)
+    }
+
+    /// The client's deadline passed: the request counts as timed out now. The system may still
+    /// be working on it; whatever it answers later is ignored.
+    pub(super) fn client_deadline(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+    ) {
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
+        if call.abandoned {
+            return;
+        }
+        call.abandoned = true;
+        let (origin, route, user) = (call.origin, call.route as usize, call.user);
+        self.request_done(now, queue, origin, route, user, Some(ErrorKind::Timeout));
+    }
+
+    /// A root call responded: record the request's latency and outcome.
+    pub(super) fn complete_request(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+    ) {
+        let Some(call) = self.calls.remove(h) else {
+            return;
+        };
+        if call.abandoned {
+            // The client gave up at its deadline and was counted then.
+            return;
+        }
+        self.request_done(
+            now,
+            queue,
+            call.origin,
+            call.route as usize,
+            call.user,
+            call.error,
+        );
+    }
+
+    /// Records a finished request and, in a closed workload, lets its user think and send again.
+    pub(super) fn request_done(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        origin: SimTime,
+        route: usize,
+        user: u32,
+        error: Option<ErrorKind>,
+    ) {
+        self.in_flight -= 1;
+        let latency = (now - origin).as_nanos();
+        if let Some(series) = &mut self.series {
+            series.completion(latency, error.is_some());
+        }
+        if origin >= self.warmup {
+            match error {
+                Some(kind) => self.errors[route][kind as usize] += 1,
+                None => self.latency[route].record(latency),
+            }
+        }
+        if let Workload::Closed { think, .. } = &self.model.workload {
+            let at = now + think.sample(&mut self.rng);
+            queue.schedule(at, Event::UserReady { user });
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! A call at its service: admission (rate limits, balancer, queue), processing, the stages of
+//! downstream calls, and the response back to its caller.
+
+use super::Simulator;
+use super::call::{Call, ErrorKind, Event, Phase};
+use super::station::InstanceState;
+use crate::engine::{EventQueue, Handle, SimTime};
+use crate::model::ServiceId;
+use rand::RngExt;
+
+impl Simulator<'_> {
+    /// Whether `call` has lost its caller to a cancellation or a crash (so its work would be
+    /// for nobody). An attempt whose call was decided otherwise still runs: that is wasted work.
+    fn is_orphan(&self, call: &Call) -> bool {
+        if call.is_root() {
+            return false;
+        }
+        if call.exchange == Handle::NONE {
+            self.calls.get(call.parent).is_none()
+        } else {
+            self.exchanges
+                .get(call.exchange)
+                .is_some_and(|x| !x.done && self.calls.get(x.parent).is_none())
+        }
+    }
+
+    /// A call reaches its service: admission control, then the balancer picks an instance,
+    /// where it is served at once, queued, or rejected when the queue is full.
+    pub(super) fn admit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get(h) else {
+            return;
+        };
+        if self.orphans_possible && self.is_orphan(call) {
+            self.calls.remove(h);
+            return;
+        }
+        let expired = now >= call.deadline && self.model.propagate_deadline;
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let service = endpoint.service;
+        let measured = now >= self.warmup;
+        let station = &mut self.stations[service];
+        if measured {
+            station.arrivals += 1;
+        }
+        let refusal = if expired {
+            station.expired += u64::from(measured);
+            Some(ErrorKind::Timeout)
+        } else if !station.admits(now) {
+            station.shed += u64::from(measured);
+            Some(ErrorKind::RateLimited)
+        } else {
+            None
+        };
+        if let Some(kind) = refusal {
+            return self.refuse(now, queue, h, kind);
+        }
+        let Some(i) = station.pick_instance(&mut self.rng) else {
+            return self.refuse(now, queue, h, ErrorKind::Crashed);
+        };
+        let instance = &mut station.instances[i];
+        if instance.busy < station.workers {
+            instance.busy += 1;
+            station.busy.add(now, 1);
+        } else if station
+            .queue_capacity
+            .is_some_and(|cap| instance.queue.len() >= cap as usize)
+        {
+            station.rejected += u64::from(measured);
+            return self.refuse(now, queue, h, ErrorKind::Rejected);
+        } else {
+            instance.queue.push_back(h);
+            instance.outstanding += 1;
+            station.outstanding += 1;
+            station.queued.add(now, 1);
+            let call = self.calls.get_mut(h).expect("checked above");
+            call.instance = i as u32;
+            call.admitted = now;
+            call.phase = Phase::Queued;
+            return;
+        }
+        instance.outstanding += 1;
+        station.outstanding += 1;
+        let call = self.calls.get_mut(h).expect("checked above");
+        call.instance = i as u32;
+        call.admitted = now;
+        self.begin_service(now, queue, h, service, i);
+    }
+
+    /// The service turns a call away at once with an error response.
+    fn refuse(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle, kind: ErrorKind) {
+        if let Some(call) = self.calls.get_mut(h) {
+            call.fail(kind);
+        }
+        self.respond(now, queue, h);
+    }
+
+    /// Call `h` has been given a worker of instance `i`: sample its processing time.
+    fn begin_service(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        service: ServiceId,
+        i: usize,
+    ) {
+        let station = &mut self.stations[service];
+        let call = self.calls.get_mut(h).expect("a call being served exists");
+        station.record_wait(call.admitted, now, self.warmup);
+        let instance = &mut station.instances[i];
+        let time = &self.model.endpoints[call.endpoint as usize].service_time;
+        let mut work = time.sample(&mut self.rng);
+        if instance.slowdown != 1.0 {
+            work = SimTime::from_nanos_f64(work.0 as f64 * instance.slowdown);
+        }
+        call.phase = Phase::Serving;
+        call.started = now;
+        call.work = work;
+        if self.track_active {
+            call.slot = instance.active.len() as u32;
+            instance.active.push(h);
+        }
+        queue.schedule(now + work, Event::ServiceDone { call: h });
+    }
+
+    /// A worker finished processing: make the downstream calls, or respond.
+    pub(super) fn service_done(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get(h) else {
+            return;
+        };
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let (service, instance, admitted) =
+            (endpoint.service, call.instance as usize, call.admitted);
+        let failed = endpoint.error_probability > 0.0
+            && self.rng.random::<f64>() < endpoint.error_probability;
+        if self.orphans_possible && self.is_orphan(call) {
+            self.release_worker(now, queue, service, instance, admitted);
+            self.leave(h);
+            self.calls.remove(h);
+        } else if failed || endpoint.stages.is_empty() {
+            if failed {
+                self.calls
+                    .get_mut(h)
+                    .expect("checked above")
+                    .fail(ErrorKind::Failed);
+            }
+            self.release_worker(now, queue, service, instance, admitted);
+            self.finish(now, queue, h);
+        } else {
+            if !self.stations[service].blocking {
+                self.release_worker(now, queue, service, instance, admitted);
+            }
+            self.start_stage(now, queue, h, 0);
+        }
+    }
+
+    /// Frees a worker, which takes the oldest waiting call that is still wanted.
+    pub(super) fn release_worker(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        service: ServiceId,
+        i: usize,
+        admitted: SimTime,
+    ) {
+        self.stations[service].record_residence(admitted, now, self.warmup);
+        while let Some(next) = self.stations[service].instances[i].queue.pop_front() {
+            self.stations[service].queued.add(now, -1);
+            let Some(call) = self.calls.get(next) else {
+                continue;
+            };
+            let expired = self.model.propagate_deadline && now >= call.deadline;
+            if expired || (self.orphans_possible && self.is_orphan(call)) {
+                // Dropped unserved: its caller has gone, or its deadline has passed.
+                self.leave(next);
+                if expired {
+                    self.stations[service].expired += u64::from(now >= self.warmup);
+                    self.refuse(now, queue, next, ErrorKind::Timeout);
+                } else {
+                    self.calls.remove(next);
+                }
+                continue;
+            }
+            self.begin_service(now, queue, next, service, i);
+            return;
+        }
+        let station = &mut self.stations[service];
+        station.instances[i].busy -= 1;
+        station.busy.add(now, -1);
+    }
+
+    /// Sends the calls of stage `stage` of `h`'s endpoint, in parallel.
+    fn start_stage(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        stage: usize,
+    ) {
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let targets = &endpoint.stages[stage];
+        call.stage = stage as u16;
+        call.phase = Phase::Downstream;
+        // One extra pending count guards the stage: a call that fails synchronously (rejected
+        // in-process) must not complete the stage while the loop is still sending its siblings.
+        call.pending = targets.len() as u16 + 1;
+        let origin = call.origin;
+        let deadline = if self.model.propagate_deadline {
+            call.deadline
+        } else {
+            SimTime::MAX
+        };
+        let measured = self.measured(now);
+        let nodes = self.model.services.len();
+        for &target in targets {
+            let callee = &self.model.endpoints[target];
+            let e = self.edge_of[endpoint.service * nodes + callee.service] as usize;
+            let edge = &mut self.edges[e];
+            if edge.plain {
+                if measured {
+                    edge.stats.calls += 1;
+                    edge.stats.attempts += 1;
+                }
+                let child = self
+                    .calls
+                    .insert(Call::child(h, target as u32, origin, deadline));
+                self.send(
+                    now,
+                    queue,
+                    child,
+                    endpoint.service,
+                    callee.service,
+                    callee.request_bytes,
+                );
+            } else {
+                self.begin_exchange(now, queue, h, target as u32, e as u32, origin, deadline);
+            }
+        }
+        self.child_returned(now, queue, h, None);
+    }
+
+    /// A downstream call of `h` returned; when its stage is complete, go on or respond.
+    pub(super) fn child_returned(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        error: Option<ErrorKind>,
+    ) {
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
+        if let Some(kind) = error {
+            call.fail(kind);
+        }
+        call.pending -= 1;
+        if call.pending > 0 {
+            return;
+        }
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let next = call.stage as usize + 1;
+        if call.error.is_none() && next < endpoint.stages.len() {
+            self.start_stage(now, queue, h, next);
+        } else {
+            if self.stations[endpoint.service].blocking {
+                let (instance, admitted) = (call.instance as usize, call.admitted);
+                self.release_worker(now, queue, endpoint.service, instance, admitted);
+            }
+            self.finish(now, queue, h);
+        }
+    }
+
+    /// The call leaves its instance: it no longer counts there.
+    pub(super) fn leave(&mut self, h: Handle) {
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
+        let service = self.model.endpoints[call.endpoint as usize].service;
+        let station = &mut self.stations[service];
+        let i = call.instance as usize;
+        let instance = &mut station.instances[i];
+        instance.outstanding -= 1;
+        station.outstanding -= 1;
+        if call.slot != u32::MAX {
+            let slot = call.slot as usize;
+            call.slot = u32::MAX;
+            instance.active.swap_remove(slot);
+            if let Some(&moved) = instance.active.get(slot)
+                && let Some(m) = self.calls.get_mut(moved)
+            {
+                m.slot = slot as u32;
+            }
+        }
+        if instance.state == InstanceState::Draining && instance.outstanding == 0 {
+            instance.state = InstanceState::Retired;
+        }
+    }
+
+    /// The call's work is done: it leaves its instance and responds.
+    fn finish(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        self.leave(h);
+        self.respond(now, queue, h);
+    }
+
+    /// Sends the call's response to its caller, or completes the request for a root call.
+    pub(super) fn respond(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
+        if call.is_root() {
+            self.complete_request(now, queue, h);
+            return;
+        }
+        call.phase = Phase::Responding;
+        call.tries = 0;
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let parent = call.parent;
+        let Some(caller) = self.calls.get(parent) else {
+            // Nobody to answer (the caller was cancelled or crashed).
+            if let Some(call) = self.calls.remove(h) {
+                self.returned(now, queue, call);
+            }
+            return;
+        };
+        let caller_service = self.model.endpoints[caller.endpoint as usize].service;
+        self.send(
+            now,
+            queue,
+            h,
+            endpoint.service,
+            caller_service,
+            endpoint.response_bytes,
+        );
+    }
+
+    /// A call's outcome reaches its caller (its response arrived, or it failed where the
+    /// caller sees it at once: a crash, a message given up).
+    pub(super) fn returned(&mut self, now: SimTime, queue: &mut EventQueue<Event>, call: Call) {
+        if call.is_root() {
+            if !call.abandoned {
+                let (origin, route, user) = (call.origin, call.route as usize, call.user);
+                self.request_done(now, queue, origin, route, user, call.error);
+            }
+        } else if call.exchange != Handle::NONE {
+            self.attempt_returned(now, queue, call);
+        } else {
+            self.child_returned(now, queue, call.parent, call.error);
+        }
+    }
+}
