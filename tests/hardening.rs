@@ -273,9 +273,120 @@ fn regression_corpus_of_tricky_inputs_never_panics() {
     }
 }
 
+/// Every resilience mechanism and fault at once, on blocking and async services, for the
+/// mutation property below.
+const EVERYTHING: &str = r#"
+[simulation]
+duration_s = 3
+seed = 3
+[workload]
+type = "open"
+rate_per_s = 3000
+deadline_ms = 40
+propagate_deadline = true
+pattern = { shape = "spike", at_s = 1, duration_s = 0.5, rate_per_s = 9000 }
+[[workload.mix]]
+route = "order.create"
+[gateway]
+workers = 8
+rate_limit = { rate_per_s = 5000, burst = 100 }
+max_concurrency = 400
+[gateway.client]
+timeout_ms = 30
+cancel_on_timeout = true
+retry = { max_attempts = 3, base_ms = 1, jitter = "equal", budget_percent = 50 }
+hedge_after_ms = 5
+circuit_breaker = { failure_rate = 0.5, window = 20, min_calls = 10, open_ms = 100, probe_calls = 2 }
+[services.order]
+instances = 2
+workers = 2
+blocking = true
+queue_capacity = 50
+autoscale = { metric = "queue_length", target = 2, interval_s = 0.2, min = 1, max = 4, cold_start_s = 0.1 }
+[services.order.client]
+timeout_ms = 10
+cancel_on_timeout = true
+bulkhead = 20
+retry = { max_attempts = 2, base_ms = 0, on = ["timeout"] }
+[services.order.client.to.user]
+circuit_breaker = { consecutive_failures = 3, open_ms = 50 }
+[services.order.endpoints.create]
+service_ms = { dist = "exponential", mean_ms = 1 }
+calls = [["user.get"], ["stock.take", "user.get"]]
+error_probability = 0.05
+[services.user]
+instances = 3
+workers = 2
+load_balancer = "least_outstanding"
+[services.user.endpoints.get]
+service_ms = { dist = "exponential", mean_ms = 2 }
+[services.stock]
+load_balancer = "power_of_two"
+instances = 2
+[services.stock.endpoints.take]
+service_ms = 0.5
+[links.order_user]
+between = ["order", "user"]
+latency_ms = 0.2
+bandwidth_mbps = 100
+loss = 0.01
+rto_ms = 5
+[[faults]]
+kind = "crash"
+service = "user"
+instance = 1
+at_s = 0.5
+duration_s = 1
+[[faults]]
+kind = "crash"
+service = "order"
+at_s = 2
+duration_s = 0.2
+[[faults]]
+kind = "slowdown"
+service = "stock"
+at_s = 0.2
+duration_s = 2
+factor = 20
+[[faults]]
+kind = "partition"
+link = "order_user"
+at_s = 1.5
+duration_s = 0.3
+[[faults]]
+kind = "link_degradation"
+link = "order_user"
+at_s = 0.1
+duration_s = 2
+extra_latency_ms = 3
+loss = 0.2
+"#;
+
+#[test]
+fn every_mechanism_at_once_runs_to_a_consistent_end() {
+    let model = meshsim::model::load_str(EVERYTHING, "everything.toml", Path::new("."), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = meshsim::sim::simulate(&model);
+    assert!(r.stopped.is_none(), "{:?}", r.stopped);
+    let kinds: u64 = r.all.errors_by_kind.iter().sum();
+    assert_eq!(kinds, r.all.errors);
+    assert_eq!(
+        r.all.requests,
+        r.all.completed + r.all.errors + r.all.in_flight_at_end()
+    );
+    // The trouble the model sets up shows in several kinds of error.
+    let seen = r.all.errors_by_kind.iter().filter(|&&n| n > 0).count();
+    assert!(seen >= 4, "{:?}", r.all.errors_by_kind);
+}
+
 /// Replaces the `k`-th value (right of an `=`) in the built-in model with `value`.
 fn mutate(k: usize, value: &str) -> String {
-    let lines: Vec<&str> = meshsim::model::BUILTIN_MODEL.lines().collect();
+    mutate_text(meshsim::model::BUILTIN_MODEL, k, value)
+}
+
+/// Replaces the `k`-th value (right of an `=`) in `text` with `value`.
+fn mutate_text(text: &str, k: usize, value: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
     let valued: Vec<usize> = (0..lines.len())
         .filter(|&i| lines[i].contains('=') && !lines[i].trim_start().starts_with('#'))
         .collect();
@@ -329,6 +440,33 @@ proptest! {
                 limits: meshsim::sim::Limits { max_in_flight: 50_000, max_events: Some(2_000_000), max_wall_s: Some(5.0) },
             };
             let _ = meshsim::sim::simulate_with(&model, &options);
+            let _ = meshsim::analysis::analyze(&model);
+        }
+    }
+
+    /// The same for a model using every resilience mechanism and fault: whatever loads runs
+    /// without panicking (no counter underflows, no stale handle used).
+    #[test]
+    fn mutated_resilience_models_load_and_run_or_are_refused(
+        k in 0usize..120,
+        value in prop_oneof![
+            any::<f64>().prop_map(|x| format!("{x:e}")),
+            (0i64..6).prop_map(|x| x.to_string()),
+            (0u32..2000).prop_map(|x| format!("{}", f64::from(x) / 100.0)),
+            prop::sample::select(vec!["0", "-1", "1", "2", "0.5", "true", "false", "nan", "\"\"", "[]", "{}",
+                "\"user\"", "\"order_user\"", "\"constant\"", "\"none\"", "\"crash\"", "\"partition\"",
+                "{ max_attempts = 4 }", "{ consecutive_failures = 1, open_ms = 1 }"]).prop_map(String::from),
+        ],
+    ) {
+        let text = mutate_text(EVERYTHING, k, &value);
+        if let Ok(mut model) = meshsim::model::load_str(&text, "fuzz.toml", Path::new("."), &[]) {
+            model.duration = meshsim::engine::SimTime::from_secs_f64(model.duration.as_secs_f64().min(3.0));
+            let options = meshsim::sim::Options {
+                timeseries: Some(meshsim::engine::SimTime::from_secs_f64(0.5)),
+                limits: meshsim::sim::Limits { max_in_flight: 50_000, max_events: Some(2_000_000), max_wall_s: Some(5.0) },
+            };
+            let r = meshsim::sim::simulate_with(&model, &options);
+            prop_assert_eq!(r.all.errors_by_kind.iter().sum::<u64>(), r.all.errors);
             let _ = meshsim::analysis::analyze(&model);
         }
     }

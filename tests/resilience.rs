@@ -456,3 +456,84 @@ fn a_sine_pattern_averages_to_its_base_rate_over_whole_periods() {
         0.01,
     );
 }
+
+/// Loads `text`, expecting an error; returns its rendering.
+fn rejected(text: &str) -> String {
+    match model::load_str(text, "bad.toml", std::path::Path::new("."), &[]) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn mistakes_in_resilience_settings_are_located_and_explained() {
+    let base = api_model(10.0, "1", 1, "");
+    let cases = [
+        (
+            "[[faults]]\nkind = \"crsh\"\nservice = \"api\"\nat_s = 1\nduration_s = 1\n",
+            &["bad.toml:", "unknown value `crsh`", "did you mean `crash`"][..],
+        ),
+        (
+            "[[faults]]\nkind = \"crash\"\nservice = \"apj\"\nat_s = 1\nduration_s = 1\n",
+            &["unknown service `apj`", "did you mean `api`"],
+        ),
+        (
+            "[[faults]]\nkind = \"partition\"\nservice = \"api\"\nat_s = 1\nduration_s = 1\n",
+            &[
+                "`service` does not apply to a partition fault",
+                "takes: link",
+            ],
+        ),
+        (
+            "[gateway.client]\nhedge_after_ms = 5\n",
+            &["hedging needs a second attempt", "max_attempts = 2"],
+        ),
+        (
+            "[gateway.client.to.user]\ntimeout_ms = 5\n",
+            &["`gateway` never calls `user`", "calls: api"],
+        ),
+        (
+            "[gateway.client]\nretry = { max_attempts = 3, jitter = \"fulll\" }\n",
+            &["unknown value `fulll`", "did you mean `full`"],
+        ),
+        (
+            "[gateway.client]\ncircuit_breaker = { open_ms = 100 }\n",
+            &["needs a condition to open", "consecutive_failures"],
+        ),
+    ];
+    for (extra, expected) in cases {
+        let message = rejected(&format!("{base}\n{extra}"));
+        for e in expected {
+            assert!(message.contains(e), "expected `{e}` in:\n{message}");
+        }
+        // Located at a line of the file.
+        assert!(message.contains("bad.toml:"), "{message}");
+    }
+    let message = rejected(&base.replace(
+        "[services.api]\n",
+        "[services.api]\nautoscale = { metric = \"cpu\", target = 0.5, interval_s = 5, min = 1, max = 2 }\n",
+    ));
+    assert!(
+        message.contains("one of: utilisation, queue_length"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_same_seed_gives_identical_results_with_every_mechanism_on() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for name in [
+        "retry-storm",
+        "circuit-breaker",
+        "autoscale",
+        "hedging",
+        "partition",
+    ] {
+        let path = std::path::Path::new(root).join(format!("models/{name}.toml"));
+        let m = model::load_file(&path, &["simulation.duration_s=30".parse().unwrap()]).unwrap();
+        let (a, b) = (simulate(&m), simulate(&m));
+        assert_eq!(a.events, b.events, "{name}");
+        assert_eq!(a.all.latency.mean_ms(), b.all.latency.mean_ms(), "{name}");
+        assert_eq!(a.all.errors_by_kind, b.all.errors_by_kind, "{name}");
+    }
+}

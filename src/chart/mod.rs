@@ -80,6 +80,8 @@ pub struct Panel {
     pub y_from_zero: bool,
     /// Fixed y range, e.g. (0, 1) for a CDF.
     pub y_range: Option<(f64, f64)>,
+    /// Fixed x range, so that stacked panels share their time axis even where one has no data.
+    pub x_range: Option<(f64, f64)>,
     /// Labels for categorical x values (x = 0, 1, 2 … stands for each label).
     pub x_categories: Vec<String>,
     /// Horizontal guide lines with labels, e.g. (0.99, "p99").

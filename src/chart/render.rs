@@ -154,7 +154,9 @@ fn draw_panel<DB: DrawingBackend>(
             .map(|p| p.0)
             .chain(s.band.iter().map(|b| b.0))
     });
-    let (x0, x1) = if panel.x_categories.is_empty() {
+    let (x0, x1) = if let Some(range) = panel.x_range {
+        range
+    } else if panel.x_categories.is_empty() {
         padded(
             span(xs.filter_map(|x| axis(x, log_x))).unwrap_or((0.0, 1.0)),
             false,

@@ -119,12 +119,24 @@ pub fn timeseries(dir: &Path, log_y: bool) -> Result<Figure, String> {
         })
         .collect::<Result<_, String>>()?;
     let queue = Panel {
-        x_label: "simulated time (s)".into(),
+        x_label: String::new(),
         y_label: "calls waiting".into(),
         y_from_zero: true,
         series: queues,
         ..Panel::default()
     };
+    let mut panels = vec![traffic, latency, queue];
+    panels.extend(instances_panel(&t, &column)?);
+    panels.extend(resilience_panel(&t, &column, interval_of(&t, start, end))?);
+    if let Some(last) = panels.last_mut() {
+        last.x_label = "simulated time (s)".into();
+    }
+    if !t.rows.is_empty() {
+        let range = (t.num(0, start), t.num(t.rows.len() - 1, end));
+        for p in &mut panels {
+            p.x_range = Some(range);
+        }
+    }
     let interval = t
         .rows
         .first()
@@ -137,6 +149,89 @@ pub fn timeseries(dir: &Path, log_y: bool) -> Result<Figure, String> {
             "per {} s interval, warm-up included",
             super::tick_label(interval)
         ),
-        panels: vec![traffic, latency, queue],
+        panels,
     })
+}
+
+type Points = Vec<(f64, f64)>;
+
+fn interval_of(t: &Table, start: usize, end: usize) -> f64 {
+    t.rows
+        .first()
+        .map(|_| t.num(0, end) - t.num(0, start))
+        .unwrap_or(f64::NAN)
+}
+
+/// Ready instances of the services whose count changes (autoscaling, crashes); none if no
+/// count does.
+fn instances_panel(
+    t: &Table,
+    column: &dyn Fn(&str, f64) -> Result<Points, String>,
+) -> Result<Option<Panel>, String> {
+    let mut series = Vec::new();
+    for (k, service) in t
+        .header
+        .iter()
+        .filter_map(|h| h.strip_prefix("instances_"))
+        .enumerate()
+    {
+        let points = column(&format!("instances_{service}"), 1.0)?;
+        let varies = points.windows(2).any(|w| (w[0].1 - w[1].1).abs() > 1e-9);
+        if varies {
+            series.push(Series::line(service, k, points));
+        }
+    }
+    Ok((!series.is_empty()).then(|| Panel {
+        x_label: String::new(),
+        y_label: "ready instances".into(),
+        y_from_zero: true,
+        series,
+        ..Panel::default()
+    }))
+}
+
+/// Retries and timeouts per second, and the share of time each circuit breaker was open; none
+/// if the model has no call policies.
+fn resilience_panel(
+    t: &Table,
+    column: &dyn Fn(&str, f64) -> Result<Points, String>,
+    interval: f64,
+) -> Result<Option<Panel>, String> {
+    if t.col("retries").is_err() {
+        return Ok(None);
+    }
+    let retries = column("retries", 1.0 / interval)?;
+    let timeouts = column("timeouts", 1.0 / interval)?;
+    let breakers: Vec<&str> = t
+        .header
+        .iter()
+        .filter_map(|h| h.strip_prefix("breaker_open_"))
+        .collect();
+    let busy = |p: &Points| p.iter().any(|x| x.1 > 0.0);
+    if !busy(&retries) && !busy(&timeouts) && breakers.is_empty() {
+        return Ok(None);
+    }
+    let mut series = vec![Series::line("retries/s", 5, retries), {
+        let mut s = Series::line("timeouts/s", 3, timeouts);
+        s.dash = Dash::Dashed;
+        s
+    }];
+    for (k, b) in breakers.iter().enumerate() {
+        let mut s = Series::line(
+            format!("{} open", b.replace("->", "→")),
+            (4 + k) % 8,
+            column(&format!("breaker_open_{b}"), 100.0)?,
+        );
+        s.secondary = true;
+        s.dash = Dash::Dotted;
+        series.push(s);
+    }
+    Ok(Some(Panel {
+        x_label: String::new(),
+        y_label: "per second".into(),
+        y2_label: (!breakers.is_empty()).then(|| "breaker open (%)".into()),
+        y_from_zero: true,
+        series,
+        ..Panel::default()
+    }))
 }

@@ -1,7 +1,7 @@
 //! Human-readable tables for the terminal.
 
 use crate::analysis::OfferedLoad;
-use crate::sim::RunResult;
+use crate::sim::{ErrorKind, RunResult};
 use std::fmt::Write;
 
 fn ms(x: f64) -> String {
@@ -58,6 +58,15 @@ pub fn summary_table(r: &RunResult) -> String {
             ms(l.max_ms()),
             route.in_flight_at_end()
         );
+    }
+    if r.all.errors > 0 {
+        let kinds: Vec<String> = ErrorKind::ALL
+            .iter()
+            .zip(&r.all.errors_by_kind)
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{} {n}", k.as_str()))
+            .collect();
+        let _ = writeln!(s, "errors by kind: {}", kinds.join(", "));
     }
     let w = r
         .services
@@ -122,7 +131,61 @@ pub fn summary_table(r: &RunResult) -> String {
             );
         }
     }
+    edges_block(&mut s, r);
     s
+}
+
+/// Calls per edge, for the edges where a policy did something (retries, timeouts, refusals).
+fn edges_block(s: &mut String, r: &RunResult) {
+    let busy: Vec<_> = r
+        .edges
+        .iter()
+        .filter(|e| e.stats.attempts != e.stats.calls || e.stats.failed_calls > 0)
+        .collect();
+    if busy.is_empty() {
+        return;
+    }
+    let names: Vec<String> = busy
+        .iter()
+        .map(|e| format!("{}→{}", e.from, e.to))
+        .collect();
+    let w = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<w$} {:>9} {:>9} {:>8} {:>7} {:>8} {:>9} {:>8} {:>10}",
+        "edge",
+        "calls",
+        "attempts",
+        "retries",
+        "hedges",
+        "timeouts",
+        "fail fast",
+        "failed",
+        "wasted ms"
+    );
+    for (e, name) in busy.iter().zip(&names) {
+        let pad = w - name.chars().count();
+        let st = &e.stats;
+        let _ = writeln!(
+            s,
+            "{name}{:pad$} {:>9} {:>9} {:>8} {:>7} {:>8} {:>9} {:>8} {:>10.1}",
+            "",
+            st.calls,
+            st.attempts,
+            st.retries,
+            st.hedges,
+            st.timeouts,
+            st.circuit_open + st.bulkhead_rejected,
+            st.failed_calls,
+            st.wasted_work_ns as f64 / 1e6
+        );
+    }
 }
 
 /// The offered load per station and link direction, as printed by `meshsim check`.
