@@ -84,7 +84,12 @@ pub fn analyze(model: &Model) -> Analysis {
             .routes
             .iter_mut()
             .map(|r| &mut r.quality)
-            .chain(analysis.stations.iter_mut().map(|s| &mut s.quality))
+            .chain(
+                analysis
+                    .stations
+                    .iter_mut()
+                    .flat_map(|s| [&mut s.quality, &mut s.utilisation_quality]),
+            )
             .chain(analysis.links.iter_mut().map(|l| &mut l.quality));
         for q in qualities {
             q.approx(note.clone());

@@ -216,6 +216,9 @@ impl Model {
         if policies().any(|p| p.bulkhead.is_some()) {
             ignored.push("bulkheads");
         }
+        if policies().any(|p| p.hedge_after.is_some()) {
+            ignored.push("hedging");
+        }
         if self
             .services
             .iter()
