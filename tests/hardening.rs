@@ -436,6 +436,7 @@ proptest! {
             model.duration = meshsim::engine::SimTime::from_secs_f64(model.duration.as_secs_f64().min(2.0));
             model.warmup = meshsim::engine::SimTime::ZERO;
             let options = meshsim::sim::Options {
+                breakdown: true,
                 timeseries: None,
                 limits: meshsim::sim::Limits { max_in_flight: 50_000, max_events: Some(2_000_000), max_wall_s: Some(5.0) },
             };
@@ -462,6 +463,7 @@ proptest! {
         if let Ok(mut model) = meshsim::model::load_str(&text, "fuzz.toml", Path::new("."), &[]) {
             model.duration = meshsim::engine::SimTime::from_secs_f64(model.duration.as_secs_f64().min(3.0));
             let options = meshsim::sim::Options {
+                breakdown: true,
                 timeseries: Some(meshsim::engine::SimTime::from_secs_f64(0.5)),
                 limits: meshsim::sim::Limits { max_in_flight: 50_000, max_events: Some(2_000_000), max_wall_s: Some(5.0) },
             };

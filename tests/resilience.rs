@@ -537,3 +537,79 @@ fn the_same_seed_gives_identical_results_with_every_mechanism_on() {
         assert_eq!(a.all.errors_by_kind, b.all.errors_by_kind, "{name}");
     }
 }
+
+/// Runs `path` with a breakdown, with `sets` applied.
+fn with_breakdown(path: &str, sets: &[&str]) -> RunResult {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let overrides: Vec<model::Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
+    let m = model::load_file(&std::path::Path::new(root).join(path), &overrides).unwrap();
+    simulate_with(
+        &m,
+        &Options {
+            breakdown: true,
+            ..Options::default()
+        },
+    )
+}
+
+#[test]
+fn breakdown_components_add_up_to_the_latency() {
+    // Parallel calls, lossy links with retransmission, blocking workers (checkout); timeouts
+    // and retries (partition); retries with back-off and queueing (the seed under load).
+    for (path, sets) in [
+        ("models/checkout.toml", &[][..]),
+        ("models/partition.toml", &[][..]),
+        ("models/seed.toml", &["workload.rate_per_s=900"][..]),
+    ] {
+        let r = with_breakdown(path, sets);
+        for (b, route) in r.breakdown.iter().zip(r.routes.iter().chain([&r.all])) {
+            assert_eq!(b.route, route.route);
+            assert_eq!(b.requests, route.completed, "{path} {}", b.route);
+            let sum: f64 = b.parts.iter().map(|p| p.2).sum();
+            let mean = route.latency.mean_ms();
+            assert!(
+                (sum - mean).abs() < 1e-6 * mean.max(1.0),
+                "{path} {}: components {sum} ms, latency {mean} ms",
+                b.route
+            );
+            // The p99 requests' components add up to their mean latency, which lies between
+            // p99 and the maximum.
+            let tail: f64 = b.parts.iter().map(|p| p.3).filter(|x| x.is_finite()).sum();
+            let (p99, max) = (route.latency.quantile_ms(0.99), route.latency.max_ms());
+            assert!(b.tail_requests > 0);
+            assert!(
+                tail >= p99 * 0.999 && tail <= max * 1.001,
+                "{path} {}: {tail} not in [{p99}, {max}]",
+                b.route
+            );
+        }
+    }
+}
+
+#[test]
+fn breakdown_names_the_hop_and_component_where_time_goes() {
+    let r = with_breakdown("models/seed.toml", &[]);
+    let user = &r.breakdown[0];
+    let part = |hop: &str, c: &str| {
+        user.parts
+            .iter()
+            .find(|p| p.0 == hop && p.1.as_str() == c)
+            .map_or(0.0, |p| p.2)
+    };
+    // 0.5 ms each way on the gateway–user link, exactly.
+    let propagation = part("gateway_user (gateway→user)", "propagation")
+        + part("gateway_user (user→gateway)", "propagation");
+    assert!((propagation - 1.0).abs() < 1e-9, "{propagation}");
+    // 512 B and 2048 B at 1 Gbit/s: 4.096 µs + 16.384 µs of serialisation (plus rare queueing).
+    let tx = part("gateway_user (gateway→user)", "transmission")
+        + part("gateway_user (user→gateway)", "transmission");
+    assert!((0.02048..0.0206).contains(&tx), "{tx}");
+    // The user service's mean processing time is 3 ms; its queueing the M/M/2 wait (0.2 ms).
+    assert!((part("user", "service") - 3.0).abs() < 0.1);
+    assert!((0.1..0.35).contains(&part("user", "queueing")));
+    assert_eq!(
+        part("order", "service"),
+        0.0,
+        "the user route never visits order"
+    );
+}

@@ -50,6 +50,8 @@ pub struct Series {
     pub markers: bool,
     /// Plot against the secondary (right-hand) y axis.
     pub secondary: bool,
+    /// Bar segments (x, bottom, top), for stacked bars; drawn as filled boxes.
+    pub bars: Vec<(f64, f64, f64)>,
 }
 
 impl Series {
@@ -63,6 +65,15 @@ impl Series {
             dash: Dash::Solid,
             markers: false,
             secondary: false,
+            bars: Vec::new(),
+        }
+    }
+
+    /// Segments of stacked bars in palette colour `colour`: (x, bottom, top).
+    pub fn bars(name: impl Into<String>, colour: usize, bars: Vec<(f64, f64, f64)>) -> Series {
+        Series {
+            bars,
+            ..Series::line(name, colour, Vec::new())
         }
     }
 }

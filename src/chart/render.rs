@@ -153,6 +153,7 @@ fn draw_panel<DB: DrawingBackend>(
             .iter()
             .map(|p| p.0)
             .chain(s.band.iter().map(|b| b.0))
+            .chain(s.bars.iter().map(|b| b.0))
     });
     let (x0, x1) = if let Some(range) = panel.x_range {
         range
@@ -169,6 +170,7 @@ fn draw_panel<DB: DrawingBackend>(
             .iter()
             .map(|p| p.1)
             .chain(s.band.iter().flat_map(|b| [b.1, b.2]))
+            .chain(s.bars.iter().flat_map(|b| [b.1, b.2]))
     });
     let (y0, y1) = match panel.y_range {
         Some((lo, hi)) => (lo, hi),
@@ -269,6 +271,15 @@ fn draw_panel<DB: DrawingBackend>(
             )))
             .map_err(|e| e.to_string())?;
     }
+    for s in panel.series.iter().filter(|s| !s.bars.is_empty()) {
+        let fill = colour(s).filled();
+        chart
+            .draw_series(s.bars.iter().filter_map(|&(x, lo, hi)| {
+                let (lo, hi) = (axis(lo, log_y)?, axis(hi, log_y)?);
+                Some(Rectangle::new([(x - 0.3, lo), (x + 0.3, hi)], fill))
+            }))
+            .map_err(|e| e.to_string())?;
+    }
     for (value, label) in &panel.guides {
         let Some(y) = axis(*value, log_y) else {
             continue;
@@ -293,7 +304,7 @@ fn draw_panel<DB: DrawingBackend>(
             )))
             .map_err(|e| e.to_string())?;
     }
-    for s in &panel.series {
+    for s in panel.series.iter().filter(|s| !s.points.is_empty()) {
         let pts: Vec<(f64, f64)> = if s.secondary {
             s.points
                 .iter()
@@ -353,7 +364,8 @@ fn draw_legend<DB: DrawingBackend>(
     let font = ("sans-serif", px(19.0)).into_font().color(&BLACK);
     let mut y = px(24.0);
     for s in series.iter().filter(|s| !s.name.is_empty()) {
-        let st = colour(s).stroke_width(px(3.0).max(1) as u32);
+        let thick = if s.bars.is_empty() { 3.0 } else { 14.0 };
+        let st = colour(s).stroke_width(px(thick).max(1) as u32);
         let (a, b) = ((px(4.0), y), (px(44.0), y));
         match s.dash {
             Dash::Solid => area.draw(&PathElement::new(vec![a, b], st)),

@@ -12,7 +12,77 @@ pub fn figures(dir: &Path, style: &Style) -> Result<Vec<Figure>, String> {
     if dir.join("timeseries.csv").is_file() {
         out.push(timeseries(dir, style.log_y)?);
     }
+    if dir.join("breakdown.csv").is_file() {
+        out.push(breakdown(dir)?);
+    }
     Ok(out)
+}
+
+/// Where the time goes: per route, stacked bars of the mean latency by component (summed over
+/// hops), for all requests and for the requests at or above p99.
+pub fn breakdown(dir: &Path) -> Result<Figure, String> {
+    let t = Table::read(&dir.join("breakdown.csv"))?;
+    let (route, component) = (t.col("route")?, t.col("component")?);
+    let mut routes: Vec<String> = Vec::new();
+    let mut components: Vec<String> = crate::sim::Component::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    for row in &t.rows {
+        if !routes.contains(&row[route]) {
+            routes.push(row[route].clone());
+        }
+        if !components.contains(&row[component]) {
+            components.push(row[component].clone());
+        }
+    }
+    components.retain(|c| t.rows.iter().any(|row| row[component] == *c));
+    for row in &t.rows {
+        let _ = row;
+    }
+    let panel = |value: &str, label: &str| -> Result<Panel, String> {
+        let v = t.col(value)?;
+        let mut bottoms = vec![0.0; routes.len()];
+        let mut series = Vec::new();
+        for (k, c) in components.iter().enumerate() {
+            let mut bars = Vec::new();
+            for (x, r) in routes.iter().enumerate() {
+                let ms: f64 = (0..t.rows.len())
+                    .filter(|&i| t.rows[i][route] == *r && t.rows[i][component] == *c)
+                    .map(|i| t.num(i, v))
+                    .filter(|x| x.is_finite())
+                    .sum();
+                if ms > 0.0 {
+                    bars.push((x as f64, bottoms[x], bottoms[x] + ms));
+                    bottoms[x] += ms;
+                }
+            }
+            if !bars.is_empty() {
+                series.push(Series::bars(c.as_str(), k, bars));
+            }
+        }
+        Ok(Panel {
+            x_label: String::new(),
+            y_label: label.into(),
+            y_from_zero: true,
+            x_categories: routes.clone(),
+            series,
+            ..Panel::default()
+        })
+    };
+    let mut panels = vec![
+        panel("mean_ms", "mean latency (ms)")?,
+        panel("p99_requests_mean_ms", "p99 requests (ms)")?,
+    ];
+    if let Some(last) = panels.last_mut() {
+        last.x_label = "route".into();
+    }
+    Ok(Figure {
+        name: "breakdown".into(),
+        title: format!("{}: where the time goes", model_name(dir)),
+        subtitle: "critical path of successful requests, summed over hops; bottom: the requests at or above p99".into(),
+        panels,
+    })
 }
 
 /// The latency CDF per route (and all), with guide lines at p50, p90 and p99.

@@ -41,6 +41,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Error> {
         );
     }
     let options = sim::Options {
+        breakdown: true,
         timeseries: args.timeseries,
         limits: args.limits.limits()?,
     };

@@ -68,6 +68,7 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
         .map_err(Error::Usage)?;
     let plan = crate::sweep::Plan {
         options: sim::Options {
+            breakdown: false,
             timeseries: None,
             limits: args.limits.limits()?,
         },

@@ -233,6 +233,37 @@ pub fn scaling_csv(result: &RunResult) -> Vec<u8> {
     to_bytes(SCALING_COLUMNS, rows)
 }
 
+/// Columns of `breakdown.csv`, in order.
+pub const BREAKDOWN_COLUMNS: &[&str] = &[
+    "route",
+    "hop",
+    "component",
+    "mean_ms",
+    "p99_requests_mean_ms",
+];
+
+/// `breakdown.csv`: per route (then `all`), hop and component, the mean time successful requests
+/// spent there on their critical path; the rows of a route add up to its mean latency. The
+/// last column is the same over the requests at or above the route's p99.
+pub fn breakdown_csv(result: &RunResult) -> Vec<u8> {
+    let rows = result
+        .breakdown
+        .iter()
+        .flat_map(|b| {
+            b.parts.iter().map(|(hop, c, mean, tail)| {
+                vec![
+                    b.route.clone(),
+                    hop.clone(),
+                    c.as_str().to_string(),
+                    number(*mean),
+                    number(*tail),
+                ]
+            })
+        })
+        .collect();
+    to_bytes(BREAKDOWN_COLUMNS, rows)
+}
+
 /// `latency_cdf.csv`: per route (and `all`), the cumulative distribution of latency from the
 /// HDR histogram: `route, latency_ms, cumulative_fraction`.
 pub fn latency_cdf_csv(result: &RunResult) -> Vec<u8> {

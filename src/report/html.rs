@@ -91,6 +91,10 @@ pub fn write_report(
         ("services.csv", "Services"),
         ("links.csv", "Links (per direction)"),
         ("edges.csv", "Calls per edge (attempts, retries, timeouts)"),
+        (
+            "breakdown.csv",
+            "Where the time goes (mean ms per hop and component)",
+        ),
         ("scaling.csv", "Autoscaling decisions"),
     ];
     for (file, heading) in run_tables {

@@ -12,8 +12,9 @@ mod validation;
 pub use analysis_table::{Simulated, analysis_table};
 pub use atomic::{OutputError, write_atomic};
 pub use csv_files::{
-    EDGES_COLUMNS, LINKS_COLUMNS, SCALING_COLUMNS, SERVICES_COLUMNS, SUMMARY_COLUMNS, edges_csv,
-    latency_cdf_csv, links_csv, route_row, scaling_csv, services_csv, summary_csv, timeseries_csv,
+    BREAKDOWN_COLUMNS, EDGES_COLUMNS, LINKS_COLUMNS, SCALING_COLUMNS, SERVICES_COLUMNS,
+    SUMMARY_COLUMNS, breakdown_csv, edges_csv, latency_cdf_csv, links_csv, route_row, scaling_csv,
+    services_csv, summary_csv, timeseries_csv,
 };
 pub use html::{command_line, escape, write_report};
 pub use run_json::RunInfo;
@@ -44,6 +45,9 @@ pub fn write_run(
         ("latency_cdf.csv", latency_cdf_csv(result)),
         ("run.json", RunInfo::new(model, result).to_json()),
     ];
+    if !result.breakdown.is_empty() {
+        files.push(("breakdown.csv", breakdown_csv(result)));
+    }
     if !result.scaling.is_empty() {
         files.push(("scaling.csv", scaling_csv(result)));
     }

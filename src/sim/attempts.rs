@@ -35,6 +35,7 @@ impl Simulator<'_> {
             parent: h,
             endpoint,
             edge: e,
+            started: now,
             attempts: 0,
             live: 0,
             retry_pending: false,
@@ -101,12 +102,12 @@ impl Simulator<'_> {
         call.exchange = x;
         call.edge = ex.edge;
         call.probe = probe;
-        let attempt = self.calls.insert(call);
+        let attempt = self.new_call(call);
         let state = self.exchanges.get_mut(x).expect("checked above");
         state.attempts += 1;
         state.live += 1;
         let attempts = u32::from(state.attempts);
-        let policy = &edge.policy;
+        let policy = &self.edges[ex.edge as usize].policy;
         let mut timeout = policy.timeout.map_or(SimTime::MAX, |t| now + t);
         if ex.deadline < timeout {
             timeout = ex.deadline;
@@ -149,6 +150,7 @@ impl Simulator<'_> {
         now: SimTime,
         queue: &mut EventQueue<Event>,
         call: Call,
+        h: Handle,
     ) {
         let measured = self.measured(now);
         let edge = &mut self.edges[call.edge as usize];
@@ -179,8 +181,9 @@ impl Simulator<'_> {
         match call.error {
             None => {
                 ex.done = true;
-                let parent = ex.parent;
+                let (parent, started) = (ex.parent, ex.started);
                 self.free_if_settled(call.exchange);
+                self.critical_child(parent, h, now - started);
                 self.child_returned(now, queue, parent, None);
             }
             Some(kind) => {

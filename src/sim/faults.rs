@@ -103,7 +103,7 @@ impl Simulator<'_> {
             if let Some(mut call) = self.calls.remove(h) {
                 call.error = Some(ErrorKind::Crashed);
                 call.slot = u32::MAX;
-                self.returned(now, queue, call);
+                self.returned(now, queue, call, h);
             }
         }
     }

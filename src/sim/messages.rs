@@ -1,5 +1,6 @@
 //! Calls crossing links as messages: transmission, loss and retransmission, delivery.
 
+use super::breakdown::Component;
 use super::call::{Call, ErrorKind, Event, Phase};
 use super::{MAX_RETRANSMISSIONS, Simulator};
 use crate::engine::{EventQueue, Handle, SimTime};
@@ -35,6 +36,7 @@ impl Simulator<'_> {
     ) {
         let tx = self.network.transmit(d, now, bytes, self.warmup, self.end);
         let loss = self.network.transmitters[d].effective_loss();
+        let hop = self.model.services.len() + d;
         if loss > 0.0 && self.rng.random::<f64>() < loss {
             let Some(call) = self.calls.get_mut(h) else {
                 return;
@@ -42,10 +44,13 @@ impl Simulator<'_> {
             call.tries = call.tries.saturating_add(1);
             let at = tx.end + self.network.backoff(d, call.tries);
             queue.schedule(at, Event::Retransmit { call: h });
+            self.on_path(h, hop, Component::Retransmission, at - now);
         } else {
             let t = &self.network.transmitters[d];
-            let at = tx.end + t.latency.sample(&mut self.rng) + t.extra_latency;
-            queue.schedule(at, Event::Delivered { call: h });
+            let propagation = t.latency.sample(&mut self.rng) + t.extra_latency;
+            queue.schedule(tx.end + propagation, Event::Delivered { call: h });
+            self.on_path(h, hop, Component::Transmission, tx.end - now);
+            self.on_path(h, hop, Component::Propagation, propagation);
         }
     }
 
@@ -100,7 +105,7 @@ impl Simulator<'_> {
             return;
         };
         call.fail(ErrorKind::Network);
-        self.returned(now, queue, call);
+        self.returned(now, queue, call, h);
     }
 
     /// A message arrived: a request at its callee, or a response at its caller.
@@ -110,7 +115,7 @@ impl Simulator<'_> {
         };
         if call.phase == Phase::Responding {
             let call = self.calls.remove(h).expect("checked above");
-            self.returned(now, queue, call);
+            self.returned(now, queue, call, h);
         } else {
             self.admit(now, queue, h);
         }

@@ -6,6 +6,7 @@
 //! in parallel) and responds when the last stage has returned. Calls cross links as messages.
 
 mod attempts;
+mod breakdown;
 mod call;
 mod faults;
 mod messages;
@@ -17,13 +18,14 @@ mod series;
 mod serving;
 mod station;
 
+pub use breakdown::{Component, RouteBreakdown};
 pub use call::ErrorKind;
 pub use network::{MAX_RETRANSMISSIONS, MAX_RTO};
 pub use policy::EdgeStats;
 pub use result::{EdgeResult, LinkResult, RouteResult, RunResult, ScaleEvent, ServiceResult};
 pub use series::{Interval, TimeSeries};
 
-use crate::engine::{self, Arena, EventQueue, Process, SimRng, SimTime};
+use crate::engine::{self, Arena, EventQueue, Handle, Process, SimRng, SimTime};
 use crate::model::{ArrivalPattern, FaultKind, Model, Workload};
 use crate::stats::LatencyStats;
 use call::{Call, Event};
@@ -38,6 +40,8 @@ use std::time::Instant;
 pub struct Options {
     /// Record a time series with this interval.
     pub timeseries: Option<SimTime>,
+    /// Record where each request's time goes (per hop and component).
+    pub breakdown: bool,
     pub limits: Limits,
 }
 
@@ -119,6 +123,11 @@ pub fn simulate_with(model: &Model, options: &Options) -> RunResult {
         queue.schedule(interval, Event::Tick);
     }
     sim.max_in_flight = options.limits.max_in_flight;
+    if options.breakdown {
+        let hops = model.services.len() + 2 * model.links.len();
+        sim.paths = Some(breakdown::Paths::new(model.routes.len(), hops));
+        sim.tail_cut = vec![0; model.routes.len()];
+    }
     sim.start(&mut queue);
     let limits = options.limits;
     let mut stop = None;
@@ -202,6 +211,10 @@ struct Simulator<'m> {
     series: Option<series::Recorder>,
     /// Autoscaling decisions, in time order.
     scaling: Vec<ScaleEvent>,
+    /// Critical paths of calls, when a breakdown is asked for.
+    paths: Option<breakdown::Paths>,
+    /// Per route: the latency (ns) above which a request is kept as a tail candidate.
+    tail_cut: Vec<u64>,
     /// Requests sent and not yet completed, and the cap on them.
     in_flight: u64,
     max_in_flight: u64,
@@ -299,6 +312,8 @@ impl<'m> Simulator<'m> {
             latency: (0..routes).map(|_| LatencyStats::new()).collect(),
             series: None,
             scaling: Vec::new(),
+            paths: None,
+            tail_cut: Vec::new(),
             in_flight: 0,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             stop: None,
@@ -344,6 +359,24 @@ impl<'m> Simulator<'m> {
                     },
                 );
             }
+        }
+    }
+
+    /// Stores a new call, giving it an empty path when paths are kept.
+    #[inline]
+    fn new_call(&mut self, call: Call) -> Handle {
+        let h = self.calls.insert(call);
+        if let Some(p) = &mut self.paths {
+            p.started(h);
+        }
+        h
+    }
+
+    /// Adds `t` spent on `c` at `hop` to the critical path of call `h`.
+    #[inline]
+    fn on_path(&mut self, h: Handle, hop: usize, c: Component, t: SimTime) {
+        if let Some(p) = &mut self.paths {
+            p.add(h, breakdown::key(hop, c), t);
         }
     }
 

@@ -15,6 +15,8 @@ pub struct Exchange {
     pub parent: Handle,
     pub endpoint: u32,
     pub edge: u32,
+    /// When the first attempt was sent.
+    pub started: crate::engine::SimTime,
     /// Attempts sent so far.
     pub attempts: u8,
     /// Attempts sent and neither answered nor timed out.

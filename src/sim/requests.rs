@@ -48,7 +48,7 @@ impl Simulator<'_> {
         let mut call = Call::child(Handle::NONE, endpoint, now, deadline);
         call.route = route as u16;
         call.user = user;
-        let h = self.calls.insert(call);
+        let h = self.new_call(call);
         if deadline != SimTime::MAX {
             queue.schedule(deadline, Event::ClientDeadline { call: h });
         }
@@ -99,6 +99,9 @@ impl Simulator<'_> {
             // The client gave up at its deadline and was counted then.
             return;
         }
+        if call.error.is_none() && call.origin >= self.warmup {
+            self.record_path(call.route as usize, h, (now - call.origin).as_nanos());
+        }
         self.request_done(
             now,
             queue,
@@ -134,5 +137,19 @@ impl Simulator<'_> {
             let at = now + think.sample(&mut self.rng);
             queue.schedule(at, Event::UserReady { user });
         }
+    }
+}
+
+impl Simulator<'_> {
+    /// Adds a measured successful request's path to its route's breakdown.
+    fn record_path(&mut self, route: usize, h: Handle, latency: u64) {
+        let Some(paths) = &mut self.paths else {
+            return;
+        };
+        // Refresh the tail cut now and then: a histogram quantile is not free.
+        if paths.counts[route] % 1024 == 0 {
+            self.tail_cut[route] = (self.latency[route].quantile_ms(0.98) * 1e6) as u64;
+        }
+        paths.record(route, h, latency, self.tail_cut[route]);
     }
 }

@@ -26,6 +26,8 @@ pub struct RunResult {
     pub edges: Vec<EdgeResult>,
     /// Autoscaling decisions, in time order (warm-up included).
     pub scaling: Vec<ScaleEvent>,
+    /// Where the time of successful requests went, per route and then `all` (when asked for).
+    pub breakdown: Vec<super::RouteBreakdown>,
     /// Events the engine handled.
     pub events: u64,
     /// Wall-clock time of the run.
@@ -261,6 +263,32 @@ pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64, end: Sim
             breaker_open_share: state.breaker.as_ref().map_or(0.0, |b| b.open.mean(end)),
         })
         .collect();
+    let breakdown = sim.paths.as_ref().map_or(Vec::new(), |paths| {
+        let hops: Vec<String> = model
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(model.links.iter().flat_map(|l| {
+                let (a, b) = (
+                    &model.services[l.ends[0]].name,
+                    &model.services[l.ends[1]].name,
+                );
+                [
+                    format!("{} ({a}→{b})", l.name),
+                    format!("{} ({b}→{a})", l.name),
+                ]
+            }))
+            .collect();
+        let p99 = |r: &RouteResult| (r.latency.quantile_ms(0.99) * 1e6) as u64;
+        let mut out: Vec<super::RouteBreakdown> = routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| paths.breakdown(&r.route, &[i], p99(r), &hops))
+            .collect();
+        let every: Vec<usize> = (0..routes.len()).collect();
+        out.push(paths.breakdown("all", &every, p99(&all), &hops));
+        out
+    });
     RunResult {
         model: model.name.clone(),
         seed: model.seed,
@@ -273,6 +301,7 @@ pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64, end: Sim
         links,
         edges,
         scaling: std::mem::take(&mut sim.scaling),
+        breakdown,
         events,
         wall_s,
         peak_calls_in_flight: sim.calls.capacity_used(),

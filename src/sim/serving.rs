@@ -2,6 +2,7 @@
 //! downstream calls, and the response back to its caller.
 
 use super::Simulator;
+use super::breakdown::{Component, key};
 use super::call::{Call, ErrorKind, Event, Phase};
 use super::station::InstanceState;
 use crate::engine::{EventQueue, Handle, SimTime};
@@ -115,11 +116,14 @@ impl Simulator<'_> {
         call.phase = Phase::Serving;
         call.started = now;
         call.work = work;
+        let waited = now - call.admitted;
         if self.track_active {
             call.slot = instance.active.len() as u32;
             instance.active.push(h);
         }
         queue.schedule(now + work, Event::ServiceDone { call: h });
+        self.on_path(h, service, Component::Queueing, waited);
+        self.on_path(h, service, Component::Service, work);
     }
 
     /// A worker finished processing: make the downstream calls, or respond.
@@ -223,9 +227,7 @@ impl Simulator<'_> {
                     edge.stats.calls += 1;
                     edge.stats.attempts += 1;
                 }
-                let child = self
-                    .calls
-                    .insert(Call::child(h, target as u32, origin, deadline));
+                let child = self.new_call(Call::child(h, target as u32, origin, deadline));
                 self.send(
                     now,
                     queue,
@@ -320,7 +322,7 @@ impl Simulator<'_> {
         let Some(caller) = self.calls.get(parent) else {
             // Nobody to answer (the caller was cancelled or crashed).
             if let Some(call) = self.calls.remove(h) {
-                self.returned(now, queue, call);
+                self.returned(now, queue, call, h);
             }
             return;
         };
@@ -337,16 +339,42 @@ impl Simulator<'_> {
 
     /// A call's outcome reaches its caller (its response arrived, or it failed where the
     /// caller sees it at once: a crash, a message given up).
-    pub(super) fn returned(&mut self, now: SimTime, queue: &mut EventQueue<Event>, call: Call) {
+    pub(super) fn returned(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        call: Call,
+        h: Handle,
+    ) {
         if call.is_root() {
             if !call.abandoned {
                 let (origin, route, user) = (call.origin, call.route as usize, call.user);
                 self.request_done(now, queue, origin, route, user, call.error);
             }
         } else if call.exchange != Handle::NONE {
-            self.attempt_returned(now, queue, call);
+            self.attempt_returned(now, queue, call, h);
         } else {
+            self.critical_child(call.parent, h, SimTime::ZERO);
             self.child_returned(now, queue, call.parent, call.error);
+        }
+    }
+
+    /// If `child` is the last call its parent's stage waits for, its path (plus `took` beyond
+    /// it: retries before the attempt that succeeded) becomes part of the parent's.
+    pub(super) fn critical_child(&mut self, parent: Handle, child: Handle, took: SimTime) {
+        let Some(paths) = &mut self.paths else {
+            return;
+        };
+        if self.calls.get(parent).is_some_and(|p| p.pending == 1) {
+            paths.merge(parent, child);
+            let extra = took.0.saturating_sub(paths.total(child));
+            if extra > 0 {
+                let hop = self
+                    .calls
+                    .get(parent)
+                    .map_or(0, |p| self.model.endpoints[p.endpoint as usize].service);
+                paths.add(parent, key(hop, Component::Retries), SimTime(extra));
+            }
         }
     }
 }

@@ -1,0 +1,205 @@
+//! Where a request's time goes: each call accumulates the time spent on its critical path, per
+//! hop (a service or a link direction) and component; a stage of parallel calls contributes the
+//! path of the call that returned last (the one the stage waited for). The components of a
+//! successful request add up to its latency exactly.
+
+use crate::engine::{Handle, SimTime};
+
+/// What the time was spent on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    /// Waiting for a worker.
+    Queueing,
+    /// Being processed.
+    Service,
+    /// Waiting for the link and being serialised onto it.
+    Transmission,
+    /// Propagation along the link.
+    Propagation,
+    /// Lost transmissions and their retransmission timeouts.
+    Retransmission,
+    /// Failed or timed-out attempts and back-off before the attempt that succeeded.
+    Retries,
+}
+
+impl Component {
+    pub const ALL: [Component; 6] = [
+        Component::Queueing,
+        Component::Service,
+        Component::Transmission,
+        Component::Propagation,
+        Component::Retransmission,
+        Component::Retries,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Queueing => "queueing",
+            Component::Service => "service",
+            Component::Transmission => "transmission",
+            Component::Propagation => "propagation",
+            Component::Retransmission => "retransmission",
+            Component::Retries => "retries",
+        }
+    }
+}
+
+const COMPONENTS: usize = Component::ALL.len();
+
+/// A hop and component packed into one key: `hop * COMPONENTS + component`, where hops are the
+/// services (gateway first) and then the link directions.
+pub fn key(hop: usize, c: Component) -> u32 {
+    (hop * COMPONENTS + c as usize) as u32
+}
+
+/// Time per key along one call's critical path so far.
+type Path = Vec<(u32, u64)>;
+
+/// The bookkeeping, kept only when a breakdown is asked for.
+pub struct Paths {
+    /// Per arena slot of `calls`: the path of the call living there.
+    slots: Vec<Path>,
+    /// Per route: total nanoseconds per key over measured successful requests, and their count.
+    pub totals: Vec<Vec<u64>>,
+    pub counts: Vec<u64>,
+    /// Per route: the slowest requests so far (latency, path), pruned to about the slowest 2%.
+    pub tail: Vec<Vec<(u64, Path)>>,
+    keys: usize,
+}
+
+impl Paths {
+    pub fn new(routes: usize, hops: usize) -> Paths {
+        let keys = hops * COMPONENTS;
+        Paths {
+            slots: Vec::new(),
+            totals: vec![vec![0; keys]; routes],
+            counts: vec![0; routes],
+            tail: vec![Vec::new(); routes],
+            keys,
+        }
+    }
+
+    /// A new call took slot `h`: its path starts empty.
+    pub fn started(&mut self, h: Handle) {
+        let i = h.index() as usize;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, Vec::new);
+        }
+        self.slots[i].clear();
+    }
+
+    /// Adds `t` to `key` on the path of the call in slot `h`.
+    pub fn add(&mut self, h: Handle, key: u32, t: SimTime) {
+        if t.0 == 0 {
+            return;
+        }
+        let path = &mut self.slots[h.index() as usize];
+        match path.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, ns)) => *ns += t.0,
+            None => path.push((key, t.0)),
+        }
+    }
+
+    /// Adds the path of the call in slot `child` to that of `parent`.
+    pub fn merge(&mut self, parent: Handle, child: Handle) {
+        let (p, c) = (parent.index() as usize, child.index() as usize);
+        if p == c {
+            return;
+        }
+        let taken = std::mem::take(&mut self.slots[c]);
+        for &(key, ns) in &taken {
+            self.add(parent, key, SimTime(ns));
+        }
+        self.slots[c] = taken;
+    }
+
+    /// The time on the path of the call in slot `h`.
+    pub fn total(&self, h: Handle) -> u64 {
+        self.slots[h.index() as usize]
+            .iter()
+            .map(|(_, ns)| ns)
+            .sum()
+    }
+
+    /// A measured request of `route` succeeded with `latency`: add its path to the totals and
+    /// keep it if it is among the slowest; `p98` is the route's current 98th percentile.
+    pub fn record(&mut self, route: usize, h: Handle, latency: u64, p98: u64) {
+        let path = &self.slots[h.index() as usize];
+        for &(key, ns) in path {
+            self.totals[route][key as usize] += ns;
+        }
+        self.counts[route] += 1;
+        if latency >= p98 {
+            let tail = &mut self.tail[route];
+            tail.push((latency, path.clone()));
+            let keep = (self.counts[route] / 40).max(100) as usize;
+            if tail.len() > 2 * keep {
+                tail.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
+                tail.truncate(keep);
+            }
+        }
+    }
+
+    /// The breakdown of `routes` together (one route, or all), named `name`; `p99` is their
+    /// latency's 99th percentile in ns and `hops` names the hops.
+    pub fn breakdown(
+        &self,
+        name: &str,
+        routes: &[usize],
+        p99: u64,
+        hops: &[String],
+    ) -> RouteBreakdown {
+        let mut sums = vec![0u64; self.keys];
+        let mut tail_sums = vec![0u64; self.keys];
+        let (mut n, mut tail_n) = (0, 0);
+        for &r in routes {
+            n += self.counts[r];
+            for (s, t) in sums.iter_mut().zip(&self.totals[r]) {
+                *s += t;
+            }
+            for (latency, path) in &self.tail[r] {
+                if *latency >= p99 {
+                    tail_n += 1;
+                    for &(key, ns) in path {
+                        tail_sums[key as usize] += ns;
+                    }
+                }
+            }
+        }
+        let mean = |total: u64, count: u64| {
+            if count == 0 {
+                f64::NAN
+            } else {
+                total as f64 / count as f64 / 1e6
+            }
+        };
+        let parts = (0..self.keys)
+            .filter(|&k| sums[k] > 0 || tail_sums[k] > 0)
+            .map(|k| {
+                (
+                    hops[k / COMPONENTS].clone(),
+                    Component::ALL[k % COMPONENTS],
+                    mean(sums[k], n),
+                    mean(tail_sums[k], tail_n),
+                )
+            })
+            .collect();
+        RouteBreakdown {
+            route: name.to_string(),
+            requests: n,
+            tail_requests: tail_n,
+            parts,
+        }
+    }
+}
+
+/// The breakdown of one route, per hop and component.
+#[derive(Clone, Debug)]
+pub struct RouteBreakdown {
+    pub route: String,
+    /// Successful measured requests it covers, and those at or above the route's p99.
+    pub requests: u64,
+    pub tail_requests: u64,
+    /// (hop name, component, mean ms over all requests, mean ms over the p99 requests).
+    pub parts: Vec<(String, Component, f64, f64)>,
+}
