@@ -17,10 +17,12 @@
 pub mod analysis;
 pub mod chart;
 pub mod cli;
+pub mod cost;
 pub mod engine;
 pub mod error;
 pub mod interrupt;
 pub mod model;
+pub mod planning;
 pub mod report;
 pub mod sim;
 pub mod stats;

@@ -66,6 +66,12 @@ pub(super) fn run(args: RunArgs) -> Result<(), Error> {
             result.events as f64 / result.wall_s.max(1e-9) / 1e6
         );
         print!("{}", report::summary_table(&result));
+        if let Some(c) = crate::cost::of_run(&model, &result) {
+            println!(
+                "\ncost at this load: {:.4} per hour, {:.4} per million successful requests (cost.csv)",
+                c.per_hour, c.per_million_requests
+            );
+        }
         let names: Vec<String> = written
             .iter()
             .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))

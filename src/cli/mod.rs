@@ -2,6 +2,7 @@
 //! `sweeps`).
 
 mod commands;
+mod planning;
 mod sweeps;
 
 use commands::{analyze, check, draw_charts, init, plot, run, validate};
@@ -42,6 +43,30 @@ pub enum Command {
     /// Redraw every chart (and report.html) of an output folder from its CSV files, or draw a
     /// custom chart of a sweep with --x/--y/--series.
     Plot(PlotArgs),
+    /// The highest arrival rate at which every SLO holds (with 95% confidence), and the
+    /// bottleneck there; writes capacity.csv.
+    Capacity(CapacityArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A service-level objective: [ROUTE:]METRIC<=LIMIT, METRIC one of mean, p50, p90, p95,
+    /// p99, p999, errors; e.g. "p99<=50ms", "errors<=0.1%", "order.create_order:p99<=80ms"
+    /// (repeatable).
+    #[arg(long, value_name = "SLO", required = true, value_parser = parse_slo)]
+    pub slo: Vec<crate::planning::Slo>,
+    /// Replications per rate tried.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub reps: u32,
+    /// Where to write capacity.csv [default: output/<model name>/capacity/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_slo(s: &str) -> Result<crate::planning::Slo, String> {
+    s.parse()
 }
 
 /// Which model, and changes to it.
@@ -269,6 +294,7 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Sweep(args)) => sweep(args),
         Some(Command::Merge(args)) => merge(args),
         Some(Command::Plot(args)) => plot(args),
+        Some(Command::Capacity(args)) => planning::capacity(args),
     }
 }
 

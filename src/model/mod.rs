@@ -63,6 +63,8 @@ pub struct Model {
     pub propagate_deadline: bool,
     /// `[[faults]]`, in file order.
     pub faults: Vec<Fault>,
+    /// Prices, if the model has a `[cost]` table.
+    pub cost: Option<Cost>,
     /// The `[sweep]` table, if the file has one: a sweep versioned with the model.
     pub sweep: Option<SweepTable>,
 }
@@ -170,6 +172,15 @@ pub struct Endpoint {
     /// Probability that a call answers with an error after its processing (and makes no
     /// downstream calls): a bug, a failing dependency outside the model.
     pub error_probability: f64,
+}
+
+/// Prices of what a run uses, from `[cost]` and the links' `cost_per_gb`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cost {
+    /// Per service (gateway first): price per instance-hour.
+    pub instance_hour: Vec<f64>,
+    /// Per link: price per GB (10^9 bytes) crossing it, both directions.
+    pub per_gb: Vec<f64>,
 }
 
 /// A network link between two nodes; each direction is an independent FIFO transmitter.

@@ -93,6 +93,7 @@ fn allowed_fields(path: &[String]) -> Option<&'static [&'static str]> {
         ["sweep"] => Some(fields::SWEEP),
         ["workload", "pattern"] => Some(fields::PATTERN),
         ["faults", _] => Some(fields::FAULT),
+        ["cost"] => Some(fields::COST),
         ["gateway" | "services", ..] if keys.last() == Some(&"client") => Some(fields::CLIENT),
         [.., "client", "to", _] => Some(fields::CLIENT),
         [.., "retry"] => Some(fields::RETRY),

@@ -22,6 +22,22 @@ pub struct RawModel {
     pub sweep: Option<RawSweep>,
     #[serde(default)]
     pub faults: Vec<RawFault>,
+    pub cost: Option<RawCost>,
+}
+
+/// `[cost]`: prices, in any currency (the outputs use the same).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCost {
+    /// Price per instance-hour, by service name (`gateway` included).
+    #[serde(default)]
+    pub instance_hour: IndexMap<String, f64>,
+    /// Price per instance-hour of services not listed.
+    #[serde(default)]
+    pub default_instance_hour: f64,
+    /// Price per GB crossing a link, for links without their own `cost_per_gb`.
+    #[serde(default)]
+    pub per_gb: f64,
 }
 
 /// `[sweep]`: parameters to vary, as strings (`"100:900:100"`) or arrays (`[0.5, 5, 50]`).
@@ -244,6 +260,7 @@ pub struct RawLink {
     pub loss: f64,
     #[serde(default = "default_rto_ms")]
     pub rto_ms: f64,
+    pub cost_per_gb: Option<f64>,
 }
 
 fn default_rto_ms() -> f64 {
@@ -262,7 +279,9 @@ pub mod fields {
         "links",
         "sweep",
         "faults",
+        "cost",
     ];
+    pub const COST: &[&str] = &["instance_hour", "default_instance_hour", "per_gb"];
     pub const SWEEP: &[&str] = &["vary", "reps"];
     pub const SIMULATION: &[&str] = &["duration_s", "warmup_s", "seed"];
     pub const WORKLOAD: &[&str] = &[
@@ -372,6 +391,7 @@ pub mod fields {
         "bandwidth_mbps",
         "loss",
         "rto_ms",
+        "cost_per_gb",
     ];
     /// Fields of a distribution table such as `{ dist = "exponential", mean_ms = 3 }`.
     pub const DIST: &[&str] = &[
@@ -428,5 +448,6 @@ mod tests {
         assert_eq!(accepted_fields::<RawRateLimit>(), fields::RATE_LIMIT);
         assert_eq!(accepted_fields::<RawAutoscale>(), fields::AUTOSCALE);
         assert_eq!(accepted_fields::<RawFault>(), fields::FAULT);
+        assert_eq!(accepted_fields::<RawCost>(), fields::COST);
     }
 }

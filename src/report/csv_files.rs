@@ -233,6 +233,46 @@ pub fn scaling_csv(result: &RunResult) -> Vec<u8> {
     to_bytes(SCALING_COLUMNS, rows)
 }
 
+/// `cost.csv`: one row per service (instance-hours) and link (traffic), then `total`.
+pub fn cost_csv(cost: &crate::cost::CostReport) -> Vec<u8> {
+    let mut rows: Vec<Vec<String>> = cost
+        .items
+        .iter()
+        .map(|i| {
+            vec![
+                i.item.clone(),
+                i.kind.to_string(),
+                number(i.quantity),
+                i.unit.to_string(),
+                number(i.unit_price),
+                number(i.per_hour),
+                String::new(),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "total".into(),
+        "total".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        number(cost.per_hour),
+        number(cost.per_million_requests),
+    ]);
+    to_bytes(
+        &[
+            "item",
+            "kind",
+            "quantity_per_hour",
+            "unit",
+            "unit_price",
+            "cost_per_hour",
+            "cost_per_million_requests",
+        ],
+        rows,
+    )
+}
+
 /// Columns of `breakdown.csv`, in order.
 pub const BREAKDOWN_COLUMNS: &[&str] = &[
     "route",

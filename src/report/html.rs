@@ -96,6 +96,7 @@ pub fn write_report(
             "Where the time goes (mean ms per hop and component)",
         ),
         ("scaling.csv", "Autoscaling decisions"),
+        ("cost.csv", "Cost at the simulated load"),
     ];
     for (file, heading) in run_tables {
         if let Some(t) = csv_table(&dir.join(file), |_, _| true, None) {

@@ -13,8 +13,8 @@ pub use analysis_table::{Simulated, analysis_table};
 pub use atomic::{OutputError, write_atomic};
 pub use csv_files::{
     BREAKDOWN_COLUMNS, EDGES_COLUMNS, LINKS_COLUMNS, SCALING_COLUMNS, SERVICES_COLUMNS,
-    SUMMARY_COLUMNS, breakdown_csv, edges_csv, latency_cdf_csv, links_csv, route_row, scaling_csv,
-    services_csv, summary_csv, timeseries_csv,
+    SUMMARY_COLUMNS, breakdown_csv, cost_csv, edges_csv, latency_cdf_csv, links_csv, route_row,
+    scaling_csv, services_csv, summary_csv, timeseries_csv,
 };
 pub use html::{command_line, escape, write_report};
 pub use run_json::RunInfo;
@@ -45,6 +45,9 @@ pub fn write_run(
         ("latency_cdf.csv", latency_cdf_csv(result)),
         ("run.json", RunInfo::new(model, result).to_json()),
     ];
+    if let Some(cost) = crate::cost::of_run(model, result) {
+        files.push(("cost.csv", cost_csv(&cost)));
+    }
     if !result.breakdown.is_empty() {
         files.push(("breakdown.csv", breakdown_csv(result)));
     }

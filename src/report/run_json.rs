@@ -33,6 +33,11 @@ pub struct RunInfo {
     pub stopped_early: Option<String>,
     /// Simulated time at which the run ended.
     pub end_s: f64,
+    /// At the model's `[cost]` prices (absent without them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_hour: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_million_requests: Option<f64>,
 }
 
 impl RunInfo {
@@ -56,6 +61,10 @@ impl RunInfo {
             peak_calls_in_flight: result.peak_calls_in_flight,
             stopped_early: result.stopped.as_ref().map(|s| s.to_string()),
             end_s: result.end_s,
+            cost_per_hour: crate::cost::of_run(model, result).map(|c| c.per_hour),
+            cost_per_million_requests: crate::cost::of_run(model, result)
+                .map(|c| c.per_million_requests)
+                .filter(|x| x.is_finite()),
         }
     }
 

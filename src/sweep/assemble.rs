@@ -7,6 +7,24 @@ use crate::sim::RouteResult;
 use crate::stats::mean_ci95;
 use rayon::prelude::*;
 
+/// Run-level columns added when the model has prices: the same in every route's row.
+const COST_COLUMNS: &[&str] = &["cost_per_hour", "cost_per_million_requests"];
+
+/// Whether the sweep's runs carry a cost.
+fn priced(points: &[PointFile]) -> bool {
+    points
+        .first()
+        .and_then(|p| p.runs.first())
+        .is_some_and(|r| r.cost_per_hour.is_some())
+}
+
+/// Cost per hour, and per million successful requests of the whole system (`routes` ends with
+/// `all`).
+fn cost_values(per_hour: f64, routes: &[RouteResult]) -> [f64; 2] {
+    let all = routes.last().map_or(0.0, |a| a.throughput_rps());
+    [per_hour, crate::cost::per_million(per_hour, all)]
+}
+
 /// Metrics taken from the pooled histogram of all replications (never averaged).
 const POOLED: &[&str] = &["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"];
 
@@ -40,6 +58,9 @@ pub fn runs_csv(info: &SweepInfo, points: &[PointFile]) -> Result<Vec<u8>, Strin
         .to_vec();
     header.extend(info.axes.iter().map(|a| a.path.clone()));
     header.extend(SUMMARY_COLUMNS.iter().map(|c| c.to_string()));
+    if priced(points) {
+        header.extend(COST_COLUMNS.iter().map(|c| c.to_string()));
+    }
     let per_point: Vec<Vec<Vec<String>>> = points
         .par_iter()
         .map(run_rows)
@@ -51,7 +72,8 @@ pub fn runs_csv(info: &SweepInfo, points: &[PointFile]) -> Result<Vec<u8>, Strin
 fn run_rows(p: &PointFile) -> Result<Vec<Vec<String>>, String> {
     let mut rows = Vec::new();
     for run in &p.runs {
-        for route in routes_with_all(run)? {
+        let routes = routes_with_all(run)?;
+        for route in routes.iter().cloned() {
             let mut row = vec![
                 p.point_id.to_string(),
                 run.replication.to_string(),
@@ -59,6 +81,9 @@ fn run_rows(p: &PointFile) -> Result<Vec<Vec<String>>, String> {
             ];
             row.extend(p.params.iter().cloned());
             row.extend(route_row(&route));
+            if let Some(per_hour) = run.cost_per_hour {
+                row.extend(cost_values(per_hour, &routes).map(number));
+            }
             rows.push(row);
         }
     }
@@ -72,7 +97,8 @@ pub fn points_csv(info: &SweepInfo, points: &[PointFile]) -> Result<Vec<u8>, Str
     header.extend(info.axes.iter().map(|a| a.path.clone()));
     header.push("route".into());
     header.push("replications".into());
-    for m in &SUMMARY_COLUMNS[1..] {
+    let cost = if priced(points) { COST_COLUMNS } else { &[] };
+    for m in SUMMARY_COLUMNS[1..].iter().chain(cost) {
         header.push(m.to_string());
         header.push(format!("{m}_ci95"));
     }
@@ -120,6 +146,19 @@ fn point_rows(p: &PointFile) -> Result<Vec<Vec<String>>, String> {
             };
             row.push(value);
             row.push(number(ci.half_width));
+        }
+        for i in 0..COST_COLUMNS.len() {
+            let values: Vec<f64> = p
+                .runs
+                .iter()
+                .zip(&reps)
+                .filter_map(|(run, routes)| Some(cost_values(run.cost_per_hour?, routes)[i]))
+                .collect();
+            if values.len() == reps.len() {
+                let ci = mean_ci95(&values);
+                row.push(number(ci.mean));
+                row.push(number(ci.half_width));
+            }
         }
         rows.push(row);
     }

@@ -304,6 +304,7 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
                     seed: m.seed,
                     measured_s: result.measured_s,
                     routes: result.routes.iter().map(store::RouteRecord::new).collect(),
+                    cost_per_hour: crate::cost::of_run(&m, &result).map(|c| c.per_hour),
                 };
                 (record, result.stopped)
             })

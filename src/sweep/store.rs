@@ -52,6 +52,9 @@ pub struct RunRecord {
     pub measured_s: f64,
     /// The routes in mix order.
     pub routes: Vec<RouteRecord>,
+    /// At the model's `[cost]` prices, if it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_hour: Option<f64>,
 }
 
 /// One route of one replication.
