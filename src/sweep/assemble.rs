@@ -73,14 +73,14 @@ fn run_rows(p: &PointFile) -> Result<Vec<Vec<String>>, String> {
     let mut rows = Vec::new();
     for run in &p.runs {
         let routes = routes_with_all(run)?;
-        for route in routes.iter().cloned() {
+        for route in &routes {
             let mut row = vec![
                 p.point_id.to_string(),
                 run.replication.to_string(),
                 run.seed.to_string(),
             ];
             row.extend(p.params.iter().cloned());
-            row.extend(route_row(&route));
+            row.extend(route_row(route));
             if let Some(per_hour) = run.cost_per_hour {
                 row.extend(cost_values(per_hour, &routes).map(number));
             }
