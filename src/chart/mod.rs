@@ -5,6 +5,7 @@
 //! bands, guides), then rendered by [`render`]. Keeping the data separate means `meshsim plot`
 //! redraws any output folder, and tests check the data a chart shows against the CSV it came from.
 
+pub mod compare;
 mod render;
 pub mod run;
 pub mod sweep;

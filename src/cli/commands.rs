@@ -182,7 +182,9 @@ pub(super) fn draw_charts(
     route: &str,
     title: &str,
 ) -> Result<Vec<PathBuf>, Error> {
-    let figures = if dir.join("points.csv").is_file() {
+    let figures = if dir.join("compare_load.csv").is_file() {
+        crate::chart::compare::figures(dir)
+    } else if dir.join("points.csv").is_file() {
         crate::chart::sweep::figures(dir, route, style)
     } else {
         crate::chart::run::figures(dir, style)

@@ -46,6 +46,58 @@ pub enum Command {
     /// The highest arrival rate at which every SLO holds (with 95% confidence), and the
     /// bottleneck there; writes capacity.csv.
     Capacity(CapacityArgs),
+    /// The cheapest instance count per service that meets the SLOs at a given load; writes the
+    /// right-sized model file.
+    Rightsize(RightsizeArgs),
+    /// The same workload through several architectures: capacity, right-sized cost, latency
+    /// and the network's share, and over a range of loads p99 and cost with the crossover.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two or more model files (open workloads with a [cost] table).
+    #[arg(required = true, num_args = 2..)]
+    pub models: Vec<PathBuf>,
+    /// A service-level objective, as for `capacity` (repeatable).
+    #[arg(long, value_name = "SLO", required = true, value_parser = parse_slo)]
+    pub slo: Vec<crate::planning::Slo>,
+    /// The loads to compare at: start:stop:step, log:start:stop:count, or a list a,b,c.
+    #[arg(long, value_name = "SPEC")]
+    pub rate: String,
+    /// The load of the table's p50, p99, right-sized instances and cost [default: the first
+    /// model's rate].
+    #[arg(long, value_name = "REQ_PER_S")]
+    pub reference: Option<f64>,
+    /// Replications per configuration tried.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub reps: u32,
+    /// Override a value in every model, e.g. --set simulation.duration_s=30 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<Override>,
+    /// Where to write [default: output/compare/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RightsizeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The arrival rate to size for, in requests per second [default: the model's].
+    #[arg(long, value_name = "REQ_PER_S")]
+    pub rate: Option<f64>,
+    /// A service-level objective, as for `capacity` (repeatable).
+    #[arg(long, value_name = "SLO", required = true, value_parser = parse_slo)]
+    pub slo: Vec<crate::planning::Slo>,
+    /// Replications per configuration tried.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub reps: u32,
+    /// Where to write rightsized.toml [default: output/<model name>/rightsize/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +347,8 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Merge(args)) => merge(args),
         Some(Command::Plot(args)) => plot(args),
         Some(Command::Capacity(args)) => planning::capacity(args),
+        Some(Command::Rightsize(args)) => planning::rightsize(args),
+        Some(Command::Compare(args)) => planning::compare(args),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `capacity`, `rightsize` and `compare`: the planning commands.
 
-use super::CapacityArgs;
+use super::{CapacityArgs, CompareArgs, RightsizeArgs};
 use crate::error::Error;
 use crate::planning;
 use crate::report::{number, write_atomic};
@@ -39,6 +39,261 @@ pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
     write_atomic(&path, &capacity_csv(&results))?;
     println!("\nwrote {}", path.display());
     Ok(())
+}
+
+pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
+    let text = args.model.text()?;
+    let sets = args.model.overrides();
+    let model = text.load(&sets)?;
+    if let Some(r) = args.rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(Error::Usage(format!("--rate must be a rate > 0, got {r}")));
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&model.name).join("rightsize"));
+    let slos: Vec<&str> = args.slo.iter().map(|s| s.text.as_str()).collect();
+    println!(
+        "meshsim {}: right-sizing `{}` ({}) for {} at {}, {} replications per configuration",
+        env!("CARGO_PKG_VERSION"),
+        model.name,
+        model.source.file,
+        slos.join(", "),
+        args.rate
+            .map_or("its own rate".to_string(), |r| format!("{r} req/s")),
+        args.reps
+    );
+    let r = planning::rightsize(&model, args.rate, &args.slo, args.reps, None)
+        .map_err(Error::Failed)?;
+    println!("\n{:<16} {:>9} {:>12}", "service", "instances", "(was)");
+    for (name, was, now) in &r.services {
+        println!("{name:<16} {now:>9} {was:>12}");
+    }
+    for (s, m) in args.slo.iter().zip(&r.metrics) {
+        println!("{}: {m:.4} (mean over the replications)", s.text);
+    }
+    if r.cost_per_hour.is_finite() {
+        println!(
+            "cost: {:.4} per hour, {:.4} per million successful requests",
+            r.cost_per_hour, r.cost_per_million_requests
+        );
+    }
+    println!("({} configurations simulated)", r.tried);
+    let mut all = sets.clone();
+    all.extend(r.overrides(args.rate));
+    std::fs::create_dir_all(&out).map_err(|source| crate::report::OutputError::Io {
+        path: out.clone(),
+        source,
+    })?;
+    let path = out.join("rightsized.toml");
+    write_atomic(&path, text.effective_text(&all)?.as_bytes())?;
+    println!(
+        "\nwrote {} (run it: meshsim run {})",
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
+    let models = args
+        .models
+        .iter()
+        .map(|p| crate::model::load_file(p, &args.set))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rates: Vec<f64> = crate::sweep::expand(&args.rate)
+        .map_err(|e| Error::Usage(format!("--rate {}: {e}", args.rate)))?
+        .iter()
+        .map(|v| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .ok_or_else(|| Error::Usage(format!("--rate: `{v}` is not a rate > 0")))
+        })
+        .collect::<Result<_, _>>()?;
+    let reference = match args.reference {
+        Some(r) => r,
+        None => match models[0].workload {
+            crate::model::Workload::Open { rate_per_s, .. } => rate_per_s,
+            _ => 1.0,
+        },
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join("compare"));
+    println!(
+        "meshsim {}: comparing {} at {} over {} loads, {} replications per configuration",
+        env!("CARGO_PKG_VERSION"),
+        models
+            .iter()
+            .map(|m| format!("`{}`", m.name))
+            .collect::<Vec<_>>()
+            .join(" and "),
+        args.slo
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        rates.len(),
+        args.reps
+    );
+    let c = planning::compare(&models, &args.slo, &rates, reference, args.reps)
+        .map_err(Error::Failed)?;
+    let table = compare_markdown(&c);
+    print!("\n{table}");
+    std::fs::create_dir_all(&out).map_err(|source| crate::report::OutputError::Io {
+        path: out.clone(),
+        source,
+    })?;
+    let mut written = vec![out.join("compare.csv"), out.join("compare_load.csv")];
+    write_atomic(&written[0], &compare_csv(&c))?;
+    write_atomic(&written[1], &compare_load_csv(&c))?;
+    let md = out.join("compare.md");
+    write_atomic(&md, table.as_bytes())?;
+    written.push(md);
+    if !args.charts.no_charts {
+        written.extend(super::commands::draw_charts(
+            &out,
+            &args.charts.style(),
+            "all",
+            "architectures compared",
+        )?);
+    }
+    let names: Vec<String> = written
+        .iter()
+        .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .collect();
+    println!("\nwrote {}/{{{}}}", out.display(), names.join(", "));
+    Ok(())
+}
+
+/// The comparison as a Markdown table, with the crossover below it.
+fn compare_markdown(c: &planning::Comparison) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| architecture | capacity at SLO (req/s) | 95% interval | right-sized at {} req/s | cost per hour | cost per million requests | p50 ms | p99 ms | network share of latency |",
+        number(c.reference_rps)
+    );
+    let _ = writeln!(
+        s,
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for a in &c.architectures {
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} | [{:.0}, {:.0}] | {} | {:.3} | {:.3} | {:.2} | {:.2} | {:.1}% |",
+            a.name,
+            a.capacity.capacity_rps,
+            a.capacity.ci95_low_rps,
+            a.capacity.ci95_high_rps,
+            a.instances,
+            a.cost_per_hour,
+            a.cost_per_million_requests,
+            a.p50_ms,
+            a.p99_ms,
+            100.0 * a.network_share
+        );
+    }
+    let _ = writeln!(s);
+    match &c.crossover {
+        Some((rate, cheaper)) => {
+            let _ = writeln!(
+                s,
+                "Crossover: `{cheaper}` is the cheaper way to meet the SLOs above {rate:.0} req/s."
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "No crossover in the range: the cost curves do not cross (see cost_vs_load)."
+            );
+        }
+    }
+    s
+}
+
+fn csv_of(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).expect("in-memory write");
+    for r in rows {
+        w.write_record(&r).expect("in-memory write");
+    }
+    w.into_inner().expect("in-memory write")
+}
+
+/// `compare.csv`: one row per architecture.
+fn compare_csv(c: &planning::Comparison) -> Vec<u8> {
+    let rows = c
+        .architectures
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                number(a.capacity.capacity_rps),
+                number(a.capacity.ci95_low_rps),
+                number(a.capacity.ci95_high_rps),
+                a.capacity.bottleneck.clone(),
+                number(c.reference_rps),
+                a.instances.clone(),
+                number(a.cost_per_hour),
+                number(a.cost_per_million_requests),
+                number(a.p50_ms),
+                number(a.p99_ms),
+                number(a.network_share),
+                c.crossover.as_ref().map_or(String::new(), |x| number(x.0)),
+            ]
+        })
+        .collect();
+    csv_of(
+        &[
+            "architecture",
+            "capacity_rps",
+            "ci95_low_rps",
+            "ci95_high_rps",
+            "bottleneck",
+            "reference_rps",
+            "rightsized_instances",
+            "cost_per_hour",
+            "cost_per_million_requests",
+            "p50_ms",
+            "p99_ms",
+            "network_share",
+            "crossover_rps",
+        ],
+        rows,
+    )
+}
+
+/// `compare_load.csv`: one row per architecture and load.
+fn compare_load_csv(c: &planning::Comparison) -> Vec<u8> {
+    let rows = c
+        .load
+        .iter()
+        .map(|p| {
+            vec![
+                p.architecture.clone(),
+                number(p.rate_rps),
+                number(p.p99_ms),
+                number(p.cost_per_hour),
+                p.instances.clone(),
+            ]
+        })
+        .collect();
+    csv_of(
+        &[
+            "architecture",
+            "rate_rps",
+            "p99_ms",
+            "cost_per_hour",
+            "rightsized_instances",
+        ],
+        rows,
+    )
 }
 
 fn capacity_table(results: &[planning::Capacity]) -> String {

@@ -91,6 +91,12 @@ impl FromStr for Slo {
     }
 }
 
+/// Whether a run kept up with its load: it ran to the end, and at most 1% of its requests
+/// were still in flight then (a backlog that grows through the run is overload).
+pub fn kept_up(r: &RunResult) -> bool {
+    r.stopped.is_none() && r.all.in_flight_at_end() as f64 <= 0.01 * r.all.requests as f64
+}
+
 /// Whether replications meet an SLO.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -126,12 +132,10 @@ impl Slo {
         }
     }
 
-    /// The metric in one run: infinite when the run could not keep up — it stopped early with
-    /// requests piling up, more than 1% of its requests were still in flight at the end, or
-    /// nothing completed — so that such a load always fails.
+    /// The metric in one run: infinite when the run could not keep up (see [`kept_up`]) or
+    /// nothing completed, so that such a load always fails.
     pub fn value(&self, r: &RunResult) -> f64 {
-        let backlog = r.all.in_flight_at_end() as f64 > 0.01 * r.all.requests as f64;
-        if r.stopped.is_some() || backlog {
+        if !kept_up(r) {
             return f64::INFINITY;
         }
         let route = self.route(r);

@@ -74,7 +74,9 @@ impl Simulator<'_> {
     /// The instances a fault names: one, or all the service has when it strikes.
     fn fault_instances(&self, service: ServiceId, instance: Option<u32>) -> Vec<usize> {
         match instance {
-            Some(i) => vec![i as usize],
+            // A model resized below the named instance (rightsize, --set) has no such instance.
+            Some(i) if (i as usize) < self.stations[service].instances.len() => vec![i as usize],
+            Some(_) => Vec::new(),
             None => (0..self.stations[service].instances.len()).collect(),
         }
     }

@@ -1,0 +1,268 @@
+//! Right-sizing: the cheapest instance count per service that meets the SLOs at a given load.
+//!
+//! Start from the utilisation bound (the fewest instances that keep every service below
+//! utilisation 1), add an instance to the busiest service until every SLO holds with 95%
+//! confidence, then take instances away, most expensive first, while the SLOs still hold. The
+//! result is verified: every configuration accepted passed its own replicated check.
+
+use super::slo::{Slo, Verdict};
+use crate::engine::derive_seed;
+use crate::model::{Model, Workload};
+use crate::sim::{Limits, Options, RunResult, simulate_with};
+use rayon::prelude::*;
+
+/// A right-sized configuration.
+#[derive(Clone, Debug)]
+pub struct Rightsized {
+    /// Per service (the gateway excluded, it does not scale): name, instances before, after.
+    pub services: Vec<(String, u32, u32)>,
+    /// At the model's prices (NaN without a `[cost]` table).
+    pub cost_per_hour: f64,
+    pub cost_per_million_requests: f64,
+    /// Per SLO: the mean metric at the chosen configuration.
+    pub metrics: Vec<f64>,
+    /// Configurations simulated to get there.
+    pub tried: usize,
+}
+
+/// Most configurations tried before giving up.
+const MAX_TRIES: usize = 200;
+
+/// `model` at arrival `rate` with `instances` per service (index 0, the gateway, is ignored).
+pub fn configured(model: &Model, rate: Option<f64>, instances: &[u32]) -> Model {
+    let mut m = model.clone();
+    if let (Some(rate), Workload::Open { rate_per_s, .. }) = (rate, &mut m.workload) {
+        *rate_per_s = rate;
+    }
+    for (s, &n) in m.services.iter_mut().zip(instances).skip(1) {
+        s.instances = n;
+    }
+    m
+}
+
+/// Replicated runs of `model` with the same seeds whatever the configuration (common random
+/// numbers), and stopped early if they pile up requests.
+pub fn replicate(model: &Model, reps: u32) -> Vec<RunResult> {
+    let options = Options {
+        limits: Limits {
+            max_in_flight: 100_000,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    (0..reps)
+        .into_par_iter()
+        .map(|i| {
+            let mut m = model.clone();
+            m.seed = derive_seed(model.seed, 0, u64::from(i));
+            simulate_with(&m, &options)
+        })
+        .collect()
+}
+
+/// Whether every SLO holds with 95% confidence in `runs`.
+pub fn all_pass(slos: &[Slo], runs: &[RunResult]) -> bool {
+    slos.iter().all(|s| s.judge(runs).1 == Verdict::Pass)
+}
+
+/// The fewest instances per service that keep utilisation below 1 at the model's load.
+pub fn utilisation_bound(model: &Model) -> Vec<u32> {
+    let load = crate::analysis::offered_load(model);
+    model
+        .services
+        .iter()
+        .zip(&load.stations)
+        .map(|(s, l)| {
+            let busy_instances = l.utilisation * f64::from(s.instances);
+            (busy_instances.floor() as u32 + 1).max(1)
+        })
+        .collect()
+}
+
+/// Price per instance-hour per service (0 without prices).
+fn prices(model: &Model) -> Vec<f64> {
+    model
+        .cost
+        .as_ref()
+        .map_or(vec![0.0; model.services.len()], |c| c.instance_hour.clone())
+}
+
+/// The gateway or a link direction when it is nearly saturated: more instances will not help.
+fn saturated_fixed(runs: &[RunResult]) -> Option<String> {
+    let first = runs.first()?;
+    let n = runs.len() as f64;
+    let mean = |f: &dyn Fn(&RunResult) -> f64| runs.iter().map(f).sum::<f64>() / n;
+    if mean(&|r| r.services[0].utilisation) > 0.97 {
+        return Some("the gateway".into());
+    }
+    first.links.iter().enumerate().find_map(|(i, l)| {
+        (mean(&|r| r.links[i].utilisation) > 0.97)
+            .then(|| format!("link {} ({}→{})", l.link, l.from, l.to))
+    })
+}
+
+/// The busiest scalable service (not the gateway) in `runs`, by mean utilisation.
+fn busiest_service(runs: &[RunResult]) -> Option<usize> {
+    let n = runs.first()?.services.len();
+    (1..n).max_by(|&a, &b| {
+        let u = |i: usize| runs.iter().map(|r| r.services[i].utilisation).sum::<f64>();
+        u(a).total_cmp(&u(b))
+    })
+}
+
+/// Right-sizes `model` at `rate` (or its own rate) for `slos`, starting from `start` instances
+/// when given (else from the utilisation bound).
+pub fn rightsize(
+    model: &Model,
+    rate: Option<f64>,
+    slos: &[Slo],
+    reps: u32,
+    start: Option<Vec<u32>>,
+) -> Result<Rightsized, String> {
+    for s in slos {
+        s.check(model)?;
+    }
+    if model.services.len() < 2 {
+        return Err("the model has no services to scale".into());
+    }
+    let original: Vec<u32> = model.services.iter().map(|s| s.instances).collect();
+    let (mut n, mut runs, mut tried) = grow_runs(model, rate, slos, reps, start)?;
+    let judge = |n: &[u32], tried: &mut usize| {
+        *tried += 1;
+        let runs = replicate(&configured(model, rate, n), reps);
+        (all_pass(slos, &runs), runs)
+    };
+    // Shrink, most expensive instances first, while the SLOs still hold.
+    let price = prices(model);
+    let mut order: Vec<usize> = (1..n.len()).collect();
+    order.sort_by(|&a, &b| price[b].total_cmp(&price[a]).then(a.cmp(&b)));
+    let mut shrunk = true;
+    while shrunk && tried < MAX_TRIES {
+        shrunk = false;
+        for &i in &order {
+            if n[i] <= 1 {
+                continue;
+            }
+            n[i] -= 1;
+            let (ok, r) = judge(&n, &mut tried);
+            if ok {
+                runs = r;
+                shrunk = true;
+            } else {
+                n[i] += 1;
+            }
+        }
+    }
+    let cost_per_hour = mean_cost(model, &runs);
+    let throughput = runs.iter().map(|r| r.all.throughput_rps()).sum::<f64>() / runs.len() as f64;
+    Ok(Rightsized {
+        services: model
+            .services
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, s)| (s.name.clone(), original[i], n[i]))
+            .collect(),
+        cost_per_hour,
+        cost_per_million_requests: crate::cost::per_million(cost_per_hour, throughput),
+        metrics: slos.iter().map(|s| s.judge(&runs).0.mean).collect(),
+        tried,
+    })
+}
+
+/// Mean cost per hour over `runs` (NaN without prices).
+fn mean_cost(model: &Model, runs: &[RunResult]) -> f64 {
+    let cost: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| crate::cost::of_run(model, r).map(|c| c.per_hour))
+        .collect();
+    if cost.is_empty() {
+        f64::NAN
+    } else {
+        cost.iter().sum::<f64>() / cost.len() as f64
+    }
+}
+
+/// Adds instances to the busiest service, from `start` (or the utilisation bound), until the
+/// SLOs hold; returns the configuration, its runs and the configurations tried.
+fn grow_runs(
+    model: &Model,
+    rate: Option<f64>,
+    slos: &[Slo],
+    reps: u32,
+    start: Option<Vec<u32>>,
+) -> Result<(Vec<u32>, Vec<RunResult>, usize), String> {
+    let at_rate = configured(model, rate, &[]);
+    let bound = utilisation_bound(&at_rate);
+    // Never below the utilisation bound, whatever the start.
+    let mut n: Vec<u32> = match start {
+        Some(s) => s.iter().zip(&bound).map(|(a, b)| *a.max(b)).collect(),
+        None => bound,
+    };
+    let mut tried = 1;
+    let mut runs = replicate(&configured(model, rate, &n), reps);
+    while !all_pass(slos, &runs) {
+        if tried >= MAX_TRIES || crate::interrupt::requested() {
+            return Err(format!(
+                "no configuration met {} after {tried} tries: the bottleneck may be the gateway or a link, which instances do not relieve",
+                slos.iter()
+                    .map(|s| s.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if let Some(what) = saturated_fixed(&runs) {
+            return Err(format!(
+                "{what} saturates, and instances do not relieve it (raise its workers or bandwidth)"
+            ));
+        }
+        let Some(b) = busiest_service(&runs) else {
+            return Err("the model has no services to scale".into());
+        };
+        n[b] += 1;
+        tried += 1;
+        runs = replicate(&configured(model, rate, &n), reps);
+    }
+    Ok((n, runs, tried))
+}
+
+/// The first configuration, growing from `start`, that meets the SLOs at `rate`, and its cost
+/// per hour (without the shrinking pass: for sweeping a range of loads upwards).
+pub fn grow(
+    model: &Model,
+    rate: f64,
+    slos: &[Slo],
+    reps: u32,
+    start: Option<Vec<u32>>,
+) -> Result<(Vec<u32>, f64), String> {
+    let (n, runs, _) = grow_runs(model, Some(rate), slos, reps, start)?;
+    Ok((n, mean_cost(model, &runs)))
+}
+
+impl Rightsized {
+    /// Instances per service, gateway first (1), as `configured` takes them.
+    pub fn instances(&self) -> Vec<u32> {
+        std::iter::once(1)
+            .chain(self.services.iter().map(|s| s.2))
+            .collect()
+    }
+
+    /// `--set` overrides that turn the model into this configuration.
+    pub fn overrides(&self, rate: Option<f64>) -> Vec<crate::model::Override> {
+        let mut out: Vec<crate::model::Override> = self
+            .services
+            .iter()
+            .map(|(name, _, n)| crate::model::Override {
+                path: vec!["services".into(), name.clone(), "instances".into()],
+                value: n.to_string(),
+            })
+            .collect();
+        if let Some(rate) = rate {
+            out.push(crate::model::Override {
+                path: vec!["workload".into(), "rate_per_s".into()],
+                value: crate::report::number(rate),
+            });
+        }
+        out
+    }
+}
