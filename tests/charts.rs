@@ -110,7 +110,9 @@ fn a_run_draws_its_latency_cdf_and_time_series() {
     );
     // report.html inlines the charts and the tables.
     let html = std::fs::read_to_string(r.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 2);
+    // The latency CDF, the time series and the latency breakdown.
+    assert_eq!(html.matches("<svg").count(), 3);
+    assert!(r.join("breakdown.png").is_file() && r.join("breakdown.svg").is_file());
     assert!(
         html.contains("<table>") && html.contains("user.get_user") && html.contains("[simulation]")
     );

@@ -106,12 +106,7 @@ pub fn summary_table(r: &RunResult) -> String {
             .iter()
             .map(|l| format!("{} ({}→{})", l.link, l.from, l.to))
             .collect();
-        let w = names
-            .iter()
-            .map(|n| n.chars().count())
-            .max()
-            .unwrap_or(4)
-            .max(14);
+        let w = width(&names, 14);
         let _ = writeln!(s);
         let _ = writeln!(
             s,
@@ -149,12 +144,7 @@ fn edges_block(s: &mut String, r: &RunResult) {
         .iter()
         .map(|e| format!("{}→{}", e.from, e.to))
         .collect();
-    let w = names
-        .iter()
-        .map(|n| n.chars().count())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    let w = width(&names, 4);
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -248,4 +238,14 @@ pub fn load_table(load: &OfferedLoad) -> String {
         }
     }
     s
+}
+
+/// The width of a column holding `names`, at least `min` characters.
+fn width(names: &[String], min: usize) -> usize {
+    names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(min)
 }

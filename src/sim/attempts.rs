@@ -200,16 +200,12 @@ impl Simulator<'_> {
         queue: &mut EventQueue<Event>,
         h: Handle,
     ) {
-        let Some(call) = self.calls.get_mut(h) else {
+        let Some(call) = self.abandon(h) else {
             return;
         };
-        if call.abandoned {
-            return;
-        }
-        call.abandoned = true;
-        let (x, probe) = (call.exchange, call.probe);
-        let measured = now >= self.warmup && now < self.end;
-        let edge = &mut self.edges[call.edge as usize];
+        let (x, probe, e) = (call.exchange, call.probe, call.edge as usize);
+        let measured = self.measured(now);
+        let edge = &mut self.edges[e];
         edge.in_flight -= 1;
         let decided = match self.exchanges.get_mut(x) {
             Some(ex) => {

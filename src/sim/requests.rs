@@ -55,6 +55,14 @@ impl Simulator<'_> {
         self.admit(now, queue, h);
     }
 
+    /// Marks call `h` as given up on by whoever waits for it; `None` if it is gone or was
+    /// already given up on (so each call is given up on once).
+    pub(super) fn abandon(&mut self, h: Handle) -> Option<&mut Call> {
+        let call = self.calls.get_mut(h).filter(|c| !c.abandoned)?;
+        call.abandoned = true;
+        Some(call)
+    }
+
     fn pick_route(&mut self) -> usize {
         if self.route_cdf.len() == 1 {
             return 0;
@@ -74,13 +82,9 @@ impl Simulator<'_> {
         queue: &mut EventQueue<Event>,
         h: Handle,
     ) {
-        let Some(call) = self.calls.get_mut(h) else {
+        let Some(call) = self.abandon(h) else {
             return;
         };
-        if call.abandoned {
-            return;
-        }
-        call.abandoned = true;
         let (origin, route, user) = (call.origin, call.route as usize, call.user);
         self.request_done(now, queue, origin, route, user, Some(ErrorKind::Timeout));
     }
