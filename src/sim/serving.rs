@@ -28,13 +28,14 @@ impl Simulator<'_> {
     /// A call reaches its service: admission control, then the balancer picks an instance,
     /// where it is served at once, queued, or rejected when the queue is full.
     pub(super) fn admit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else {
-            return;
-        };
-        if self.orphans_possible && self.is_orphan(call) {
+        if self.orphans_possible && self.calls.get(h).is_some_and(|c| self.is_orphan(c)) {
             self.calls.remove(h);
             return;
         }
+        // One lookup of the call for the whole admission (the hot path of every call).
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
         let expired = now >= call.deadline && self.model.propagate_deadline;
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service = endpoint.service;
@@ -59,32 +60,50 @@ impl Simulator<'_> {
             return self.refuse(now, queue, h, ErrorKind::Crashed);
         };
         let instance = &mut station.instances[i];
-        if instance.busy < station.workers {
-            instance.busy += 1;
-            station.busy.add(now, 1);
-        } else if station
-            .queue_capacity
-            .is_some_and(|cap| instance.queue.len() >= cap as usize)
+        let free = instance.busy < station.workers;
+        if !free
+            && station
+                .queue_capacity
+                .is_some_and(|cap| instance.queue.len() >= cap as usize)
         {
             station.rejected += u64::from(measured);
             return self.refuse(now, queue, h, ErrorKind::Rejected);
-        } else {
-            instance.queue.push_back(h);
-            instance.outstanding += 1;
-            station.outstanding += 1;
-            station.queued.add(now, 1);
-            let call = self.calls.get_mut(h).expect("checked above");
-            call.instance = i as u32;
-            call.admitted = now;
-            call.phase = Phase::Queued;
-            return;
         }
         instance.outstanding += 1;
         station.outstanding += 1;
-        let call = self.calls.get_mut(h).expect("checked above");
         call.instance = i as u32;
         call.admitted = now;
-        self.begin_service(now, queue, h, service, i);
+        if free {
+            instance.busy += 1;
+            station.busy.add(now, 1);
+            let time = &endpoint.service_time;
+            let (waited, work) = start_work(
+                call,
+                h,
+                station,
+                i,
+                time,
+                now,
+                self.warmup,
+                &mut self.rng,
+                self.track_active,
+                queue,
+            );
+            self.on_paths(h, service, waited, work);
+        } else {
+            instance.queue.push_back(h);
+            station.queued.add(now, 1);
+            call.phase = Phase::Queued;
+        }
+    }
+
+    /// Adds a call's wait and processing at `service` to its path, when paths are kept.
+    #[inline]
+    fn on_paths(&mut self, h: Handle, service: ServiceId, waited: SimTime, work: SimTime) {
+        if self.paths.is_some() {
+            self.on_path(h, service, Component::Queueing, waited);
+            self.on_path(h, service, Component::Service, work);
+        }
     }
 
     /// The service turns a call away at once with an error response.
@@ -95,7 +114,7 @@ impl Simulator<'_> {
         self.respond(now, queue, h);
     }
 
-    /// Call `h` has been given a worker of instance `i`: sample its processing time.
+    /// Call `h`, waiting at instance `i` of `service`, takes the worker just freed.
     fn begin_service(
         &mut self,
         now: SimTime,
@@ -106,24 +125,20 @@ impl Simulator<'_> {
     ) {
         let station = &mut self.stations[service];
         let call = self.calls.get_mut(h).expect("a call being served exists");
-        station.record_wait(call.admitted, now, self.warmup);
-        let instance = &mut station.instances[i];
         let time = &self.model.endpoints[call.endpoint as usize].service_time;
-        let mut work = time.sample(&mut self.rng);
-        if instance.slowdown != 1.0 {
-            work = SimTime::from_nanos_f64(work.0 as f64 * instance.slowdown);
-        }
-        call.phase = Phase::Serving;
-        call.started = now;
-        call.work = work;
-        let waited = now - call.admitted;
-        if self.track_active {
-            call.slot = instance.active.len() as u32;
-            instance.active.push(h);
-        }
-        queue.schedule(now + work, Event::ServiceDone { call: h });
-        self.on_path(h, service, Component::Queueing, waited);
-        self.on_path(h, service, Component::Service, work);
+        let (waited, work) = start_work(
+            call,
+            h,
+            station,
+            i,
+            time,
+            now,
+            self.warmup,
+            &mut self.rng,
+            self.track_active,
+            queue,
+        );
+        self.on_paths(h, service, waited, work);
     }
 
     /// A worker finished processing: make the downstream calls, or respond.
@@ -377,4 +392,38 @@ impl Simulator<'_> {
             }
         }
     }
+}
+
+/// Call `h` takes a worker of instance `i` of `station` at `now`: its processing time is sampled
+/// (slowed down by a fault if one is in force) and its end scheduled. Returns its wait and its
+/// processing time.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn start_work(
+    call: &mut Call,
+    h: Handle,
+    station: &mut super::station::Station,
+    i: usize,
+    time: &crate::model::Dist,
+    now: SimTime,
+    warmup: SimTime,
+    rng: &mut crate::engine::SimRng,
+    track_active: bool,
+    queue: &mut EventQueue<Event>,
+) -> (SimTime, SimTime) {
+    station.record_wait(call.admitted, now, warmup);
+    let instance = &mut station.instances[i];
+    let mut work = time.sample(rng);
+    if instance.slowdown != 1.0 {
+        work = SimTime::from_nanos_f64(work.0 as f64 * instance.slowdown);
+    }
+    call.phase = Phase::Serving;
+    call.started = now;
+    call.work = work;
+    if track_active {
+        call.slot = instance.active.len() as u32;
+        instance.active.push(h);
+    }
+    queue.schedule(now + work, Event::ServiceDone { call: h });
+    (now - call.admitted, work)
 }
