@@ -46,6 +46,9 @@ impl Component {
 
 const COMPONENTS: usize = Component::ALL.len();
 
+/// Most tail requests kept per route.
+const MAX_TAIL: usize = 20_000;
+
 /// A hop and component packed into one key: `hop * COMPONENTS + component`, where hops are the
 /// services (gateway first) and then the link directions.
 pub fn key(hop: usize, c: Component) -> u32 {
@@ -132,7 +135,9 @@ impl Paths {
         if latency >= p98 {
             let tail = &mut self.tail[route];
             tail.push((latency, path.clone()));
-            let keep = (self.counts[route] / 40).max(100) as usize;
+            // About the slowest 2.5%, but at most MAX_TAIL, so memory stays bounded in long
+            // runs (beyond ~800,000 requests per route the p99 column covers the slowest MAX_TAIL).
+            let keep = ((self.counts[route] / 40).max(100) as usize).min(MAX_TAIL);
             if tail.len() > 2 * keep {
                 tail.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
                 tail.truncate(keep);
