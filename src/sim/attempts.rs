@@ -3,7 +3,7 @@
 //! out, and succeeds with the first attempt that does.
 
 use super::Simulator;
-use super::call::{Call, ErrorKind, Event, Phase};
+use super::call::{Call, CallSide, ErrorKind, Event, Phase};
 use super::policy::{self, Exchange};
 use crate::engine::{EventQueue, Handle, SimTime};
 
@@ -100,9 +100,10 @@ impl Simulator<'_> {
         }
         let mut call = Call::child(ex.parent, ex.endpoint, ex.origin, ex.deadline);
         call.exchange = x;
-        call.edge = ex.edge;
-        call.probe = probe;
         let attempt = self.new_call(call);
+        let side = self.side_mut(attempt);
+        side.edge = ex.edge;
+        side.probe = probe;
         let state = self.exchanges.get_mut(x).expect("checked above");
         state.attempts += 1;
         state.live += 1;
@@ -153,11 +154,13 @@ impl Simulator<'_> {
         h: Handle,
     ) {
         let measured = self.measured(now);
-        let edge = &mut self.edges[call.edge as usize];
+        // The slot still holds this call's side record: nothing was inserted since its removal.
+        let side = self.side(h);
+        let edge = &mut self.edges[side.edge as usize];
         let wasted = |edge: &mut policy::EdgeState| {
             if measured {
                 edge.stats.wasted_attempts += 1;
-                edge.stats.wasted_work_ns += call.work.0;
+                edge.stats.wasted_work_ns += side.work.0;
             }
         };
         if call.abandoned {
@@ -176,7 +179,7 @@ impl Simulator<'_> {
         }
         let failed = call.error.is_some();
         if let Some(b) = &mut edge.breaker {
-            b.record(now, failed, call.probe);
+            b.record(now, failed, side.probe);
         }
         match call.error {
             None => {
@@ -203,7 +206,9 @@ impl Simulator<'_> {
         let Some(call) = self.abandon(h) else {
             return;
         };
-        let (x, probe, e) = (call.exchange, call.probe, call.edge as usize);
+        let x = call.exchange;
+        let CallSide { probe, edge: e, .. } = self.side(h);
+        let e = e as usize;
         let measured = self.measured(now);
         let edge = &mut self.edges[e];
         edge.in_flight -= 1;
@@ -353,9 +358,10 @@ impl Simulator<'_> {
         let (service, i) = (endpoint.service, call.instance as usize);
         let blocking = self.stations[service].blocking;
         let (phase, admitted) = (call.phase, call.admitted);
+        let side = self.side(h);
         let done_work = match phase {
-            Phase::Serving => now - call.started,
-            Phase::Downstream | Phase::Responding => call.work,
+            Phase::Serving => now - side.started,
+            Phase::Downstream | Phase::Responding => side.work,
             Phase::Sending | Phase::Queued => SimTime::ZERO,
         };
         match phase {
@@ -379,10 +385,8 @@ impl Simulator<'_> {
                 self.leave(h);
             }
         }
-        if let Some(call) = self.calls.remove(h)
-            && self.measured(now)
-        {
-            let stats = &mut self.edges[call.edge as usize].stats;
+        if self.calls.remove(h).is_some() && self.measured(now) {
+            let stats = &mut self.edges[side.edge as usize].stats;
             stats.wasted_attempts += 1;
             stats.wasted_work_ns += done_work.0;
         }

@@ -111,10 +111,6 @@ pub struct Call {
     pub endpoint: u32,
     /// Instance of the endpoint's service serving this call.
     pub instance: u32,
-    /// Index in the instance's list of active calls (only kept when crashes can happen).
-    pub slot: u32,
-    /// Attempts: the edge they were sent on (`u32::MAX` for other calls).
-    pub edge: u32,
     /// Root calls of a closed workload: the user who sent it.
     pub user: u32,
     /// Current stage of downstream calls.
@@ -131,18 +127,40 @@ pub struct Call {
     /// Its caller stopped waiting for it (timed out, or another attempt won): its response
     /// will be discarded, and its work is wasted.
     pub abandoned: bool,
-    /// Sent by a half-open circuit breaker as a probe.
-    pub probe: bool,
     /// Root calls: when the request was (scheduled to be) sent.
     pub origin: SimTime,
     /// When the call reached its instance (for waiting and residence times).
     pub admitted: SimTime,
     /// When the request's deadline passes (`SimTime::MAX`: none).
     pub deadline: SimTime,
+}
+
+/// What only call policies and crashes need of a call, kept beside the arena (indexed by slot)
+/// and only for models that use them, so that the record every call carries stays small.
+#[derive(Clone, Copy, Debug)]
+pub struct CallSide {
+    /// Index in the instance's list of active calls (when crashes can happen).
+    pub slot: u32,
+    /// Attempts: the edge they were sent on (`u32::MAX` for other calls).
+    pub edge: u32,
+    /// Sent by a half-open circuit breaker as a probe.
+    pub probe: bool,
     /// When it got a worker.
     pub started: SimTime,
     /// Its processing time (wasted if it is abandoned).
     pub work: SimTime,
+}
+
+impl Default for CallSide {
+    fn default() -> Self {
+        CallSide {
+            slot: u32::MAX,
+            edge: u32::MAX,
+            probe: false,
+            started: SimTime::ZERO,
+            work: SimTime::ZERO,
+        }
+    }
 }
 
 impl Call {
@@ -153,8 +171,6 @@ impl Call {
             exchange: Handle::NONE,
             endpoint,
             instance: 0,
-            slot: u32::MAX,
-            edge: u32::MAX,
             user: u32::MAX,
             stage: 0,
             pending: 0,
@@ -163,12 +179,9 @@ impl Call {
             phase: Phase::Sending,
             error: None,
             abandoned: false,
-            probe: false,
             origin,
             admitted: SimTime::ZERO,
             deadline,
-            started: SimTime::ZERO,
-            work: SimTime::ZERO,
         }
     }
 

@@ -104,7 +104,7 @@ impl Simulator<'_> {
         for h in queued.into_iter().chain(active) {
             if let Some(mut call) = self.calls.remove(h) {
                 call.error = Some(ErrorKind::Crashed);
-                call.slot = u32::MAX;
+                self.side_mut(h).slot = u32::MAX;
                 self.returned(now, queue, call, h);
             }
         }

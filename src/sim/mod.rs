@@ -28,7 +28,7 @@ pub use series::{Interval, TimeSeries};
 use crate::engine::{self, Arena, EventQueue, Handle, Process, SimRng, SimTime};
 use crate::model::{ArrivalPattern, FaultKind, Model, Workload};
 use crate::stats::LatencyStats;
-use call::{Call, Event};
+use call::{Call, CallSide, Event};
 use network::Network;
 use policy::{EdgeState, Exchange};
 use rand_distr::{Distribution, Exp};
@@ -204,6 +204,9 @@ struct Simulator<'m> {
     orphans_possible: bool,
     /// Whether instances keep a list of their active calls (only when they can crash).
     track_active: bool,
+    /// Per arena slot of `calls`: what only policies and crashes need, when the model has them.
+    side: Vec<CallSide>,
+    side_on: bool,
     requests: Vec<u64>,
     errors: Vec<[u64; ErrorKind::ALL.len()]>,
     latency: Vec<LatencyStats>,
@@ -307,6 +310,8 @@ impl<'m> Simulator<'m> {
             end: model.duration,
             orphans_possible: crashes || cancels,
             track_active: crashes,
+            side: Vec::new(),
+            side_on: crashes || model.edges.iter().any(|e| !e.policy.is_plain()),
             requests: vec![0; routes],
             errors: vec![[0; ErrorKind::ALL.len()]; routes],
             latency: (0..routes).map(|_| LatencyStats::new()).collect(),
@@ -369,7 +374,25 @@ impl<'m> Simulator<'m> {
         if let Some(p) = &mut self.paths {
             p.started(h);
         }
+        if self.side_on {
+            let i = h.index() as usize;
+            if self.side.len() <= i {
+                self.side.resize(i + 1, CallSide::default());
+            }
+            self.side[i] = CallSide::default();
+        }
         h
+    }
+
+    /// The side record of call `h` (models with policies or crashes only).
+    #[inline]
+    fn side(&self, h: Handle) -> CallSide {
+        self.side[h.index() as usize]
+    }
+
+    #[inline]
+    fn side_mut(&mut self, h: Handle) -> &mut CallSide {
+        &mut self.side[h.index() as usize]
     }
 
     /// Adds `t` spent on `c` at `hop` to the critical path of call `h`.

@@ -3,7 +3,7 @@
 
 use super::Simulator;
 use super::breakdown::{Component, key};
-use super::call::{Call, ErrorKind, Event, Phase};
+use super::call::{Call, CallSide, ErrorKind, Event, Phase};
 use super::station::InstanceState;
 use crate::engine::{EventQueue, Handle, SimTime};
 use crate::model::ServiceId;
@@ -77,6 +77,11 @@ impl Simulator<'_> {
             instance.busy += 1;
             station.busy.add(now, 1);
             let time = &endpoint.service_time;
+            let side = if self.side_on {
+                self.side.get_mut(h.index() as usize)
+            } else {
+                None
+            };
             let (waited, work) = start_work(
                 call,
                 h,
@@ -87,6 +92,7 @@ impl Simulator<'_> {
                 self.warmup,
                 &mut self.rng,
                 self.track_active,
+                side,
                 queue,
             );
             self.on_paths(h, service, waited, work);
@@ -126,6 +132,11 @@ impl Simulator<'_> {
         let station = &mut self.stations[service];
         let call = self.calls.get_mut(h).expect("a call being served exists");
         let time = &self.model.endpoints[call.endpoint as usize].service_time;
+        let side = if self.side_on {
+            self.side.get_mut(h.index() as usize)
+        } else {
+            None
+        };
         let (waited, work) = start_work(
             call,
             h,
@@ -136,6 +147,7 @@ impl Simulator<'_> {
             self.warmup,
             &mut self.rng,
             self.track_active,
+            side,
             queue,
         );
         self.on_paths(h, service, waited, work);
@@ -300,14 +312,14 @@ impl Simulator<'_> {
         let instance = &mut station.instances[i];
         instance.outstanding -= 1;
         station.outstanding -= 1;
-        if call.slot != u32::MAX {
-            let slot = call.slot as usize;
-            call.slot = u32::MAX;
-            instance.active.swap_remove(slot);
-            if let Some(&moved) = instance.active.get(slot)
-                && let Some(m) = self.calls.get_mut(moved)
-            {
-                m.slot = slot as u32;
+        if self.track_active {
+            let slot = self.side[h.index() as usize].slot;
+            if slot != u32::MAX {
+                self.side[h.index() as usize].slot = u32::MAX;
+                instance.active.swap_remove(slot as usize);
+                if let Some(&moved) = instance.active.get(slot as usize) {
+                    self.side[moved.index() as usize].slot = slot;
+                }
             }
         }
         if instance.state == InstanceState::Draining && instance.outstanding == 0 {
@@ -409,6 +421,7 @@ fn start_work(
     warmup: SimTime,
     rng: &mut crate::engine::SimRng,
     track_active: bool,
+    side: Option<&mut CallSide>,
     queue: &mut EventQueue<Event>,
 ) -> (SimTime, SimTime) {
     station.record_wait(call.admitted, now, warmup);
@@ -418,11 +431,13 @@ fn start_work(
         work = SimTime::from_nanos_f64(work.0 as f64 * instance.slowdown);
     }
     call.phase = Phase::Serving;
-    call.started = now;
-    call.work = work;
-    if track_active {
-        call.slot = instance.active.len() as u32;
-        instance.active.push(h);
+    if let Some(side) = side {
+        side.started = now;
+        side.work = work;
+        if track_active {
+            side.slot = instance.active.len() as u32;
+            instance.active.push(h);
+        }
     }
     queue.schedule(now + work, Event::ServiceDone { call: h });
     (now - call.admitted, work)
