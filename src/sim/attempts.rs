@@ -98,12 +98,13 @@ impl Simulator<'_> {
             Attempt::Retry => edge.all_retries += 1,
             Attempt::Hedge => {}
         }
-        let mut call = Call::child(ex.parent, ex.endpoint, ex.origin, ex.deadline);
+        let mut call = Call::child(ex.parent, ex.endpoint, ex.origin);
         call.exchange = x;
         let attempt = self.new_call(call);
         let side = self.side_mut(attempt);
         side.edge = ex.edge;
         side.probe = probe;
+        side.deadline = ex.deadline;
         let state = self.exchanges.get_mut(x).expect("checked above");
         state.attempts += 1;
         state.live += 1;

@@ -131,8 +131,6 @@ pub struct Call {
     pub origin: SimTime,
     /// When the call reached its instance (for waiting and residence times).
     pub admitted: SimTime,
-    /// When the request's deadline passes (`SimTime::MAX`: none).
-    pub deadline: SimTime,
 }
 
 /// What only call policies and crashes need of a call, kept beside the arena (indexed by slot)
@@ -149,6 +147,8 @@ pub struct CallSide {
     pub started: SimTime,
     /// Its processing time (wasted if it is abandoned).
     pub work: SimTime,
+    /// When the request's deadline passes (`SimTime::MAX`: none), with propagated deadlines.
+    pub deadline: SimTime,
 }
 
 impl Default for CallSide {
@@ -159,13 +159,14 @@ impl Default for CallSide {
             probe: false,
             started: SimTime::ZERO,
             work: SimTime::ZERO,
+            deadline: SimTime::MAX,
         }
     }
 }
 
 impl Call {
     /// A call of `endpoint` made by `parent`, about to be sent.
-    pub fn child(parent: Handle, endpoint: u32, origin: SimTime, deadline: SimTime) -> Call {
+    pub fn child(parent: Handle, endpoint: u32, origin: SimTime) -> Call {
         Call {
             parent,
             exchange: Handle::NONE,
@@ -181,7 +182,6 @@ impl Call {
             abandoned: false,
             origin,
             admitted: SimTime::ZERO,
-            deadline,
         }
     }
 

@@ -311,7 +311,9 @@ impl<'m> Simulator<'m> {
             orphans_possible: crashes || cancels,
             track_active: crashes,
             side: Vec::new(),
-            side_on: crashes || model.edges.iter().any(|e| !e.policy.is_plain()),
+            side_on: crashes
+                || model.propagate_deadline
+                || model.edges.iter().any(|e| !e.policy.is_plain()),
             requests: vec![0; routes],
             errors: vec![[0; ErrorKind::ALL.len()]; routes],
             latency: (0..routes).map(|_| LatencyStats::new()).collect(),

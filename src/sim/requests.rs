@@ -45,10 +45,13 @@ impl Simulator<'_> {
         }
         let endpoint = self.model.routes[route].gateway_endpoint as u32;
         let deadline = self.model.deadline.map_or(SimTime::MAX, |d| now + d);
-        let mut call = Call::child(Handle::NONE, endpoint, now, deadline);
+        let mut call = Call::child(Handle::NONE, endpoint, now);
         call.route = route as u16;
         call.user = user;
         let h = self.new_call(call);
+        if self.model.propagate_deadline {
+            self.side_mut(h).deadline = deadline;
+        }
         if deadline != SimTime::MAX {
             queue.schedule(deadline, Event::ClientDeadline { call: h });
         }

@@ -36,7 +36,8 @@ impl Simulator<'_> {
         let Some(call) = self.calls.get_mut(h) else {
             return;
         };
-        let expired = now >= call.deadline && self.model.propagate_deadline;
+        let expired =
+            self.model.propagate_deadline && now >= self.side[h.index() as usize].deadline;
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service = endpoint.service;
         let measured = now >= self.warmup;
@@ -199,7 +200,8 @@ impl Simulator<'_> {
             let Some(call) = self.calls.get(next) else {
                 continue;
             };
-            let expired = self.model.propagate_deadline && now >= call.deadline;
+            let expired =
+                self.model.propagate_deadline && now >= self.side[next.index() as usize].deadline;
             if expired || (self.orphans_possible && self.is_orphan(call)) {
                 // Dropped unserved: its caller has gone, or its deadline has passed.
                 self.leave(next);
@@ -239,7 +241,7 @@ impl Simulator<'_> {
         call.pending = targets.len() as u16 + 1;
         let origin = call.origin;
         let deadline = if self.model.propagate_deadline {
-            call.deadline
+            self.side[h.index() as usize].deadline
         } else {
             SimTime::MAX
         };
@@ -254,7 +256,10 @@ impl Simulator<'_> {
                     edge.stats.calls += 1;
                     edge.stats.attempts += 1;
                 }
-                let child = self.new_call(Call::child(h, target as u32, origin, deadline));
+                let child = self.new_call(Call::child(h, target as u32, origin));
+                if self.model.propagate_deadline {
+                    self.side_mut(child).deadline = deadline;
+                }
                 self.send(
                     now,
                     queue,
