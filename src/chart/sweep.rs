@@ -67,6 +67,14 @@ impl Points {
         out
     }
 
+    /// Those of `rows` whose column `col` holds `value`.
+    fn rows_where(&self, rows: &[usize], col: usize, value: &str) -> Vec<usize> {
+        rows.iter()
+            .copied()
+            .filter(|&i| self.table.rows[i][col] == value)
+            .collect()
+    }
+
     /// x coordinates for a parameter column: its numbers, or category indices with labels.
     fn x_axis(&self, col: usize, rows: &[usize]) -> (Vec<String>, bool) {
         let values = self.values(col, rows);
@@ -191,11 +199,7 @@ fn latency(p: &Points, route: &str, style: &Style) -> Result<Figure, String> {
     } else {
         let group = p.params[1];
         for (k, value) in p.values(group, &rows).iter().enumerate() {
-            let sub: Vec<usize> = rows
-                .iter()
-                .copied()
-                .filter(|&i| &p.table.rows[i][group] == value)
-                .collect();
+            let sub = p.rows_where(&rows, group, value);
             for (label, col, dash) in &percentiles {
                 let mut s = p.series(format!("{label} · {value}"), &sub, x, col, &cats, numeric)?;
                 s.colour = Some(k);
@@ -245,11 +249,7 @@ fn throughput(p: &Points, route: &str, rate_param: usize) -> Result<Figure, Stri
             .values(g, &rows)
             .into_iter()
             .map(|v| {
-                let sub = rows
-                    .iter()
-                    .copied()
-                    .filter(|&i| p.table.rows[i][g] == v)
-                    .collect();
+                let sub = p.rows_where(&rows, g, &v);
                 (format!(" · {v}"), sub)
             })
             .collect(),
@@ -339,11 +339,7 @@ pub fn custom(
                 .col(by)
                 .map_err(|_| format!("`{by}` is not a parameter of this sweep"))?;
             for (k, v) in p.values(bc, &rows).iter().enumerate() {
-                let sub: Vec<usize> = rows
-                    .iter()
-                    .copied()
-                    .filter(|&i| &p.table.rows[i][bc] == v)
-                    .collect();
+                let sub = p.rows_where(&rows, bc, v);
                 let mut s = p.series(v.clone(), &sub, xc, y, &cats, numeric)?;
                 s.colour = Some(k);
                 series.push(s);

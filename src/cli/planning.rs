@@ -3,7 +3,7 @@
 use super::{CapacityArgs, CompareArgs, RightsizeArgs};
 use crate::error::Error;
 use crate::planning;
-use crate::report::{number, write_atomic};
+use crate::report::{csv_bytes, number, write_atomic};
 use std::path::Path;
 
 pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
@@ -217,15 +217,6 @@ fn compare_markdown(c: &planning::Comparison) -> String {
     s
 }
 
-fn csv_of(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).expect("in-memory write");
-    for r in rows {
-        w.write_record(&r).expect("in-memory write");
-    }
-    w.into_inner().expect("in-memory write")
-}
-
 /// `compare.csv`: one row per architecture.
 fn compare_csv(c: &planning::Comparison) -> Vec<u8> {
     let rows = c
@@ -249,7 +240,7 @@ fn compare_csv(c: &planning::Comparison) -> Vec<u8> {
             ]
         })
         .collect();
-    csv_of(
+    csv_bytes(
         &[
             "architecture",
             "capacity_rps",
@@ -284,7 +275,7 @@ fn compare_load_csv(c: &planning::Comparison) -> Vec<u8> {
             ]
         })
         .collect();
-    csv_of(
+    csv_bytes(
         &[
             "architecture",
             "rate_rps",
@@ -329,24 +320,26 @@ fn capacity_table(results: &[planning::Capacity]) -> String {
 
 /// `capacity.csv`: one row per SLO (then `all`).
 pub fn capacity_csv(results: &[planning::Capacity]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let header = [
-        "slo",
-        "capacity_rps",
-        "ci95_low_rps",
-        "ci95_high_rps",
-        "bottleneck",
-    ];
-    w.write_record(header).expect("in-memory write");
-    for c in results {
-        w.write_record([
-            c.slo.clone(),
-            number(c.capacity_rps),
-            number(c.ci95_low_rps),
-            number(c.ci95_high_rps),
-            c.bottleneck.clone(),
-        ])
-        .expect("in-memory write");
-    }
-    w.into_inner().expect("in-memory write")
+    let rows = results
+        .iter()
+        .map(|c| {
+            vec![
+                c.slo.clone(),
+                number(c.capacity_rps),
+                number(c.ci95_low_rps),
+                number(c.ci95_high_rps),
+                c.bottleneck.clone(),
+            ]
+        })
+        .collect();
+    csv_bytes(
+        &[
+            "slo",
+            "capacity_rps",
+            "ci95_low_rps",
+            "ci95_high_rps",
+            "bottleneck",
+        ],
+        rows,
+    )
 }

@@ -90,7 +90,8 @@ pub const LINKS_COLUMNS: &[&str] = &[
     "mean_queueing_ms",
 ];
 
-fn to_bytes(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
+/// A CSV file of `header` and `rows`, in memory.
+pub fn to_bytes(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     // Writing to a Vec cannot fail.
     w.write_record(header).expect("in-memory write");

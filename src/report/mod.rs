@@ -14,7 +14,7 @@ pub use atomic::{OutputError, write_atomic};
 pub use csv_files::{
     BREAKDOWN_COLUMNS, EDGES_COLUMNS, LINKS_COLUMNS, SCALING_COLUMNS, SERVICES_COLUMNS,
     SUMMARY_COLUMNS, breakdown_csv, cost_csv, edges_csv, latency_cdf_csv, links_csv, route_row,
-    scaling_csv, services_csv, summary_csv, timeseries_csv,
+    scaling_csv, services_csv, summary_csv, timeseries_csv, to_bytes as csv_bytes,
 };
 pub use html::{command_line, escape, write_report};
 pub use run_json::RunInfo;
