@@ -52,6 +52,7 @@ impl<T> Arena<T> {
     }
 
     /// Stores `value` and returns its handle. Amortised O(1).
+    #[inline(always)]
     pub fn insert(&mut self, value: T) -> Handle {
         self.live += 1;
         if let Some(index) = self.free.pop() {
@@ -74,6 +75,7 @@ impl<T> Arena<T> {
     }
 
     /// The record behind `handle`, or `None` if it was freed. O(1).
+    #[inline(always)]
     pub fn get(&self, handle: Handle) -> Option<&T> {
         let slot = self.slots.get(handle.index as usize)?;
         if slot.generation != handle.generation {
@@ -83,6 +85,7 @@ impl<T> Arena<T> {
     }
 
     /// The record behind `handle`, mutably, or `None` if it was freed. O(1).
+    #[inline(always)]
     pub fn get_mut(&mut self, handle: Handle) -> Option<&mut T> {
         let slot = self.slots.get_mut(handle.index as usize)?;
         if slot.generation != handle.generation {
@@ -92,6 +95,7 @@ impl<T> Arena<T> {
     }
 
     /// Frees the record behind `handle`, returning it; later look-ups of `handle` fail. O(1).
+    #[inline(always)]
     pub fn remove(&mut self, handle: Handle) -> Option<T> {
         let slot = self.slots.get_mut(handle.index as usize)?;
         if slot.generation != handle.generation {

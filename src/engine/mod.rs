@@ -47,7 +47,7 @@ pub fn splitmix64(mut z: u64) -> u64 {
 /// Something that reacts to events: the model of the world being simulated.
 pub trait Process {
     /// The events this process schedules and handles.
-    type Event;
+    type Event: Copy;
     /// Handles one event at simulated time `now`, scheduling follow-up events on `queue`.
     fn handle(&mut self, now: SimTime, event: Self::Event, queue: &mut EventQueue<Self::Event>);
 }

@@ -1,14 +1,23 @@
 //! The pending-event set: a 4-ary min-heap ordered by (time, sequence number).
 //!
-//! Why not `std::collections::BinaryHeap`: profiling showed the heap as the largest single cost,
-//! and with 10^5–10^6 pending events it is memory-bound. A 4-ary heap is half as deep, its four
-//! children share a cache line of keys, and keeping keys apart from events (struct of arrays)
-//! means sifting compares dense `u128`s only.
+//! Why not `std::collections::BinaryHeap`: profiling showed the heap as the largest single cost.
+//! A 4-ary heap is half as deep, its four children's keys sit in one or two cache lines, and
+//! sifting moves a *hole* (each displaced entry is written once, the moving entry only at its
+//! final place) instead of swapping at every level. Key and event live in one entry so a push is
+//! one write and a move one copy.
 
 use super::SimTime;
 
 /// Children per node.
 const ARITY: usize = 4;
+
+/// One pending event and its order.
+#[derive(Clone, Copy)]
+struct Entry<E> {
+    /// `(time << 64) | sequence`: one integer comparison orders two events, ties FIFO.
+    key: u128,
+    event: E,
+}
 
 /// Future events, popped in (time, insertion) order.
 ///
@@ -16,26 +25,24 @@ const ARITY: usize = 4;
 /// left in the heap and recognised as stale by its receiver when popped, which keeps every
 /// operation O(log n) instead of paying O(n) to search for it.
 pub struct EventQueue<E> {
-    /// `(time << 64) | sequence`: one integer comparison orders two events, ties FIFO.
-    keys: Vec<u128>,
-    events: Vec<E>,
+    heap: Vec<Entry<E>>,
     next_seq: u64,
     now: SimTime,
     halted: bool,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+/// Events are `Copy` (small handles and indices): the heap moves them by value.
+impl<E: Copy> EventQueue<E> {
     /// An empty queue at time zero.
     pub fn new() -> Self {
         EventQueue {
-            keys: Vec::new(),
-            events: Vec::new(),
+            heap: Vec::new(),
             next_seq: 0,
             now: SimTime::ZERO,
             halted: false,
@@ -51,15 +58,26 @@ impl<E> EventQueue<E> {
     ///
     /// Scheduling in the past is a logic error; such an event is delivered at the current time so
     /// the clock never runs backwards.
-    #[inline]
+    #[inline(always)]
     pub fn schedule(&mut self, time: SimTime, event: E) {
         debug_assert!(time >= self.now, "event scheduled in the past");
         let time = time.max(self.now);
         let key = (u128::from(time.0) << 64) | u128::from(self.next_seq);
         self.next_seq += 1;
-        self.keys.push(key);
-        self.events.push(event);
-        self.sift_up(self.keys.len() - 1);
+        // Sift up from a hole at the end: parents larger than the key move down into it.
+        let entry = Entry { key, event };
+        let mut i = self.heap.len();
+        self.heap.push(entry);
+        let heap = self.heap.as_mut_slice();
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if heap[parent].key <= key {
+                break;
+            }
+            heap[i] = heap[parent];
+            i = parent;
+        }
+        heap[i] = entry;
     }
 
     /// Schedules `event` after `delay` from now. O(log n).
@@ -81,20 +99,18 @@ impl<E> EventQueue<E> {
     /// Pops the earliest event if it lies strictly before `end`, advancing the clock. O(log n).
     #[inline]
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        let &first = self.keys.first()?;
+        let first = self.heap.first()?.key;
         let time = SimTime((first >> 64) as u64);
         if self.halted || time >= end {
             return None;
         }
-        let last_key = self.keys.pop()?;
-        let last_event = self.events.pop()?;
-        let event = if self.keys.is_empty() {
-            last_event
+        let last = self.heap.pop()?;
+        let event = if self.heap.is_empty() {
+            last.event
         } else {
-            self.keys[0] = last_key;
-            let event = std::mem::replace(&mut self.events[0], last_event);
-            self.sift_down(0);
-            event
+            let top = self.heap[0].event;
+            self.sift_down(last);
+            top
         };
         self.now = time;
         Some((time, event))
@@ -102,54 +118,57 @@ impl<E> EventQueue<E> {
 
     /// Number of pending events. O(1).
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.heap.len()
     }
 
     /// Whether no event is pending. O(1).
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.heap.is_empty()
     }
 
+    /// Fills the hole the root left with `entry` (the former last entry): smaller children move
+    /// up into the hole until `entry` fits.
     #[inline]
-    fn sift_up(&mut self, mut i: usize) {
-        let key = self.keys[i];
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
-            if self.keys[parent] <= key {
-                break;
-            }
-            self.keys[i] = self.keys[parent];
-            self.events.swap(i, parent);
-            i = parent;
-        }
-        self.keys[i] = key;
-    }
-
-    #[inline]
-    fn sift_down(&mut self, mut i: usize) {
-        let n = self.keys.len();
-        let key = self.keys[i];
+    fn sift_down(&mut self, entry: Entry<E>) {
+        let heap = self.heap.as_mut_slice();
+        let n = heap.len();
+        let key = entry.key;
+        let mut i = 0;
         loop {
             let first = i * ARITY + 1;
             if first >= n {
                 break;
             }
-            let last = (first + ARITY).min(n);
-            let mut best = first;
-            for c in first + 1..last {
-                if self.keys[c] < self.keys[best] {
-                    best = c;
+            let (best, best_key) = if first + ARITY <= n {
+                // A full node (the common case): the smaller of two pairs, without a loop.
+                let (a, b) = smaller(heap, first, first + 1);
+                let (c, d) = smaller(heap, first + 2, first + 3);
+                if d < b { (c, d) } else { (a, b) }
+            } else {
+                // The last, partial node: at most three children.
+                let mut best = (first, heap[first].key);
+                for (c, entry) in heap.iter().enumerate().skip(first + 1) {
+                    if entry.key < best.1 {
+                        best = (c, entry.key);
+                    }
                 }
-            }
-            if self.keys[best] >= key {
+                best
+            };
+            if best_key >= key {
                 break;
             }
-            self.keys[i] = self.keys[best];
-            self.events.swap(i, best);
+            heap[i] = heap[best];
             i = best;
         }
-        self.keys[i] = key;
+        heap[i] = entry;
     }
+}
+
+/// The entry with the smaller key of `a` and `b` (`a` on a tie), and that key.
+#[inline(always)]
+fn smaller<E>(heap: &[Entry<E>], a: usize, b: usize) -> (usize, u128) {
+    let (ka, kb) = (heap[a].key, heap[b].key);
+    if kb < ka { (b, kb) } else { (a, ka) }
 }
 
 #[cfg(test)]

@@ -188,8 +188,20 @@ impl Dist {
     }
 
     /// Draws one duration.
-    #[inline]
+    ///
+    /// Constants and exponentials (most link latencies and service times) are drawn inline at
+    /// the call site; the other families go through one shared out-of-line function.
+    #[inline(always)]
     pub fn sample(&self, rng: &mut SimRng) -> SimTime {
+        match self {
+            Dist::Constant { ns } => SimTime(*ns),
+            Dist::Exponential { sampler, .. } => SimTime::from_nanos_f64(sampler.sample(rng)),
+            _ => self.sample_other(rng),
+        }
+    }
+
+    #[inline(never)]
+    fn sample_other(&self, rng: &mut SimRng) -> SimTime {
         let ns = match self {
             Dist::Constant { ns } => return SimTime(*ns),
             Dist::Exponential { sampler, .. } => sampler.sample(rng),

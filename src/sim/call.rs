@@ -3,7 +3,13 @@
 use crate::engine::{Handle, SimTime};
 
 /// What happens next in the simulated system.
+///
+/// `repr(C, u32)`: a four-byte tag before fields at fixed, aligned offsets, so that moving an
+/// event in and out of the queue is two aligned loads and stores (the default layout packed a
+/// `bool` behind a one-byte tag, and every move became overlapping unaligned copies that stalled
+/// store forwarding: a quarter of the run loop's time).
 #[derive(Clone, Copy, Debug)]
+#[repr(C, u32)]
 pub enum Event {
     /// The next arrival (or, with a time-varying rate, candidate arrival) of an open workload.
     Arrival,
@@ -166,6 +172,7 @@ impl Default for CallSide {
 
 impl Call {
     /// A call of `endpoint` made by `parent`, about to be sent.
+    #[inline(always)]
     pub fn child(parent: Handle, endpoint: u32, origin: SimTime) -> Call {
         Call {
             parent,

@@ -9,6 +9,7 @@ use rand::RngExt;
 
 impl Simulator<'_> {
     /// Sends the message `h` has to send (its request or response) from `from` to `to`.
+    #[inline(always)]
     pub(super) fn send(
         &mut self,
         now: SimTime,
@@ -109,6 +110,7 @@ impl Simulator<'_> {
     }
 
     /// A message arrived: a request at its callee, or a response at its caller.
+    #[inline(always)]
     pub(super) fn deliver(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
         let Some(call) = self.calls.get(h) else {
             return;

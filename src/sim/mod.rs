@@ -370,7 +370,7 @@ impl<'m> Simulator<'m> {
     }
 
     /// Stores a new call, giving it an empty path when paths are kept.
-    #[inline]
+    #[inline(always)]
     fn new_call(&mut self, call: Call) -> Handle {
         let h = self.calls.insert(call);
         if let Some(p) = &mut self.paths {
@@ -398,7 +398,7 @@ impl<'m> Simulator<'m> {
     }
 
     /// Adds `t` spent on `c` at `hop` to the critical path of call `h`.
-    #[inline]
+    #[inline(always)]
     fn on_path(&mut self, h: Handle, hop: usize, c: Component, t: SimTime) {
         if let Some(p) = &mut self.paths {
             p.add(h, breakdown::key(hop, c), t);

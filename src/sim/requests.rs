@@ -66,6 +66,7 @@ impl Simulator<'_> {
         Some(call)
     }
 
+    #[inline(always)]
     fn pick_route(&mut self) -> usize {
         if self.route_cdf.len() == 1 {
             return 0;
@@ -120,6 +121,7 @@ impl Simulator<'_> {
     }
 
     /// Records a finished request and, in a closed workload, lets its user think and send again.
+    #[inline(always)]
     pub(super) fn request_done(
         &mut self,
         now: SimTime,

@@ -105,7 +105,7 @@ impl Simulator<'_> {
     }
 
     /// Adds a call's wait and processing at `service` to its path, when paths are kept.
-    #[inline]
+    #[inline(always)]
     fn on_paths(&mut self, h: Handle, service: ServiceId, waited: SimTime, work: SimTime) {
         if self.paths.is_some() {
             self.on_path(h, service, Component::Queueing, waited);
@@ -122,6 +122,7 @@ impl Simulator<'_> {
     }
 
     /// Call `h`, waiting at instance `i` of `service`, takes the worker just freed.
+    #[inline(always)]
     fn begin_service(
         &mut self,
         now: SimTime,
@@ -276,6 +277,7 @@ impl Simulator<'_> {
     }
 
     /// A downstream call of `h` returned; when its stage is complete, go on or respond.
+    #[inline(always)]
     pub(super) fn child_returned(
         &mut self,
         now: SimTime,
@@ -307,6 +309,7 @@ impl Simulator<'_> {
     }
 
     /// The call leaves its instance: it no longer counts there.
+    #[inline(always)]
     pub(super) fn leave(&mut self, h: Handle) {
         let Some(call) = self.calls.get_mut(h) else {
             return;
@@ -333,6 +336,7 @@ impl Simulator<'_> {
     }
 
     /// The call's work is done: it leaves its instance and responds.
+    #[inline(always)]
     fn finish(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
         self.leave(h);
         self.respond(now, queue, h);
@@ -371,6 +375,7 @@ impl Simulator<'_> {
 
     /// A call's outcome reaches its caller (its response arrived, or it failed where the
     /// caller sees it at once: a crash, a message given up).
+    #[inline(always)]
     pub(super) fn returned(
         &mut self,
         now: SimTime,
@@ -393,6 +398,7 @@ impl Simulator<'_> {
 
     /// If `child` is the last call its parent's stage waits for, its path (plus `took` beyond
     /// it: retries before the attempt that succeeded) becomes part of the parent's.
+    #[inline(always)]
     pub(super) fn critical_child(&mut self, parent: Handle, child: Handle, took: SimTime) {
         let Some(paths) = &mut self.paths else {
             return;

@@ -3,15 +3,24 @@
 use crate::engine::SimTime;
 
 /// A quantity that changes at events, averaged over time from `from` (the end of warm-up) on.
+///
+/// The integral is kept in integer value × nanoseconds (exact, and a change costs one multiply
+/// and one add); the integral at `from` is snapshotted when the first change at or after `from`
+/// happens, so the window's area is a difference and the hot path tests a single comparison.
 #[derive(Clone, Debug)]
 pub struct TimeWeighted {
     value: i64,
-    last: SimTime,
-    from: SimTime,
-    /// ∫ value dt over [from, last], in value × nanoseconds.
-    area: f64,
-    /// ∫ value dt over [0, last], warm-up included (for time series).
-    lifetime_area: f64,
+    /// Time of the last change.
+    last: u64,
+    /// ∫ value dt over [0, last], warm-up included.
+    area: i128,
+    /// Start of the measured window.
+    from: u64,
+    /// `from` until the window has started, then `u64::MAX`: the one test `add` makes.
+    pending_from: u64,
+    /// ∫ value dt over [0, from], once the window has started.
+    area_at_from: i128,
+    /// The largest value held in the window so far (meaningful once it has started).
     max: i64,
 }
 
@@ -20,10 +29,11 @@ impl TimeWeighted {
     pub fn new(from: SimTime) -> Self {
         TimeWeighted {
             value: 0,
-            last: SimTime::ZERO,
-            from,
-            area: 0.0,
-            lifetime_area: 0.0,
+            last: 0,
+            area: 0,
+            from: from.0,
+            pending_from: from.0,
+            area_at_from: 0,
             max: 0,
         }
     }
@@ -31,24 +41,42 @@ impl TimeWeighted {
     /// Changes the value by `delta` at time `now` (not earlier than the previous change).
     #[inline]
     pub fn add(&mut self, now: SimTime, delta: i64) {
-        self.lifetime_area += self.value as f64 * (now.0 - self.last.0) as f64;
-        let start = self.last.max(self.from);
-        if now > start {
-            self.area += self.value as f64 * (now.0 - start.0) as f64;
-            // The old value was held over part of the window.
-            self.max = self.max.max(self.value);
+        if now.0 >= self.pending_from {
+            self.start_window(now.0);
         }
-        self.last = now;
+        // Both factors fit in i64 (times are below 2^63 ns): one widening multiply.
+        self.area += i128::from(self.value) * i128::from((now.0 - self.last) as i64);
+        self.last = now.0;
         self.value += delta;
-        if now >= self.from && self.value > self.max {
-            self.max = self.value;
-        }
+        self.max = self.max.max(self.value);
+    }
+
+    /// The first change at or after `from`: snapshot the integral there, and start the maximum
+    /// from the value held when `from` passed (if it was held over part of the window).
+    #[cold]
+    fn start_window(&mut self, now: u64) {
+        self.area_at_from = self.area + i128::from(self.value) * i128::from(self.from - self.last);
+        self.max = if now > self.from {
+            self.value
+        } else {
+            i64::MIN
+        };
+        self.pending_from = u64::MAX;
+    }
+
+    /// Whether a change has happened at or after `from`.
+    fn window_started(&self) -> bool {
+        self.pending_from == u64::MAX
     }
 
     /// ∫ value dt over [0, now], in value × nanoseconds: the difference of two of these over an
     /// interval, divided by its length, is the interval's time average.
     pub fn integral_to(&self, now: SimTime) -> f64 {
-        self.lifetime_area + self.value as f64 * now.0.saturating_sub(self.last.0) as f64
+        self.integral_exact(now.0) as f64
+    }
+
+    fn integral_exact(&self, now: u64) -> i128 {
+        self.area + i128::from(self.value) * i128::from(now.saturating_sub(self.last))
     }
 
     /// The current value.
@@ -58,18 +86,26 @@ impl TimeWeighted {
 
     /// The time average over [from, end].
     pub fn mean(&self, end: SimTime) -> f64 {
-        let mut area = self.area;
-        let start = self.last.max(self.from);
-        if end > start {
-            area += self.value as f64 * (end.0 - start.0) as f64;
+        let span = end.0.saturating_sub(self.from);
+        if span == 0 {
+            return 0.0;
         }
-        let span = end.saturating_sub(self.from).0;
-        if span == 0 { 0.0 } else { area / span as f64 }
+        let area = if self.window_started() {
+            self.integral_exact(end.0) - self.area_at_from
+        } else {
+            // Unchanged since before the window: the current value held throughout.
+            i128::from(self.value) * i128::from(span)
+        };
+        area as f64 / span as f64
     }
 
     /// The largest value held at or after `from` (including the value held when `from` passed).
     pub fn max(&self) -> i64 {
-        self.max.max(self.value)
+        if self.window_started() {
+            self.max.max(self.value)
+        } else {
+            self.value
+        }
     }
 }
 
@@ -84,5 +120,26 @@ mod tests {
         tw.add(SimTime(20), -3); // 2 from 20..30
         assert!((tw.mean(SimTime(30)) - (5.0 * 10.0 + 2.0 * 10.0) / 20.0).abs() < 1e-12);
         assert_eq!(tw.max(), 5);
+    }
+
+    #[test]
+    fn max_counts_the_value_held_when_the_window_opens_only_if_held_into_it() {
+        // 7 is held from 0 to exactly 10 (the window's start): it never counts.
+        let mut tw = TimeWeighted::new(SimTime(10));
+        tw.add(SimTime(0), 7);
+        tw.add(SimTime(10), -6);
+        assert_eq!(tw.max(), 1);
+        // 7 held from 0 to 11: one nanosecond inside the window.
+        let mut tw = TimeWeighted::new(SimTime(10));
+        tw.add(SimTime(0), 7);
+        tw.add(SimTime(11), -6);
+        assert_eq!(tw.max(), 7);
+        assert!((tw.mean(SimTime(20)) - (7.0 + 9.0) / 10.0).abs() < 1e-12);
+        // No change inside the window: its value throughout.
+        let mut tw = TimeWeighted::new(SimTime(10));
+        tw.add(SimTime(2), 3);
+        assert_eq!(tw.max(), 3);
+        assert!((tw.mean(SimTime(30)) - 3.0).abs() < 1e-12);
+        assert!((tw.integral_to(SimTime(30)) - 84.0).abs() < 1e-12);
     }
 }
