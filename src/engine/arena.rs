@@ -22,26 +22,32 @@ impl Handle {
     }
 }
 
+/// A record and the generation of the handle that reaches it. A freed slot's generation is
+/// bumped at once, so no outstanding handle matches it until it is reused: liveness needs no flag
+/// and no `Option` around the record.
 struct Slot<T> {
     generation: u32,
-    value: Option<T>,
+    value: T,
 }
 
 /// Records reused through a free list: no allocation per record once the arena has grown to the
 /// peak number of live records, and memory bounded by that peak rather than by run length.
+///
+/// Records are `Copy` (plain data: handles, indices, times): removing one copies it out, and a
+/// freed slot simply keeps its stale bytes until reused.
 pub struct Arena<T> {
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     live: usize,
 }
 
-impl<T> Default for Arena<T> {
+impl<T: Copy> Default for Arena<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> Arena<T> {
+impl<T: Copy> Arena<T> {
     /// An empty arena.
     pub fn new() -> Self {
         Arena {
@@ -57,7 +63,7 @@ impl<T> Arena<T> {
         self.live += 1;
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
-            slot.value = Some(value);
+            slot.value = value;
             return Handle {
                 index,
                 generation: slot.generation,
@@ -66,7 +72,7 @@ impl<T> Arena<T> {
         let index = u32::try_from(self.slots.len()).expect("more than 2^32 live records");
         self.slots.push(Slot {
             generation: 0,
-            value: Some(value),
+            value,
         });
         Handle {
             index,
@@ -78,20 +84,14 @@ impl<T> Arena<T> {
     #[inline(always)]
     pub fn get(&self, handle: Handle) -> Option<&T> {
         let slot = self.slots.get(handle.index as usize)?;
-        if slot.generation != handle.generation {
-            return None;
-        }
-        slot.value.as_ref()
+        (slot.generation == handle.generation).then_some(&slot.value)
     }
 
     /// The record behind `handle`, mutably, or `None` if it was freed. O(1).
     #[inline(always)]
     pub fn get_mut(&mut self, handle: Handle) -> Option<&mut T> {
         let slot = self.slots.get_mut(handle.index as usize)?;
-        if slot.generation != handle.generation {
-            return None;
-        }
-        slot.value.as_mut()
+        (slot.generation == handle.generation).then_some(&mut slot.value)
     }
 
     /// Frees the record behind `handle`, returning it; later look-ups of `handle` fail. O(1).
@@ -101,11 +101,10 @@ impl<T> Arena<T> {
         if slot.generation != handle.generation {
             return None;
         }
-        let value = slot.value.take()?;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(handle.index);
         self.live -= 1;
-        Some(value)
+        Some(slot.value)
     }
 
     /// Number of live records.

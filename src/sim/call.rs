@@ -108,7 +108,7 @@ pub enum Phase {
 ///
 /// Events refer to calls by generation-checked [`Handle`], so an event for a call that no longer
 /// exists (cancelled, crashed) is recognised and skipped when popped.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Call {
     /// The call waiting for this one; `Handle::NONE` for a root call.
     pub parent: Handle,

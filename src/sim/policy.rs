@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 /// One logical call from a caller to a callee on an edge with a policy: it owns the attempts
 /// (first try, retries, hedges) and succeeds with the first attempt that does.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Exchange {
     /// The caller's call, waiting for this one.
     pub parent: Handle,
