@@ -145,11 +145,12 @@ impl<E: Copy> EventQueue<E> {
                 let (c, d) = smaller(heap, first + 2, first + 3);
                 if d < b { (c, d) } else { (a, b) }
             } else {
-                // The last, partial node: at most three children.
+                // The last, partial node: one to three children, unrolled.
                 let mut best = (first, heap[first].key);
-                for (c, entry) in heap.iter().enumerate().skip(first + 1) {
-                    if entry.key < best.1 {
-                        best = (c, entry.key);
+                if first + 1 < n {
+                    best = min_entry(heap, best, first + 1);
+                    if first + 2 < n {
+                        best = min_entry(heap, best, first + 2);
                     }
                 }
                 best
@@ -162,6 +163,13 @@ impl<E: Copy> EventQueue<E> {
         }
         heap[i] = entry;
     }
+}
+
+/// `best` or entry `c`, whichever has the smaller key (`best` on a tie).
+#[inline(always)]
+fn min_entry<E>(heap: &[Entry<E>], best: (usize, u128), c: usize) -> (usize, u128) {
+    let key = heap[c].key;
+    if key < best.1 { (c, key) } else { best }
 }
 
 /// The entry with the smaller key of `a` and `b` (`a` on a tie), and that key.

@@ -30,8 +30,15 @@ impl SimTime {
     #[inline]
     pub fn from_nanos_f64(ns: f64) -> SimTime {
         // `as` truncates and saturates (NaN and negatives -> 0, +inf -> u64::MAX), so adding
-        // one half rounds to nearest without a call to libm's `round` on the hot path.
-        SimTime((ns + 0.5) as u64)
+        // one half rounds to nearest without a call to libm's `round` on the hot path. Below
+        // 2^63 (any duration a run meets) the signed conversion is a single instruction where
+        // the unsigned one needs a two-way split.
+        let x = ns + 0.5;
+        if x < 9.0e18 {
+            SimTime(x.max(0.0) as i64 as u64)
+        } else {
+            SimTime(x as u64)
+        }
     }
 
     /// Nanoseconds since the start of the run.

@@ -44,8 +44,10 @@ impl TimeWeighted {
         if now.0 >= self.pending_from {
             self.start_window(now.0);
         }
-        // Both factors fit in i64 (times are below 2^63 ns): one widening multiply.
-        self.area += i128::from(self.value) * i128::from((now.0 - self.last) as i64);
+        // The value is a count (workers, calls, instances), never negative: an unsigned 64 × 64
+        // → 128-bit product is one multiply instruction.
+        debug_assert!(self.value >= 0, "a time-weighted count is never negative");
+        self.area += (u128::from(self.value as u64) * u128::from(now.0 - self.last)) as i128;
         self.last = now.0;
         self.value += delta;
         self.max = self.max.max(self.value);
