@@ -2,7 +2,9 @@
 //!
 //! - `builtin_model`: the built-in model (open Poisson 400 req/s, gateway M/M/1, user and order
 //!   M/M/2, 0.5 ms links at 1 Gbit/s) with links, HDR histograms and all statistics on, beside a
-//!   minimal hand-written simulation of the same model (`benches/minimal.rs`).
+//!   minimal hand-written simulation of the same model (`benches/reference/minimal.rs`). The two
+//!   are measured one after the other; `cargo bench --bench ratio` interleaves them, which is
+//!   the figure to trust on a machine whose speed drifts.
 //! - `run_length`: time per request from 10^4 to 10^7 requests (it should stay flat).
 //! - `pending_events`: time per event with 10^2 … 10^6 requests in flight (a closed workload
 //!   with that many users); it should grow at most logarithmically.
