@@ -141,9 +141,9 @@ impl<E: Copy> EventQueue<E> {
             }
             let (best, best_key) = if first + ARITY <= n {
                 // A full node (the common case): the smaller of two pairs, without a loop.
-                let (a, b) = smaller(heap, first, first + 1);
-                let (c, d) = smaller(heap, first + 2, first + 3);
-                if d < b { (c, d) } else { (a, b) }
+                let left = min_entry(heap, (first, heap[first].key), first + 1);
+                let right = min_entry(heap, (first + 2, heap[first + 2].key), first + 3);
+                if right.1 < left.1 { right } else { left }
             } else {
                 // The last, partial node: one to three children, unrolled.
                 let mut best = (first, heap[first].key);
@@ -170,13 +170,6 @@ impl<E: Copy> EventQueue<E> {
 fn min_entry<E>(heap: &[Entry<E>], best: (usize, u128), c: usize) -> (usize, u128) {
     let key = heap[c].key;
     if key < best.1 { (c, key) } else { best }
-}
-
-/// The entry with the smaller key of `a` and `b` (`a` on a tie), and that key.
-#[inline(always)]
-fn smaller<E>(heap: &[Entry<E>], a: usize, b: usize) -> (usize, u128) {
-    let (ka, kb) = (heap[a].key, heap[b].key);
-    if kb < ka { (b, kb) } else { (a, ka) }
 }
 
 #[cfg(test)]

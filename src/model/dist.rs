@@ -200,6 +200,7 @@ impl Dist {
         }
     }
 
+    /// Draws from any family (the common two are repeated here only to keep the match whole).
     #[inline(never)]
     fn sample_other(&self, rng: &mut SimRng) -> SimTime {
         let ns = match self {
