@@ -198,6 +198,7 @@ impl Simulator<'_> {
     }
 
     /// The caller stops waiting for an attempt.
+    #[inline(never)]
     pub(super) fn attempt_timeout(
         &mut self,
         now: SimTime,
@@ -288,6 +289,7 @@ impl Simulator<'_> {
     }
 
     /// The back-off before a retry is over.
+    #[inline(never)]
     pub(super) fn retry_due(&mut self, now: SimTime, queue: &mut EventQueue<Event>, x: Handle) {
         let Some(ex) = self.exchanges.get_mut(x) else {
             return;
@@ -304,6 +306,7 @@ impl Simulator<'_> {
     }
 
     /// No answer within the hedging delay: send another attempt alongside.
+    #[inline(never)]
     pub(super) fn hedge_due(&mut self, now: SimTime, queue: &mut EventQueue<Event>, x: Handle) {
         let Some(ex) = self.exchanges.get(x) else {
             return;

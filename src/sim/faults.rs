@@ -10,6 +10,7 @@ use crate::model::{FaultKind, ScaleMetric, ServiceId};
 
 impl Simulator<'_> {
     /// Fault `index` starts or ends.
+    #[inline(never)]
     pub(super) fn fault(
         &mut self,
         now: SimTime,
@@ -111,6 +112,7 @@ impl Simulator<'_> {
     }
 
     /// A new instance finished its cold start.
+    #[inline(never)]
     pub(super) fn instance_ready(&mut self, now: SimTime, service: ServiceId, i: usize) {
         let instance = &self.stations[service].instances[i];
         // A slot retired and reused since has a later cold start of its own.
@@ -121,6 +123,7 @@ impl Simulator<'_> {
 
     /// The autoscaler of `service` compares the last interval's metric with its target and
     /// adds or removes instances.
+    #[inline(never)]
     pub(super) fn autoscale(
         &mut self,
         now: SimTime,

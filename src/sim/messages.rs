@@ -56,6 +56,7 @@ impl Simulator<'_> {
     }
 
     /// The retransmission timer of a lost message fired: send it again, or give up.
+    #[inline(never)]
     pub(super) fn retransmit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
         let Some(call) = self.calls.get(h) else {
             return;

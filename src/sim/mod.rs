@@ -228,6 +228,9 @@ struct Simulator<'m> {
 impl Process for Simulator<'_> {
     type Event = Event;
 
+    /// The handlers of events that only some models have (timeouts, retries, faults, scaling,
+    /// ticks, retransmissions) are `#[inline(never)]`: inlined here they made this dispatcher's
+    /// stack frame and register saves larger for every event (5% of a plain run's instructions).
     fn handle(&mut self, now: SimTime, event: Event, queue: &mut EventQueue<Event>) {
         match event {
             Event::Arrival => self.arrival(now, queue),
@@ -429,6 +432,7 @@ impl<'m> Simulator<'m> {
     }
 
     /// Closes a time-series interval and schedules the next.
+    #[inline(never)]
     fn tick(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
         if let Some(mut series) = self.series.take() {
             series.close(now, &self.stations, &self.edges);

@@ -80,6 +80,7 @@ impl Simulator<'_> {
 
     /// The client's deadline passed: the request counts as timed out now. The system may still
     /// be working on it; whatever it answers later is ignored.
+    #[inline(never)]
     pub(super) fn client_deadline(
         &mut self,
         now: SimTime,
