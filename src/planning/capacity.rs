@@ -174,32 +174,8 @@ impl<'a> Search<'a> {
             };
         }
         // The highest passing rate, then the lowest failing one.
-        let (mut a, mut b) = (lo, hi);
-        while b - a > step {
-            let m = snap((a + b) / 2.0, step);
-            if m <= a || m >= b {
-                break;
-            }
-            if self.verdict(m, k) == Verdict::Pass {
-                a = m;
-            } else {
-                b = m;
-            }
-        }
-        let low = a;
-        let (mut a, mut b) = (low, hi);
-        while b - a > step {
-            let m = snap((a + b) / 2.0, step);
-            if m <= a || m >= b {
-                break;
-            }
-            if self.verdict(m, k) == Verdict::Fail {
-                b = m;
-            } else {
-                a = m;
-            }
-        }
-        let high = b;
+        let (low, _) = bisect(lo, hi, step, |m| self.verdict(m, k) == Verdict::Pass);
+        let (_, high) = bisect(low, hi, step, |m| self.verdict(m, k) != Verdict::Fail);
         let capacity = self.crossing(k, low, high);
         let near = self
             .probes
@@ -242,6 +218,23 @@ impl<'a> Search<'a> {
         }
         (low + high) / 2.0
     }
+}
+
+/// Narrows `[a, b]` on the grid of `step` until it is one step wide: a midpoint where `below`
+/// holds becomes the new `a`, any other the new `b`.
+fn bisect(mut a: f64, mut b: f64, step: f64, mut below: impl FnMut(f64) -> bool) -> (f64, f64) {
+    while b - a > step {
+        let m = snap((a + b) / 2.0, step);
+        if m <= a || m >= b {
+            break;
+        }
+        if below(m) {
+            a = m;
+        } else {
+            b = m;
+        }
+    }
+    (a, b)
 }
 
 /// Rounds a rate to the search grid, so that searches for several SLOs share their probes.
