@@ -27,6 +27,7 @@ impl Simulator<'_> {
 
     /// Puts a message on a link; it is delivered after serialisation and propagation, or
     /// retransmitted after a timeout if lost.
+    #[inline(always)]
     fn transmit(
         &mut self,
         now: SimTime,

@@ -30,6 +30,7 @@ impl Simulator<'_> {
     }
 
     /// A client sends a request: it enters the gateway as a root call.
+    #[inline(always)]
     pub(super) fn new_request(&mut self, now: SimTime, queue: &mut EventQueue<Event>, user: u32) {
         self.in_flight += 1;
         if self.in_flight > self.max_in_flight {

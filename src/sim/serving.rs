@@ -187,6 +187,7 @@ impl Simulator<'_> {
     }
 
     /// Frees a worker, which takes the oldest waiting call that is still wanted.
+    #[inline(always)]
     pub(super) fn release_worker(
         &mut self,
         now: SimTime,
@@ -343,6 +344,7 @@ impl Simulator<'_> {
     }
 
     /// Sends the call's response to its caller, or completes the request for a root call.
+    #[inline(always)]
     pub(super) fn respond(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
         let Some(call) = self.calls.get_mut(h) else {
             return;
@@ -421,7 +423,7 @@ impl Simulator<'_> {
 /// (slowed down by a fault if one is in force) and its end scheduled. Returns its wait and its
 /// processing time.
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn start_work(
     call: &mut Call,
     h: Handle,
