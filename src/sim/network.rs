@@ -9,8 +9,8 @@ pub const MAX_RETRANSMISSIONS: u8 = 15;
 pub const MAX_RTO: SimTime = SimTime(120_000_000_000);
 
 /// Fractional bits of [`Transmitter::byte_time`]: 2^-24 ns per byte keeps a message's time
-/// within half a nanosecond of exact for messages up to 8 MB, and represents bandwidths down
-/// to a hundredth of a bit per second.
+/// within a nanosecond of exact for messages up to 16 MB, and represents bandwidths down to a
+/// hundredth of a bit per second.
 const BYTE_TIME_SHIFT: u32 = 24;
 
 /// `ns_per_byte` in the fixed point of [`Transmitter::byte_time`] (saturating for absurdly slow

@@ -42,7 +42,7 @@ impl TimeWeighted {
     #[inline]
     pub fn add(&mut self, now: SimTime, delta: i64) {
         if now.0 >= self.pending_from {
-            self.start_window(now.0);
+            self.start_window(now.0, delta);
         }
         // The value is a count (workers, calls, instances), never negative: an unsigned 64 × 64
         // → 128-bit product is one multiply instruction.
@@ -57,15 +57,17 @@ impl TimeWeighted {
         }
     }
 
-    /// The first change at or after `from`: snapshot the integral there, and start the maximum
-    /// from the value held when `from` passed (if it was held over part of the window).
+    /// The first change at or after `from` (by `delta`): snapshot the integral there, and start
+    /// the maximum from the value held when `from` passed (if it was held over part of the
+    /// window) and the value the change sets (`add` tests only rises).
     #[cold]
-    fn start_window(&mut self, now: u64) {
+    fn start_window(&mut self, now: u64, delta: i64) {
         self.area_at_from = self.area + i128::from(self.value) * i128::from(self.from - self.last);
+        let after = self.value + delta;
         self.max = if now > self.from {
-            self.value
+            self.value.max(after)
         } else {
-            i64::MIN
+            after
         };
         self.pending_from = u64::MAX;
     }
@@ -134,6 +136,9 @@ mod tests {
         let mut tw = TimeWeighted::new(SimTime(10));
         tw.add(SimTime(0), 7);
         tw.add(SimTime(10), -6);
+        assert_eq!(tw.max(), 1);
+        // ... and the 1 it drops to at the window's start is held until the next drop.
+        tw.add(SimTime(20), -1);
         assert_eq!(tw.max(), 1);
         // 7 held from 0 to 11: one nanosecond inside the window.
         let mut tw = TimeWeighted::new(SimTime(10));
