@@ -16,8 +16,8 @@ use super::SimTime;
 use heap::Heap;
 use radix::Radix;
 
-/// Pending events above which the queue becomes a radix heap (small in unit tests, so that
-/// switching is exercised).
+/// Pending events at which the heap, when it next has to grow, becomes a radix heap instead
+/// (small in unit tests, so that switching is exercised).
 const TO_RADIX: usize = if cfg!(test) { 64 } else { 1 << 16 };
 /// Pending events below which it becomes a 4-ary heap again.
 const TO_HEAP: usize = TO_RADIX / 16;
