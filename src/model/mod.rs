@@ -205,6 +205,19 @@ impl Model {
         self.duration - self.warmup
     }
 
+    /// A rough count of the requests a run sends, for dealing the longest runs of a sweep out
+    /// first: the base rate over the run (an open workload), or each user once per think time
+    /// (a closed one, whose response times are unknown before running).
+    pub fn expected_requests(&self) -> f64 {
+        let secs = self.duration.as_secs_f64();
+        match &self.workload {
+            Workload::Open { rate_per_s, .. } => rate_per_s * secs,
+            Workload::Closed { users, think } => {
+                f64::from(*users) * secs / (think.mean_ms() / 1e3).max(1e-3)
+            }
+        }
+    }
+
     /// The edge from `from` to `to`, if `from` calls `to`.
     pub fn edge(&self, from: ServiceId, to: ServiceId) -> Option<&Edge> {
         self.edges.iter().find(|e| e.from == from && e.to == to)
