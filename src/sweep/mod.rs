@@ -296,51 +296,49 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
     });
     let progress = Progress::new(todo.len(), quiet);
     let ran = todo.len();
-    let outcome = todo
-        .into_iter()
-        .par_bridge()
-        .try_for_each(|id| -> Result<(), Error> {
-            if crate::interrupt::requested() {
-                return Err(Error::Interrupted(String::new()));
-            }
-            let model = plan.model(id)?;
-            let results: Vec<(store::RunRecord, Option<Stop>)> = (0..plan.reps)
-                .into_par_iter()
-                .map(|r| {
-                    let mut m = model.clone();
-                    m.seed = derive_seed(plan.base.seed, id as u64, u64::from(r));
-                    let result = simulate_with(&m, &plan.options);
-                    let record = store::RunRecord {
-                        replication: r,
-                        seed: m.seed,
-                        measured_s: result.measured_s,
-                        routes: result.routes.iter().map(store::RouteRecord::new).collect(),
-                        cost_per_hour: crate::cost::of_run(&m, &result).map(|c| c.per_hour),
-                    };
-                    (record, result.stopped)
-                })
-                .collect();
-            // An interrupted point is not written: --resume runs it again, whole.
-            if results.iter().any(|(_, s)| s == &Some(Stop::Interrupted)) {
-                return Err(Error::Interrupted(String::new()));
-            }
-            if let Some(stop) = results.iter().find_map(|(_, s)| s.as_ref()) {
-                progress.warn(&format!(
-                    "warning: point {id} stopped early ({stop}); its results are partial"
-                ));
-            }
-            let runs: Vec<store::RunRecord> = results.into_iter().map(|(r, _)| r).collect();
-            let p99 = pooled_p99(&runs);
-            let point = PointFile {
-                sweep_id: sweep_id.clone(),
-                point_id: id,
-                params: plan.grid.values(id).into_iter().map(String::from).collect(),
-                runs,
-            };
-            store::write_point(out, &point)?;
-            progress.point_done(id, p99);
-            Ok(())
-        });
+    let points = todo.into_iter().par_bridge();
+    let outcome = points.try_for_each(|id| -> Result<(), Error> {
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted(String::new()));
+        }
+        let model = plan.model(id)?;
+        let results: Vec<(store::RunRecord, Option<Stop>)> = (0..plan.reps)
+            .into_par_iter()
+            .map(|r| {
+                let mut m = model.clone();
+                m.seed = derive_seed(plan.base.seed, id as u64, u64::from(r));
+                let result = simulate_with(&m, &plan.options);
+                let record = store::RunRecord {
+                    replication: r,
+                    seed: m.seed,
+                    measured_s: result.measured_s,
+                    routes: result.routes.iter().map(store::RouteRecord::new).collect(),
+                    cost_per_hour: crate::cost::of_run(&m, &result).map(|c| c.per_hour),
+                };
+                (record, result.stopped)
+            })
+            .collect();
+        // An interrupted point is not written: --resume runs it again, whole.
+        if results.iter().any(|(_, s)| s == &Some(Stop::Interrupted)) {
+            return Err(Error::Interrupted(String::new()));
+        }
+        if let Some(stop) = results.iter().find_map(|(_, s)| s.as_ref()) {
+            progress.warn(&format!(
+                "warning: point {id} stopped early ({stop}); its results are partial"
+            ));
+        }
+        let runs: Vec<store::RunRecord> = results.into_iter().map(|(r, _)| r).collect();
+        let p99 = pooled_p99(&runs);
+        let point = PointFile {
+            sweep_id: sweep_id.clone(),
+            point_id: id,
+            params: plan.grid.values(id).into_iter().map(String::from).collect(),
+            runs,
+        };
+        store::write_point(out, &point)?;
+        progress.point_done(id, p99);
+        Ok(())
+    });
     progress.finish();
     let wall = started.elapsed().as_secs_f64();
     let info = plan.info(0, wall);
