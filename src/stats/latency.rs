@@ -48,6 +48,18 @@ fn empty<T: hdrhistogram::Counter>() -> Histogram<T> {
         .expect("constant histogram bounds are valid")
 }
 
+/// The spilled counts, created empty on first use.
+fn spilled(slot: &mut Option<Box<Histogram<u64>>>) -> &mut Histogram<u64> {
+    slot.get_or_insert_with(|| Box::new(empty()))
+}
+
+/// Adds the 32-bit counts `from` into `into`.
+fn add_counts(into: &mut Histogram<u64>, from: &Histogram<u32>) {
+    for v in from.iter_recorded() {
+        into.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
+    }
+}
+
 /// All the counts of a [`LatencyStats`], for queries.
 enum Counts<'a> {
     /// Nothing has spilled: the 32-bit histogram is all there is.
@@ -108,10 +120,7 @@ impl LatencyStats {
     /// Moves the 32-bit counts into the 64-bit histogram.
     #[cold]
     fn spill(&mut self) {
-        let spilled = self.spilled.get_or_insert_with(|| Box::new(empty()));
-        for v in self.histogram.iter_recorded() {
-            spilled.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
-        }
+        add_counts(spilled(&mut self.spilled), &self.histogram);
         self.histogram.reset();
     }
 
@@ -121,10 +130,7 @@ impl LatencyStats {
             Ok(small) if self.histogram.len() + count < SPILL_AT => {
                 self.histogram.saturating_record_n(value, small)
             }
-            _ => self
-                .spilled
-                .get_or_insert_with(|| Box::new(empty()))
-                .saturating_record_n(value, count),
+            _ => spilled(&mut self.spilled).saturating_record_n(value, count),
         }
     }
 
@@ -134,9 +140,7 @@ impl LatencyStats {
             None => Counts::Unspilled(&self.histogram),
             Some(spilled) => {
                 let mut all = (**spilled).clone();
-                for v in self.histogram.iter_recorded() {
-                    all.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
-                }
+                add_counts(&mut all, &self.histogram);
                 Counts::Combined(all)
             }
         }
@@ -176,8 +180,7 @@ impl LatencyStats {
             .add(&other.histogram)
             .expect("histograms with equal bounds always merge");
         if let Some(theirs) = &other.spilled {
-            self.spilled
-                .get_or_insert_with(|| Box::new(empty()))
+            spilled(&mut self.spilled)
                 .add(&**theirs)
                 .expect("histograms with equal bounds always merge");
         }

@@ -71,14 +71,13 @@ impl<E: Copy> Radix<E> {
     /// Puts `entry` (not earlier than `last`) into its bucket.
     #[inline(always)]
     fn insert(&mut self, entry: Entry<E>) {
-        let diff = entry.time ^ self.last;
-        if diff == 0 {
-            self.current.push(entry);
-        } else {
-            let b = (BITS - 1) - diff.leading_zeros() as usize;
-            self.buckets[b].push(entry);
-            self.occupied |= 1 << b;
-        }
+        place(
+            entry,
+            self.last,
+            &mut self.current,
+            &mut self.buckets,
+            &mut self.occupied,
+        );
     }
 
     /// Removes the earliest event if its time is before `end`.
@@ -131,18 +130,31 @@ impl<E: Copy> Radix<E> {
         self.last = last;
         // Every event of bucket `b` differs from the new `last` only below bit `b`.
         for &entry in bucket.iter() {
-            let diff = entry.time ^ last;
-            if diff == 0 {
-                self.current.push(entry);
-            } else {
-                let c = (BITS - 1) - diff.leading_zeros() as usize;
-                lower[c].push(entry);
-                self.occupied |= 1 << c;
-            }
+            place(entry, last, &mut self.current, lower, &mut self.occupied);
         }
         bucket.clear();
         self.occupied &= !(1 << b);
         self.head = 1;
         Some(self.current[0])
+    }
+}
+
+/// Puts `entry` into `current` if its time is `last`, else into the bucket of the highest bit in
+/// which the two differ (which `buckets` must reach), marking that bucket occupied.
+#[inline(always)]
+fn place<E>(
+    entry: Entry<E>,
+    last: u64,
+    current: &mut Vec<Entry<E>>,
+    buckets: &mut [Vec<Entry<E>>],
+    occupied: &mut u64,
+) {
+    let diff = entry.time ^ last;
+    if diff == 0 {
+        current.push(entry);
+    } else {
+        let b = (BITS - 1) - diff.leading_zeros() as usize;
+        buckets[b].push(entry);
+        *occupied |= 1 << b;
     }
 }
