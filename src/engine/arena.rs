@@ -1,5 +1,7 @@
 //! A slab of records addressed by generation-checked handles.
 
+use super::Grow;
+
 /// A reference to a record in an [`Arena`]. It goes stale when the record is freed, even if the
 /// slot is reused, so an event that outlives its record (a response to a cancelled call) is
 /// recognised and skipped instead of acting on an unrelated record.
@@ -70,6 +72,7 @@ impl<T: Copy> Arena<T> {
             };
         }
         let index = u32::try_from(self.slots.len()).expect("more than 2^32 live records");
+        self.slots.make_room();
         self.slots.push(Slot {
             generation: 0,
             value,

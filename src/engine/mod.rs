@@ -6,10 +6,12 @@
 //! were scheduled, so a run is a pure function of its model and seed.
 
 mod arena;
+mod growth;
 mod queue;
 mod time;
 
 pub use arena::{Arena, Handle};
+pub use growth::Grow;
 pub use queue::EventQueue;
 pub use time::SimTime;
 

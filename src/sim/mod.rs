@@ -25,7 +25,7 @@ pub use policy::EdgeStats;
 pub use result::{EdgeResult, LinkResult, RouteResult, RunResult, ScaleEvent, ServiceResult};
 pub use series::{Interval, TimeSeries};
 
-use crate::engine::{self, Arena, EventQueue, Handle, Process, SimRng, SimTime};
+use crate::engine::{self, Arena, EventQueue, Grow, Handle, Process, SimRng, SimTime};
 use crate::model::{ArrivalPattern, FaultKind, Model, Workload};
 use crate::stats::LatencyStats;
 use call::{Call, CallSide, Event};
@@ -382,6 +382,7 @@ impl<'m> Simulator<'m> {
         if self.side_on {
             let i = h.index() as usize;
             if self.side.len() <= i {
+                self.side.make_room();
                 self.side.resize(i + 1, CallSide::default());
             }
             self.side[i] = CallSide::default();

@@ -5,7 +5,7 @@ use super::Simulator;
 use super::breakdown::{Component, key};
 use super::call::{Call, CallSide, ErrorKind, Event, Phase};
 use super::station::InstanceState;
-use crate::engine::{EventQueue, Handle, SimTime};
+use crate::engine::{EventQueue, Grow, Handle, SimTime};
 use crate::model::ServiceId;
 use rand::RngExt;
 
@@ -98,6 +98,7 @@ impl Simulator<'_> {
             );
             self.on_paths(h, service, waited, work);
         } else {
+            instance.queue.make_room();
             instance.queue.push_back(h);
             station.queued.add(now, 1);
             call.phase = Phase::Queued;

@@ -7,7 +7,7 @@
 //! event live in one entry so a push is one write and a move one copy. Its comparisons compile to
 //! conditional moves, which is what makes it the faster of the two queues for small sizes.
 
-use crate::engine::SimTime;
+use crate::engine::{Grow, SimTime};
 
 /// Children per node.
 const ARITY: usize = 4;
@@ -42,6 +42,11 @@ impl<E: Copy> Heap<E> {
     #[inline(always)]
     pub fn is_full(&self) -> bool {
         self.heap.len() == self.heap.capacity()
+    }
+
+    /// Makes room for one more event, growing by a quarter (see [`Grow`]).
+    pub fn make_room(&mut self) {
+        self.heap.make_room();
     }
 
     /// Adds `event` at `time`, after every event already scheduled at `time`. O(log n).

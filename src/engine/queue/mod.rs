@@ -88,7 +88,10 @@ impl<E: Copy> EventQueue<E> {
         }
         match &mut self.radix {
             Some(radix) => radix.push(time, event),
-            None => self.heap.push(time, event),
+            None => {
+                self.heap.make_room();
+                self.heap.push(time, event);
+            }
         }
     }
 
