@@ -15,7 +15,7 @@ enum Attempt {
     Hedge,
 }
 
-impl Simulator<'_> {
+impl<const FULL: bool> Simulator<'_, FULL> {
     /// Call `h` calls `endpoint` over edge `e`, which has a policy.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn begin_exchange(

@@ -8,7 +8,7 @@ use super::station::InstanceState;
 use crate::engine::{EventQueue, SimTime};
 use crate::model::{FaultKind, ScaleMetric, ServiceId};
 
-impl Simulator<'_> {
+impl<const FULL: bool> Simulator<'_, FULL> {
     /// Fault `index` starts or ends.
     #[inline(never)]
     pub(super) fn fault(

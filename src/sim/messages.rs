@@ -7,7 +7,7 @@ use crate::engine::{EventQueue, Handle, SimTime};
 use crate::model::ServiceId;
 use rand::RngExt;
 
-impl Simulator<'_> {
+impl<const FULL: bool> Simulator<'_, FULL> {
     /// Sends the message `h` has to send (its request or response) from `from` to `to`.
     #[inline(always)]
     pub(super) fn send(
@@ -37,7 +37,11 @@ impl Simulator<'_> {
         bytes: u64,
     ) {
         let tx = self.network.transmit(d, now, bytes, self.warmup, self.end);
-        let loss = self.network.transmitters[d].effective_loss();
+        let loss = if FULL {
+            self.network.transmitters[d].effective_loss()
+        } else {
+            0.0
+        };
         let hop = self.model.services.len() + d;
         if loss > 0.0 && self.rng.random::<f64>() < loss {
             let Some(call) = self.calls.get_mut(h) else {

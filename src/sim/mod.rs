@@ -115,8 +115,36 @@ pub fn simulate(model: &Model) -> RunResult {
 
 /// Simulates `model`, recording what `options` ask for.
 pub fn simulate_with(model: &Model, options: &Options) -> RunResult {
+    if is_plain(model, options) {
+        run::<false>(model, options)
+    } else {
+        run::<true>(model, options)
+    }
+}
+
+/// Whether a run needs none of the mechanisms beyond requests, queues, stages and links: no
+/// call policies, faults, autoscaling, rate limits, error responses, message loss, propagated
+/// deadlines, latency breakdown or time series. Such a run takes the handlers compiled with
+/// `FULL = false`, where every test for those mechanisms is the constant it always evaluates
+/// to in that run (10% of the built-in model's instructions were such tests).
+fn is_plain(model: &Model, options: &Options) -> bool {
+    model.faults.is_empty()
+        && !model.propagate_deadline
+        && model.edges.iter().all(|e| e.policy.is_plain())
+        && model
+            .services
+            .iter()
+            .all(|s| s.autoscale.is_none() && s.rate_limit.is_none() && s.max_concurrency.is_none())
+        && model.endpoints.iter().all(|e| e.error_probability == 0.0)
+        && model.links.iter().all(|l| l.loss == 0.0)
+        && !options.breakdown
+        && options.timeseries.is_none()
+}
+
+/// [`simulate_with`], with the mechanisms of [`is_plain`] compiled in (`FULL`) or out.
+fn run<const FULL: bool>(model: &Model, options: &Options) -> RunResult {
     let started = Instant::now();
-    let mut sim = Simulator::new(model);
+    let mut sim = Simulator::<FULL>::new(model);
     let mut queue = EventQueue::new();
     if let Some(interval) = options.timeseries.filter(|i| i.0 > 0) {
         sim.series = Some(series::Recorder::new(interval, model));
@@ -178,8 +206,9 @@ pub fn replicate(model: &Model, reps: u32) -> Vec<RunResult> {
         .collect()
 }
 
-/// The state of one run.
-struct Simulator<'m> {
+/// The state of one run. `FULL`: whether the run may use the mechanisms a plain run has none of
+/// (see [`is_plain`]); with `FULL = false` the tests for them compile to nothing.
+struct Simulator<'m, const FULL: bool> {
     model: &'m Model,
     rng: SimRng,
     calls: Arena<Call>,
@@ -225,7 +254,7 @@ struct Simulator<'m> {
     stop: Option<Stop>,
 }
 
-impl Process for Simulator<'_> {
+impl<const FULL: bool> Process for Simulator<'_, FULL> {
     type Event = Event;
 
     /// The handlers of events that only some models have (timeouts, retries, faults, scaling,
@@ -252,7 +281,7 @@ impl Process for Simulator<'_> {
     }
 }
 
-impl<'m> Simulator<'m> {
+impl<'m, const FULL: bool> Simulator<'m, FULL> {
     fn new(model: &'m Model) -> Self {
         let mut acc = 0.0;
         let route_cdf = model
@@ -376,10 +405,10 @@ impl<'m> Simulator<'m> {
     #[inline(always)]
     fn new_call(&mut self, call: Call) -> Handle {
         let h = self.calls.insert(call);
-        if let Some(p) = &mut self.paths {
+        if let Some(p) = self.paths.as_mut().filter(|_| FULL) {
             p.started(h);
         }
-        if self.side_on {
+        if FULL && self.side_on {
             let i = h.index() as usize;
             if self.side.len() <= i {
                 self.side.make_room();
@@ -404,7 +433,7 @@ impl<'m> Simulator<'m> {
     /// Adds `t` spent on `c` at `hop` to the critical path of call `h`.
     #[inline(always)]
     fn on_path(&mut self, h: Handle, hop: usize, c: Component, t: SimTime) {
-        if let Some(p) = &mut self.paths {
+        if let Some(p) = self.paths.as_mut().filter(|_| FULL) {
             p.add(h, breakdown::key(hop, c), t);
         }
     }
@@ -444,5 +473,85 @@ impl<'m> Simulator<'m> {
 
     fn into_result(self, events: u64, wall_s: f64, end: SimTime) -> RunResult {
         result::collect(self, events, wall_s, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{load_builtin, load_str};
+    use std::path::Path;
+
+    /// Everything a plain run can meet: a closed workload, stages of parallel calls, blocking
+    /// workers, full queues that reject, three balancers, links that queue on their bandwidth.
+    const BUSY_PLAIN_MODEL: &str = r#"
+name = "busy"
+[simulation]
+duration_s = 30
+warmup_s = 2
+[workload]
+type = "closed"
+users = 40
+think_ms = { dist = "exponential", mean_ms = 5 }
+[[workload.mix]]
+route = "front.page"
+weight = 3
+[[workload.mix]]
+route = "back.item"
+[gateway]
+workers = 4
+service_ms = { dist = "exponential", mean_ms = 0.3 }
+[services.front]
+instances = 2
+workers = 2
+blocking = true
+load_balancer = "least_outstanding"
+[services.front.endpoints.page]
+service_ms = { dist = "lognormal", mean_ms = 1, cv = 1.2 }
+calls = [["back.item", "side.get"], ["back.item"]]
+[services.back]
+instances = 3
+workers = 1
+queue_capacity = 2
+load_balancer = "power_of_two"
+[services.back.endpoints.item]
+service_ms = { dist = "exponential", mean_ms = 6 }
+request_bytes = 2000
+response_bytes = 10000
+[services.side]
+instances = 2
+workers = 1
+load_balancer = "random"
+[services.side.endpoints.get]
+service_ms = { dist = "constant", value_ms = 0.5 }
+[links.front_back]
+between = ["front", "back"]
+latency_ms = 0.2
+bandwidth_mbps = 100
+[links.gateway_front]
+between = ["gateway", "front"]
+latency_ms = 0.1
+"#;
+
+    /// The plain path leaves out only tests that are constant in a plain run, so it gives the
+    /// full path's results exactly.
+    #[test]
+    fn plain_runs_give_the_full_paths_results_exactly() {
+        let busy = load_str(BUSY_PLAIN_MODEL, "busy.toml", Path::new("."), &[]).unwrap();
+        for model in [load_builtin(&[]).unwrap(), busy] {
+            let options = Options::default();
+            assert!(is_plain(&model, &options));
+            let mut plain = run::<false>(&model, &options);
+            let mut full = run::<true>(&model, &options);
+            assert!(plain.all.completed > 1_000);
+            assert_eq!(
+                model.name == "busy",
+                plain.all.errors > 0,
+                "the busy model rejects"
+            );
+            plain.wall_s = 0.0;
+            full.wall_s = 0.0;
+            assert_eq!(format!("{plain:?}"), format!("{full:?}"));
+        }
     }
 }

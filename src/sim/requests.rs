@@ -8,7 +8,7 @@ use crate::model::Workload;
 use rand::RngExt;
 use rand_distr::Distribution;
 
-impl Simulator<'_> {
+impl<const FULL: bool> Simulator<'_, FULL> {
     /// The next Poisson arrival. With a time-varying rate, candidates come at the peak rate and
     /// each becomes a request with probability rate(t) / peak (Lewis–Shedler thinning, exact
     /// for a non-homogeneous Poisson process).
@@ -41,7 +41,7 @@ impl Simulator<'_> {
         if now >= self.warmup {
             self.requests[route] += 1;
         }
-        if let Some(series) = &mut self.series {
+        if let Some(series) = self.series.as_mut().filter(|_| FULL) {
             series.arrival();
         }
         let endpoint = self.model.routes[route].gateway_endpoint as u32;
@@ -50,7 +50,7 @@ impl Simulator<'_> {
         call.route = route as u16;
         call.user = user;
         let h = self.new_call(call);
-        if self.model.propagate_deadline {
+        if FULL && self.model.propagate_deadline {
             self.side_mut(h).deadline = deadline;
         }
         if deadline != SimTime::MAX {
@@ -135,7 +135,7 @@ impl Simulator<'_> {
     ) {
         self.in_flight -= 1;
         let latency = (now - origin).as_nanos();
-        if let Some(series) = &mut self.series {
+        if let Some(series) = self.series.as_mut().filter(|_| FULL) {
             series.completion(latency, error.is_some());
         }
         if origin >= self.warmup {
@@ -151,10 +151,10 @@ impl Simulator<'_> {
     }
 }
 
-impl Simulator<'_> {
+impl<const FULL: bool> Simulator<'_, FULL> {
     /// Adds a measured successful request's path to its route's breakdown.
     fn record_path(&mut self, route: usize, h: Handle, latency: u64) {
-        let Some(paths) = &mut self.paths else {
+        let Some(paths) = self.paths.as_mut().filter(|_| FULL) else {
             return;
         };
         // Refresh the tail cut now and then: a histogram quantile is not free.

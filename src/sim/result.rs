@@ -183,7 +183,12 @@ pub struct LinkResult {
     pub mean_queueing_ms: f64,
 }
 
-pub(super) fn collect(mut sim: Simulator<'_>, events: u64, wall_s: f64, end: SimTime) -> RunResult {
+pub(super) fn collect<const FULL: bool>(
+    mut sim: Simulator<'_, FULL>,
+    events: u64,
+    wall_s: f64,
+    end: SimTime,
+) -> RunResult {
     let model = sim.model;
     let timeseries = sim.series.take().map(|mut rec| {
         rec.close(end, &sim.stations, &sim.edges);

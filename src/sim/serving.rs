@@ -9,7 +9,7 @@ use crate::engine::{EventQueue, Grow, Handle, SimTime};
 use crate::model::ServiceId;
 use rand::RngExt;
 
-impl Simulator<'_> {
+impl<const FULL: bool> Simulator<'_, FULL> {
     /// Whether `call` has lost its caller to a cancellation or a crash (so its work would be
     /// for nobody). An attempt whose call was decided otherwise still runs: that is wasted work.
     fn is_orphan(&self, call: &Call) -> bool {
@@ -28,7 +28,7 @@ impl Simulator<'_> {
     /// A call reaches its service: admission control, then the balancer picks an instance,
     /// where it is served at once, queued, or rejected when the queue is full.
     pub(super) fn admit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        if self.orphans_possible && self.calls.get(h).is_some_and(|c| self.is_orphan(c)) {
+        if (FULL && self.orphans_possible) && self.calls.get(h).is_some_and(|c| self.is_orphan(c)) {
             self.calls.remove(h);
             return;
         }
@@ -36,8 +36,8 @@ impl Simulator<'_> {
         let Some(call) = self.calls.get_mut(h) else {
             return;
         };
-        let expired =
-            self.model.propagate_deadline && now >= self.side[h.index() as usize].deadline;
+        let expired = (FULL && self.model.propagate_deadline)
+            && now >= self.side[h.index() as usize].deadline;
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service = endpoint.service;
         let measured = now >= self.warmup;
@@ -48,7 +48,7 @@ impl Simulator<'_> {
         let refusal = if expired {
             station.expired += u64::from(measured);
             Some(ErrorKind::Timeout)
-        } else if !station.admits(now) {
+        } else if FULL && !station.admits(now) {
             station.shed += u64::from(measured);
             Some(ErrorKind::RateLimited)
         } else {
@@ -78,12 +78,12 @@ impl Simulator<'_> {
             instance.busy += 1;
             station.busy.add(now, 1);
             let time = &endpoint.service_time;
-            let side = if self.side_on {
+            let side = if FULL && self.side_on {
                 self.side.get_mut(h.index() as usize)
             } else {
                 None
             };
-            let (waited, work) = start_work(
+            let (waited, work) = start_work::<FULL>(
                 call,
                 h,
                 station,
@@ -92,7 +92,7 @@ impl Simulator<'_> {
                 now,
                 self.warmup,
                 &mut self.rng,
-                self.track_active,
+                FULL && self.track_active,
                 side,
                 queue,
             );
@@ -108,7 +108,7 @@ impl Simulator<'_> {
     /// Adds a call's wait and processing at `service` to its path, when paths are kept.
     #[inline(always)]
     fn on_paths(&mut self, h: Handle, service: ServiceId, waited: SimTime, work: SimTime) {
-        if self.paths.is_some() {
+        if FULL && self.paths.is_some() {
             self.on_path(h, service, Component::Queueing, waited);
             self.on_path(h, service, Component::Service, work);
         }
@@ -135,12 +135,12 @@ impl Simulator<'_> {
         let station = &mut self.stations[service];
         let call = self.calls.get_mut(h).expect("a call being served exists");
         let time = &self.model.endpoints[call.endpoint as usize].service_time;
-        let side = if self.side_on {
+        let side = if FULL && self.side_on {
             self.side.get_mut(h.index() as usize)
         } else {
             None
         };
-        let (waited, work) = start_work(
+        let (waited, work) = start_work::<FULL>(
             call,
             h,
             station,
@@ -149,7 +149,7 @@ impl Simulator<'_> {
             now,
             self.warmup,
             &mut self.rng,
-            self.track_active,
+            FULL && self.track_active,
             side,
             queue,
         );
@@ -164,9 +164,10 @@ impl Simulator<'_> {
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let (service, instance, admitted) =
             (endpoint.service, call.instance as usize, call.admitted);
-        let failed = endpoint.error_probability > 0.0
+        let failed = FULL
+            && endpoint.error_probability > 0.0
             && self.rng.random::<f64>() < endpoint.error_probability;
-        if self.orphans_possible && self.is_orphan(call) {
+        if (FULL && self.orphans_possible) && self.is_orphan(call) {
             self.release_worker(now, queue, service, instance, admitted);
             self.leave(h);
             self.calls.remove(h);
@@ -203,9 +204,9 @@ impl Simulator<'_> {
             let Some(call) = self.calls.get(next) else {
                 continue;
             };
-            let expired =
-                self.model.propagate_deadline && now >= self.side[next.index() as usize].deadline;
-            if expired || (self.orphans_possible && self.is_orphan(call)) {
+            let expired = (FULL && self.model.propagate_deadline)
+                && now >= self.side[next.index() as usize].deadline;
+            if expired || ((FULL && self.orphans_possible) && self.is_orphan(call)) {
                 // Dropped unserved: its caller has gone, or its deadline has passed.
                 self.leave(next);
                 if expired {
@@ -243,7 +244,7 @@ impl Simulator<'_> {
         // in-process) must not complete the stage while the loop is still sending its siblings.
         call.pending = targets.len() as u16 + 1;
         let origin = call.origin;
-        let deadline = if self.model.propagate_deadline {
+        let deadline = if FULL && self.model.propagate_deadline {
             self.side[h.index() as usize].deadline
         } else {
             SimTime::MAX
@@ -254,13 +255,13 @@ impl Simulator<'_> {
             let callee = &self.model.endpoints[target];
             let e = self.edge_of[endpoint.service * nodes + callee.service] as usize;
             let edge = &mut self.edges[e];
-            if edge.plain {
+            if !FULL || edge.plain {
                 if measured {
                     edge.stats.calls += 1;
                     edge.stats.attempts += 1;
                 }
                 let child = self.new_call(Call::child(h, target as u32, origin));
-                if self.model.propagate_deadline {
+                if FULL && self.model.propagate_deadline {
                     self.side_mut(child).deadline = deadline;
                 }
                 self.send(
@@ -322,7 +323,7 @@ impl Simulator<'_> {
         let instance = &mut station.instances[i];
         instance.outstanding -= 1;
         station.outstanding -= 1;
-        if self.track_active {
+        if FULL && self.track_active {
             let slot = self.side[h.index() as usize].slot;
             if slot != u32::MAX {
                 self.side[h.index() as usize].slot = u32::MAX;
@@ -332,7 +333,7 @@ impl Simulator<'_> {
                 }
             }
         }
-        if instance.state == InstanceState::Draining && instance.outstanding == 0 {
+        if FULL && instance.state == InstanceState::Draining && instance.outstanding == 0 {
             instance.state = InstanceState::Retired;
         }
     }
@@ -391,7 +392,7 @@ impl Simulator<'_> {
                 let (origin, route, user) = (call.origin, call.route as usize, call.user);
                 self.request_done(now, queue, origin, route, user, call.error);
             }
-        } else if call.exchange != Handle::NONE {
+        } else if FULL && call.exchange != Handle::NONE {
             self.attempt_returned(now, queue, call, h);
         } else {
             self.critical_child(call.parent, h, SimTime::ZERO);
@@ -403,7 +404,7 @@ impl Simulator<'_> {
     /// it: retries before the attempt that succeeded) becomes part of the parent's.
     #[inline(always)]
     pub(super) fn critical_child(&mut self, parent: Handle, child: Handle, took: SimTime) {
-        let Some(paths) = &mut self.paths else {
+        let Some(paths) = self.paths.as_mut().filter(|_| FULL) else {
             return;
         };
         if self.calls.get(parent).is_some_and(|p| p.pending == 1) {
@@ -425,7 +426,7 @@ impl Simulator<'_> {
 /// processing time.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn start_work(
+fn start_work<const FULL: bool>(
     call: &mut Call,
     h: Handle,
     station: &mut super::station::Station,
@@ -441,7 +442,7 @@ fn start_work(
     station.record_wait(call.admitted, now, warmup);
     let instance = &mut station.instances[i];
     let mut work = time.sample(rng);
-    if instance.slowdown != 1.0 {
+    if FULL && instance.slowdown != 1.0 {
         work = SimTime::from_nanos_f64(work.0 as f64 * instance.slowdown);
     }
     call.phase = Phase::Serving;

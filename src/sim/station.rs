@@ -201,7 +201,7 @@ impl Station {
     }
 
     /// Chooses the instance for a new call among the ready ones; `None` when none is ready.
-    #[inline]
+    #[inline(always)]
     pub fn pick_instance(&mut self, rng: &mut SimRng) -> Option<usize> {
         let n = self.up.len();
         if n <= 1 {

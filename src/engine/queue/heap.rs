@@ -71,7 +71,7 @@ impl<E: Copy> Heap<E> {
     }
 
     /// Removes the earliest event if its time is before `end`. O(log n).
-    #[inline]
+    #[inline(always)]
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
         let first = self.heap.first()?.key;
         let time = SimTime((first >> 64) as u64);
@@ -98,7 +98,7 @@ impl<E: Copy> Heap<E> {
 
     /// Fills the hole the root left with `entry` (the former last entry): smaller children move
     /// up into the hole until `entry` fits.
-    #[inline]
+    #[inline(always)]
     fn sift_down(&mut self, entry: Entry<E>) {
         let heap = self.heap.as_mut_slice();
         let n = heap.len();
