@@ -126,7 +126,8 @@ pub fn simulate_with(model: &Model, options: &Options) -> RunResult {
 /// call policies, faults, autoscaling, rate limits, error responses, message loss, propagated
 /// deadlines, latency breakdown or time series. Such a run takes the handlers compiled with
 /// `FULL = false`, where every test for those mechanisms is the constant it always evaluates
-/// to in that run (10% of the built-in model's instructions were such tests).
+/// to in that run (10% of the built-in model's instructions were such tests). A mechanism whose
+/// tests are written `FULL && …` must be named here, or plain runs would skip it.
 fn is_plain(model: &Model, options: &Options) -> bool {
     model.faults.is_empty()
         && !model.propagate_deadline

@@ -28,7 +28,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     /// A call reaches its service: admission control, then the balancer picks an instance,
     /// where it is served at once, queued, or rejected when the queue is full.
     pub(super) fn admit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        if (FULL && self.orphans_possible) && self.calls.get(h).is_some_and(|c| self.is_orphan(c)) {
+        if FULL && self.orphans_possible && self.calls.get(h).is_some_and(|c| self.is_orphan(c)) {
             self.calls.remove(h);
             return;
         }
@@ -36,8 +36,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let Some(call) = self.calls.get_mut(h) else {
             return;
         };
-        let expired = (FULL && self.model.propagate_deadline)
-            && now >= self.side[h.index() as usize].deadline;
+        let expired =
+            FULL && self.model.propagate_deadline && now >= self.side[h.index() as usize].deadline;
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service = endpoint.service;
         let measured = now >= self.warmup;
@@ -167,7 +167,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let failed = FULL
             && endpoint.error_probability > 0.0
             && self.rng.random::<f64>() < endpoint.error_probability;
-        if (FULL && self.orphans_possible) && self.is_orphan(call) {
+        if FULL && self.orphans_possible && self.is_orphan(call) {
             self.release_worker(now, queue, service, instance, admitted);
             self.leave(h);
             self.calls.remove(h);
@@ -204,9 +204,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             let Some(call) = self.calls.get(next) else {
                 continue;
             };
-            let expired = (FULL && self.model.propagate_deadline)
+            let expired = FULL
+                && self.model.propagate_deadline
                 && now >= self.side[next.index() as usize].deadline;
-            if expired || ((FULL && self.orphans_possible) && self.is_orphan(call)) {
+            if expired || (FULL && self.orphans_possible && self.is_orphan(call)) {
                 // Dropped unserved: its caller has gone, or its deadline has passed.
                 self.leave(next);
                 if expired {
