@@ -16,6 +16,9 @@
 
 /// Bits of a time, so buckets besides the current time's.
 const BITS: usize = 64;
+/// Entries a bucket keeps room for once emptied; larger buffers are freed (few in unit tests, so
+/// that freeing is exercised).
+const KEEP_CAPACITY: usize = if cfg!(test) { 8 } else { 1 << 12 };
 
 /// One pending event.
 #[derive(Clone, Copy)]
@@ -132,7 +135,13 @@ impl<E: Copy> Radix<E> {
         for &entry in bucket.iter() {
             place(entry, last, &mut self.current, lower, &mut self.occupied);
         }
-        bucket.clear();
+        if bucket.capacity() > KEEP_CAPACITY {
+            // Its events now sit in lower buckets: a large buffer kept here would double the
+            // memory of a queue of millions of events.
+            *bucket = Vec::new();
+        } else {
+            bucket.clear();
+        }
         self.occupied &= !(1 << b);
         self.head = 1;
         Some(self.current[0])
