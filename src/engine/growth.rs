@@ -35,16 +35,21 @@ impl<T> Grow for VecDeque<T> {
     }
 }
 
+/// Elements to add to a full collection of `len`: a quarter, at least [`MIN_GROWTH`].
+fn growth(len: usize) -> usize {
+    (len / 4).max(MIN_GROWTH)
+}
+
 #[cold]
 #[inline(never)]
 fn grow_vec<T>(v: &mut Vec<T>) {
-    v.reserve_exact((v.len() / 4).max(MIN_GROWTH));
+    v.reserve_exact(growth(v.len()));
 }
 
 #[cold]
 #[inline(never)]
 fn grow_deque<T>(v: &mut VecDeque<T>) {
-    v.reserve_exact((v.len() / 4).max(MIN_GROWTH));
+    v.reserve_exact(growth(v.len()));
 }
 
 #[cfg(test)]
