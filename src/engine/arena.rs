@@ -22,6 +22,21 @@ impl Handle {
     pub fn index(self) -> u32 {
         self.index
     }
+
+    /// The handle as one word (index in the low half).
+    #[inline(always)]
+    pub fn to_bits(self) -> u64 {
+        u64::from(self.index) | u64::from(self.generation) << 32
+    }
+
+    /// The handle [`Handle::to_bits`] gave `bits`.
+    #[inline(always)]
+    pub fn from_bits(bits: u64) -> Handle {
+        Handle {
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
+    }
 }
 
 /// A record and the generation of the handle that reaches it. A freed slot's generation is

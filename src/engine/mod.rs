@@ -12,7 +12,7 @@ mod time;
 
 pub use arena::{Arena, Handle};
 pub use growth::Grow;
-pub use queue::EventQueue;
+pub use queue::{EventQueue, Packed, Words};
 pub use time::SimTime;
 
 use rand::SeedableRng;
@@ -49,7 +49,7 @@ pub fn splitmix64(mut z: u64) -> u64 {
 /// Something that reacts to events: the model of the world being simulated.
 pub trait Process {
     /// The events this process schedules and handles.
-    type Event: Copy;
+    type Event: Packed;
     /// Handles one event at simulated time `now`, scheduling follow-up events on `queue`.
     fn handle(&mut self, now: SimTime, event: Self::Event, queue: &mut EventQueue<Self::Event>);
 }
