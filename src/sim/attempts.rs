@@ -98,10 +98,12 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             Attempt::Retry => edge.all_retries += 1,
             Attempt::Hedge => {}
         }
-        let mut call = Call::child(ex.parent, ex.endpoint, ex.origin);
-        call.exchange = x;
+        let service = self.model.endpoints[ex.endpoint as usize].service;
+        let caller = self.model.edges[ex.edge as usize].from;
+        let call = Call::child(ex.parent, ex.endpoint, service, caller, ex.origin);
         let attempt = self.new_call(call);
         let side = self.side_mut(attempt);
+        side.exchange = x;
         side.edge = ex.edge;
         side.probe = probe;
         side.deadline = ex.deadline;
@@ -169,14 +171,15 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             return wasted(edge);
         }
         edge.in_flight -= 1;
-        let Some(ex) = self.exchanges.get_mut(call.exchange) else {
+        let x = side.exchange;
+        let Some(ex) = self.exchanges.get_mut(x) else {
             return wasted(edge);
         };
         ex.live -= 1;
         if ex.done {
             // Another attempt decided the call.
             wasted(edge);
-            return self.free_if_settled(call.exchange);
+            return self.free_if_settled(x);
         }
         let failed = call.error.is_some();
         if let Some(b) = &mut edge.breaker {
@@ -186,13 +189,13 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             None => {
                 ex.done = true;
                 let (parent, started) = (ex.parent, ex.started);
-                self.free_if_settled(call.exchange);
+                self.free_if_settled(x);
                 self.critical_child(parent, h, now - started);
                 self.child_returned(now, queue, parent, None);
             }
             Some(kind) => {
                 edge.stats.failures += u64::from(measured);
-                self.after_failure(now, queue, call.exchange, kind);
+                self.after_failure(now, queue, x, kind);
             }
         }
     }
@@ -205,11 +208,15 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         queue: &mut EventQueue<Event>,
         h: Handle,
     ) {
-        let Some(call) = self.abandon(h) else {
+        if self.abandon(h).is_none() {
             return;
-        };
-        let x = call.exchange;
-        let CallSide { probe, edge: e, .. } = self.side(h);
+        }
+        let CallSide {
+            probe,
+            edge: e,
+            exchange: x,
+            ..
+        } = self.side(h);
         let e = e as usize;
         let measured = self.measured(now);
         let edge = &mut self.edges[e];
@@ -358,8 +365,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let Some(call) = self.calls.get(h) else {
             return;
         };
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let (service, i) = (endpoint.service, call.instance as usize);
+        let (service, i) = (call.service as usize, call.instance as usize);
         let blocking = self.stations[service].blocking;
         let (phase, admitted) = (call.phase, call.admitted);
         let side = self.side(h);

@@ -1,6 +1,7 @@
 //! The records a request leaves in flight, and the events that move them.
 
 use crate::engine::{Handle, Packed, SimTime, Words};
+use crate::model::ServiceId;
 
 /// What happens next in the simulated system.
 ///
@@ -218,9 +219,11 @@ pub enum Phase {
 pub struct Call {
     /// The call waiting for this one; `Handle::NONE` for a root call.
     pub parent: Handle,
-    /// The exchange this call is an attempt of, or `Handle::NONE` on an edge without a policy.
-    pub exchange: Handle,
     pub endpoint: u32,
+    /// The endpoint's service (resolved once, when the call is made).
+    pub service: u32,
+    /// The caller's service: where the response goes (the gateway's, for a root call).
+    pub caller: u32,
     /// Instance of the endpoint's service serving this call.
     pub instance: u32,
     /// Root calls of a closed workload: the user who sent it.
@@ -245,10 +248,16 @@ pub struct Call {
     pub admitted: SimTime,
 }
 
+/// A call and its arena slot's generation fill one 64-byte cache line: every field added to
+/// [`Call`] must make room for itself (what only some models need goes to [`CallSide`]).
+const _: () = assert!(std::mem::size_of::<Call>() <= 56);
+
 /// What only call policies and crashes need of a call, kept beside the arena (indexed by slot)
 /// and only for models that use them, so that the record every call carries stays small.
 #[derive(Clone, Copy, Debug)]
 pub struct CallSide {
+    /// The exchange this call is an attempt of, or `Handle::NONE` on an edge without a policy.
+    pub exchange: Handle,
     /// Index in the instance's list of active calls (when crashes can happen).
     pub slot: u32,
     /// Attempts: the edge they were sent on (`u32::MAX` for other calls).
@@ -266,6 +275,7 @@ pub struct CallSide {
 impl Default for CallSide {
     fn default() -> Self {
         CallSide {
+            exchange: Handle::NONE,
             slot: u32::MAX,
             edge: u32::MAX,
             probe: false,
@@ -277,13 +287,21 @@ impl Default for CallSide {
 }
 
 impl Call {
-    /// A call of `endpoint` made by `parent`, about to be sent.
+    /// A call of `endpoint` (of `service`) made by `parent` (of service `caller`), about to be
+    /// sent.
     #[inline(always)]
-    pub fn child(parent: Handle, endpoint: u32, origin: SimTime) -> Call {
+    pub fn child(
+        parent: Handle,
+        endpoint: u32,
+        service: ServiceId,
+        caller: ServiceId,
+        origin: SimTime,
+    ) -> Call {
         Call {
             parent,
-            exchange: Handle::NONE,
             endpoint,
+            service: service as u32,
+            caller: caller as u32,
             instance: 0,
             user: u32::MAX,
             stage: 0,

@@ -92,17 +92,15 @@ impl<const FULL: bool> Simulator<'_, FULL> {
 
     /// Where the message `call` has in flight goes, and its size; `None` if its caller is gone.
     fn message_route(&self, call: &Call) -> Option<(ServiceId, ServiceId, u64)> {
+        if !call.is_root() && self.calls.get(call.parent).is_none() {
+            return None;
+        }
         let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let caller = if call.is_root() {
-            0
-        } else {
-            let parent = self.calls.get(call.parent)?;
-            self.model.endpoints[parent.endpoint as usize].service
-        };
+        let (service, caller) = (call.service as usize, call.caller as usize);
         Some(if call.phase == Phase::Responding {
-            (endpoint.service, caller, endpoint.response_bytes)
+            (service, caller, endpoint.response_bytes)
         } else {
-            (caller, endpoint.service, endpoint.request_bytes)
+            (caller, service, endpoint.request_bytes)
         })
     }
 

@@ -44,9 +44,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if let Some(series) = self.series.as_mut().filter(|_| FULL) {
             series.arrival();
         }
-        let endpoint = self.model.routes[route].gateway_endpoint as u32;
+        let endpoint = self.model.routes[route].gateway_endpoint;
+        let service = self.model.endpoints[endpoint].service;
         let deadline = self.model.deadline.map_or(SimTime::MAX, |d| now + d);
-        let mut call = Call::child(Handle::NONE, endpoint, now);
+        let mut call = Call::child(Handle::NONE, endpoint as u32, service, service, now);
         call.route = route as u16;
         call.user = user;
         let h = self.new_call(call);

@@ -12,15 +12,20 @@ use rand::RngExt;
 impl<const FULL: bool> Simulator<'_, FULL> {
     /// Whether `call` has lost its caller to a cancellation or a crash (so its work would be
     /// for nobody). An attempt whose call was decided otherwise still runs: that is wasted work.
-    fn is_orphan(&self, call: &Call) -> bool {
+    fn is_orphan(&self, h: Handle, call: &Call) -> bool {
         if call.is_root() {
             return false;
         }
-        if call.exchange == Handle::NONE {
+        let exchange = if self.side_on {
+            self.side(h).exchange
+        } else {
+            Handle::NONE
+        };
+        if exchange == Handle::NONE {
             self.calls.get(call.parent).is_none()
         } else {
             self.exchanges
-                .get(call.exchange)
+                .get(exchange)
                 .is_some_and(|x| !x.done && self.calls.get(x.parent).is_none())
         }
     }
@@ -28,7 +33,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     /// A call reaches its service: admission control, then the balancer picks an instance,
     /// where it is served at once, queued, or rejected when the queue is full.
     pub(super) fn admit(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        if FULL && self.orphans_possible && self.calls.get(h).is_some_and(|c| self.is_orphan(c)) {
+        if FULL && self.orphans_possible && self.calls.get(h).is_some_and(|c| self.is_orphan(h, c))
+        {
             self.calls.remove(h);
             return;
         }
@@ -39,7 +45,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let expired =
             FULL && self.model.propagate_deadline && now >= self.side[h.index() as usize].deadline;
         let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let service = endpoint.service;
+        let service = call.service as usize;
         let measured = now >= self.warmup;
         let station = &mut self.stations[service];
         if measured {
@@ -163,11 +169,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         };
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let (service, instance, admitted) =
-            (endpoint.service, call.instance as usize, call.admitted);
+            (call.service as usize, call.instance as usize, call.admitted);
         let failed = FULL
             && endpoint.error_probability > 0.0
             && self.rng.random::<f64>() < endpoint.error_probability;
-        if FULL && self.orphans_possible && self.is_orphan(call) {
+        if FULL && self.orphans_possible && self.is_orphan(h, call) {
             self.release_worker(now, queue, service, instance, admitted);
             self.leave(h);
             self.calls.remove(h);
@@ -207,7 +213,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             let expired = FULL
                 && self.model.propagate_deadline
                 && now >= self.side[next.index() as usize].deadline;
-            if expired || (FULL && self.orphans_possible && self.is_orphan(call)) {
+            if expired || (FULL && self.orphans_possible && self.is_orphan(next, call)) {
                 // Dropped unserved: its caller has gone, or its deadline has passed.
                 self.leave(next);
                 if expired {
@@ -261,7 +267,13 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                     edge.stats.calls += 1;
                     edge.stats.attempts += 1;
                 }
-                let child = self.new_call(Call::child(h, target as u32, origin));
+                let child = self.new_call(Call::child(
+                    h,
+                    target as u32,
+                    callee.service,
+                    endpoint.service,
+                    origin,
+                ));
                 if FULL && self.model.propagate_deadline {
                     self.side_mut(child).deadline = deadline;
                 }
@@ -304,9 +316,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if call.error.is_none() && next < endpoint.stages.len() {
             self.start_stage(now, queue, h, next);
         } else {
-            if self.stations[endpoint.service].blocking {
+            let service = call.service as usize;
+            if self.stations[service].blocking {
                 let (instance, admitted) = (call.instance as usize, call.admitted);
-                self.release_worker(now, queue, endpoint.service, instance, admitted);
+                self.release_worker(now, queue, service, instance, admitted);
             }
             self.finish(now, queue, h);
         }
@@ -318,8 +331,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let Some(call) = self.calls.get_mut(h) else {
             return;
         };
-        let service = self.model.endpoints[call.endpoint as usize].service;
-        let station = &mut self.stations[service];
+        let station = &mut self.stations[call.service as usize];
         let i = call.instance as usize;
         let instance = &mut station.instances[i];
         instance.outstanding -= 1;
@@ -358,24 +370,18 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         }
         call.phase = Phase::Responding;
         call.tries = 0;
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let parent = call.parent;
-        let Some(caller) = self.calls.get(parent) else {
-            // Nobody to answer (the caller was cancelled or crashed).
+        let (service, caller, parent) = (call.service as usize, call.caller as usize, call.parent);
+        let bytes = self.model.endpoints[call.endpoint as usize].response_bytes;
+        // In a plain run a caller waits for all its calls, so it is always there to answer.
+        if FULL && self.calls.get(parent).is_none() {
+            // Nobody to answer (the caller was cancelled or crashed, or stopped waiting for this
+            // attempt and has finished).
             if let Some(call) = self.calls.remove(h) {
                 self.returned(now, queue, call, h);
             }
             return;
-        };
-        let caller_service = self.model.endpoints[caller.endpoint as usize].service;
-        self.send(
-            now,
-            queue,
-            h,
-            endpoint.service,
-            caller_service,
-            endpoint.response_bytes,
-        );
+        }
+        self.send(now, queue, h, service, caller, bytes);
     }
 
     /// A call's outcome reaches its caller (its response arrived, or it failed where the
@@ -393,7 +399,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 let (origin, route, user) = (call.origin, call.route as usize, call.user);
                 self.request_done(now, queue, origin, route, user, call.error);
             }
-        } else if FULL && call.exchange != Handle::NONE {
+        } else if FULL && self.side_on && self.side(h).exchange != Handle::NONE {
             self.attempt_returned(now, queue, call, h);
         } else {
             self.critical_child(call.parent, h, SimTime::ZERO);
@@ -412,10 +418,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             paths.merge(parent, child);
             let extra = took.0.saturating_sub(paths.total(child));
             if extra > 0 {
-                let hop = self
-                    .calls
-                    .get(parent)
-                    .map_or(0, |p| self.model.endpoints[p.endpoint as usize].service);
+                let hop = self.calls.get(parent).map_or(0, |p| p.service as usize);
                 paths.add(parent, key(hop, Component::Retries), SimTime(extra));
             }
         }
