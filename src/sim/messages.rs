@@ -28,7 +28,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     /// Puts a message on a link; it is delivered after serialisation and propagation, or
     /// retransmitted after a timeout if lost.
     #[inline(always)]
-    fn transmit(
+    pub(super) fn transmit(
         &mut self,
         now: SimTime,
         queue: &mut EventQueue<Event>,

@@ -11,6 +11,7 @@ mod call;
 mod faults;
 mod messages;
 mod network;
+mod plan;
 mod policy;
 mod requests;
 mod result;
@@ -30,6 +31,7 @@ use crate::model::{ArrivalPattern, FaultKind, Model, Workload};
 use crate::stats::LatencyStats;
 use call::{Call, CallSide, Event};
 use network::Network;
+use plan::Plan;
 use policy::{EdgeState, Exchange};
 use rand_distr::{Distribution, Exp};
 use station::Station;
@@ -145,7 +147,8 @@ fn is_plain(model: &Model, options: &Options) -> bool {
 /// [`simulate_with`], with the mechanisms of [`is_plain`] compiled in (`FULL`) or out.
 fn run<const FULL: bool>(model: &Model, options: &Options) -> RunResult {
     let started = Instant::now();
-    let mut sim = Simulator::<FULL>::new(model);
+    let plan = Plan::new(model);
+    let mut sim = Simulator::<FULL>::new(model, &plan);
     let mut queue = EventQueue::new();
     if let Some(interval) = options.timeseries.filter(|i| i.0 > 0) {
         sim.series = Some(series::Recorder::new(interval, model));
@@ -211,6 +214,8 @@ pub fn replicate(model: &Model, reps: u32) -> Vec<RunResult> {
 /// (see [`is_plain`]); with `FULL = false` the tests for them compile to nothing.
 struct Simulator<'m, const FULL: bool> {
     model: &'m Model,
+    /// The model's call graph, resolved for the stages' loops.
+    plan: &'m Plan,
     rng: SimRng,
     calls: Arena<Call>,
     exchanges: Arena<Exchange>,
@@ -218,8 +223,6 @@ struct Simulator<'m, const FULL: bool> {
     network: Network,
     /// One per edge of the call graph, in `model.edges` order.
     edges: Vec<EdgeState>,
-    /// `edge_of[from * services + to]`: index into `edges`.
-    edge_of: Vec<u32>,
     /// Cumulative route probabilities, for picking a route per request.
     route_cdf: Vec<f64>,
     /// Inter-arrival times of an open workload, in nanoseconds (at the peak rate when the rate
@@ -285,7 +288,7 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
 }
 
 impl<'m, const FULL: bool> Simulator<'m, FULL> {
-    fn new(model: &'m Model) -> Self {
+    fn new(model: &'m Model, plan: &'m Plan) -> Self {
         let mut acc = 0.0;
         let route_cdf = model
             .routes
@@ -310,11 +313,6 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             }
             Workload::Closed { .. } => (None, None),
         };
-        let n = model.services.len();
-        let mut edge_of = vec![u32::MAX; n * n];
-        for (i, e) in model.edges.iter().enumerate() {
-            edge_of[e.from * n + e.to] = i as u32;
-        }
         let crashes = model
             .faults
             .iter()
@@ -323,6 +321,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
         let routes = model.routes.len();
         Simulator {
             model,
+            plan,
             rng: engine::seeded_rng(model.seed),
             calls: Arena::new(),
             exchanges: Arena::new(),
@@ -337,7 +336,6 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                 .iter()
                 .map(|e| EdgeState::new(e.policy.clone(), model.warmup))
                 .collect(),
-            edge_of,
             route_cdf,
             interarrival,
             pattern,

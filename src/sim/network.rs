@@ -64,6 +64,19 @@ pub struct Transmission {
     pub end: SimTime,
 }
 
+/// `table[from * nodes + to]`: the transmitter from `from` to `to` (two per link, in link
+/// order; direction 0 is `ends[0] → ends[1]`), or `u32::MAX` when the two talk in-process.
+pub fn direction_table(model: &Model) -> Vec<u32> {
+    let nodes = model.services.len();
+    let mut table = vec![u32::MAX; nodes * nodes];
+    for (i, link) in model.links.iter().enumerate() {
+        let [a, b] = link.ends;
+        table[a * nodes + b] = 2 * i as u32;
+        table[b * nodes + a] = 2 * i as u32 + 1;
+    }
+    table
+}
+
 /// All links, indexed by (from, to) node pair.
 pub struct Network {
     nodes: usize,
@@ -76,12 +89,9 @@ pub struct Network {
 impl Network {
     /// Builds the transmitters of `model`'s links: two per link, direction 0 is `ends[0] → ends[1]`.
     pub fn new(model: &Model) -> Network {
-        let nodes = model.services.len();
-        let mut direction = vec![u32::MAX; nodes * nodes];
         let mut transmitters = Vec::with_capacity(model.links.len() * 2);
         for link in &model.links {
-            for (from, to) in [(link.ends[0], link.ends[1]), (link.ends[1], link.ends[0])] {
-                direction[from * nodes + to] = transmitters.len() as u32;
+            for _ in 0..2 {
                 transmitters.push(Transmitter {
                     free_at: SimTime::ZERO,
                     byte_time: byte_time(link.bandwidth_bps.map_or(0.0, |bps| 8e9 / bps)),
@@ -95,8 +105,8 @@ impl Network {
             }
         }
         Network {
-            nodes,
-            direction,
+            nodes: model.services.len(),
+            direction: direction_table(model),
             transmitters,
         }
     }

@@ -177,7 +177,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             self.release_worker(now, queue, service, instance, admitted);
             self.leave(h);
             self.calls.remove(h);
-        } else if failed || endpoint.stages.is_empty() {
+        } else if failed || self.plan.stages(call.endpoint) == 0 {
             if failed {
                 self.calls
                     .get_mut(h)
@@ -243,8 +243,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let Some(call) = self.calls.get_mut(h) else {
             return;
         };
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let targets = &endpoint.stages[stage];
+        let targets = self.plan.stage(call.endpoint, stage);
+        let caller = call.service as usize;
         call.stage = stage as u16;
         call.phase = Phase::Downstream;
         // One extra pending count guards the stage: a call that fails synchronously (rejected
@@ -257,36 +257,26 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             SimTime::MAX
         };
         let measured = self.measured(now);
-        let nodes = self.model.services.len();
-        for &target in targets {
-            let callee = &self.model.endpoints[target];
-            let e = self.edge_of[endpoint.service * nodes + callee.service] as usize;
-            let edge = &mut self.edges[e];
+        for target in targets {
+            let edge = &mut self.edges[target.edge as usize];
             if !FULL || edge.plain {
                 if measured {
                     edge.stats.calls += 1;
                     edge.stats.attempts += 1;
                 }
-                let child = self.new_call(Call::child(
-                    h,
-                    target as u32,
-                    callee.service,
-                    endpoint.service,
-                    origin,
-                ));
+                let service = target.service as usize;
+                let call = Call::child(h, target.endpoint, service, caller, origin);
+                let child = self.new_call(call);
                 if FULL && self.model.propagate_deadline {
                     self.side_mut(child).deadline = deadline;
                 }
-                self.send(
-                    now,
-                    queue,
-                    child,
-                    endpoint.service,
-                    callee.service,
-                    callee.request_bytes,
-                );
+                match target.direction {
+                    None => self.deliver(now, queue, child),
+                    Some(d) => self.transmit(now, queue, child, d as usize, target.request_bytes),
+                }
             } else {
-                self.begin_exchange(now, queue, h, target as u32, e as u32, origin, deadline);
+                let (endpoint, edge) = (target.endpoint, target.edge);
+                self.begin_exchange(now, queue, h, endpoint, edge, origin, deadline);
             }
         }
         self.child_returned(now, queue, h, None);
@@ -311,9 +301,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if call.pending > 0 {
             return;
         }
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
         let next = call.stage as usize + 1;
-        if call.error.is_none() && next < endpoint.stages.len() {
+        if call.error.is_none() && next < self.plan.stages(call.endpoint) {
             self.start_stage(now, queue, h, next);
         } else {
             let service = call.service as usize;
