@@ -129,7 +129,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             (e.from, e.to)
         };
         let bytes = self.model.endpoints[ex.endpoint as usize].request_bytes;
-        self.send(now, queue, attempt, from, to, bytes);
+        self.send(now, queue, attempt, from, to, bytes, false);
     }
 
     /// An attempt could not even be sent: the call fails unless another attempt may succeed.

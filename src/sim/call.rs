@@ -14,8 +14,10 @@ pub enum Event {
     UserReady { user: u32 },
     /// A worker finishes processing `call`.
     ServiceDone { call: Handle },
-    /// The message `call` has in flight (its request or its response) reaches its destination.
+    /// The request of `call` reaches its callee.
     Delivered { call: Handle },
+    /// The response of `call` reaches its caller.
+    Responded { call: Handle },
     /// A lost message of `call` is sent again.
     Retransmit { call: Handle },
     /// The caller of the attempt `call` stops waiting for it.
@@ -51,6 +53,7 @@ mod tag {
     pub const SCALE: u64 = 10;
     pub const INSTANCE_READY: u64 = 11;
     pub const TICK: u64 = 12;
+    pub const RESPONDED: u64 = 13;
 }
 
 /// Two `u32`s in one word, `low` in the low half.
@@ -73,6 +76,10 @@ impl Packed for Event {
             },
             Event::ServiceDone { call } => Words {
                 kind: tag::SERVICE_DONE,
+                payload: call.to_bits(),
+            },
+            Event::Responded { call } => Words {
+                kind: tag::RESPONDED,
                 payload: call.to_bits(),
             },
             Event::Delivered { call } => Words {
@@ -127,6 +134,7 @@ impl Packed for Event {
             tag::USER_READY => Event::UserReady { user: low },
             tag::SERVICE_DONE => Event::ServiceDone { call: handle },
             tag::DELIVERED => Event::Delivered { call: handle },
+            tag::RESPONDED => Event::Responded { call: handle },
             tag::RETRANSMIT => Event::Retransmit { call: handle },
             tag::ATTEMPT_TIMEOUT => Event::AttemptTimeout { call: handle },
             tag::CLIENT_DEADLINE => Event::ClientDeadline { call: handle },
@@ -345,6 +353,7 @@ mod tests {
             events.extend([
                 Event::ServiceDone { call: h },
                 Event::Delivered { call: h },
+                Event::Responded { call: h },
                 Event::Retransmit { call: h },
                 Event::AttemptTimeout { call: h },
                 Event::ClientDeadline { call: h },
@@ -376,6 +385,6 @@ mod tests {
             kinds.insert(words.kind);
             assert_eq!(Event::unpack(words), event);
         }
-        assert_eq!(kinds.len(), 13, "each kind of event has its own tag");
+        assert_eq!(kinds.len(), 14, "each kind of event has its own tag");
     }
 }

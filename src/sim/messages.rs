@@ -8,7 +8,8 @@ use crate::model::ServiceId;
 use rand::RngExt;
 
 impl<const FULL: bool> Simulator<'_, FULL> {
-    /// Sends the message `h` has to send (its request or response) from `from` to `to`.
+    /// Sends the message `h` has to send (its request, or its `response`) from `from` to `to`.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(super) fn send(
         &mut self,
@@ -18,10 +19,27 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         from: ServiceId,
         to: ServiceId,
         bytes: u64,
+        response: bool,
     ) {
         match self.network.direction(from, to) {
-            None => self.deliver(now, queue, h),
-            Some(d) => self.transmit(now, queue, h, d, bytes),
+            None => self.arrive(now, queue, h, response),
+            Some(d) => self.transmit(now, queue, h, d, bytes, response),
+        }
+    }
+
+    /// A message reaches its destination: a request its callee, or a `response` its caller.
+    #[inline(always)]
+    pub(super) fn arrive(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        response: bool,
+    ) {
+        if response {
+            self.response_arrived(now, queue, h);
+        } else {
+            self.admit(now, queue, h);
         }
     }
 
@@ -35,6 +53,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         h: Handle,
         d: usize,
         bytes: u64,
+        response: bool,
     ) {
         let tx = self.network.transmit(d, now, bytes, self.warmup, self.end);
         let loss = if FULL {
@@ -54,7 +73,14 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         } else {
             let t = &self.network.transmitters[d];
             let propagation = t.latency.sample(&mut self.rng) + t.extra_latency;
-            queue.schedule(tx.end + propagation, Event::Delivered { call: h });
+            // Which of the two it is rides in the event, so its arrival dispatches straight to
+            // the right handler instead of first loading the call to ask.
+            let arrival = if response {
+                Event::Responded { call: h }
+            } else {
+                Event::Delivered { call: h }
+            };
+            queue.schedule(tx.end + propagation, arrival);
             self.on_path(h, hop, Component::Transmission, tx.end - now);
             self.on_path(h, hop, Component::Propagation, propagation);
         }
@@ -86,7 +112,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             if measured {
                 stats.retransmissions += 1;
             }
-            self.transmit(now, queue, h, d, bytes);
+            let response = call.phase == Phase::Responding;
+            self.transmit(now, queue, h, d, bytes, response);
         }
     }
 
@@ -113,17 +140,16 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         self.returned(now, queue, call, h);
     }
 
-    /// A message arrived: a request at its callee, or a response at its caller.
+    /// The response of call `h` reached its caller.
     #[inline(always)]
-    pub(super) fn deliver(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
-        let Some(call) = self.calls.get(h) else {
-            return;
-        };
-        if call.phase == Phase::Responding {
-            let call = self.calls.remove(h).expect("checked above");
+    pub(super) fn response_arrived(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+    ) {
+        if let Some(call) = self.calls.remove(h) {
             self.returned(now, queue, call, h);
-        } else {
-            self.admit(now, queue, h);
         }
     }
 }

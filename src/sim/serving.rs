@@ -271,8 +271,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                     self.side_mut(child).deadline = deadline;
                 }
                 match target.direction {
-                    None => self.deliver(now, queue, child),
-                    Some(d) => self.transmit(now, queue, child, d as usize, target.request_bytes),
+                    None => self.admit(now, queue, child),
+                    Some(d) => {
+                        let bytes = target.request_bytes;
+                        self.transmit(now, queue, child, d as usize, bytes, false);
+                    }
                 }
             } else {
                 let (endpoint, edge) = (target.endpoint, target.edge);
@@ -370,7 +373,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             }
             return;
         }
-        self.send(now, queue, h, service, caller, bytes);
+        self.send(now, queue, h, service, caller, bytes, true);
     }
 
     /// A call's outcome reaches its caller (its response arrived, or it failed where the
