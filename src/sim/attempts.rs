@@ -98,9 +98,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             Attempt::Retry => edge.all_retries += 1,
             Attempt::Hedge => {}
         }
-        let service = self.model.endpoints[ex.endpoint as usize].service;
-        let caller = self.model.edges[ex.edge as usize].from;
-        let call = Call::child(ex.parent, ex.endpoint, service, caller, ex.origin);
+        let (caller, callee) = {
+            let e = &self.model.edges[ex.edge as usize];
+            (e.from, e.to)
+        };
+        let call = Call::child(ex.parent, ex.endpoint, callee, caller, ex.origin);
         let attempt = self.new_call(call);
         let side = self.side_mut(attempt);
         side.exchange = x;
@@ -124,12 +126,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         {
             queue.schedule(now + after, Event::Hedge { exchange: x });
         }
-        let (from, to) = {
-            let e = &self.model.edges[ex.edge as usize];
-            (e.from, e.to)
-        };
         let bytes = self.model.endpoints[ex.endpoint as usize].request_bytes;
-        self.send(now, queue, attempt, from, to, bytes, false);
+        self.send(now, queue, attempt, caller, callee, bytes, false);
     }
 
     /// An attempt could not even be sent: the call fails unless another attempt may succeed.

@@ -44,16 +44,16 @@ mod tag {
     pub const USER_READY: u64 = 1;
     pub const SERVICE_DONE: u64 = 2;
     pub const DELIVERED: u64 = 3;
-    pub const RETRANSMIT: u64 = 4;
-    pub const ATTEMPT_TIMEOUT: u64 = 5;
-    pub const CLIENT_DEADLINE: u64 = 6;
-    pub const RETRY: u64 = 7;
-    pub const HEDGE: u64 = 8;
-    pub const FAULT: u64 = 9;
-    pub const SCALE: u64 = 10;
-    pub const INSTANCE_READY: u64 = 11;
-    pub const TICK: u64 = 12;
-    pub const RESPONDED: u64 = 13;
+    pub const RESPONDED: u64 = 4;
+    pub const RETRANSMIT: u64 = 5;
+    pub const ATTEMPT_TIMEOUT: u64 = 6;
+    pub const CLIENT_DEADLINE: u64 = 7;
+    pub const RETRY: u64 = 8;
+    pub const HEDGE: u64 = 9;
+    pub const FAULT: u64 = 10;
+    pub const SCALE: u64 = 11;
+    pub const INSTANCE_READY: u64 = 12;
+    pub const TICK: u64 = 13;
 }
 
 /// Two `u32`s in one word, `low` in the low half.
@@ -65,64 +65,25 @@ fn pair(low: u32, high: u32) -> u64 {
 impl Packed for Event {
     #[inline(always)]
     fn pack(self) -> Words {
-        match self {
-            Event::Arrival => Words {
-                kind: tag::ARRIVAL,
-                payload: 0,
-            },
-            Event::UserReady { user } => Words {
-                kind: tag::USER_READY,
-                payload: u64::from(user),
-            },
-            Event::ServiceDone { call } => Words {
-                kind: tag::SERVICE_DONE,
-                payload: call.to_bits(),
-            },
-            Event::Responded { call } => Words {
-                kind: tag::RESPONDED,
-                payload: call.to_bits(),
-            },
-            Event::Delivered { call } => Words {
-                kind: tag::DELIVERED,
-                payload: call.to_bits(),
-            },
-            Event::Retransmit { call } => Words {
-                kind: tag::RETRANSMIT,
-                payload: call.to_bits(),
-            },
-            Event::AttemptTimeout { call } => Words {
-                kind: tag::ATTEMPT_TIMEOUT,
-                payload: call.to_bits(),
-            },
-            Event::ClientDeadline { call } => Words {
-                kind: tag::CLIENT_DEADLINE,
-                payload: call.to_bits(),
-            },
-            Event::Retry { exchange } => Words {
-                kind: tag::RETRY,
-                payload: exchange.to_bits(),
-            },
-            Event::Hedge { exchange } => Words {
-                kind: tag::HEDGE,
-                payload: exchange.to_bits(),
-            },
-            Event::Fault { index, start } => Words {
-                kind: tag::FAULT,
-                payload: pair(index, u32::from(start)),
-            },
-            Event::Scale { service } => Words {
-                kind: tag::SCALE,
-                payload: u64::from(service),
-            },
-            Event::InstanceReady { service, instance } => Words {
-                kind: tag::INSTANCE_READY,
-                payload: pair(service, instance),
-            },
-            Event::Tick => Words {
-                kind: tag::TICK,
-                payload: 0,
-            },
-        }
+        let (kind, payload) = match self {
+            Event::Arrival => (tag::ARRIVAL, 0),
+            Event::UserReady { user } => (tag::USER_READY, u64::from(user)),
+            Event::ServiceDone { call } => (tag::SERVICE_DONE, call.to_bits()),
+            Event::Delivered { call } => (tag::DELIVERED, call.to_bits()),
+            Event::Responded { call } => (tag::RESPONDED, call.to_bits()),
+            Event::Retransmit { call } => (tag::RETRANSMIT, call.to_bits()),
+            Event::AttemptTimeout { call } => (tag::ATTEMPT_TIMEOUT, call.to_bits()),
+            Event::ClientDeadline { call } => (tag::CLIENT_DEADLINE, call.to_bits()),
+            Event::Retry { exchange } => (tag::RETRY, exchange.to_bits()),
+            Event::Hedge { exchange } => (tag::HEDGE, exchange.to_bits()),
+            Event::Fault { index, start } => (tag::FAULT, pair(index, u32::from(start))),
+            Event::Scale { service } => (tag::SCALE, u64::from(service)),
+            Event::InstanceReady { service, instance } => {
+                (tag::INSTANCE_READY, pair(service, instance))
+            }
+            Event::Tick => (tag::TICK, 0),
+        };
+        Words { kind, payload }
     }
 
     #[inline(always)]
@@ -149,7 +110,8 @@ impl Packed for Event {
                 service: low,
                 instance: high,
             },
-            _ => Event::Tick,
+            tag::TICK => Event::Tick,
+            other => unreachable!("no event packs to tag {other}"),
         }
     }
 }
