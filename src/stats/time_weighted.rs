@@ -4,16 +4,17 @@ use crate::engine::SimTime;
 
 /// A quantity that changes at events, averaged over time from `from` (the end of warm-up) on.
 ///
-/// The integral is kept in integer value × nanoseconds (exact, and a change costs one multiply
-/// and one add); the integral at `from` is snapshotted when the first change at or after `from`
-/// happens, so the window's area is a difference and the hot path tests a single comparison.
+/// The integral is kept in integer value × nanoseconds, exact. A change of `delta` at `t` adds
+/// `delta × (T − t)` to the integral up to any later `T`, so ∫₀ᵀ value dt = value·T − Σ delta·t:
+/// a change adds `delta·t` to one sum (an add for `delta = ±1`) and needs neither the time of the
+/// previous change nor a multiply. The integral at `from` is snapshotted when the first change at
+/// or after `from` happens, so the window's area is a difference and the hot path tests a single
+/// comparison.
 #[derive(Clone, Debug)]
 pub struct TimeWeighted {
     value: i64,
-    /// Time of the last change.
-    last: u64,
-    /// ∫ value dt over [0, last], warm-up included.
-    area: i128,
+    /// Σ delta × time over every change so far, warm-up included.
+    weighted: i128,
     /// Start of the measured window.
     from: u64,
     /// `from` until the window has started, then `u64::MAX`: the one test `add` makes.
@@ -29,8 +30,7 @@ impl TimeWeighted {
     pub fn new(from: SimTime) -> Self {
         TimeWeighted {
             value: 0,
-            last: 0,
-            area: 0,
+            weighted: 0,
             from: from.0,
             pending_from: from.0,
             area_at_from: 0,
@@ -44,12 +44,9 @@ impl TimeWeighted {
         if now.0 >= self.pending_from {
             self.start_window(now.0, delta);
         }
-        // The value is a count (workers, calls, instances), never negative: an unsigned 64 × 64
-        // → 128-bit product is one multiply instruction.
-        debug_assert!(self.value >= 0, "a time-weighted count is never negative");
-        self.area += (u128::from(self.value as u64) * u128::from(now.0 - self.last)) as i128;
-        self.last = now.0;
+        self.weighted += i128::from(delta) * i128::from(now.0);
         self.value += delta;
+        debug_assert!(self.value >= 0, "a time-weighted count is never negative");
         // Only a rise can set a new maximum; with `delta` a constant at most call sites, the
         // test folds away.
         if delta > 0 {
@@ -62,7 +59,7 @@ impl TimeWeighted {
     /// window) and the value the change sets (`add` tests only rises).
     #[cold]
     fn start_window(&mut self, now: u64, delta: i64) {
-        self.area_at_from = self.area + i128::from(self.value) * i128::from(self.from - self.last);
+        self.area_at_from = self.integral_exact(self.from);
         let after = self.value + delta;
         self.max = if now > self.from {
             self.value.max(after)
@@ -78,13 +75,15 @@ impl TimeWeighted {
     }
 
     /// ∫ value dt over [0, now], in value × nanoseconds: the difference of two of these over an
-    /// interval, divided by its length, is the interval's time average.
+    /// interval, divided by its length, is the interval's time average. `now` is not earlier
+    /// than the last change.
     pub fn integral_to(&self, now: SimTime) -> f64 {
         self.integral_exact(now.0) as f64
     }
 
+    /// value·now − Σ delta·t: each change's delta, held from its time to `now`.
     fn integral_exact(&self, now: u64) -> i128 {
-        self.area + i128::from(self.value) * i128::from(now.saturating_sub(self.last))
+        i128::from(self.value) * i128::from(now) - self.weighted
     }
 
     /// The current value.
