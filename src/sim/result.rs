@@ -196,17 +196,20 @@ pub(super) fn collect<const FULL: bool>(
     });
     // At least a nanosecond, so that rates stay finite for a run stopped during warm-up.
     let measured_s = (end - model.warmup).as_secs_f64().max(1e-9);
+    // The histograms move into the result (a copy would be ~100 KB per route, each run).
+    let latencies = std::mem::take(&mut sim.latency);
     let routes: Vec<RouteResult> = model
         .routes
         .iter()
+        .zip(latencies)
         .enumerate()
-        .map(|(i, r)| RouteResult {
+        .map(|(i, (r, latency))| RouteResult {
             route: r.name.clone(),
             requests: sim.requests[i],
-            completed: sim.latency[i].count(),
+            completed: latency.count(),
             errors: sim.errors[i].iter().sum(),
             errors_by_kind: sim.errors[i],
-            latency: sim.latency[i].clone(),
+            latency,
             measured_s,
         })
         .collect();
