@@ -52,6 +52,15 @@ pub trait Process {
     type Event: Packed;
     /// Handles one event at simulated time `now`, scheduling follow-up events on `queue`.
     fn handle(&mut self, now: SimTime, event: Self::Event, queue: &mut EventQueue<Self::Event>);
+
+    /// A hint that `soon` will be handled within the next few events, given while many events
+    /// are pending (when the records they point at no longer fit in the cache): a process can
+    /// start loading those records now (see [`Arena::prefetch`]), so that handling them does not
+    /// wait for memory. Must not change what the process does.
+    #[inline(always)]
+    fn prefetch(&self, soon: Self::Event) {
+        let _ = soon;
+    }
 }
 
 /// Like [`run_until`], but calls `keep_going(events so far)` every `every` events (rounded up to a
@@ -67,7 +76,7 @@ pub fn run_until_checked<P: Process>(
     // A mask rather than `%`: no division on the hot path (`every` rounds up to a power of two).
     let mask = every.max(1).next_power_of_two() - 1;
     let mut handled = 0;
-    while let Some((now, event)) = queue.pop_before(end) {
+    while let Some((now, event)) = queue.pop_before_hinting(end, |soon| process.prefetch(soon)) {
         process.handle(now, event, queue);
         handled += 1;
         if handled & mask == 0 && !keep_going(handled) {

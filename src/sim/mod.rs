@@ -286,6 +286,18 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
             Event::Tick => self.tick(now, queue),
         }
     }
+
+    /// The call record an event will look up first (the one that misses the cache once calls
+    /// in flight outnumber what it holds).
+    #[inline(always)]
+    fn prefetch(&self, soon: Event) {
+        match soon {
+            Event::ServiceDone { call } | Event::Delivered { call } | Event::Responded { call } => {
+                self.calls.prefetch(call)
+            }
+            _ => {}
+        }
+    }
 }
 
 impl<'m, const FULL: bool> Simulator<'m, FULL> {

@@ -100,6 +100,20 @@ impl<E: Copy> Radix<E> {
         Some((entry.time, entry.event))
     }
 
+    /// An event among the next few to be popped: the next of the current time's, or else the
+    /// first of the lowest bucket (every event there comes before any event of a higher bucket).
+    #[inline(always)]
+    pub fn soon(&self) -> Option<E> {
+        if let Some(entry) = self.current.get(self.head) {
+            return Some(entry.event);
+        }
+        if self.occupied == 0 {
+            return None;
+        }
+        let b = self.occupied.trailing_zeros() as usize;
+        self.buckets[b].first().map(|e| e.event)
+    }
+
     /// The current time's events are all popped: moves on to the earliest pending time, whose
     /// events become `current`, and takes the first of them. `None` when nothing is pending
     /// before `end`; the buckets are then left as they are, so that `last` never passes the
