@@ -53,10 +53,11 @@ pub trait Process {
     /// Handles one event at simulated time `now`, scheduling follow-up events on `queue`.
     fn handle(&mut self, now: SimTime, event: Self::Event, queue: &mut EventQueue<Self::Event>);
 
-    /// A hint that `soon` will be handled within the next few events, given while many events
-    /// are pending (when the records they point at no longer fit in the cache): a process can
-    /// start loading those records now (see [`Arena::prefetch`]), so that handling them does not
-    /// wait for memory. Must not change what the process does.
+    /// A hint that `soon` will be handled within the next few events, given for up to four
+    /// events after each pop while many events are pending (when the records they point at no
+    /// longer fit in the cache): a process can start loading those records now (see
+    /// [`Arena::prefetch`]), so that handling them does not wait for memory. Must not change
+    /// what the process does.
     #[inline(always)]
     fn prefetch(&self, soon: Self::Event) {
         let _ = soon;

@@ -100,18 +100,22 @@ impl<E: Copy> Radix<E> {
         Some((entry.time, entry.event))
     }
 
-    /// An event among the next few to be popped: the next of the current time's, or else the
-    /// first of the lowest bucket (every event there comes before any event of a higher bucket).
+    /// Passes `each` up to four events among the next to be popped: the next of the current
+    /// time's, or else the first of the lowest bucket (every event there comes before any event
+    /// of a higher bucket, but a bucket is in no order, so one of four is the next far more
+    /// often than the first alone: 90% of pops against half in the queue's test).
     #[inline(always)]
-    pub fn soon(&self) -> Option<E> {
-        if let Some(entry) = self.current.get(self.head) {
-            return Some(entry.event);
+    pub fn soon(&self, mut each: impl FnMut(E)) {
+        let entries = if self.head < self.current.len() {
+            &self.current[self.head..]
+        } else if self.occupied == 0 {
+            return;
+        } else {
+            &self.buckets[self.occupied.trailing_zeros() as usize][..]
+        };
+        for e in entries.iter().take(4) {
+            each(e.event);
         }
-        if self.occupied == 0 {
-            return None;
-        }
-        let b = self.occupied.trailing_zeros() as usize;
-        self.buckets[b].first().map(|e| e.event)
     }
 
     /// The current time's events are all popped: moves on to the earliest pending time, whose
