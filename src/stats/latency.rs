@@ -12,29 +12,22 @@ const HIGHEST_NS: u64 = 10_000_000_000_000;
 /// Three significant digits: percentiles within 0.1%.
 const SIGFIG: u8 = 3;
 
-/// Total count at which the 16-bit counters spill into the 64-bit histogram: no counter can
+/// Total count at which the 32-bit counters spill into the 64-bit histogram: no counter can
 /// overflow below it. Small in unit tests, so that the spilling path is exercised.
-const SPILL_AT: u64 = if cfg!(test) { 1_000 } else { u16::MAX as u64 };
-const _: () = assert!(
-    SPILL_AT <= u16::MAX as u64,
-    "a 16-bit counter could overflow"
-);
+const SPILL_AT: u64 = if cfg!(test) { 1_000 } else { u32::MAX as u64 };
 
 /// The latencies of one route (or of all routes), in nanoseconds.
 ///
-/// Memory is fixed (about 50 KB, and 200 KB more past 65,535 latencies) whatever the number of
-/// requests, and two of these merge exactly, so replications and shards combine without
-/// averaging percentiles.
+/// Memory is fixed (about 100 KB) whatever the number of requests, and two of these merge
+/// exactly, so replications and shards combine without averaging percentiles.
 ///
-/// Counts are kept in 16 bits: a quarter of the memory of 64-bit counters, so the counters a run
-/// touches (some 8 KB per route for latencies of 1–30 ms) stay in the L1 cache beside the rest
-/// of the run's working set (recording was 6% of a run's time with 64-bit counters, nearly all
-/// of it a cache miss on the counter). Before the total could reach 2^16 — so before any counter
-/// could overflow — the counts spill into a 64-bit histogram and start again from zero: a walk
-/// over the recorded counters every 65,535 latencies, a few nanoseconds per request.
+/// Counts are kept in 32 bits: half the memory of 64-bit counters, so the counters a run
+/// touches stay in the L1 cache (recording was 6% of a run's time, nearly all of it a cache miss
+/// on the counter). Before the total could reach 2^32 — so before any counter could overflow —
+/// the counts spill into a 64-bit histogram (only runs of billions of requests get one).
 #[derive(Clone, Debug)]
 pub struct LatencyStats {
-    histogram: Histogram<u16>,
+    histogram: Histogram<u32>,
     /// Counts moved out of `histogram` before its total reached [`SPILL_AT`].
     spilled: Option<Box<Histogram<u64>>>,
     count: u64,
@@ -60,8 +53,8 @@ fn spilled(slot: &mut Option<Box<Histogram<u64>>>) -> &mut Histogram<u64> {
     slot.get_or_insert_with(|| Box::new(empty()))
 }
 
-/// Adds the 16-bit counts `from` into `into`.
-fn add_counts(into: &mut Histogram<u64>, from: &Histogram<u16>) {
+/// Adds the 32-bit counts `from` into `into`.
+fn add_counts(into: &mut Histogram<u64>, from: &Histogram<u32>) {
     for v in from.iter_recorded() {
         into.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
     }
@@ -69,8 +62,8 @@ fn add_counts(into: &mut Histogram<u64>, from: &Histogram<u16>) {
 
 /// All the counts of a [`LatencyStats`], for queries.
 enum Counts<'a> {
-    /// Nothing has spilled: the 16-bit histogram is all there is.
-    Unspilled(&'a Histogram<u16>),
+    /// Nothing has spilled: the 32-bit histogram is all there is.
+    Unspilled(&'a Histogram<u32>),
     /// Spilled and unspilled counts, added up.
     Combined(Histogram<u64>),
 }
@@ -124,7 +117,7 @@ impl LatencyStats {
         self.max_ns = self.max_ns.max(ns);
     }
 
-    /// Moves the 16-bit counts into the 64-bit histogram.
+    /// Moves the 32-bit counts into the 64-bit histogram.
     #[cold]
     fn spill(&mut self) {
         add_counts(spilled(&mut self.spilled), &self.histogram);
@@ -133,7 +126,7 @@ impl LatencyStats {
 
     /// Adds `count` latencies of `value` ns (restoring a bucket of a snapshot).
     fn record_bucket(&mut self, value: u64, count: u64) {
-        match u16::try_from(count) {
+        match u32::try_from(count) {
             Ok(small) if self.histogram.len() + count < SPILL_AT => {
                 self.histogram.saturating_record_n(value, small)
             }
@@ -354,7 +347,7 @@ mod tests {
         assert_eq!(back.mean_ms(), s.mean_ms());
     }
 
-    /// Runs longer than the 16-bit counters allow (here [`SPILL_AT`] is 1,000) report the same
+    /// Runs longer than the 32-bit counters allow (here [`SPILL_AT`] is 1,000) report the same
     /// distribution as one 64-bit histogram of everything.
     #[test]
     fn spilled_counts_give_the_same_distribution_as_one_histogram() {
