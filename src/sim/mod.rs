@@ -28,7 +28,7 @@ pub use series::{Interval, TimeSeries};
 
 use crate::engine::{self, Arena, EventQueue, Grow, Handle, Process, SimRng, SimTime};
 use crate::model::{ArrivalPattern, FaultKind, Model, Workload};
-use crate::stats::LatencyStats;
+use crate::stats::LatencyRecorder;
 use call::{Call, CallSide, Event};
 use network::Network;
 use plan::Plan;
@@ -242,7 +242,7 @@ struct Simulator<'m, const FULL: bool> {
     side_on: bool,
     requests: Vec<u64>,
     errors: Vec<[u64; ErrorKind::ALL.len()]>,
-    latency: Vec<LatencyStats>,
+    latency: Vec<LatencyRecorder>,
     /// The time series being recorded, if asked for.
     series: Option<series::Recorder>,
     /// Autoscaling decisions, in time order.
@@ -362,7 +362,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                 || model.edges.iter().any(|e| !e.policy.is_plain()),
             requests: vec![0; routes],
             errors: vec![[0; ErrorKind::ALL.len()]; routes],
-            latency: (0..routes).map(|_| LatencyStats::new()).collect(),
+            latency: (0..routes).map(|_| LatencyRecorder::new()).collect(),
             series: None,
             scaling: Vec::new(),
             paths: None,

@@ -160,7 +160,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         };
         // Refresh the tail cut now and then: a histogram quantile is not free.
         if paths.counts[route] % 1024 == 0 {
-            self.tail_cut[route] = (self.latency[route].quantile_ms(0.98) * 1e6) as u64;
+            self.tail_cut[route] = (self.latency[route].settle().quantile_ms(0.98) * 1e6) as u64;
         }
         paths.record(route, h, latency, self.tail_cut[route]);
     }

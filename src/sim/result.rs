@@ -3,7 +3,7 @@
 use super::Simulator;
 use super::call::ErrorKind;
 use crate::engine::SimTime;
-use crate::stats::LatencyStats;
+use crate::stats::{LatencyRecorder, LatencyStats};
 
 /// Everything one simulation run measured over its measured window (after warm-up).
 #[derive(Clone, Debug)]
@@ -197,7 +197,9 @@ pub(super) fn collect<const FULL: bool>(
     // At least a nanosecond, so that rates stay finite for a run stopped during warm-up.
     let measured_s = (end - model.warmup).as_secs_f64().max(1e-9);
     // The histograms move into the result (a copy would be ~100 KB per route, each run).
-    let latencies = std::mem::take(&mut sim.latency);
+    let latencies = std::mem::take(&mut sim.latency)
+        .into_iter()
+        .map(LatencyRecorder::into_stats);
     let routes: Vec<RouteResult> = model
         .routes
         .iter()

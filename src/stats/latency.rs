@@ -5,12 +5,12 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// Smallest latency the histogram tells apart from zero: 1 µs.
-const LOWEST_NS: u64 = 1_000;
+pub(super) const LOWEST_NS: u64 = 1_000;
 /// Largest latency the histogram stores exactly (about 2.8 hours); larger ones land in its top
 /// bucket, while `max` stays exact.
-const HIGHEST_NS: u64 = 10_000_000_000_000;
+pub(super) const HIGHEST_NS: u64 = 10_000_000_000_000;
 /// Three significant digits: percentiles within 0.1%.
-const SIGFIG: u8 = 3;
+pub(super) const SIGFIG: u8 = 3;
 
 /// Total count at which the 32-bit counters spill into the 64-bit histogram: no counter can
 /// overflow below it. Small in unit tests, so that the spilling path is exercised.
@@ -111,10 +111,27 @@ impl LatencyStats {
             self.spill();
         }
         self.histogram.saturating_record(ns);
+        self.record_summary(ns);
+    }
+
+    /// Counts one latency in the count, sum and extremes only: the caller owes the histogram
+    /// its bucket (see [`super::LatencyRecorder`]).
+    #[inline(always)]
+    pub(super) fn record_summary(&mut self, ns: u64) {
         self.count += 1;
         self.sum_ns += ns as u128;
         self.min_ns = self.min_ns.min(ns);
         self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// Exact minimum in ns (`u64::MAX` when empty).
+    pub(super) fn min_ns(&self) -> u64 {
+        self.min_ns
+    }
+
+    /// Exact maximum in ns (0 when empty).
+    pub(super) fn max_ns(&self) -> u64 {
+        self.max_ns
     }
 
     /// Moves the 32-bit counts into the 64-bit histogram.
@@ -124,8 +141,9 @@ impl LatencyStats {
         self.histogram.reset();
     }
 
-    /// Adds `count` latencies of `value` ns (restoring a bucket of a snapshot).
-    fn record_bucket(&mut self, value: u64, count: u64) {
+    /// Adds `count` latencies of `value` ns to the histogram only (restoring a bucket of a
+    /// snapshot, settling a [`super::LatencyRecorder`]'s counters).
+    pub(super) fn record_bucket(&mut self, value: u64, count: u64) {
         match u32::try_from(count) {
             Ok(small) if self.histogram.len() + count < SPILL_AT => {
                 self.histogram.saturating_record_n(value, small)

@@ -1,0 +1,212 @@
+//! Recording latencies during a run: one-byte counters in front of the HDR histogram.
+//!
+//! Why: recording a latency is one read-modify-write of a counter picked by the latency, and the
+//! counters a run touches (1–30 ms at 3 significant digits: ~5,000 per route) are spread over
+//! tens of kilobytes — more than the first-level cache holds next to everything else the run
+//! loop touches, and much more when a busy neighbour on the same core shares that cache. The
+//! misses on them made meshsim lose more speed than the minimal simulation when this machine
+//! slows down. Here each counter is one byte, indexed exactly as `hdrhistogram` indexes its own
+//! (so a counter is one of its buckets): a quarter of the 32-bit counters' footprint. A counter
+//! that wraps around after 255 carries 256 into the histogram, and [`LatencyRecorder::settle`]
+//! moves the rest there, so the histogram ends up with exactly the counts recording every
+//! latency into it would have given (a unit test checks this against `hdrhistogram` itself).
+
+use super::LatencyStats;
+use super::latency::{HIGHEST_NS, LOWEST_NS, SIGFIG};
+
+/// log2 of the histogram's unit: values are counted in units of 2^9 = 512 ns, the largest power
+/// of two not above [`LOWEST_NS`] (as `hdrhistogram` derives it).
+const UNIT_MAGNITUDE: u32 = 63 - LOWEST_NS.leading_zeros();
+/// log2 of the number of sub-buckets per bucket: enough for [`SIGFIG`] digits (2,048 for 3).
+const SUB_BUCKET_MAGNITUDE: u32 = 64 - (2 * 10u64.pow(SIGFIG as u32) - 1).leading_zeros();
+const SUB_BUCKET_HALF_MAGNITUDE: u32 = SUB_BUCKET_MAGNITUDE - 1;
+const SUB_BUCKET_HALF: usize = 1 << SUB_BUCKET_HALF_MAGNITUDE;
+/// Buckets the byte counters cover; each doubles the range of the one before.
+const BUCKETS: u32 = 21;
+/// Latencies from this one on (2^40 ns, about 18 minutes) go straight into the histogram.
+const LIMIT_NS: u64 = 1 << (UNIT_MAGNITUDE + SUB_BUCKET_HALF_MAGNITUDE + BUCKETS);
+/// Number of byte counters: the histogram's first `BUCKETS` buckets.
+const COUNTERS: usize = (BUCKETS as usize + 1) * SUB_BUCKET_HALF;
+
+const _: () = assert!(
+    LIMIT_NS <= HIGHEST_NS,
+    "the counters stay inside the histogram"
+);
+
+/// The counter of a latency below [`LIMIT_NS`]: `hdrhistogram`'s index of its bucket.
+#[inline(always)]
+fn counter_of(ns: u64) -> usize {
+    // The bucket is how many powers of two `ns` lies above the first bucket's range (the mask
+    // maps smaller values to bucket 0); within it, the sub-bucket is `ns` at that resolution.
+    let sub_bucket_mask = ((1u64 << SUB_BUCKET_MAGNITUDE) - 1) << UNIT_MAGNITUDE;
+    let bucket =
+        64 - UNIT_MAGNITUDE - SUB_BUCKET_MAGNITUDE - (ns | sub_bucket_mask).leading_zeros();
+    let sub_bucket = (ns >> (bucket + UNIT_MAGNITUDE)) as usize;
+    ((bucket as usize + 1) << SUB_BUCKET_HALF_MAGNITUDE) + sub_bucket - SUB_BUCKET_HALF
+}
+
+/// The lowest latency counted by counter `i` (the inverse of [`counter_of`]).
+fn lowest_of(i: usize) -> u64 {
+    let (bucket, sub_bucket) = match (i >> SUB_BUCKET_HALF_MAGNITUDE).checked_sub(1) {
+        // The lower half of the first bucket.
+        None => (0, i),
+        Some(bucket) => (bucket, (i & (SUB_BUCKET_HALF - 1)) + SUB_BUCKET_HALF),
+    };
+    (sub_bucket as u64) << (bucket as u32 + UNIT_MAGNITUDE)
+}
+
+/// The latencies of one route while a run records them; [`LatencyRecorder::settle`] or
+/// [`LatencyRecorder::into_stats`] gives them as a [`LatencyStats`].
+#[derive(Clone, Debug)]
+pub struct LatencyRecorder {
+    /// Counts modulo 256 of the latencies below [`LIMIT_NS`], by histogram bucket.
+    counters: Box<[u8]>,
+    /// Everything else: count, sum and extremes of every latency, and the histogram's counts of
+    /// wrapped counters, settled counters, and latencies from [`LIMIT_NS`] on.
+    stats: LatencyStats,
+}
+
+impl Default for LatencyRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyRecorder {
+    /// Nothing recorded yet.
+    pub fn new() -> Self {
+        LatencyRecorder {
+            counters: vec![0; COUNTERS].into_boxed_slice(),
+            stats: LatencyStats::new(),
+        }
+    }
+
+    /// Records one latency.
+    #[inline(always)]
+    pub fn record(&mut self, ns: u64) {
+        if ns < LIMIT_NS {
+            let i = counter_of(ns);
+            let counter = &mut self.counters[i];
+            *counter = counter.wrapping_add(1);
+            if *counter == 0 {
+                self.carry(i);
+            }
+            self.stats.record_summary(ns);
+        } else {
+            self.stats.record(ns);
+        }
+    }
+
+    /// A counter wrapped around: 256 latencies move into the histogram.
+    #[cold]
+    #[inline(never)]
+    fn carry(&mut self, i: usize) {
+        self.stats.record_bucket(lowest_of(i), 256);
+    }
+
+    /// Every latency recorded so far, with the counters moved into the histogram.
+    pub fn settle(&mut self) -> &LatencyStats {
+        if self.stats.count() > 0 {
+            // Only the counters between the extremes can be non-zero.
+            let low = counter_of(self.stats.min_ns().min(LIMIT_NS - 1));
+            let high = counter_of(self.stats.max_ns().min(LIMIT_NS - 1));
+            for (i, counter) in self.counters[low..=high].iter_mut().enumerate() {
+                if *counter != 0 {
+                    self.stats
+                        .record_bucket(lowest_of(low + i), u64::from(*counter));
+                    *counter = 0;
+                }
+            }
+        }
+        &self.stats
+    }
+
+    /// Every latency recorded.
+    pub fn into_stats(mut self) -> LatencyStats {
+        self.settle();
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::Histogram;
+
+    fn reference() -> Histogram<u64> {
+        Histogram::new_with_bounds(LOWEST_NS, HIGHEST_NS, SIGFIG).unwrap()
+    }
+
+    /// Latencies at and around every power of two and every bucket edge, plus a spread.
+    fn awkward_latencies() -> Vec<u64> {
+        let mut v: Vec<u64> = vec![0, 1, 511, 512, 513, 999, 1_000, 1_001];
+        for k in 0..64 {
+            let p = 1u64 << k;
+            v.extend([p - 1, p, p.saturating_add(1)]);
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Log-uniform over 1 ns … 2^50 ns.
+            v.push(x >> (14 + x % 50));
+        }
+        v
+    }
+
+    #[test]
+    fn every_counter_is_the_histogram_bucket_of_its_latencies() {
+        let h = reference();
+        for ns in awkward_latencies().into_iter().filter(|&ns| ns < LIMIT_NS) {
+            let i = counter_of(ns);
+            assert!(i < COUNTERS, "{ns} ns");
+            assert_eq!(lowest_of(i), h.lowest_equivalent(ns), "{ns} ns");
+            assert_eq!(counter_of(h.highest_equivalent(ns)), i, "{ns} ns");
+        }
+        assert_eq!(counter_of(LIMIT_NS - 1), COUNTERS - 1);
+    }
+
+    /// Counters that wrap many times, latencies past the counters' range, settling in the middle
+    /// of a run: the result is what recording everything into one histogram gives.
+    #[test]
+    fn recording_gives_the_counts_of_one_histogram_of_everything() {
+        let mut h = reference();
+        let mut direct = LatencyStats::new();
+        let mut recorder = LatencyRecorder::new();
+        let mut latencies = awkward_latencies();
+        // One bucket far past 256 counts, another at exactly 256 and 512.
+        latencies.extend(std::iter::repeat_n(3_000_000, 1_000));
+        latencies.extend(std::iter::repeat_n(7_777_777, 512));
+        for (k, &ns) in latencies.iter().enumerate() {
+            h.saturating_record(ns);
+            direct.record(ns);
+            recorder.record(ns);
+            if k == 2_500 {
+                assert_eq!(recorder.settle().count(), 2_501);
+            }
+        }
+        let stats = recorder.into_stats();
+        assert_eq!(stats.snapshot(), direct.snapshot());
+        let buckets: Vec<(u64, u64)> = h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        assert_eq!(stats.snapshot().buckets, buckets);
+        for q in [0.0, 0.001, 0.25, 0.5, 0.9, 0.99, 0.9999, 1.0] {
+            assert_eq!(stats.quantile_ms(q), direct.quantile_ms(q), "q = {q}");
+        }
+    }
+
+    #[test]
+    fn settling_twice_counts_nothing_twice() {
+        let mut recorder = LatencyRecorder::new();
+        for ns in [1_500_000, 1_500_000, 9_000_000] {
+            recorder.record(ns);
+        }
+        let once = recorder.settle().snapshot();
+        let twice = recorder.settle().snapshot();
+        assert_eq!(once, twice);
+        assert_eq!(once.buckets.iter().map(|b| b.1).sum::<u64>(), 3);
+    }
+}
