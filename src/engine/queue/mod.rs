@@ -1,5 +1,5 @@
-//! The pending-event set: a 4-ary heap while few events are pending, a radix heap while many
-//! are.
+//! The pending-event set: eight unordered slots while up to eight events are pending, a 4-ary
+//! heap while more are, a radix heap while many are.
 //!
 //! The two suit different sizes. The heap's comparisons compile to conditional moves and its few
 //! entries stay in cache: on the built-in model (a handful of events pending) it is 13% faster
@@ -48,7 +48,7 @@ pub struct EventQueue<E> {
 /// forwarded from the store buffer, and the run loop stalled on it at every push and pop. Two
 /// plain integers stay in registers from the handler that schedules the event to the heap entry
 /// and back to the dispatcher (+3 to 4 points of the ratio to the minimal simulator).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Words {
     /// Which event (the process's numbering).
     pub kind: u64,
@@ -212,7 +212,7 @@ impl<E: Packed> EventQueue<E> {
     #[inline(never)]
     fn switch_to_radix(&mut self) {
         let mut radix = Radix::new(self.now.0);
-        for (time, event) in std::mem::replace(&mut self.heap, Heap::new()).into_sorted() {
+        for (time, event) in std::mem::replace(&mut self.heap, Heap::retired()).into_sorted() {
             radix.push(time, event);
         }
         self.radix = Some(Box::new(radix));
