@@ -21,10 +21,11 @@ const SPILL_AT: u64 = if cfg!(test) { 1_000 } else { u32::MAX as u64 };
 /// Memory is fixed (about 100 KB) whatever the number of requests, and two of these merge
 /// exactly, so replications and shards combine without averaging percentiles.
 ///
-/// Counts are kept in 32 bits: half the memory of 64-bit counters, so the counters a run
-/// touches stay in the L1 cache (recording was 6% of a run's time, nearly all of it a cache miss
-/// on the counter). Before the total could reach 2^32 — so before any counter could overflow —
-/// the counts spill into a 64-bit histogram (only runs of billions of requests get one).
+/// Counts are kept in 32 bits: half the memory of 64-bit counters. Before the total could reach
+/// 2^32 — so before any counter could overflow — the counts spill into a 64-bit histogram (only
+/// runs of billions of requests get one). A run records into a [`super::LatencyRecorder`],
+/// whose one-byte counters keep the cache footprint of recording small, and gets one of these
+/// at its end.
 #[derive(Clone, Debug)]
 pub struct LatencyStats {
     histogram: Histogram<u32>,
