@@ -71,6 +71,14 @@ impl<E: Copy + Default> Few<E> {
         pick(left, right)
     }
 
+    /// The events held, in slot order.
+    fn entries(&self) -> impl Iterator<Item = Entry<E>> + '_ {
+        (0..self.len).map(|i| Entry {
+            key: self.keys[i],
+            event: self.events[i],
+        })
+    }
+
     /// Empties slot `i`, moving the last event into it.
     #[inline(always)]
     fn remove(&mut self, i: usize) -> E {
@@ -131,16 +139,10 @@ impl<E: Copy + Default> Heap<E> {
             if self.few.len < FEW {
                 return;
             }
-            // In key order, a valid heap.
-            let mut entries: Vec<Entry<E>> = (0..FEW)
-                .map(|i| Entry {
-                    key: self.few.keys[i],
-                    event: self.few.events[i],
-                })
-                .collect();
-            entries.sort_unstable_by_key(|e| e.key);
             self.heap.clear();
-            self.heap.extend_from_slice(&entries);
+            self.heap.extend(self.few.entries());
+            // In key order, a valid heap.
+            self.heap.sort_unstable_by_key(|e| e.key);
             self.few = Few::new();
             self.in_few = false;
         }
@@ -230,10 +232,7 @@ impl<E: Copy + Default> Heap<E> {
     /// Every event, in the order they would be popped.
     pub fn into_sorted(self) -> impl Iterator<Item = (u64, E)> {
         let mut entries = self.heap;
-        entries.extend((0..self.few.len).map(|i| Entry {
-            key: self.few.keys[i],
-            event: self.few.events[i],
-        }));
+        entries.extend(self.few.entries());
         entries.sort_unstable_by_key(|e| e.key);
         entries.into_iter().map(|e| ((e.key >> 64) as u64, e.event))
     }
