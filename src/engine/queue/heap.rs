@@ -14,6 +14,7 @@ use crate::engine::{Grow, SimTime};
 const FEW: usize = 8;
 /// Pending events below which a heap goes back to the slots.
 const FEW_AGAIN: usize = FEW / 2;
+const _: () = assert!(FEW == 8, "Few::earliest compares exactly eight slots");
 
 /// Children per node.
 const ARITY: usize = 4;
@@ -69,6 +70,15 @@ impl<E: Copy + Default> Few<E> {
         let left = pick(pick((0, k[0]), (1, k[1])), pick((2, k[2]), (3, k[3])));
         let right = pick(pick((4, k[4]), (5, k[5])), pick((6, k[6]), (7, k[7])));
         pick(left, right)
+    }
+
+    /// Puts an event in the first empty slot (there must be one).
+    #[inline(always)]
+    fn push(&mut self, key: u128, event: E) {
+        let i = self.len;
+        self.keys[i] = key;
+        self.events[i] = event;
+        self.len = i + 1;
     }
 
     /// The events held, in slot order.
@@ -156,10 +166,8 @@ impl<E: Copy + Default> Heap<E> {
     #[inline(never)]
     fn back_to_few(&mut self) {
         debug_assert!(self.heap.len() <= FEW);
-        for (i, e) in self.heap.drain(..).enumerate() {
-            self.few.keys[i] = e.key;
-            self.few.events[i] = e.event;
-            self.few.len = i + 1;
+        for e in self.heap.drain(..) {
+            self.few.push(e.key, e.event);
         }
         self.in_few = true;
     }
@@ -173,10 +181,7 @@ impl<E: Copy + Default> Heap<E> {
             if self.few.len == FEW {
                 self.make_room();
             } else {
-                let i = self.few.len;
-                self.few.keys[i] = key;
-                self.few.events[i] = event;
-                self.few.len = i + 1;
+                self.few.push(key, event);
                 return;
             }
         }
