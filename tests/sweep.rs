@@ -104,17 +104,18 @@ fn shards_merge_into_the_unsharded_result() {
         read(&dir.path().join("env-shard"), "points.csv"),
         read(&dir.path().join("shard-2"), "points.csv")
     );
-    // A missing shard is reported.
+    // A missing shard fails the merge (exit 1) and writes nothing.
     let out = meshsim(
         &["merge", "shard-1", "shard-2", "--out", "partial"],
         dir.path(),
     );
-    ok(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("2 points are missing"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        err.contains("2 of 6 points are missing") && err.contains("shard 3/3"),
+        "{err}"
     );
+    assert!(!dir.path().join("partial/points.csv").exists());
 }
 
 #[test]

@@ -286,8 +286,8 @@ pub struct SweepArgs {
     /// Print the points and run nothing.
     #[arg(long)]
     pub list: bool,
-    /// Run only shard K of N (K/N, K from 1), or N alone with the index from
-    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID.
+    /// Run only shard K of N (K/N, K from 1), or N alone with the 0-based index from
+    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (never offset by SLURM_ARRAY_TASK_MIN).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// Keep the points already written to --out by the same sweep; run only the rest.
@@ -313,6 +313,10 @@ pub struct MergeArgs {
     /// Where to write the combined result.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Merge even if some points are in no folder (they are listed in the warning and in
+    /// sweep.json's points_missing); without it, a missing point fails the merge with exit 1.
+    #[arg(long)]
+    pub allow_missing: bool,
     #[command(flatten)]
     pub charts: ChartArgs,
 }

@@ -236,17 +236,18 @@ pub(super) fn sweep_table(points_csv: &Path) -> Option<String> {
 }
 
 pub(super) fn merge(args: MergeArgs) -> Result<(), Error> {
-    let (outcome, missing) = crate::sweep::merge(&args.shards, &args.out)?;
+    let merged = crate::sweep::merge(&args.shards, &args.out, args.allow_missing)?;
     if let Ok(model) = std::fs::read(args.shards[0].join("model.toml")) {
         report::write_atomic(&args.out.join("model.toml"), &model)?;
     }
     if !args.charts.no_charts {
         draw_charts(&args.out, &args.charts.style(), "all", "merged sweep")?;
     }
+    let missing = &merged.missing;
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(20).map(|m| m.to_string()).collect();
         eprintln!(
-            "warning: {} points are missing (not in any shard): {}{}",
+            "warning: partial merge (--allow-missing): {} points are missing (not in any shard), listed in sweep.json as points_missing: {}{}",
             missing.len(),
             shown.join(", "),
             if missing.len() > 20 { ", …" } else { "" }
@@ -258,7 +259,7 @@ pub(super) fn merge(args: MergeArgs) -> Result<(), Error> {
     );
     println!(
         "\nmerged {} points from {} folders into {}",
-        outcome.resumed,
+        merged.outcome.resumed,
         args.shards.len(),
         args.out.display()
     );

@@ -7,10 +7,12 @@
 //! whatever the thread count, the sharding, or the order in which points finished.
 
 mod assemble;
+mod merge;
 mod progress;
 mod spec;
 mod store;
 
+pub use merge::{Merged, merge};
 pub use spec::{Axis, expand, format_value, parse_vary};
 pub use store::{PointFile, SweepInfo};
 
@@ -21,7 +23,6 @@ use crate::report::{OutputError, write_atomic};
 use crate::sim::{Stop, simulate_with};
 use progress::Progress;
 use rayon::prelude::*;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -105,9 +106,14 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Parses `K/N` (K from 1 to N), or `N` alone with the index from the environment:
-    /// `JOB_COMPLETION_INDEX` (Kubernetes Indexed Job, 0-based) or `SLURM_ARRAY_TASK_ID` (minus
-    /// `SLURM_ARRAY_TASK_MIN`, so arrays numbered from 0 or 1 both work).
+    /// Parses `K/N` (K from 1 to N), or `N` alone with the 0-based index from the environment:
+    /// `JOB_COMPLETION_INDEX` (Kubernetes Indexed Job) or else `SLURM_ARRAY_TASK_ID`.
+    ///
+    /// The task id *is* the shard index, never an offset from `SLURM_ARRAY_TASK_MIN`: Slurm sets
+    /// that to the lowest id of the submission, so resubmitting one task (`--array=2`) or an
+    /// array with a step (`--array=0-15:4`) would otherwise renumber the shards and run the
+    /// wrong points into another shard's folder. An id outside `0..N` is refused, naming the
+    /// fix for arrays numbered from 1.
     pub fn parse(spec: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
         let number = |s: &str, what: &str| {
             s.trim()
@@ -124,23 +130,21 @@ impl Shard {
             }
             None => {
                 let n = number(spec, "the number of shards")?;
-                let index = if let Some(i) = env("JOB_COMPLETION_INDEX") {
-                    number(&i, "JOB_COMPLETION_INDEX")?
-                } else if let Some(i) = env("SLURM_ARRAY_TASK_ID") {
-                    let min = env("SLURM_ARRAY_TASK_MIN")
-                        .map(|m| number(&m, "SLURM_ARRAY_TASK_MIN"))
-                        .transpose()?;
-                    number(&i, "SLURM_ARRAY_TASK_ID")?
-                        .checked_sub(min.unwrap_or(0))
-                        .ok_or("SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN")?
-                } else {
+                let (var, value) = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"]
+                    .into_iter()
+                    .find_map(|var| env(var).map(|v| (var, v)))
+                    .ok_or_else(|| {
+                        format!(
+                            "--shard {spec}: give K/N, or set JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID"
+                        )
+                    })?;
+                let index = number(&value, var)?;
+                if n > 0 && index >= n {
                     return Err(format!(
-                        "--shard {spec}: give K/N, or set JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID"
-                    ));
-                };
-                if index >= n {
-                    return Err(format!(
-                        "--shard {spec}: shard index {index} is out of range 0..{n}"
+                        "--shard {spec}: {var}={index} is not a shard of {n} (the index is 0-based: 0 to {last}); \
+                         number the array from 0 (e.g. `#SBATCH --array=0-{last}`), or for an array \
+                         numbered from 1 pass the index yourself: --shard \"${var}/{n}\"",
+                        last = n - 1
                     ));
                 }
                 (index, n)
@@ -155,6 +159,11 @@ impl Shard {
     /// Whether point `id` belongs to this shard.
     pub fn has(&self, id: usize) -> bool {
         id % self.count == self.index
+    }
+
+    /// The shard as `sweep.json` records it: `K/N`, K from 1.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.index + 1, self.count)
     }
 }
 
@@ -243,8 +252,9 @@ impl Plan {
             replications: self.reps,
             base_seed: self.base.seed,
             points_total: self.grid.len(),
-            shard: self.shard.map(|s| format!("{}/{}", s.index + 1, s.count)),
+            shard: self.shard.map(|s| s.label()),
             points_done,
+            points_missing: Vec::new(),
             meshsim_version: env!("CARGO_PKG_VERSION").into(),
             wall_time_s,
         }
@@ -271,16 +281,22 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
     std::fs::create_dir_all(store::points_dir(out)).map_err(io(&store::points_dir(out)))?;
     let sweep_id = plan.sweep_id();
     let existing = store::read_points(out).map_err(Error::Usage)?;
+    if resume {
+        check_resumable(plan, out, &existing)?;
+    }
     let mut done = std::collections::BTreeSet::new();
     for p in existing {
-        if resume && p.sweep_id == sweep_id {
+        if resume {
             done.insert(p.point_id);
         } else {
-            // Results of another sweep (or of this one without --resume) are replaced.
+            // Without --resume, whatever the folder held is replaced.
             let path = store::point_path(out, p.point_id);
             std::fs::remove_file(&path).map_err(io(&path))?;
         }
     }
+    // Label the folder before anything runs, so that a task killed outright (SIGKILL, a node
+    // lost) leaves a folder that says which sweep and shard its points belong to.
+    store::write_info(out, &plan.info(done.len(), 0.0))?;
     let mut todo: Vec<usize> = plan
         .ids()
         .into_iter()
@@ -366,6 +382,52 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
     })
 }
 
+/// Refuses to resume into a folder that holds another sweep, another shard, or points this
+/// invocation would not run: resuming there would mix two sets of results under one label.
+fn check_resumable(plan: &Plan, out: &Path, existing: &[PointFile]) -> Result<(), Error> {
+    let asked = describe(&plan.sweep_id(), plan.shard.map(|s| s.label()).as_deref());
+    let refuse = |holds: String| {
+        Error::Usage(format!(
+            "--resume: `{}` holds {holds}, but this command runs {asked}; \
+             give each sweep and shard its own --out (or drop --resume to replace the folder)",
+            out.display()
+        ))
+    };
+    if out.join("sweep.json").exists() {
+        let info = store::read_info(out).map_err(Error::Usage)?;
+        if info.sweep_id != plan.sweep_id() || info.shard != plan.shard.map(|s| s.label()) {
+            return Err(refuse(describe(&info.sweep_id, info.shard.as_deref())));
+        }
+    }
+    let ids: std::collections::BTreeSet<usize> = plan.ids().into_iter().collect();
+    if let Some(p) = existing.iter().find(|p| p.sweep_id != plan.sweep_id()) {
+        return Err(refuse(format!(
+            "point {} of sweep {}",
+            p.point_id, p.sweep_id
+        )));
+    }
+    if let Some(p) = existing.iter().find(|p| !ids.contains(&p.point_id)) {
+        let owner = plan.shard.map(|s| Shard {
+            index: p.point_id % s.count,
+            count: s.count,
+        });
+        return Err(refuse(format!(
+            "point {}, which belongs to {}",
+            p.point_id,
+            describe(&plan.sweep_id(), owner.map(|s| s.label()).as_deref())
+        )));
+    }
+    Ok(())
+}
+
+/// "shard 2/4 of sweep ab12…" or "sweep ab12…".
+fn describe(sweep_id: &str, shard: Option<&str>) -> String {
+    match shard {
+        Some(k) => format!("shard {k} of sweep {sweep_id}"),
+        None => format!("sweep {sweep_id} (unsharded)"),
+    }
+}
+
 /// p99 over all routes and replications of a point, for the progress display.
 fn pooled_p99(runs: &[store::RunRecord]) -> f64 {
     let mut all = crate::stats::LatencyStats::new();
@@ -400,82 +462,88 @@ fn assemble_into(out: &Path, mut info: SweepInfo) -> Result<Vec<PathBuf>, Error>
     Ok(files)
 }
 
-/// Combines shard outputs into `out`: checks they come from one sweep, reports missing and
-/// duplicate points, copies the point files, and recomputes the CSV files.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Outcome, Vec<usize>), Error> {
-    let started = Instant::now();
-    if dirs.is_empty() {
-        return Err(Error::Usage("merge needs at least one shard folder".into()));
-    }
-    let infos: Vec<SweepInfo> = dirs
-        .iter()
-        .map(|d| store::read_info(d).map_err(Error::Usage))
-        .collect::<Result<_, _>>()?;
-    let first = &infos[0];
-    for (d, i) in dirs.iter().zip(&infos) {
-        if i.sweep_id != first.sweep_id {
-            return Err(Error::Usage(format!(
-                "`{}` holds sweep {} but `{}` holds sweep {}: shards of different sweeps (model, overrides, --vary, --reps or seed differ) cannot be merged",
-                dirs[0].display(),
-                first.sweep_id,
-                d.display(),
-                i.sweep_id
-            )));
+#[cfg(test)]
+mod tests {
+    use super::Shard;
+
+    /// Slurm's environment for a task of an array submitted as `--array=MIN-MAX[:STEP]`.
+    fn slurm(id: usize, min: usize, max: usize) -> impl Fn(&str) -> Option<String> {
+        move |k| match k {
+            "SLURM_ARRAY_TASK_ID" => Some(id.to_string()),
+            "SLURM_ARRAY_TASK_MIN" => Some(min.to_string()),
+            "SLURM_ARRAY_TASK_MAX" => Some(max.to_string()),
+            _ => None,
         }
     }
-    let mut by_id: BTreeMap<usize, (PointFile, PathBuf)> = BTreeMap::new();
-    for d in dirs {
-        for p in store::read_points(d).map_err(Error::Usage)? {
-            if p.sweep_id != first.sweep_id {
-                return Err(Error::Usage(format!(
-                    "`{}` holds a point of another sweep",
-                    d.display()
-                )));
-            }
-            if let Some((other, from)) = by_id.get(&p.point_id) {
-                let same = serde_json::to_vec(other).ok() == serde_json::to_vec(&p).ok();
-                if !same {
-                    return Err(Error::Usage(format!(
-                        "point {} is in both `{}` and `{}` with different results",
-                        p.point_id,
-                        from.display(),
-                        d.display()
-                    )));
-                }
-                eprintln!(
-                    "note: point {} is in both `{}` and `{}` (identical; kept once)",
-                    p.point_id,
-                    from.display(),
-                    d.display()
-                );
-                continue;
-            }
-            by_id.insert(p.point_id, (p, d.clone()));
+
+    fn shard(index: usize, count: usize) -> Shard {
+        Shard { index, count }
+    }
+
+    #[test]
+    fn a_whole_array_gives_each_task_its_own_shard() {
+        for id in 0..4 {
+            assert_eq!(Shard::parse("4", slurm(id, 0, 3)), Ok(shard(id, 4)));
         }
     }
-    let missing: Vec<usize> = (0..first.points_total)
-        .filter(|id| !by_id.contains_key(id))
-        .collect();
-    std::fs::create_dir_all(store::points_dir(out)).map_err(|source| {
-        Error::Output(OutputError::Io {
-            path: store::points_dir(out),
-            source,
-        })
-    })?;
-    for (p, _) in by_id.values() {
-        store::write_point(out, p)?;
+
+    #[test]
+    fn resubmitting_one_task_runs_that_task_shard() {
+        // `sbatch --array=2` sets MIN = MAX = 2: the shard is still the third of four.
+        assert_eq!(Shard::parse("4", slurm(2, 2, 2)), Ok(shard(2, 4)));
     }
-    let mut info = first.clone();
-    info.shard = None;
-    info.wall_time_s = started.elapsed().as_secs_f64();
-    let files = assemble_into(out, info)?;
-    Ok((
-        Outcome {
-            ran: 0,
-            resumed: by_id.len(),
-            files,
-            wall_time_s: started.elapsed().as_secs_f64(),
-        },
-        missing,
-    ))
+
+    #[test]
+    fn a_requeued_task_keeps_its_shard() {
+        // `scontrol requeue` keeps the original array's variables.
+        assert_eq!(Shard::parse("4", slurm(3, 0, 3)), Ok(shard(3, 4)));
+    }
+
+    #[test]
+    fn an_array_with_a_step_runs_the_shards_it_names() {
+        // `--array=0-15:4` runs tasks 0, 4, 8 and 12: shards 1, 5, 9 and 13 of 16.
+        for id in [0, 4, 8, 12] {
+            assert_eq!(Shard::parse("16", slurm(id, 0, 12)), Ok(shard(id, 16)));
+        }
+    }
+
+    #[test]
+    fn an_array_not_starting_at_zero_is_not_renumbered() {
+        // `--array=2-3`: the tasks are shards 3 and 4 of 4, not 1 and 2.
+        assert_eq!(Shard::parse("4", slurm(2, 2, 3)), Ok(shard(2, 4)));
+        assert_eq!(Shard::parse("4", slurm(3, 2, 3)), Ok(shard(3, 4)));
+    }
+
+    #[test]
+    fn an_array_numbered_from_one_is_refused_with_the_fix() {
+        let e = Shard::parse("4", slurm(4, 1, 4)).unwrap_err();
+        assert!(
+            e.contains("SLURM_ARRAY_TASK_ID=4 is not a shard of 4"),
+            "{e}"
+        );
+        assert!(e.contains("--array=0-3"), "{e}");
+        assert!(e.contains("--shard \"$SLURM_ARRAY_TASK_ID/4\""), "{e}");
+        // The fix it names works: K/N with K from 1.
+        assert_eq!(Shard::parse("4/4", |_| None), Ok(shard(3, 4)));
+    }
+
+    #[test]
+    fn a_kubernetes_indexed_job_uses_its_completion_index() {
+        let env = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "0".to_string());
+        assert_eq!(Shard::parse("3", env), Ok(shard(0, 3)));
+        // A pod restarted by restartPolicy: OnFailure gets the same index, so the same shard.
+        let env = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "2".to_string());
+        assert_eq!(Shard::parse("3", env), Ok(shard(2, 3)));
+        let env = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "3".to_string());
+        assert!(Shard::parse("3", env).unwrap_err().contains("0 to 2"));
+    }
+
+    #[test]
+    fn without_an_index_the_shard_must_be_explicit() {
+        let e = Shard::parse("4", |_| None).unwrap_err();
+        assert!(e.contains("give K/N"), "{e}");
+        assert!(Shard::parse("0/4", |_| None).is_err());
+        assert!(Shard::parse("5/4", |_| None).is_err());
+        assert!(Shard::parse("1/0", |_| None).is_err());
+    }
 }

@@ -29,6 +29,9 @@ pub struct SweepInfo {
     pub shard: Option<String>,
     /// Points whose results are in this output.
     pub points_done: usize,
+    /// Points of the sweep left out of a merge made with `--allow-missing`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points_missing: Vec<usize>,
     pub meshsim_version: String,
     /// Wall-clock seconds of this invocation (not reproducible, unlike the CSV files).
     pub wall_time_s: f64,
