@@ -87,7 +87,7 @@ fn run_without_arguments_simulates_the_builtin_model_and_writes_its_files() {
     let header = summary.lines().next().unwrap();
     assert_eq!(
         header,
-        "route,requests,completed,errors,in_flight_at_end,throughput_rps,error_rate,mean_ms,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,errors_rejected,errors_timeout,errors_circuit_open,errors_rate_limited,errors_crashed,errors_bulkhead,errors_network,errors_failed"
+        "route,requests,completed,errors,in_flight_at_end,backlog_share,saturated,throughput_rps,error_rate,mean_ms,p50_ms,p90_ms,p99_ms,p99_with_backlog_ms,p999_ms,max_ms,errors_rejected,errors_timeout,errors_circuit_open,errors_rate_limited,errors_crashed,errors_bulkhead,errors_network,errors_failed"
     );
     assert_eq!(
         summary.lines().count(),
@@ -267,7 +267,10 @@ fn wrong_types_and_syntax_errors_are_located() {
     assert_rejected(
         "workers = 2",
         "workers = \"two\"",
-        &["model.toml:", "invalid type"],
+        &[
+            "model.toml:",
+            "`workers` is a whole number, e.g. `workers = 4`; found string \"two\"",
+        ],
     );
     assert_rejected("rate_per_s = 400", "rate_per_s = = 400", &["model.toml:"]);
     assert_rejected(
@@ -378,6 +381,113 @@ fn call_cycles_are_refused() {
         stderr.contains("call cycle: user → order → user"),
         "{stderr}"
     );
+    // The error points at the `calls` line that closes the cycle, not at a table header.
+    assert!(
+        stderr.contains("services.order.endpoints.create_order.calls")
+            && stderr.contains("| calls = [[\"user.get_user\"]]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_tables_say_what_is_missing_and_show_the_smallest_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    // No [simulation]: the message names the table, shows the fix, and does not point at line
+    // 1 (a comment).
+    let path = dir.path().join("m.toml");
+    let no_simulation = "# my model\n[workload]\ntype = \"open\"\nrate_per_s = 5\n[[workload.mix]]\nroute = \"a.b\"\n[gateway]\n[services.a.endpoints.b]\nservice_ms = 1\n";
+    std::fs::write(&path, no_simulation).unwrap();
+    let (_, stderr) = text(&meshsim(&["check", "m.toml"], dir.path()));
+    assert!(
+        stderr.contains("the model has no `[simulation]` table, which every model needs"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[simulation]\nduration_s = 60"), "{stderr}");
+    assert!(!stderr.contains("m.toml:1:1"), "{stderr}");
+    // A service without endpoints: the fix names the service.
+    let no_endpoints = "[simulation]\nduration_s = 10\n[workload]\ntype = \"open\"\nrate_per_s = 5\n[[workload.mix]]\nroute = \"a.b\"\n[gateway]\n[services.a]\nworkers = 2\n";
+    std::fs::write(&path, no_endpoints).unwrap();
+    let out = meshsim(&["check", "m.toml"], dir.path());
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("`[services.a]` has no `endpoints`, which it needs"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[services.a.endpoints.ENDPOINT]\nservice_ms = 5"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn did_you_mean_prefers_the_field_the_name_begins() {
+    assert_rejected(
+        "rate_per_s = 400",
+        "rate = 400",
+        &["did you mean `rate_per_s`?"],
+    );
+}
+
+#[test]
+fn a_service_nothing_calls_gets_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = model_with(
+        dir.path(),
+        "[links.gateway_user]",
+        "[services.lonely.endpoints.x]\nservice_ms = 1\n\n[links.gateway_user]",
+    );
+    let out = meshsim(&["check", path.to_str().unwrap()], dir.path());
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: service `lonely` is never called"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("`user` is never called"), "{stderr}");
+}
+
+#[test]
+fn an_output_folder_that_is_a_file_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("taken"), "mine").unwrap();
+    let seed = repo().join("models/seed.toml");
+    let seed = seed.to_str().unwrap();
+    for args in [
+        vec!["run"],
+        vec!["sweep", "--vary", "workload.rate_per_s=100,200"],
+        vec!["capacity", "--slo", "p99<=50ms"],
+        vec!["rightsize", "--slo", "p99<=50ms"],
+        vec!["compare", seed, seed, "--slo", "p99<=50ms"],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--out", "taken"]);
+        let started = std::time::Instant::now();
+        let out = meshsim(&args, dir.path());
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--out `taken` is a file, not a folder"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            started.elapsed().as_secs_f64() < 2.0,
+            "{args:?} simulated first"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("taken")).unwrap(),
+            "mine"
+        );
+    }
+}
+
+#[test]
+fn a_time_series_interval_needs_a_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = meshsim(&["run", "--timeseries", "1"], dir.path());
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("`1` has no unit"), "{stderr}");
 }
 
 #[test]

@@ -208,7 +208,11 @@ fn numeric_edge_cases_are_refused_or_handled() {
             "at least one sample",
         ),
         ("instances = 1", "instances = 99999999999", "instances"),
-        ("workers = 2", "workers = 1e6", "invalid type"),
+        (
+            "workers = 2",
+            "workers = 1e6",
+            "`workers` is a whole number",
+        ),
     ];
     for (from, to, needle) in refused {
         let out = check_file(dir.path(), &edited(from, to));

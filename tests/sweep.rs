@@ -345,6 +345,14 @@ fn bad_sweeps_are_refused_with_exit_code_2() {
         "services.user.workers",
     );
     rejected(&["sweep"], "nothing to sweep");
+    // A bad value is the user's --vary argument: named as typed, not as an invented line.
+    rejected(
+        &["sweep", "--vary", "workload.rate_per_s=abc", "--list"],
+        "--vary workload.rate_per_s=abc: the value `abc` is refused: `rate_per_s` is a number (per second)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = meshsim(&["sweep", "--vary", "workload.rate_per_s=abc"], dir.path());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("<built-in>:"));
 }
 
 #[test]

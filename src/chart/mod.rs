@@ -34,6 +34,9 @@ pub enum Dash {
     Solid,
     Dashed,
     Dotted,
+    /// No line: each point is a ring drawn over whatever is plotted there (e.g. saturated
+    /// sweep points).
+    Rings,
 }
 
 /// One line, with an optional confidence band.

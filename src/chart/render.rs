@@ -324,6 +324,9 @@ fn draw_panel<DB: DrawingBackend>(
                     Dash::Dotted => chart
                         .$method(DashedLineSeries::new(pts.clone(), px(3.0), px(6.0), st))
                         .map(|_| ()),
+                    Dash::Rings => chart
+                        .$method(pts.iter().map(|&p| Circle::new(p, px(11.0), st)))
+                        .map(|_| ()),
                 }
                 .map_err(|e| e.to_string())?;
                 if s.markers {
@@ -381,6 +384,7 @@ fn draw_legend<DB: DrawingBackend>(
                 px(5.0),
                 st,
             )),
+            Dash::Rings => area.draw(&Circle::new((px(24.0), y), px(9.0), st)),
         }
         .map_err(|e| e.to_string())?;
         let name: String = if s.name.chars().count() > 24 {

@@ -4,6 +4,9 @@
 use super::{Dash, Figure, Panel, Series, Style, Table, model_name};
 use std::path::Path;
 
+/// A latency chart whose values span more decades than this gets a log axis by itself.
+const LOG_SPAN_DECADES: f64 = 1.5;
+
 /// The path of the arrival rate, the parameter that makes a throughput chart.
 const RATE: &str = "workload.rate_per_s";
 
@@ -126,6 +129,33 @@ impl Points {
         s.markers = s.points.len() <= 40;
         Ok(s)
     }
+
+    /// Rings around the points of metric `y` whose runs were saturated (the backlog grew), so
+    /// that a latency that only looks finite because the run ended is never read as a result.
+    /// `None` when no point was saturated (or the sweep predates the column).
+    fn saturated(
+        &self,
+        rows: &[usize],
+        x: usize,
+        y: &str,
+        cats: &[String],
+        numeric: bool,
+    ) -> Option<Series> {
+        let col = self.table.col("saturated").ok()?;
+        let yc = self.table.col(y).ok()?;
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|&&i| self.table.num(i, col) > 0.0)
+            .map(|&i| (self.x_of(i, x, cats, numeric), self.table.num(i, yc)))
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+            .collect();
+        if points.is_empty() {
+            return None;
+        }
+        let mut s = Series::line("saturated (backlog grew)", 7, points);
+        s.dash = Dash::Rings;
+        Some(s)
+    }
 }
 
 /// The standard charts of a sweep: latency against the first parameter, and throughput against
@@ -211,19 +241,35 @@ fn latency(p: &Points, route: &str, style: &Style) -> Result<Figure, String> {
             }
         }
     }
+    if let Some(rings) = p.saturated(&rows, x, "p99_ms", &cats, numeric) {
+        series.push(rings);
+    }
+    // Latencies that span more than a decade and a half (a knee into saturation) flatten
+    // everything below the knee on a linear axis: switch to a log axis, and say so.
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|y| *y > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
+    let span = (hi / lo).log10();
+    let log_y = style.log_y || span > LOG_SPAN_DECADES;
+    let mut subtitle = describe(p, route);
+    if log_y && !style.log_y {
+        subtitle.push_str(&format!("; log scale: latencies span {span:.1} decades"));
+    }
     Ok(Figure {
         name: "latency".into(),
         title: format!("{}: latency vs {}", p.model, p.table.header[x]),
-        subtitle: describe(p, route),
+        subtitle,
         panels: vec![Panel {
             x_label: p.table.header[x].clone(),
-            y_label: if style.log_y {
+            y_label: if log_y {
                 "latency (ms, log scale)".into()
             } else {
                 "latency (ms)".into()
             },
             y_from_zero: true,
-            log_y: style.log_y,
+            log_y,
             log_x: style.log_x && numeric,
             x_categories: if numeric { Vec::new() } else { cats },
             series,
@@ -285,10 +331,14 @@ fn throughput(p: &Points, route: &str, rate_param: usize) -> Result<Figure, Stri
         let mut e = p.series(format!("errors{suffix}"), sub, x, "error_rate", &cats, true)?;
         e.points.iter_mut().for_each(|pt| pt.1 *= 100.0);
         e.band.clear();
-        e.colour = Some(k);
+        // With one group, errors get a colour of their own; with several, colour is the group.
+        e.colour = Some(if groups.len() == 1 { 5 } else { k });
         e.dash = Dash::Dotted;
         e.secondary = true;
         series.push(e);
+    }
+    if let Some(rings) = p.saturated(&rows, x, "throughput_rps", &cats, true) {
+        series.push(rings);
     }
     Ok(Figure {
         name: "throughput".into(),

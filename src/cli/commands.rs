@@ -3,6 +3,11 @@
 use super::*;
 /// Prints a warning for every saturated station.
 pub(super) fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
+    for name in model.uncalled_services() {
+        eprintln!(
+            "warning: service `{name}` is never called (no route of [[workload.mix]] and no endpoint's calls reach it): it does no work in this model"
+        );
+    }
     for s in load.saturated() {
         let limit = model
             .services
@@ -25,10 +30,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Error> {
     let sets = args.model.overrides();
     let model = text.load(&sets)?;
     warn_saturation(&analysis::offered_load(&model), &model);
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(&model.name));
+    let out = super::output_dir(args.out.as_ref(), || Path::new("output").join(&model.name))?;
     if !args.quiet {
         println!(
             "meshsim {}: simulating `{}` ({}), seed {}, {} s ({} s warm-up)",

@@ -14,6 +14,22 @@ use crate::{analysis, report, sim};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
+/// The folder a command writes to: `--out` as given, or `default`. A path that names an
+/// existing file is refused before anything is simulated, so no run's work is lost to it.
+fn output_dir(
+    given: Option<&PathBuf>,
+    default: impl FnOnce() -> PathBuf,
+) -> Result<PathBuf, Error> {
+    let out = given.cloned().unwrap_or_else(default);
+    if out.exists() && !out.is_dir() {
+        return Err(Error::Usage(format!(
+            "--out `{}` is a file, not a folder: give a folder (it is created if it does not exist)",
+            out.display()
+        )));
+    }
+    Ok(out)
+}
+
 /// meshsim: a discrete-event simulator of microservice networks.
 #[derive(Debug, Parser)]
 #[command(name = "meshsim", version, about, long_about = None)]
@@ -56,15 +72,16 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Two or more model files (open workloads with a [cost] table).
+    /// Two or more model files (open workloads; with a [cost] table, costs are compared too).
     #[arg(required = true, num_args = 2..)]
     pub models: Vec<PathBuf>,
     /// A service-level objective, as for `capacity` (repeatable).
     #[arg(long, value_name = "SLO", required = true, value_parser = parse_slo)]
     pub slo: Vec<crate::planning::Slo>,
-    /// The loads to compare at: start:stop:step, log:start:stop:count, or a list a,b,c.
+    /// The loads to compare at: start:stop:step, log:start:stop:count, or a list a,b,c
+    /// [default: 12 loads from 10% to 120% of the highest saturation rate of the models].
     #[arg(long, value_name = "SPEC")]
-    pub rate: String,
+    pub rate: Option<String>,
     /// The load of the table's p50, p99, right-sized instances and cost [default: the first
     /// model's rate].
     #[arg(long, value_name = "REQ_PER_S")]
@@ -215,7 +232,8 @@ pub struct PlotArgs {
     pub charts: ChartArgs,
 }
 
-/// Parses a time-series interval: `1s`, `500ms`, `2m`, or seconds.
+/// Parses a time-series interval: `1s`, `500ms` or `2m` (a bare number is refused: seconds or
+/// milliseconds would be a guess).
 fn parse_interval(s: &str) -> Result<crate::engine::SimTime, String> {
     let t = s.trim();
     let (num, scale) = if let Some(v) = t.strip_suffix("ms") {
@@ -225,7 +243,9 @@ fn parse_interval(s: &str) -> Result<crate::engine::SimTime, String> {
     } else if let Some(v) = t.strip_suffix('m') {
         (v, 60.0)
     } else {
-        (t, 1.0)
+        return Err(format!(
+            "`{s}` has no unit: write it with one, such as {s}s, {s}ms or {s}m"
+        ));
     };
     match num.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x * scale >= 1e-6 => {

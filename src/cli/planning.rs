@@ -8,10 +8,9 @@ use std::path::Path;
 
 pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
     let model = args.model.load()?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(&model.name).join("capacity"));
+    let out = super::output_dir(args.out.as_ref(), || {
+        Path::new("output").join(&model.name).join("capacity")
+    })?;
     println!(
         "meshsim {}: capacity of `{}` ({}) at {}, {} replications per rate",
         env!("CARGO_PKG_VERSION"),
@@ -38,6 +37,30 @@ pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
     let path = out.join("capacity.csv");
     write_atomic(&path, &capacity_csv(&results))?;
     println!("\nwrote {}", path.display());
+    // Scripts trust exit codes: an SLO no rate meets is a model problem (2), an undecided
+    // search a failure to answer (1); the table and capacity.csv are written either way.
+    use planning::capacity::Status;
+    let failing = |status: Status| -> Vec<&str> {
+        results
+            .iter()
+            .filter(|c| c.status == status && c.slo != "all")
+            .map(|c| c.slo.as_str())
+            .collect()
+    };
+    let never = failing(Status::NeverMet);
+    if !never.is_empty() {
+        return Err(Error::Usage(format!(
+            "no arrival rate meets {}: it asks for less than the idle system achieves (see above)",
+            never.join(", ")
+        )));
+    }
+    let undecided = failing(Status::Inconclusive);
+    if !undecided.is_empty() {
+        return Err(Error::Failed(format!(
+            "the capacity for {} is inconclusive (see above): run longer or with more --reps",
+            undecided.join(", ")
+        )));
+    }
     Ok(())
 }
 
@@ -50,10 +73,9 @@ pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
     {
         return Err(Error::Usage(format!("--rate must be a rate > 0, got {r}")));
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(&model.name).join("rightsize"));
+    let out = super::output_dir(args.out.as_ref(), || {
+        Path::new("output").join(&model.name).join("rightsize")
+    })?;
     let slos: Vec<&str> = args.slo.iter().map(|s| s.text.as_str()).collect();
     println!(
         "meshsim {}: right-sizing `{}` ({}) for {} at {}, {} replications per configuration",
@@ -65,8 +87,7 @@ pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
             .map_or("its own rate".to_string(), |r| format!("{r} req/s")),
         args.reps
     );
-    let r = planning::rightsize(&model, args.rate, &args.slo, args.reps, None)
-        .map_err(Error::Failed)?;
+    let r = planning::rightsize(&model, args.rate, &args.slo, args.reps, None)?;
     println!("\n{:<16} {:>9} {:>12}", "service", "instances", "(was)");
     for (name, was, now) in &r.services {
         println!("{name:<16} {now:>9} {was:>12}");
@@ -97,14 +118,49 @@ pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Without `--rate`: twelve loads from 10% to 120% of the highest saturation rate among the
+/// models (from their offered load), so the range reaches beyond every capacity.
+fn default_rates(models: &[crate::model::Model]) -> String {
+    let saturation = models
+        .iter()
+        .filter_map(|m| match m.workload {
+            crate::model::Workload::Open { rate_per_s, .. } => {
+                let load = crate::analysis::offered_load(m);
+                let busiest = load
+                    .stations
+                    .iter()
+                    .map(|s| s.utilisation)
+                    .chain(load.links.iter().map(|l| l.utilisation))
+                    .fold(0.0, f64::max);
+                (busiest > 0.0).then(|| rate_per_s / busiest)
+            }
+            _ => None,
+        })
+        .fold(0.0, f64::max);
+    let step = crate::sweep::format_value(
+        format!("{:.2e}", saturation / 10.0)
+            .parse::<f64>()
+            .unwrap_or(1.0),
+    );
+    let step: f64 = step.parse().unwrap_or(1.0);
+    (1..=12)
+        .map(|i| crate::sweep::format_value(step * f64::from(i)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
     let models = args
         .models
         .iter()
         .map(|p| crate::model::load_file(p, &args.set))
         .collect::<Result<Vec<_>, _>>()?;
-    let rates: Vec<f64> = crate::sweep::expand(&args.rate)
-        .map_err(|e| Error::Usage(format!("--rate {}: {e}", args.rate)))?
+    let spec = match &args.rate {
+        Some(spec) => spec.clone(),
+        None => default_rates(&models),
+    };
+    let rates: Vec<f64> = crate::sweep::expand(&spec)
+        .map_err(|e| Error::Usage(format!("--rate {spec}: {e}")))?
         .iter()
         .map(|v| {
             v.parse::<f64>()
@@ -120,10 +176,7 @@ pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
             _ => 1.0,
         },
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join("compare"));
+    let out = super::output_dir(args.out.as_ref(), || Path::new("output").join("compare"))?;
     println!(
         "meshsim {}: comparing {} at {} over {} loads, {} replications per configuration",
         env!("CARGO_PKG_VERSION"),
@@ -140,8 +193,7 @@ pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
         rates.len(),
         args.reps
     );
-    let c = planning::compare(&models, &args.slo, &rates, reference, args.reps)
-        .map_err(Error::Failed)?;
+    let c = planning::compare(&models, &args.slo, &rates, reference, args.reps)?;
     let table = compare_markdown(&c);
     print!("\n{table}");
     std::fs::create_dir_all(&out).map_err(|source| crate::report::OutputError::Io {
@@ -171,6 +223,15 @@ pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
 }
 
 /// The comparison as a Markdown table, with the crossover below it.
+/// A cost, or "no prices" for a model without a `[cost]` table.
+fn price(x: f64) -> String {
+    if x.is_nan() {
+        "no prices".into()
+    } else {
+        format!("{x:.3}")
+    }
+}
+
 fn compare_markdown(c: &planning::Comparison) -> String {
     use std::fmt::Write;
     let mut s = String::new();
@@ -186,17 +247,17 @@ fn compare_markdown(c: &planning::Comparison) -> String {
     for a in &c.architectures {
         let _ = writeln!(
             s,
-            "| {} | {:.0} | [{:.0}, {:.0}] | {} | {:.3} | {:.3} | {:.2} | {:.2} | {:.1}% |",
+            "| {} | {:.0} | [{:.0}, {:.0}] | {} | {} | {} | {:.2} | {:.2} | {:.1}% |",
             a.name,
             a.capacity.capacity_rps,
             a.capacity.ci95_low_rps,
             a.capacity.ci95_high_rps,
             a.instances,
-            a.cost_per_hour,
-            a.cost_per_million_requests,
+            price(a.cost_per_hour),
+            price(a.cost_per_million_requests),
             a.p50_ms,
             a.p99_ms,
-            100.0 * a.network_share
+            (100.0 * a.network_share).max(0.0)
         );
     }
     let _ = writeln!(s);
@@ -205,6 +266,12 @@ fn compare_markdown(c: &planning::Comparison) -> String {
             let _ = writeln!(
                 s,
                 "Crossover: `{cheaper}` is the cheaper way to meet the SLOs above {rate:.0} req/s."
+            );
+        }
+        None if c.architectures.iter().any(|a| a.cost_per_hour.is_nan()) => {
+            let _ = writeln!(
+                s,
+                "No cost compared: a model has no [cost] table (no prices were given); capacity and latency are compared."
             );
         }
         None => {
@@ -298,23 +365,45 @@ fn capacity_table(results: &[planning::Capacity]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\n{:<w$} {:>14} {:>25}  bottleneck",
-        "SLO", "capacity req/s", "95% interval req/s"
+        "\n{:<w$} {:>13} {:>14} {:>25}  bottleneck (utilisation)",
+        "SLO", "status", "capacity req/s", "95% interval req/s"
     );
     for c in results {
+        let capacity = if c.capacity_rps.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{:.1}", c.capacity_rps)
+        };
+        let bottleneck = if c.bottleneck.is_empty() {
+            "—".to_string()
+        } else {
+            format!("{} ({:.2})", c.bottleneck, c.bottleneck_utilisation)
+        };
         let _ = writeln!(
             s,
-            "{:<w$} {:>14.1} {:>25}  {}",
+            "{:<w$} {:>13} {:>14} {:>25}  {bottleneck}",
             c.slo,
-            c.capacity_rps,
+            c.status.as_str(),
+            capacity,
             format!("[{:.1}, {:.1}]", c.ci95_low_rps, c.ci95_high_rps),
-            c.bottleneck
         );
     }
-    let _ = writeln!(
-        s,
-        "\nThe SLO holds with 95% confidence up to the interval's low end and fails with 95% confidence from its high end."
-    );
+    let _ = writeln!(s);
+    if results
+        .iter()
+        .any(|c| c.status == planning::capacity::Status::Ok)
+    {
+        let _ = writeln!(
+            s,
+            "ok: the SLO holds with 95% confidence up to the interval's low end and fails with 95% confidence from its high end."
+        );
+    }
+    for c in results
+        .iter()
+        .filter(|c| c.status != planning::capacity::Status::Ok)
+    {
+        let _ = writeln!(s, "{}: {}", c.slo, c.note);
+    }
     s
 }
 
@@ -325,20 +414,24 @@ pub fn capacity_csv(results: &[planning::Capacity]) -> Vec<u8> {
         .map(|c| {
             vec![
                 c.slo.clone(),
+                c.status.as_str().to_string(),
                 number(c.capacity_rps),
                 number(c.ci95_low_rps),
                 number(c.ci95_high_rps),
                 c.bottleneck.clone(),
+                number(c.bottleneck_utilisation),
             ]
         })
         .collect();
     csv_bytes(
         &[
             "slo",
+            "status",
             "capacity_rps",
             "ci95_low_rps",
             "ci95_high_rps",
             "bottleneck",
+            "bottleneck_utilisation",
         ],
         rows,
     )

@@ -42,6 +42,11 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
     let text = args.model.text()?;
     let sets = args.model.overrides();
     let base = text.load(&sets)?;
+    for name in base.uncalled_services() {
+        eprintln!(
+            "warning: service `{name}` is never called (no route of [[workload.mix]] and no endpoint's calls reach it): it does no work in this model"
+        );
+    }
     let table = base.sweep.clone().unwrap_or_default();
     let axes = if args.vary.is_empty() {
         table
@@ -84,10 +89,9 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
         print!("{}", list_points(&plan));
         return Ok(());
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(&plan.base.name).join("sweep"));
+    let out = super::output_dir(args.out.as_ref(), || {
+        Path::new("output").join(&plan.base.name).join("sweep")
+    })?;
     let threads = args
         .jobs
         .map_or_else(rayon::current_num_threads, |j| j as usize);
@@ -217,7 +221,8 @@ pub(super) fn sweep_table(points_csv: &Path) -> Option<String> {
     for m in shown {
         s.push_str(&format!("{:>22}", format!("{m} (±95%)")));
     }
-    s.push('\n');
+    s.push_str("  saturated\n");
+    let mut saturated = Vec::new();
     for rec in r.records().flatten() {
         if &rec[route] != "all" {
             continue;
@@ -230,12 +235,43 @@ pub(super) fn sweep_table(points_csv: &Path) -> Option<String> {
             let ci: f64 = rec[col(&format!("{m}_ci95"))?].parse().unwrap_or(f64::NAN);
             s.push_str(&format!("{:>22}", format!("{v:.3} ±{ci:.3}")));
         }
+        // Older sweeps' files have no saturation columns.
+        let share: f64 = col("saturated")
+            .and_then(|c| rec[c].parse().ok())
+            .unwrap_or(0.0);
+        let reps: f64 = rec[col("replications")?].parse().unwrap_or(0.0);
+        if share > 0.0 {
+            let backlog: f64 = col("backlog_share")
+                .and_then(|c| rec[c].parse().ok())
+                .unwrap_or(f64::NAN);
+            s.push_str(&format!(
+                "  YES ({:.0}/{reps:.0} runs, {:.1}% in flight)",
+                share * reps,
+                100.0 * backlog
+            ));
+            saturated.push(
+                params
+                    .iter()
+                    .map(|&i| format!("{}={}", &header[i], &rec[i]))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
         s.push('\n');
+    }
+    if !saturated.is_empty() {
+        s.push_str(&format!(
+            "warning: {} point{} saturated (the backlog grew through the run): {}. Their latencies count completed requests only and understate the truth; see p99_with_backlog_ms and backlog_share in points.csv.\n",
+            saturated.len(),
+            if saturated.len() == 1 { " is" } else { "s are" },
+            saturated.join("; ")
+        ));
     }
     Some(s)
 }
 
 pub(super) fn merge(args: MergeArgs) -> Result<(), Error> {
+    super::output_dir(Some(&args.out), PathBuf::new)?;
     let merged = crate::sweep::merge(&args.shards, &args.out, args.allow_missing)?;
     if let Ok(model) = std::fs::read(args.shards[0].join("model.toml")) {
         report::write_atomic(&args.out.join("model.toml"), &model)?;

@@ -144,6 +144,20 @@ impl<T: Copy> Arena<T> {
         self.live == 0
     }
 
+    /// Every live record, in slot order. O(slots ever allocated): for once-a-run questions
+    /// such as "what is still in flight at the end", not for the hot path.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        let mut free = vec![false; self.slots.len()];
+        for &i in &self.free {
+            free[i as usize] = true;
+        }
+        self.slots
+            .iter()
+            .zip(free)
+            .filter(|(_, free)| !free)
+            .map(|(slot, _)| &slot.value)
+    }
+
     /// Number of slots ever allocated: the peak number of live records.
     pub fn capacity_used(&self) -> usize {
         self.slots.len()
@@ -182,6 +196,20 @@ mod tests {
         assert_eq!(arena.get(b), Some(&"b"));
         assert_eq!(arena.len(), 1);
         assert_eq!(arena.get(Handle::NONE), None);
+    }
+
+    #[test]
+    fn values_are_the_live_records_only() {
+        let mut arena = Arena::new();
+        let handles: Vec<Handle> = (0..10u32).map(|i| arena.insert(i)).collect();
+        for &h in handles.iter().step_by(3) {
+            arena.remove(h);
+        }
+        arena.insert(100);
+        let mut live: Vec<u32> = arena.values().copied().collect();
+        live.sort();
+        assert_eq!(live, [1, 2, 4, 5, 7, 8, 100]);
+        assert_eq!(live.len(), arena.len());
     }
 
     #[test]

@@ -98,8 +98,74 @@ impl Diagnostic {
             message,
             help,
         };
+        d.in_plain_words();
         d.note_overrides(overridden);
         d
+    }
+
+    /// Rewrites serde's wording for a user who writes TOML, not Rust: a missing table or field
+    /// says what is missing and the smallest text that adds it (and does not point at a comment
+    /// on line 1), and a type error names the field, what it holds and an example.
+    fn in_plain_words(&mut self) {
+        if let Some(field) = quoted_after(&self.message, "missing field `").map(str::to_string) {
+            let field = field.as_str();
+            let top_level = TOP_LEVEL.contains(&field);
+            let table = self
+                .location
+                .as_ref()
+                .map(|l| l.line_text.trim().to_string())
+                .filter(|t| t.starts_with('[') && !t.starts_with("[["));
+            self.message = match &table {
+                _ if top_level => format!(
+                    "the model has no `[{field}]` table, which every model needs (required: [simulation], [workload] with a [[workload.mix]], [gateway], [services.NAME.endpoints.ENDPOINT])"
+                ),
+                Some(table) => format!("`{table}` has no `{field}`, which it needs"),
+                None => format!("missing `{field}`, which is required here"),
+            };
+            if top_level {
+                self.location = None;
+            }
+            let fix = match (field, &table) {
+                ("endpoints", Some(t)) => Some(format!(
+                    "{}.endpoints.ENDPOINT]\nservice_ms = 5",
+                    t.trim_end_matches(']')
+                )),
+                _ => smallest_fix(field).map(str::to_string),
+            };
+            if let Some(fix) = fix {
+                self.help = Some(format!("add it, e.g.\n\n{fix}\n"));
+            }
+            return;
+        }
+        let Some(rest) = self.message.strip_prefix("invalid type: ") else {
+            return;
+        };
+        let Some((found, expected)) = rest.split_once(", expected ") else {
+            return;
+        };
+        let key = self
+            .location
+            .as_ref()
+            .and_then(|l| l.line_text.split_once('='))
+            .map(|(k, _)| k.trim().trim_matches('"').to_string());
+        let (kind, example) = match expected {
+            "f64" | "f32" | "a number" => ("a number", "30"),
+            e if e.starts_with('i') || e.starts_with('u') || e.contains("integer") => {
+                ("a whole number", "4")
+            }
+            "a boolean" => ("true or false", "true"),
+            "a string" => ("text in quotes", "\"…\""),
+            "a sequence" => ("a list", "[…]"),
+            _ => return,
+        };
+        let Some(key) = key.filter(|k| !k.is_empty() && !k.contains(' ')) else {
+            self.message = format!("expected {kind} here, found {found}");
+            return;
+        };
+        self.message = format!(
+            "`{key}` is {kind}{}, e.g. `{key} = {example}`; found {found}",
+            unit_of(&key)
+        );
     }
 
     /// From a validation error, located by its path in `text`.
@@ -182,12 +248,70 @@ impl Location {
     }
 }
 
+/// The model's required top-level tables.
+const TOP_LEVEL: &[&str] = &["simulation", "workload", "gateway", "services"];
+
+/// The text between `prefix` and the next backtick.
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message.strip_prefix(prefix)?.split('`').next()
+}
+
+/// The smallest text that adds a required table or field, by its name.
+fn smallest_fix(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "simulation" => "[simulation]\nduration_s = 60",
+        "workload" => {
+            "[workload]\ntype = \"open\"\nrate_per_s = 100\n\n[[workload.mix]]\nroute = \"SERVICE.ENDPOINT\""
+        }
+        "gateway" => "[gateway]\nworkers = 1",
+        "services" => "[services.api.endpoints.get]\nservice_ms = 5",
+        "endpoints" => "[services.NAME.endpoints.ENDPOINT]\nservice_ms = 5",
+        "duration_s" => "duration_s = 60",
+        "type" => "type = \"open\"      # or \"closed\"",
+        "mix" => "[[workload.mix]]\nroute = \"SERVICE.ENDPOINT\"",
+        "route" => "route = \"SERVICE.ENDPOINT\"",
+        "service_ms" => "service_ms = 5      # or { dist = \"exponential\", mean_ms = 5 }",
+        "between" => "between = [\"gateway\", \"SERVICE\"]",
+        _ => return None,
+    })
+}
+
+/// " (seconds)" and the like, from a field name's unit suffix.
+fn unit_of(key: &str) -> &'static str {
+    if key.ends_with("_per_s") {
+        " (per second)"
+    } else if key.ends_with("_ms") {
+        " (milliseconds)"
+    } else if key.ends_with("_s") {
+        " (seconds)"
+    } else if key.ends_with("_bytes") {
+        " (bytes)"
+    } else if key.ends_with("_mbps") {
+        " (Mbit/s)"
+    } else if key.ends_with("_km") {
+        " (kilometres)"
+    } else {
+        ""
+    }
+}
+
 /// The closest candidate to `name`, if one is close enough to be a plausible typo.
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
     let limit = (name.chars().count() / 3).max(2);
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    // A field the name begins (`rate` for `rate_per_s`) is what the user meant more often than
+    // any field a few letters away.
+    if name.chars().count() >= 3
+        && let Some(c) = candidates
+            .iter()
+            .filter(|c| c.starts_with(name) && c.len() > name.len())
+            .min_by_key(|c| c.len())
+    {
+        return Some(c.to_string());
+    }
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))

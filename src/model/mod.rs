@@ -69,6 +69,29 @@ pub struct Model {
     pub sweep: Option<SweepTable>,
 }
 
+impl Model {
+    /// Services (the gateway excepted) that no route targets and no endpoint calls: they do no
+    /// work, which is seldom what the author meant.
+    pub fn uncalled_services(&self) -> Vec<&str> {
+        let mut called = vec![false; self.services.len()];
+        called[0] = true;
+        for r in &self.routes {
+            called[self.endpoints[r.target].service] = true;
+        }
+        for e in &self.endpoints {
+            for &t in e.stages.iter().flatten() {
+                called[self.endpoints[t].service] = true;
+            }
+        }
+        self.services
+            .iter()
+            .zip(called)
+            .filter(|(_, c)| !c)
+            .map(|(s, _)| s.name.as_str())
+            .collect()
+    }
+}
+
 /// A `[sweep]` table: `vary = { "workload.rate_per_s" = "100:900:100" }` and `reps`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SweepTable {

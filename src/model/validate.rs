@@ -429,11 +429,29 @@ fn check_cycles(services: &[Service], endpoints: &[Endpoint]) -> Result<(), Inva
             && let Some(cycle) = visit(s, &calls, &mut colour, &mut Vec::new())
         {
             let names: Vec<&str> = cycle.iter().map(|&i| services[i].name.as_str()).collect();
-            return Err(Invalid::at(
-                &format!("services.{}", names[0]),
-                format!("call cycle: {}", names.join(" → ")),
-            )
-            .help("services must call each other without cycles (a call graph that is a DAG)"));
+            // Point at the `calls` of the endpoint that closes the cycle (its last step).
+            let (from, to) = (cycle[cycle.len() - 2], cycle[cycle.len() - 1]);
+            let closing = endpoints
+                .iter()
+                .find(|e| {
+                    e.service == from
+                        && e.stages
+                            .iter()
+                            .flatten()
+                            .any(|t| endpoints[*t].service == to)
+                })
+                .map_or(format!("services.{}", names[0]), |e| {
+                    let endpoint = e.name.rsplit('.').next().unwrap_or(&e.name);
+                    format!(
+                        "services.{}.endpoints.{endpoint}.calls",
+                        services[from].name
+                    )
+                });
+            return Err(
+                Invalid::at(&closing, format!("call cycle: {}", names.join(" → "))).help(
+                    "services must call each other without cycles (a call graph that is a DAG)",
+                ),
+            );
         }
     }
     Ok(())

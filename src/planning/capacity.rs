@@ -2,37 +2,93 @@
 //! bisection on replicated runs.
 //!
 //! A rate *passes* when the SLO holds with 95% confidence (the metric's confidence interval lies
-//! at or below the limit) and *fails* when it is violated with 95% confidence. The search
-//! reports the highest rate found to pass (`ci95_low_rps`), the lowest found to fail
-//! (`ci95_high_rps`), and between them the rate where the mean metric crosses the limit
-//! (`capacity_rps`, interpolated). Every rate is simulated with the same seeds (common random
+//! at or below the limit) and *fails* when it is violated with 95% confidence. A rate whose
+//! interval straddles the limit is *undecided*, and an undecided rate is never taken for a
+//! failure: it gets more replications (up to [`MAX_REPS_FACTOR`] × `--reps`) until it decides,
+//! and every run is long enough to hold the samples the metric needs (a p99 from 30 requests is
+//! noise; see [`samples_needed`]). The search reports the highest rate found to pass
+//! (`ci95_low_rps`), the lowest found to fail (`ci95_high_rps`), and between them the rate where
+//! the mean metric crosses the limit (`capacity_rps`, interpolated), with a [`Status`] saying
+//! whether that answer exists. Every rate is simulated with the same seeds (common random
 //! numbers), so neighbouring rates differ by their load, not by their luck.
 
-use super::slo::{Slo, Verdict};
-use crate::engine::derive_seed;
+use super::slo::{Slo, SloMetric, Verdict};
+use crate::engine::{SimTime, derive_seed};
 use crate::model::{Model, Workload};
 use crate::sim::{Limits, Options, RunResult, simulate_with};
 use rayon::prelude::*;
+
+/// Whether a capacity search found an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The SLO passes below the interval and fails above it.
+    Ok,
+    /// The SLO fails with confidence even at 1% of the saturation rate: it asks for less than
+    /// an idle system achieves. The capacity is 0.
+    NeverMet,
+    /// At the lowest rate tried the SLO could be decided neither way within the replication
+    /// budget: the metric sits on the limit. No capacity is reported.
+    Inconclusive,
+    /// The SLO still held at the highest rate tried (bounded queues can keep latency low past
+    /// saturation by rejecting); the capacity is above `ci95_low_rps`.
+    Unbounded,
+}
+
+impl Status {
+    /// As written in `capacity.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NeverMet => "never_met",
+            Status::Inconclusive => "inconclusive",
+            Status::Unbounded => "unbounded",
+        }
+    }
+}
 
 /// The capacity for one SLO (or for all together).
 #[derive(Clone, Debug)]
 pub struct Capacity {
     /// The SLO as typed, or `all` for every SLO at once.
     pub slo: String,
+    pub status: Status,
+    /// NaN when inconclusive; 0 when never met.
     pub capacity_rps: f64,
     pub ci95_low_rps: f64,
+    /// Infinite when unbounded.
     pub ci95_high_rps: f64,
-    /// The service or link direction busiest at that rate, with its utilisation.
+    /// The service or link direction busiest at the highest rate that did not fail (empty when
+    /// none was found).
     pub bottleneck: String,
+    /// Its mean utilisation there.
+    pub bottleneck_utilisation: f64,
+    /// For people: what the status means here, and what to change when there is no answer.
+    pub note: String,
 }
 
-/// What one rate gave.
+/// What one rate gave, over every replication run so far.
 struct Probe {
     rate: f64,
-    /// Per SLO: mean metric and verdict.
-    results: Vec<(f64, Verdict)>,
+    /// Per SLO, the metric in each replication.
+    values: Vec<Vec<f64>>,
+    /// Per service or link direction: its name and the sum of its utilisation over replications.
+    utilisation: Vec<(String, f64)>,
+}
+
+impl Probe {
+    fn reps(&self) -> usize {
+        self.values.first().map_or(0, Vec::len)
+    }
+
     /// The busiest service or link direction and its mean utilisation.
-    busiest: (String, f64),
+    fn busiest(&self) -> (String, f64) {
+        let n = self.reps().max(1) as f64;
+        self.utilisation
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(name, u)| (name.clone(), u / n))
+            .unwrap_or_default()
+    }
 }
 
 /// A capacity search over one model.
@@ -48,6 +104,12 @@ pub struct Search<'a> {
 
 /// Search resolution, relative to the saturation rate.
 const RESOLUTION: f64 = 0.004;
+
+/// An undecided rate gets more replications, `--reps` at a time, up to this many times `--reps`.
+pub const MAX_REPS_FACTOR: u32 = 4;
+
+/// The lowest rate tried, as a fraction of the saturation rate.
+const LOWEST: f64 = 0.01;
 
 impl<'a> Search<'a> {
     /// Prepares a search; refuses closed workloads and SLOs naming unknown routes.
@@ -86,20 +148,46 @@ impl<'a> Search<'a> {
         })
     }
 
-    /// The model at arrival rate `rate` (a time-varying pattern keeps its shape, scaled).
+    /// The model at arrival rate `rate` (a time-varying pattern keeps its shape, scaled), run
+    /// long enough that each replication holds the samples every SLO's metric needs. Models
+    /// whose behaviour depends on time (a pattern, faults) keep their duration: for them only
+    /// replications are added.
     fn at_rate(&self, rate: f64) -> Model {
         let mut m = self.model.clone();
-        if let Workload::Open { rate_per_s, .. } = &mut m.workload {
+        let mut timed = !m.faults.is_empty();
+        if let Workload::Open {
+            rate_per_s,
+            pattern,
+        } = &mut m.workload
+        {
             *rate_per_s = rate;
+            timed |= pattern.is_some();
+        }
+        if !timed {
+            let needed_s = self
+                .slos
+                .iter()
+                .map(|s| samples_needed(s) / (rate * self.share(s)))
+                .fold(0.0, f64::max);
+            let measured_s = (m.duration - m.warmup).as_secs_f64();
+            if needed_s > measured_s {
+                m.duration = m.warmup + SimTime::from_secs_f64(needed_s);
+            }
         }
         m
     }
 
-    /// Simulates `rate` (once; later asks are answered from the cache).
-    fn probe(&mut self, rate: f64) -> usize {
-        if let Some(i) = self.probes.iter().position(|p| p.rate == rate) {
-            return i;
-        }
+    /// The share of requests an SLO is about.
+    fn share(&self, slo: &Slo) -> f64 {
+        slo.route
+            .as_ref()
+            .and_then(|r| self.model.routes.iter().find(|x| &x.name == r))
+            .map_or(1.0, |r| r.probability)
+            .max(1e-9)
+    }
+
+    /// Simulates replications `from..to` at `rate`, adding them to the rate's probe.
+    fn run(&mut self, rate: f64, from: u32, to: u32) -> usize {
         let model = self.at_rate(rate);
         let options = Options {
             limits: Limits {
@@ -108,7 +196,7 @@ impl<'a> Search<'a> {
             },
             ..Options::default()
         };
-        let runs: Vec<RunResult> = (0..self.reps)
+        let runs: Vec<RunResult> = (from..to)
             .into_par_iter()
             .map(|i| {
                 let mut m = model.clone();
@@ -116,30 +204,71 @@ impl<'a> Search<'a> {
                 simulate_with(&m, &options)
             })
             .collect();
-        let results = self
-            .slos
-            .iter()
-            .map(|s| {
-                let (ci, v) = s.judge(&runs);
-                (ci.mean, v)
-            })
-            .collect();
-        self.probes.push(Probe {
-            rate,
-            results,
-            busiest: busiest(&runs),
-        });
-        self.probes.len() - 1
+        let i = match self.probes.iter().position(|p| p.rate == rate) {
+            Some(i) => i,
+            None => {
+                self.probes.push(Probe {
+                    rate,
+                    values: vec![Vec::new(); self.slos.len()],
+                    utilisation: Vec::new(),
+                });
+                self.probes.len() - 1
+            }
+        };
+        let probe = &mut self.probes[i];
+        for r in &runs {
+            for (s, values) in self.slos.iter().zip(&mut probe.values) {
+                values.push(s.value(r));
+            }
+            let stations = r
+                .services
+                .iter()
+                .map(|s| (s.service.clone(), s.utilisation))
+                .chain(r.links.iter().map(|l| {
+                    (
+                        format!("link {} ({}→{})", l.link, l.from, l.to),
+                        l.utilisation,
+                    )
+                }));
+            if probe.utilisation.is_empty() {
+                probe.utilisation = stations.collect();
+            } else {
+                for (acc, (_, u)) in probe.utilisation.iter_mut().zip(stations) {
+                    acc.1 += u;
+                }
+            }
+        }
+        i
     }
 
-    /// The verdict at `rate` for SLO `k`, or for all SLOs when `k` is `None`.
+    /// The verdict at `rate` for SLO `k`, or for all SLOs when `k` is `None`. An undecided rate
+    /// gets more replications until it decides or the budget is spent.
     fn verdict(&mut self, rate: f64, k: Option<usize>) -> Verdict {
-        let i = self.probe(rate);
+        let budget = self.reps * MAX_REPS_FACTOR;
+        let mut i = match self.probes.iter().position(|p| p.rate == rate) {
+            Some(i) => i,
+            None => self.run(rate, 0, self.reps),
+        };
+        loop {
+            let v = self.judge(i, k);
+            let done = self.probes[i].reps() as u32;
+            if v != Verdict::Unsure || done >= budget {
+                return v;
+            }
+            if crate::interrupt::requested() {
+                return v;
+            }
+            i = self.run(rate, done, (done + self.reps).min(budget));
+        }
+    }
+
+    fn judge(&self, i: usize, k: Option<usize>) -> Verdict {
         let p = &self.probes[i];
+        let verdict = |k: usize| self.slos[k].judge_values(&p.values[k]).1;
         match k {
-            Some(k) => p.results[k].1,
+            Some(k) => verdict(k),
             None => {
-                let vs: Vec<Verdict> = p.results.iter().map(|r| r.1).collect();
+                let vs: Vec<Verdict> = (0..self.slos.len()).map(verdict).collect();
                 if vs.contains(&Verdict::Fail) {
                     Verdict::Fail
                 } else if vs.iter().all(|v| *v == Verdict::Pass) {
@@ -151,45 +280,121 @@ impl<'a> Search<'a> {
         }
     }
 
+    /// The metric's mean and 95% half-width at probe `i` for SLO `k` (the first for `all`).
+    fn metric(&self, rate: f64, k: Option<usize>) -> String {
+        let Some(p) = self.probes.iter().find(|p| p.rate == rate) else {
+            return String::new();
+        };
+        let k = k.unwrap_or(0);
+        let s = &self.slos[k];
+        let (ci, _) = s.judge_values(&p.values[k]);
+        let unit = if s.metric == SloMetric::ErrorRate {
+            ""
+        } else {
+            " ms"
+        };
+        format!(
+            "{} = {:.3} ± {:.3}{unit} over {} replications at {:.1} req/s",
+            s.metric_name(),
+            ci.mean,
+            ci.half_width,
+            ci.n,
+            rate
+        )
+    }
+
     /// The capacity for SLO `k` (or all SLOs).
     fn capacity(&mut self, k: Option<usize>) -> Capacity {
         let step = RESOLUTION * self.saturation_rps;
         let name = k.map_or("all".to_string(), |k| self.slos[k].text.clone());
+        let lo = LOWEST * self.saturation_rps;
+        match self.verdict(lo, k) {
+            Verdict::Pass => {}
+            Verdict::Fail => {
+                let note = format!(
+                    "the SLO fails even at 1% of the saturation rate ({}): it asks for less than an idle system achieves, so no capacity meets it; relax the SLO or make the service times shorter",
+                    self.metric(lo, k)
+                );
+                return self.answer(name, Status::NeverMet, 0.0, 0.0, lo, note);
+            }
+            Verdict::Unsure => {
+                let note = format!(
+                    "inconclusive: at 1% of the saturation rate the SLO is within the noise of its limit ({}, the most --reps {} allows); run longer (--set simulation.duration_s=…) or with more --reps, or set a limit further from what an idle system achieves",
+                    self.metric(lo, k),
+                    self.reps
+                );
+                return self.answer(name, Status::Inconclusive, f64::NAN, 0.0, lo, note);
+            }
+        }
         // Bracket: a rate that fails (bounded queues may hold a latency SLO past saturation).
         let mut hi = self.saturation_rps;
+        let mut bracketed = false;
         for _ in 0..12 {
             if self.verdict(hi, k) == Verdict::Fail {
+                bracketed = true;
                 break;
             }
             hi *= 1.5;
         }
-        let lo = 0.01 * self.saturation_rps;
-        if self.verdict(lo, k) != Verdict::Pass {
-            return Capacity {
-                slo: name,
-                capacity_rps: 0.0,
-                ci95_low_rps: 0.0,
-                ci95_high_rps: lo,
-                bottleneck: "the SLO does not hold even at 1% of the saturation rate".into(),
-            };
-        }
         // The highest passing rate, then the lowest failing one.
-        let (low, _) = bisect(lo, hi, step, |m| self.verdict(m, k) == Verdict::Pass);
-        let (_, high) = bisect(low, hi, step, |m| self.verdict(m, k) != Verdict::Fail);
-        let capacity = self.crossing(k, low, high);
-        let near = self
+        bisect(lo, hi, step, |m| self.verdict(m, k) == Verdict::Pass);
+        let high = if bracketed {
+            let low = self.highest_passing_for(k, hi);
+            bisect(low, hi, step, |m| self.verdict(m, k) != Verdict::Fail).1
+        } else {
+            f64::INFINITY
+        };
+        // Whatever order the probes were made in, no rate that passed lies above the capacity.
+        let low = self.highest_passing_for(k, high);
+        if !bracketed {
+            let note = format!(
+                "the SLO still held at {:.1} req/s, the highest rate tried ({:.0}× the saturation rate)",
+                low,
+                low / self.saturation_rps
+            );
+            return self.answer(name, Status::Unbounded, low, low, high, note);
+        }
+        let capacity = self.crossing(k, low, high).max(low);
+        let note = "the SLO holds with 95% confidence up to the interval's low end and fails with 95% confidence from its high end".into();
+        self.answer(name, Status::Ok, capacity, low, high, note)
+    }
+
+    /// The highest rate below `below` that passed SLO `k` (all for `None`).
+    fn highest_passing_for(&self, k: Option<usize>, below: f64) -> f64 {
+        self.probes
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| p.rate < below && self.judge(*i, k) == Verdict::Pass)
+            .map(|(_, p)| p.rate)
+            .fold(LOWEST * self.saturation_rps, f64::max)
+    }
+
+    /// A result, with the bottleneck at the highest rate that did not fail.
+    fn answer(
+        &self,
+        slo: String,
+        status: Status,
+        capacity_rps: f64,
+        low: f64,
+        high: f64,
+        note: String,
+    ) -> Capacity {
+        let (bottleneck, bottleneck_utilisation) = self
             .probes
             .iter()
-            .filter(|p| p.rate <= high)
+            .filter(|p| p.rate <= high && p.rate >= low)
             .max_by(|x, y| x.rate.total_cmp(&y.rate))
-            .map(|p| format!("{} (utilisation {:.2})", p.busiest.0, p.busiest.1))
-            .unwrap_or_default();
+            .map(Probe::busiest)
+            .unwrap_or((String::new(), f64::NAN));
         Capacity {
-            slo: name,
-            capacity_rps: capacity,
+            slo,
+            status,
+            capacity_rps,
             ci95_low_rps: low,
             ci95_high_rps: high,
-            bottleneck: near,
+            bottleneck,
+            bottleneck_utilisation,
+            note,
         }
     }
 
@@ -204,7 +409,7 @@ impl<'a> Search<'a> {
             .probes
             .iter()
             .filter(|p| p.rate >= low && p.rate <= high)
-            .map(|p| (p.rate, p.results[k].0))
+            .map(|p| (p.rate, self.slos[k].judge_values(&p.values[k]).0.mean))
             .collect();
         seen.sort_by(|x, y| x.0.total_cmp(&y.0));
         for w in seen.windows(2) {
@@ -217,6 +422,15 @@ impl<'a> Search<'a> {
             }
         }
         (low + high) / 2.0
+    }
+}
+
+/// Samples (completed requests of the SLO's route) one replication needs for its metric to mean
+/// something: about 30 beyond a quantile (3,000 for a p99), 1,000 for a mean or an error rate.
+pub fn samples_needed(slo: &Slo) -> f64 {
+    match slo.metric {
+        SloMetric::Quantile(q) => 30.0 / (1.0 - q).max(1e-6),
+        SloMetric::MeanLatency | SloMetric::ErrorRate => 1000.0,
     }
 }
 
@@ -242,26 +456,23 @@ fn snap(rate: f64, step: f64) -> f64 {
     (rate / step).round() * step
 }
 
-/// The busiest service or link direction over `runs`, by mean utilisation.
-fn busiest(runs: &[RunResult]) -> (String, f64) {
-    let n = runs.len().max(1) as f64;
-    let Some(first) = runs.first() else {
-        return (String::new(), 0.0);
-    };
-    let mut best = (String::new(), f64::NEG_INFINITY);
-    for (i, s) in first.services.iter().enumerate() {
-        let u = runs.iter().map(|r| r.services[i].utilisation).sum::<f64>() / n;
-        if u > best.1 {
-            best = (s.service.clone(), u);
+/// Refuses SLOs that no configuration can meet: those that fail with confidence even at 1% of
+/// the saturation rate, where the system is as good as idle (the service times' own tail, the
+/// links' latency). Checked before a search spends its tries on them.
+pub fn idle_check(model: &Model, slos: &[Slo], reps: u32) -> Result<(), String> {
+    let mut search = Search::new(model, slos, reps)?;
+    let lo = LOWEST * search.saturation_rps;
+    for (k, slo) in slos.iter().enumerate() {
+        if search.verdict(lo, Some(k)) == Verdict::Fail {
+            return Err(format!(
+                "`{}`: {} cannot be met by any number of instances: even idle ({}) it is above its limit — the service times' own tail and the links' latency, which scaling does not shorten. Relax the SLO, or shorten the service times or links",
+                model.name,
+                slo.text,
+                search.metric(lo, Some(k))
+            ));
         }
     }
-    for (i, l) in first.links.iter().enumerate() {
-        let u = runs.iter().map(|r| r.links[i].utilisation).sum::<f64>() / n;
-        if u > best.1 {
-            best = (format!("link {} ({}→{})", l.link, l.from, l.to), u);
-        }
-    }
-    best
+    Ok(())
 }
 
 /// The capacity of `model` for each SLO, then for all together when there are several.

@@ -3,6 +3,7 @@
 //! of each as shipped and the cost of meeting the SLOs, with the crossover where the cheaper
 //! architecture changes.
 
+use super::PlanningError;
 use super::capacity::{Capacity, capacity};
 use super::rightsize::{configured, replicate, rightsize};
 use super::slo::Slo;
@@ -56,20 +57,16 @@ pub fn compare(
     rates: &[f64],
     reference_rps: f64,
     reps: u32,
-) -> Result<Comparison, String> {
+) -> Result<Comparison, PlanningError> {
     for m in models {
         if !matches!(m.workload, Workload::Open { .. }) {
-            return Err(format!(
+            return Err(PlanningError::Model(format!(
                 "`{}` has a closed workload; compare needs open workloads (arrival rates)",
                 m.name
-            ));
+            )));
         }
-        if m.cost.is_none() {
-            return Err(format!(
-                "`{}` has no [cost] table: without prices there is no cost to compare",
-                m.name
-            ));
-        }
+        // Before any search: an SLO that even an idle architecture misses has no answer.
+        super::idle_check(m, slos, reps).map_err(PlanningError::Model)?;
     }
     let mut architectures = Vec::new();
     let mut load = Vec::new();
@@ -77,7 +74,9 @@ pub fn compare(
         architectures.push(at_reference(m, slos, reference_rps, reps)?);
         load.extend(over_range(m, slos, rates, reps)?);
         if crate::interrupt::requested() {
-            return Err("the comparison was interrupted".into());
+            return Err(PlanningError::Search(
+                "the comparison was interrupted".into(),
+            ));
         }
     }
     let crossover = crossover(&load, rates);
@@ -99,11 +98,22 @@ fn instances_text(m: &Model, n: &[u32]) -> String {
         .join(" ")
 }
 
-fn at_reference(m: &Model, slos: &[Slo], rate: f64, reps: u32) -> Result<Architecture, String> {
-    let cap = capacity(m, slos, reps)?;
+fn at_reference(
+    m: &Model,
+    slos: &[Slo],
+    rate: f64,
+    reps: u32,
+) -> Result<Architecture, PlanningError> {
+    let cap = capacity(m, slos, reps).map_err(PlanningError::Model)?;
     let cap = cap.last().cloned().expect("one capacity per SLO at least");
-    let sized = rightsize(m, Some(rate), slos, reps, None)
-        .map_err(|e| format!("`{}` at {rate} req/s: {e}", m.name))?;
+    let sized = rightsize(m, Some(rate), slos, reps, None).map_err(|e| match e {
+        PlanningError::Model(e) => {
+            PlanningError::Model(format!("`{}` at {rate} req/s: {e}", m.name))
+        }
+        PlanningError::Search(e) => {
+            PlanningError::Search(format!("`{}` at {rate} req/s: {e}", m.name))
+        }
+    })?;
     let n = sized.instances();
     let model = configured(m, Some(rate), &n);
     let runs = replicate(&model, reps);
@@ -149,7 +159,12 @@ fn at_reference(m: &Model, slos: &[Slo], rate: f64, reps: u32) -> Result<Archite
 
 /// Over the range: p99 as shipped, and the cost of meeting the SLOs, growing the configuration
 /// from one load to the next (more load never needs fewer instances).
-fn over_range(m: &Model, slos: &[Slo], rates: &[f64], reps: u32) -> Result<Vec<LoadPoint>, String> {
+fn over_range(
+    m: &Model,
+    slos: &[Slo],
+    rates: &[f64],
+    reps: u32,
+) -> Result<Vec<LoadPoint>, PlanningError> {
     let mut out = Vec::new();
     let mut start: Option<Vec<u32>> = None;
     let mut reachable = true;

@@ -5,6 +5,7 @@
 //! confidence, then take instances away, most expensive first, while the SLOs still hold. The
 //! result is verified: every configuration accepted passed its own replicated check.
 
+use super::PlanningError;
 use super::slo::{Slo, Verdict};
 use crate::engine::derive_seed;
 use crate::model::{Model, Workload};
@@ -88,16 +89,45 @@ fn prices(model: &Model) -> Vec<f64> {
 }
 
 /// The gateway or a link direction when it is nearly saturated: more instances will not help.
-fn saturated_fixed(runs: &[RunResult]) -> Option<String> {
+/// Says which field to change and to what, from the offered load at `model`'s rate (which,
+/// unlike a measured utilisation, is not capped at 1).
+fn saturated_fixed(model: &Model, runs: &[RunResult]) -> Option<String> {
     let first = runs.first()?;
     let n = runs.len() as f64;
     let mean = |f: &dyn Fn(&RunResult) -> f64| runs.iter().map(f).sum::<f64>() / n;
+    let load = crate::analysis::offered_load(model);
+    // Enough capacity to bring the offered load to this utilisation.
+    const TARGET: f64 = 0.7;
     if mean(&|r| r.services[0].utilisation) > 0.97 {
-        return Some("the gateway".into());
+        let workers = model.services[0].workers;
+        let offered = load.stations[0].utilisation.max(1.0);
+        let needed = (f64::from(workers) * offered / TARGET).ceil();
+        return Some(format!(
+            "the gateway is saturated (offered utilisation {offered:.2}), and instances of the services do not relieve it: raise gateway.workers from {workers} to at least {needed} (for {:.0}% utilisation), or shorten gateway.service_ms",
+            100.0 * TARGET
+        ));
     }
     first.links.iter().enumerate().find_map(|(i, l)| {
-        (mean(&|r| r.links[i].utilisation) > 0.97)
-            .then(|| format!("link {} ({}→{})", l.link, l.from, l.to))
+        if mean(&|r| r.links[i].utilisation) <= 0.97 {
+            return None;
+        }
+        let link = model.links.iter().find(|x| x.name == l.link)?;
+        let bandwidth = link.bandwidth_bps? / 1e6;
+        let offered = load
+            .links
+            .iter()
+            .find(|x| x.link == l.link && x.from == l.from)
+            .map_or(1.0, |x| x.utilisation.max(1.0));
+        Some(format!(
+            "link {} ({}→{}) is saturated (offered utilisation {offered:.2}), and instances do not relieve it: raise links.{}.bandwidth_mbps from {} to at least {:.0} (for {:.0}% utilisation), or make the messages smaller",
+            l.link,
+            l.from,
+            l.to,
+            l.link,
+            crate::report::number(bandwidth),
+            (bandwidth * offered / TARGET).ceil(),
+            100.0 * TARGET
+        ))
     })
 }
 
@@ -118,13 +148,16 @@ pub fn rightsize(
     slos: &[Slo],
     reps: u32,
     start: Option<Vec<u32>>,
-) -> Result<Rightsized, String> {
+) -> Result<Rightsized, PlanningError> {
     for s in slos {
-        s.check(model)?;
+        s.check(model).map_err(PlanningError::Model)?;
     }
     if model.services.len() < 2 {
-        return Err("the model has no services to scale".into());
+        return Err(PlanningError::Model(
+            "the model has no services to scale".into(),
+        ));
     }
+    super::idle_check(&configured(model, rate, &[]), slos, reps).map_err(PlanningError::Model)?;
     let original: Vec<u32> = model.services.iter().map(|s| s.instances).collect();
     let (mut n, mut runs, mut tried) = grow_runs(model, rate, slos, reps, start)?;
     let judge = |n: &[u32], tried: &mut usize| {
@@ -191,7 +224,7 @@ fn grow_runs(
     slos: &[Slo],
     reps: u32,
     start: Option<Vec<u32>>,
-) -> Result<(Vec<u32>, Vec<RunResult>, usize), String> {
+) -> Result<(Vec<u32>, Vec<RunResult>, usize), PlanningError> {
     let at_rate = configured(model, rate, &[]);
     let bound = utilisation_bound(&at_rate);
     // Never below the utilisation bound, whatever the start.
@@ -203,21 +236,29 @@ fn grow_runs(
     let mut runs = replicate(&configured(model, rate, &n), reps);
     while !all_pass(slos, &runs) {
         if tried >= MAX_TRIES || crate::interrupt::requested() {
-            return Err(format!(
-                "no configuration met {} after {tried} tries: the bottleneck may be the gateway or a link, which instances do not relieve",
+            return Err(PlanningError::Search(format!(
+                "no configuration met {} after {tried} tries (the last: {})",
                 slos.iter()
                     .map(|s| s.text.as_str())
                     .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+                    .join(", "),
+                model
+                    .services
+                    .iter()
+                    .zip(&n)
+                    .skip(1)
+                    .map(|(s, n)| format!("{}={n}", s.name))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )));
         }
-        if let Some(what) = saturated_fixed(&runs) {
-            return Err(format!(
-                "{what} saturates, and instances do not relieve it (raise its workers or bandwidth)"
-            ));
+        if let Some(what) = saturated_fixed(&configured(model, rate, &n), &runs) {
+            return Err(PlanningError::Model(what));
         }
         let Some(b) = busiest_service(&runs) else {
-            return Err("the model has no services to scale".into());
+            return Err(PlanningError::Model(
+                "the model has no services to scale".into(),
+            ));
         };
         n[b] += 1;
         tried += 1;
@@ -234,7 +275,7 @@ pub fn grow(
     slos: &[Slo],
     reps: u32,
     start: Option<Vec<u32>>,
-) -> Result<(Vec<u32>, f64), String> {
+) -> Result<(Vec<u32>, f64), PlanningError> {
     let (n, runs, _) = grow_runs(model, Some(rate), slos, reps, start)?;
     Ok((n, mean_cost(model, &runs)))
 }

@@ -91,10 +91,10 @@ impl FromStr for Slo {
     }
 }
 
-/// Whether a run kept up with its load: it ran to the end, and at most 1% of its requests
-/// were still in flight then (a backlog that grows through the run is overload).
+/// Whether a run kept up with its load: it ran to the end and was not saturated (its backlog
+/// did not grow: see [`crate::sim::saturated`]), the same rule that flags runs in every output.
 pub fn kept_up(r: &RunResult) -> bool {
-    r.stopped.is_none() && r.all.in_flight_at_end() as f64 <= 0.01 * r.all.requests as f64
+    r.stopped.is_none() && !r.all.saturated
 }
 
 /// Whether replications meet an SLO.
@@ -125,6 +125,17 @@ impl Slo {
         }
     }
 
+    /// The metric as the user names it, with its route: `p99`, `order.create_order:mean`.
+    pub fn metric_name(&self) -> String {
+        self.text
+            .split("<=")
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
+    }
+
     fn route<'a>(&self, r: &'a RunResult) -> &'a RouteResult {
         match &self.route {
             Some(name) => r.routes.iter().find(|x| &x.route == name).unwrap_or(&r.all),
@@ -150,6 +161,11 @@ impl Slo {
     /// The mean of the metric over `runs` with its 95% confidence interval, and the verdict.
     pub fn judge(&self, runs: &[RunResult]) -> (MeanCi, Verdict) {
         let values: Vec<f64> = runs.iter().map(|r| self.value(r)).collect();
+        self.judge_values(&values)
+    }
+
+    /// [`Slo::judge`] from the metric's value in each replication.
+    pub fn judge_values(&self, values: &[f64]) -> (MeanCi, Verdict) {
         if values.iter().any(|v| v.is_infinite()) {
             let ci = MeanCi {
                 mean: f64::INFINITY,
@@ -158,7 +174,7 @@ impl Slo {
             };
             return (ci, Verdict::Fail);
         }
-        let ci = mean_ci95(&values);
+        let ci = mean_ci95(values);
         let verdict = if ci.mean + ci.half_width <= self.limit {
             Verdict::Pass
         } else if ci.mean - ci.half_width > self.limit {

@@ -59,6 +59,9 @@ pub fn summary_table(r: &RunResult) -> String {
             route.in_flight_at_end()
         );
     }
+    if r.all.saturated {
+        let _ = writeln!(s, "{}", saturation_warning(&r.all));
+    }
     if r.all.errors > 0 {
         let kinds: Vec<String> = ErrorKind::ALL
             .iter()
@@ -176,6 +179,20 @@ fn edges_block(s: &mut String, r: &RunResult) {
             st.wasted_work_ns as f64 / 1e6
         );
     }
+}
+
+/// The warning under a saturated run's table: latencies of completed requests alone are
+/// survivor-biased exactly here, so say how many were left and give the bound.
+pub fn saturation_warning(all: &crate::sim::RouteResult) -> String {
+    format!(
+        "warning: SATURATED — the backlog grew through the run: {} of {} requests ({:.1}%) were still in flight at the end. \
+         The percentiles above count completed requests only; counting each request in flight at its age, p99 ≥ {} ms. \
+         Add capacity, lower the load, or bound the queues (queue_capacity).",
+        all.in_flight_at_end(),
+        all.requests,
+        100.0 * all.backlog_share(),
+        ms(all.quantile_with_backlog_ms(0.99))
+    )
 }
 
 /// The offered load per station and link direction, as printed by `meshsim check`.

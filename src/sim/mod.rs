@@ -23,7 +23,9 @@ pub use breakdown::{Component, RouteBreakdown};
 pub use call::ErrorKind;
 pub use network::{MAX_RETRANSMISSIONS, MAX_RTO};
 pub use policy::EdgeStats;
-pub use result::{EdgeResult, LinkResult, RouteResult, RunResult, ScaleEvent, ServiceResult};
+pub use result::{
+    EdgeResult, LinkResult, RouteResult, RunResult, ScaleEvent, ServiceResult, saturated,
+};
 pub use series::{Interval, TimeSeries};
 
 use crate::engine::{self, Arena, EventQueue, Grow, Handle, Process, SimRng, SimTime};
@@ -163,13 +165,18 @@ fn run<const FULL: bool>(model: &Model, options: &Options) -> RunResult {
     sim.start(&mut queue);
     let limits = options.limits;
     let mut stop = None;
-    let events = engine::run_until_checked(
-        &mut sim,
-        &mut queue,
-        model.duration,
-        CHECK_EVERY,
-        |events| {
-            stop = if let Some(m) = limits.max_events.filter(|&m| events >= m) {
+    let mut events = 0;
+    // The run is cut in two at the middle of the measured window, to count the requests in
+    // flight there: a backlog that grew from there to the end is saturation (see
+    // `result::saturated`). Events at the cut stay queued, so the run is the same as one piece.
+    let middle = SimTime((model.warmup.as_nanos() / 2) + (model.duration.as_nanos() / 2));
+    for (part, until) in [middle, model.duration].into_iter().enumerate() {
+        if part == 1 {
+            sim.in_flight_at_middle = Some(sim.in_flight);
+        }
+        let before = events;
+        events += engine::run_until_checked(&mut sim, &mut queue, until, CHECK_EVERY, |n| {
+            stop = if let Some(m) = limits.max_events.filter(|&m| before + n >= m) {
                 Some(Stop::Events(m))
             } else if limits
                 .max_wall_s
@@ -182,8 +189,11 @@ fn run<const FULL: bool>(model: &Model, options: &Options) -> RunResult {
                 None
             };
             stop.is_none()
-        },
-    );
+        });
+        if stop.is_some() || sim.stop.is_some() {
+            break;
+        }
+    }
     if sim.stop.is_none() {
         sim.stop = stop;
     }
@@ -253,6 +263,8 @@ struct Simulator<'m, const FULL: bool> {
     tail_cut: Vec<u64>,
     /// Requests sent and not yet completed, and the cap on them.
     in_flight: u64,
+    /// `in_flight` at the middle of the measured window (once the run got there).
+    in_flight_at_middle: Option<u64>,
     max_in_flight: u64,
     /// Why the run stopped early, if it did.
     stop: Option<Stop>,
@@ -368,6 +380,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             paths: None,
             tail_cut: Vec::new(),
             in_flight: 0,
+            in_flight_at_middle: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             stop: None,
         }

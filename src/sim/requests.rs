@@ -5,6 +5,7 @@ use super::Simulator;
 use super::call::{Call, ErrorKind, Event};
 use crate::engine::{EventQueue, Handle, SimTime};
 use crate::model::Workload;
+use crate::stats::LatencyStats;
 use rand::RngExt;
 use rand_distr::Distribution;
 
@@ -153,6 +154,25 @@ impl<const FULL: bool> Simulator<'_, FULL> {
 }
 
 impl<const FULL: bool> Simulator<'_, FULL> {
+    /// Per route, the ages at `end` of the measured requests still in flight (`None` for a
+    /// route with none). Requests a client has given up on are finished (as errors) and not
+    /// counted.
+    pub(super) fn backlog(&self, end: SimTime) -> Vec<Option<LatencyStats>> {
+        let mut out: Vec<Option<LatencyStats>> = vec![None; self.model.routes.len()];
+        if self.in_flight == 0 {
+            return out;
+        }
+        for call in self.calls.values() {
+            if call.parent == Handle::NONE && !call.abandoned && call.origin >= self.warmup {
+                let age = end.saturating_sub(call.origin).as_nanos();
+                out[call.route as usize]
+                    .get_or_insert_with(LatencyStats::new)
+                    .record(age);
+            }
+        }
+        out
+    }
+
     /// Adds a measured successful request's path to its route's breakdown.
     fn record_path(&mut self, route: usize, h: Handle, latency: u64) {
         let Some(paths) = self.paths.as_mut().filter(|_| FULL) else {

@@ -58,6 +58,14 @@ pub struct RouteResult {
     pub errors_by_kind: [u64; ErrorKind::ALL.len()],
     /// Latencies of the successful requests, from scheduled arrival to response.
     pub latency: LatencyStats,
+    /// The ages, at the end of the run, of the requests still in flight then (`None` when
+    /// there were none): each will take at least that long, so percentiles over `latency` and
+    /// these together are lower bounds on the true ones where completed-only percentiles are
+    /// survivor-biased.
+    pub backlog: Option<LatencyStats>,
+    /// Whether the run this route belongs to was saturated (see [`saturated`]): the same for
+    /// every route of a run.
+    pub saturated: bool,
     pub measured_s: f64,
 }
 
@@ -71,9 +79,15 @@ impl RouteResult {
             errors: 0,
             errors_by_kind: [0; ErrorKind::ALL.len()],
             latency: LatencyStats::new(),
+            backlog: None,
+            saturated: false,
             measured_s,
         };
         for r in routes {
+            if let Some(b) = &r.backlog {
+                all.backlog.get_or_insert_with(LatencyStats::new).merge(b);
+            }
+            all.saturated |= r.saturated;
             all.requests += r.requests;
             all.completed += r.completed;
             all.errors += r.errors;
@@ -88,6 +102,28 @@ impl RouteResult {
     /// Requests still in flight when the run ended.
     pub fn in_flight_at_end(&self) -> u64 {
         self.requests - self.completed - self.errors
+    }
+
+    /// Requests in flight at the end as a share of the requests that arrived (0 when none did).
+    pub fn backlog_share(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.in_flight_at_end() as f64 / self.requests as f64
+        }
+    }
+
+    /// The latency quantile `q` counting each request still in flight at its age at the end:
+    /// a lower bound on the true quantile. Equal to the completed-only one without a backlog.
+    pub fn quantile_with_backlog_ms(&self, q: f64) -> f64 {
+        match &self.backlog {
+            None => self.latency.quantile_ms(q),
+            Some(b) => {
+                let mut both = self.latency.clone();
+                both.merge(b);
+                both.quantile_ms(q)
+            }
+        }
     }
 
     /// Successful completions per second of measured time.
@@ -196,6 +232,13 @@ pub(super) fn collect<const FULL: bool>(
     });
     // At least a nanosecond, so that rates stay finite for a run stopped during warm-up.
     let measured_s = (end - model.warmup).as_secs_f64().max(1e-9);
+    let mut backlog = sim.backlog(end);
+    let saturated = saturated(
+        &sim.stop,
+        sim.in_flight_at_middle,
+        sim.in_flight,
+        sim.requests.iter().sum(),
+    );
     // The histograms move into the result (a copy would be ~100 KB per route, each run).
     let latencies = std::mem::take(&mut sim.latency)
         .into_iter()
@@ -212,6 +255,8 @@ pub(super) fn collect<const FULL: bool>(
             errors: sim.errors[i].iter().sum(),
             errors_by_kind: sim.errors[i],
             latency,
+            backlog: backlog[i].take(),
+            saturated,
             measured_s,
         })
         .collect();
@@ -319,6 +364,24 @@ pub(super) fn collect<const FULL: bool>(
         stopped: sim.stop.clone(),
         end_s: end.as_secs_f64(),
     }
+}
+
+/// Whether a run was saturated: its backlog of requests grew instead of settling. That is a
+/// run stopped for having too many requests in flight, or one whose requests in flight at the
+/// end are more than 1% of those that arrived in the measured window *and* grew from the middle
+/// of that window to its end by more than chance allows (three standard deviations of a
+/// Poisson count; a stable system's number in flight wanders about its mean, an overloaded
+/// one's climbs by (arrival rate − capacity) × time). The second condition keeps a healthy run
+/// whose requests are merely slow compared with its length from being flagged.
+pub fn saturated(stop: &Option<super::Stop>, middle: Option<u64>, end: u64, arrivals: u64) -> bool {
+    if matches!(stop, Some(super::Stop::InFlight { .. })) {
+        return true;
+    }
+    let Some(middle) = middle else {
+        return false;
+    };
+    let grew = end as f64 > middle as f64 + 3.0 * ((middle + end) as f64).sqrt();
+    grew && end as f64 > 0.01 * arrivals as f64
 }
 
 /// Busy workers over available workers, time-averaged: with a fixed number of instances the

@@ -26,7 +26,14 @@ fn cost_values(per_hour: f64, routes: &[RouteResult]) -> [f64; 2] {
 }
 
 /// Metrics taken from the pooled histogram of all replications (never averaged).
-const POOLED: &[&str] = &["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"];
+const POOLED: &[&str] = &[
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p99_with_backlog_ms",
+    "p999_ms",
+    "max_ms",
+];
 
 /// The routes of one replication, then `all`.
 fn routes_with_all(run: &super::store::RunRecord) -> Result<Vec<RouteResult>, String> {
@@ -127,6 +134,12 @@ fn point_rows(p: &PointFile) -> Result<Vec<Vec<String>>, String> {
         let mut pooled = route.clone();
         for routes in &reps[1..] {
             pooled.latency.merge(&routes[k].latency);
+            if let Some(b) = &routes[k].backlog {
+                pooled
+                    .backlog
+                    .get_or_insert_with(crate::stats::LatencyStats::new)
+                    .merge(b);
+            }
         }
         let pooled_row = route_row(&pooled);
         let mut row = vec![p.point_id.to_string()];

@@ -223,6 +223,32 @@ impl Plan {
     /// Loads one point per value of each axis, so that a bad path or value is reported before
     /// anything runs.
     pub fn check(&self) -> Result<(), Error> {
+        // Each value alone first: a value the model refuses is the user's `--vary` argument,
+        // not a line of the model file, so say so without pointing into the file.
+        for a in &self.grid.axes {
+            for v in &a.values {
+                let mut overrides = self.sets.clone();
+                overrides.push(Override {
+                    path: a.path.split('.').map(str::to_string).collect(),
+                    value: v.clone(),
+                });
+                if let Err(e) = self.text.load(&overrides) {
+                    return Err(match e {
+                        crate::model::ModelError::Invalid(d) => Error::Usage(format!(
+                            "--vary {}={}: the value `{v}` is refused: {}{}",
+                            a.path,
+                            a.values.join(","),
+                            d.message,
+                            d.help
+                                .filter(|h| !h.contains("changed by --set"))
+                                .map(|h| format!("\n  = help: {h}"))
+                                .unwrap_or_default()
+                        )),
+                        other => other.into(),
+                    });
+                }
+            }
+        }
         let mut stride = 1;
         for a in self.grid.axes.iter().rev() {
             for v in 0..a.values.len() {

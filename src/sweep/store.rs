@@ -71,6 +71,13 @@ pub struct RouteRecord {
     #[serde(default)]
     pub errors_by_kind: Vec<u64>,
     pub latency: LatencySnapshot,
+    /// Ages of the requests still in flight at the end (absent when there were none, so the
+    /// files of healthy runs are as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<LatencySnapshot>,
+    /// Whether the run was saturated (absent when it was not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub saturated: bool,
 }
 
 impl RouteRecord {
@@ -83,6 +90,8 @@ impl RouteRecord {
             errors: r.errors,
             errors_by_kind: r.errors_by_kind.to_vec(),
             latency: r.latency.snapshot(),
+            backlog: r.backlog.as_ref().map(LatencyStats::snapshot),
+            saturated: r.saturated,
         }
     }
 
@@ -95,6 +104,11 @@ impl RouteRecord {
             errors: self.errors,
             errors_by_kind: self.errors_by_kind.clone().try_into().ok()?,
             latency: LatencyStats::from_snapshot(&self.latency)?,
+            backlog: match &self.backlog {
+                Some(b) => Some(LatencyStats::from_snapshot(b)?),
+                None => None,
+            },
+            saturated: self.saturated,
             measured_s,
         })
     }
