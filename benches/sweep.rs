@@ -41,6 +41,7 @@ fn plan() -> Plan {
         grid: Grid::new(axes, false).expect("valid grid"),
         reps: 2,
         shard: None,
+        command: String::new(),
     }
 }
 

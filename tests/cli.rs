@@ -137,10 +137,14 @@ fn seed_toml_is_exactly_the_builtin_model_and_init_writes_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = meshsim(&["init", "mine.toml"], dir.path());
     assert!(out.status.success());
+    // The built-in model, named after the file so that its results do not land in the
+    // built-in model's output folder.
+    let written = std::fs::read_to_string(dir.path().join("mine.toml")).unwrap();
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("mine.toml")).unwrap(),
-        file
+        written,
+        file.replacen("name = \"gateway-user-order\"", "name = \"mine\"", 1)
     );
+    assert_ne!(written, file);
     // A second init refuses to overwrite.
     let out = meshsim(&["init", "mine.toml"], dir.path());
     assert_eq!(out.status.code(), Some(2));
@@ -614,5 +618,51 @@ fn analyze_prints_theory_beside_the_simulation() {
         out.status.code(),
         Some(2),
         "one replication gives no interval"
+    );
+}
+
+#[test]
+fn outputs_read_cleanly_in_spreadsheets_and_the_report_keeps_its_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = repo().join("models/circuit-breaker.toml");
+    let out = meshsim(
+        &[
+            "run",
+            model.to_str().unwrap(),
+            "--timeseries",
+            "1s",
+            "-q",
+            "--out",
+            "r",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out).1);
+    let r = dir.path().join("r");
+    // No `->` in any column name: a breaker's column is breaker_open_<from>_to_<to>.
+    let ts = std::fs::read_to_string(r.join("timeseries.csv")).unwrap();
+    let header = ts.lines().next().unwrap();
+    assert!(!header.contains("->"), "{header}");
+    assert!(header.contains("breaker_open_order_to_user"), "{header}");
+    // Link hops of the breakdown in link/from/to columns, as in links.csv.
+    let b = std::fs::read_to_string(r.join("breakdown.csv")).unwrap();
+    assert!(
+        b.starts_with("route,service,link,from,to,component,mean_ms,p99_requests_mean_ms\n"),
+        "{b}"
+    );
+    assert!(b.contains(",,order_user,order,user,"), "{b}");
+    assert!(!b.contains('→'), "{b}");
+    // The report ranks the hops, and `plot` keeps the command that made the data.
+    let html = std::fs::read_to_string(r.join("report.html")).unwrap();
+    assert!(
+        html.contains("Which hop is to blame"),
+        "report lacks the hop ranking"
+    );
+    let out = meshsim(&["plot", "r"], dir.path());
+    assert!(out.status.success(), "{}", text(&out).1);
+    let html = std::fs::read_to_string(r.join("report.html")).unwrap();
+    assert!(
+        html.contains("circuit-breaker.toml --timeseries 1s -q --out r   (charts redrawn by: "),
+        "the report lost the command that made the data"
     );
 }

@@ -346,3 +346,58 @@ fn compare_works_without_prices_and_without_a_rate() {
         .fold(0.0, f64::max);
     assert!((top - 1200.0).abs() < 1.0, "top of the range {top}");
 }
+
+#[test]
+fn rightsized_toml_runs_under_its_own_name_and_the_slo_is_printed_with_unit_and_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::meshsim(
+        &[
+            "rightsize",
+            "--slo",
+            "p99<=50ms",
+            "--set",
+            "simulation.duration_s=20",
+            "--reps",
+            "3",
+            "--jobs",
+            "1",
+        ],
+        dir.path(),
+    );
+    let stdout = common::ok(&out);
+    assert!(
+        stdout.contains("p99<=50ms: p99 = ")
+            && stdout.contains(" ms (mean and 95% interval over 3 replications; limit 50 ms)"),
+        "{stdout}"
+    );
+    let written = "output/gateway-user-order/rightsize/rightsized.toml";
+    let text = std::fs::read_to_string(dir.path().join(written)).unwrap();
+    assert!(
+        text.contains("name = \"gateway-user-order-rightsized\""),
+        "{text}"
+    );
+    common::ok(&common::meshsim(
+        &["run", written, "-q", "--no-charts"],
+        dir.path(),
+    ));
+    assert!(
+        dir.path()
+            .join("output/gateway-user-order-rightsized/summary.csv")
+            .is_file()
+    );
+    // -q prints nothing but warnings and errors.
+    let out = common::meshsim(
+        &[
+            "rightsize",
+            "--slo",
+            "p99<=50ms",
+            "--set",
+            "simulation.duration_s=20",
+            "--reps",
+            "3",
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert!(common::ok(&out).is_empty());
+}

@@ -379,3 +379,63 @@ fn merging_shards_of_different_sweeps_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("shards of different sweeps"));
 }
+
+#[test]
+fn sweep_slo_judges_every_point_and_shortcuts_set_rate_and_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    // The built-in gateway saturates at 1,000 req/s: p99 <= 50 ms holds at 300, not at 1,100.
+    let out = ok(&meshsim(
+        &[
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=300,1100",
+            "--duration",
+            "20",
+            "--reps",
+            "3",
+            "--slo",
+            "p99<=50ms",
+            "--out",
+            "s",
+            "--no-charts",
+        ],
+        dir.path(),
+    ));
+    assert!(
+        out.contains("SLO p99<=50ms: met at 1 of 2 points; violated at workload.rate_per_s=1100"),
+        "{out}"
+    );
+    let slo = String::from_utf8(read(&dir.path().join("s"), "slo.csv")).unwrap();
+    let rows: Vec<&str> = slo.lines().collect();
+    assert_eq!(
+        rows[0],
+        "point_id,workload.rate_per_s,slo,route,metric,value,value_ci95,limit,verdict"
+    );
+    assert!(rows[1].starts_with("0,300,p99<=50ms,all,p99,") && rows[1].ends_with(",50,meets"));
+    assert!(rows[2].starts_with("1,1100,p99<=50ms,all,p99,") && rows[2].ends_with(",violates"));
+    // --duration is simulation.duration_s: 20 s with the model's 5 s warm-up.
+    let runs = String::from_utf8(read(&dir.path().join("s"), "runs.csv")).unwrap();
+    let info = String::from_utf8(read(&dir.path().join("s"), "sweep.json")).unwrap();
+    assert!(info.contains("simulation.duration_s=20"), "{info}");
+    assert!(runs.lines().count() > 1);
+    // run --rate sets workload.rate_per_s.
+    ok(&meshsim(
+        &[
+            "run",
+            "--rate",
+            "123",
+            "--duration",
+            "11",
+            "-q",
+            "--no-charts",
+            "--out",
+            "r",
+        ],
+        dir.path(),
+    ));
+    let model = String::from_utf8(read(&dir.path().join("r"), "model.toml")).unwrap();
+    assert!(
+        model.contains("rate_per_s = 123") && model.contains("duration_s = 11"),
+        "{model}"
+    );
+}

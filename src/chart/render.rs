@@ -17,7 +17,19 @@ fn colour(s: &Series) -> RGBColor {
 }
 
 /// Renders a PNG image.
+/// The style with the image grown to give each of many stacked panels room (260 px per panel
+/// at the default size, beyond the first three), so that axis labels never overlap.
+fn grown(figure: &Figure, style: &Style) -> Style {
+    let per_800 = f64::from(style.height) / 800.0;
+    let needed = (140.0 + 260.0 * figure.panels.len() as f64) * per_800;
+    Style {
+        height: style.height.max(needed.round() as u32).min(8000),
+        ..*style
+    }
+}
+
 pub fn render_png(figure: &Figure, style: &Style) -> Result<Vec<u8>, String> {
+    let style = &grown(figure, style);
     let (w, h) = (style.width, style.height);
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     {
@@ -42,6 +54,7 @@ pub fn render_png(figure: &Figure, style: &Style) -> Result<Vec<u8>, String> {
 
 /// Renders an SVG document.
 pub fn render_svg(figure: &Figure, style: &Style) -> Result<String, String> {
+    let style = &grown(figure, style);
     let mut svg = String::new();
     {
         let root =

@@ -13,6 +13,8 @@ const RATE: &str = "workload.rate_per_s";
 /// A sweep's points.csv, with the varied parameters identified.
 pub struct Points {
     pub table: Table,
+    /// The sweep's folder.
+    pub dir: std::path::PathBuf,
     /// Columns of the varied parameters, in axis order.
     pub params: Vec<usize>,
     pub route: usize,
@@ -32,6 +34,7 @@ impl Points {
             route,
             replications,
             model: model_name(dir),
+            dir: dir.to_path_buf(),
             table,
         })
     }
@@ -244,6 +247,7 @@ fn latency(p: &Points, route: &str, style: &Style) -> Result<Figure, String> {
     if let Some(rings) = p.saturated(&rows, x, "p99_ms", &cats, numeric) {
         series.push(rings);
     }
+    let guides = slo_limits(p, route);
     // Latencies that span more than a decade and a half (a knee into saturation) flatten
     // everything below the knee on a linear axis: switch to a log axis, and say so.
     let (lo, hi) = series
@@ -269,6 +273,7 @@ fn latency(p: &Points, route: &str, style: &Style) -> Result<Figure, String> {
                 "latency (ms)".into()
             },
             y_from_zero: true,
+            guides,
             log_y,
             log_x: style.log_x && numeric,
             x_categories: if numeric { Vec::new() } else { cats },
@@ -276,6 +281,31 @@ fn latency(p: &Points, route: &str, style: &Style) -> Result<Figure, String> {
             ..Panel::default()
         }],
     })
+}
+
+/// The latency SLOs of `slo.csv` (written by `sweep --slo`) for `route`, as guide lines at
+/// their limits.
+fn slo_limits(p: &Points, route: &str) -> Vec<(f64, String)> {
+    let Ok(t) = super::Table::read(&p.dir.join("slo.csv")) else {
+        return Vec::new();
+    };
+    let (Ok(slo), Ok(r), Ok(metric), Ok(limit)) = (
+        t.col("slo"),
+        t.col("route"),
+        t.col("metric"),
+        t.col("limit"),
+    ) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(f64, String)> = Vec::new();
+    for (i, row) in t.rows.iter().enumerate() {
+        let latency = !row[metric].ends_with("errors") && !row[metric].ends_with("error_rate");
+        let text = format!("SLO {}", row[slo]);
+        if row[r] == route && latency && !out.iter().any(|g| g.1 == text) {
+            out.push((t.num(i, limit), text));
+        }
+    }
+    out
 }
 
 /// The last component of a dotted path, for legends.

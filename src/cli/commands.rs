@@ -27,7 +27,7 @@ pub(super) fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
 
 pub(super) fn run(args: RunArgs) -> Result<(), Error> {
     let text = args.model.text()?;
-    let sets = args.model.overrides();
+    let sets = [args.model.overrides(), args.shortcuts.overrides()].concat();
     let model = text.load(&sets)?;
     warn_saturation(&analysis::offered_load(&model), &model);
     let out = super::output_dir(args.out.as_ref(), || Path::new("output").join(&model.name))?;
@@ -120,7 +120,16 @@ pub(super) fn init(args: InitArgs) -> Result<(), Error> {
             args.path.display()
         )));
     }
-    report::write_atomic(&args.path, model::BUILTIN_MODEL.as_bytes())?;
+    // Named after the file, so that its results do not land in the built-in model's folder.
+    let name = args
+        .path
+        .file_stem()
+        .map_or("my-model".into(), |s| s.to_string_lossy().into_owned());
+    let mut doc: toml_edit::DocumentMut = model::BUILTIN_MODEL
+        .parse()
+        .expect("the built-in model is valid TOML");
+    doc["name"] = toml_edit::value(name);
+    report::write_atomic(&args.path, doc.to_string().as_bytes())?;
     println!(
         "wrote the built-in model to {}; edit it, then: meshsim run {}",
         args.path.display(),
@@ -208,10 +217,27 @@ pub(super) fn draw_charts(
     files.push(report::write_report(
         dir,
         title,
-        &report::command_line(),
+        &report_command(dir),
         &svgs,
     )?);
     Ok(files)
+}
+
+/// The command shown in `report.html`: the one that made the data (from `run.json` or
+/// `sweep.json`), and this one too when it only redraws the charts (`meshsim plot`).
+fn report_command(dir: &Path) -> String {
+    let now = report::command_line();
+    let made = ["run.json", "sweep.json"].iter().find_map(|f| {
+        let bytes = std::fs::read(dir.join(f)).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        v.get("command")?.as_str().map(str::to_string)
+    });
+    match made {
+        Some(made) if made != now && !made.is_empty() => {
+            format!("{made}   (charts redrawn by: {now})")
+        }
+        _ => now,
+    }
 }
 
 pub(super) fn plot(args: PlotArgs) -> Result<(), Error> {

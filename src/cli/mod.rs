@@ -97,6 +97,8 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub charts: ChartArgs,
+    #[command(flatten)]
+    pub runner: Runner,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +117,8 @@ pub struct RightsizeArgs {
     /// Where to write rightsized.toml [default: output/<model name>/rightsize/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub runner: Runner,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +136,8 @@ pub struct CapacityArgs {
     /// Where to write capacity.csv [default: output/<model name>/capacity/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub runner: Runner,
 }
 
 fn parse_slo(s: &str) -> Result<crate::planning::Slo, String> {
@@ -149,6 +155,56 @@ pub struct ModelArgs {
     /// The random seed (same as --set simulation.seed=N).
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+/// Shortcuts for the two values users change most.
+#[derive(Debug, Args, Default, Clone)]
+pub struct Shortcuts {
+    /// The arrival rate in requests per second (same as --set workload.rate_per_s=R).
+    #[arg(long, value_name = "REQ_PER_S")]
+    pub rate: Option<f64>,
+    /// Simulated seconds (same as --set simulation.duration_s=S).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+}
+
+impl Shortcuts {
+    /// The overrides these stand for (validated with the model, like any `--set`).
+    pub fn overrides(&self) -> Vec<Override> {
+        let set = |path: [&str; 2], v: f64| Override {
+            path: path.map(String::from).to_vec(),
+            value: crate::report::number(v),
+        };
+        self.rate
+            .map(|r| set(["workload", "rate_per_s"], r))
+            .into_iter()
+            .chain(self.duration.map(|d| set(["simulation", "duration_s"], d)))
+            .collect()
+    }
+}
+
+/// How a planning command runs: threads and output.
+#[derive(Debug, Args, Default, Clone)]
+pub struct Runner {
+    /// Threads to use [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub jobs: Option<u32>,
+    /// Print only warnings and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl Runner {
+    /// A thread pool of `--jobs` threads (all cores by default).
+    pub fn pool(&self) -> Result<rayon::ThreadPool, Error> {
+        let threads = self
+            .jobs
+            .map_or_else(rayon::current_num_threads, |j| j as usize);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))
+    }
 }
 
 /// Guards against runaway runs.
@@ -259,6 +315,8 @@ fn parse_interval(s: &str) -> Result<crate::engine::SimTime, String> {
 pub struct RunArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub shortcuts: Shortcuts,
     /// Record a time series with this interval (e.g. 1s, 500ms): timeseries.csv and its chart.
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     pub timeseries: Option<crate::engine::SimTime>,
@@ -290,6 +348,12 @@ pub struct AnalyzeArgs {
 pub struct SweepArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub shortcuts: Shortcuts,
+    /// Judge every point against a service-level objective, as `capacity` does (repeatable):
+    /// slo.csv, a summary under the table, and the limit drawn on the latency chart.
+    #[arg(long, value_name = "SLO", value_parser = parse_slo)]
+    pub slo: Vec<crate::planning::Slo>,
     /// A parameter to vary: PATH=start:stop:step, PATH=log:start:stop:count or PATH=a,b,c
     /// (repeatable: the points are the cartesian product). Without it, the model's [sweep] table.
     #[arg(long, value_name = "PATH=SPEC", value_parser = crate::sweep::parse_vary)]

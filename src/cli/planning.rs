@@ -6,12 +6,24 @@ use crate::planning;
 use crate::report::{csv_bytes, number, write_atomic};
 use std::path::Path;
 
+/// `println!` unless `-q`.
+macro_rules! say {
+    ($quiet:expr, $($arg:tt)*) => {
+        if !$quiet {
+            println!($($arg)*);
+        }
+    };
+}
+
 pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
+    let q = args.runner.quiet;
+    let pool = args.runner.pool()?;
     let model = args.model.load()?;
     let out = super::output_dir(args.out.as_ref(), || {
         Path::new("output").join(&model.name).join("capacity")
     })?;
-    println!(
+    say!(
+        q,
         "meshsim {}: capacity of `{}` ({}) at {}, {} replications per rate",
         env!("CARGO_PKG_VERSION"),
         model.name,
@@ -23,20 +35,22 @@ pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
             .join(", "),
         args.reps
     );
-    let results = planning::capacity(&model, &args.slo, args.reps).map_err(Error::Usage)?;
+    let results = pool
+        .install(|| planning::capacity(&model, &args.slo, args.reps))
+        .map_err(Error::Usage)?;
     if crate::interrupt::requested() {
         return Err(Error::Interrupted(
             "the capacity search was interrupted".into(),
         ));
     }
-    print!("{}", capacity_table(&results));
+    say!(q, "{}", capacity_table(&results).trim_end());
     std::fs::create_dir_all(&out).map_err(|source| crate::report::OutputError::Io {
         path: out.clone(),
         source,
     })?;
     let path = out.join("capacity.csv");
     write_atomic(&path, &capacity_csv(&results))?;
-    println!("\nwrote {}", path.display());
+    say!(q, "\nwrote {}", path.display());
     // Scripts trust exit codes: an SLO no rate meets is a model problem (2), an undecided
     // search a failure to answer (1); the table and capacity.csv are written either way.
     use planning::capacity::Status;
@@ -65,6 +79,8 @@ pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
 }
 
 pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
+    let q = args.runner.quiet;
+    let pool = args.runner.pool()?;
     let text = args.model.text()?;
     let sets = args.model.overrides();
     let model = text.load(&sets)?;
@@ -77,7 +93,8 @@ pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
         Path::new("output").join(&model.name).join("rightsize")
     })?;
     let slos: Vec<&str> = args.slo.iter().map(|s| s.text.as_str()).collect();
-    println!(
+    say!(
+        q,
         "meshsim {}: right-sizing `{}` ({}) for {} at {}, {} replications per configuration",
         env!("CARGO_PKG_VERSION"),
         model.name,
@@ -87,30 +104,56 @@ pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
             .map_or("its own rate".to_string(), |r| format!("{r} req/s")),
         args.reps
     );
-    let r = planning::rightsize(&model, args.rate, &args.slo, args.reps, None)?;
-    println!("\n{:<16} {:>9} {:>12}", "service", "instances", "(was)");
+    let r = pool.install(|| planning::rightsize(&model, args.rate, &args.slo, args.reps, None))?;
+    say!(q, "\n{:<16} {:>9} {:>12}", "service", "instances", "(was)");
     for (name, was, now) in &r.services {
-        println!("{name:<16} {now:>9} {was:>12}");
+        say!(q, "{name:<16} {now:>9} {was:>12}");
     }
     for (s, m) in args.slo.iter().zip(&r.metrics) {
-        println!("{}: {m:.4} (mean over the replications)", s.text);
-    }
-    if r.cost_per_hour.is_finite() {
-        println!(
-            "cost: {:.4} per hour, {:.4} per million successful requests",
-            r.cost_per_hour, r.cost_per_million_requests
+        let (scale, unit) = match s.metric {
+            planning::SloMetric::ErrorRate => (100.0, "%"),
+            _ => (1.0, " ms"),
+        };
+        say!(
+            q,
+            "{}: {} = {:.3} ± {:.3}{unit} (mean and 95% interval over {} replications; limit {}{unit})",
+            s.text,
+            s.metric_name(),
+            scale * m.mean,
+            scale * m.half_width,
+            m.n,
+            crate::report::number(scale * s.limit)
         );
     }
-    println!("({} configurations simulated)", r.tried);
+    if r.cost_per_hour.is_finite() {
+        say!(
+            q,
+            "cost: {:.4} per hour, {:.4} per million successful requests",
+            r.cost_per_hour,
+            r.cost_per_million_requests
+        );
+    }
+    say!(
+        q,
+        "({} configuration{} simulated)",
+        r.tried,
+        if r.tried == 1 { "" } else { "s" }
+    );
     let mut all = sets.clone();
     all.extend(r.overrides(args.rate));
+    // Its own name, so that running it writes beside, not over, the original's results.
+    all.push(crate::model::Override {
+        path: vec!["name".into()],
+        value: format!("{}-rightsized", model.name),
+    });
     std::fs::create_dir_all(&out).map_err(|source| crate::report::OutputError::Io {
         path: out.clone(),
         source,
     })?;
     let path = out.join("rightsized.toml");
     write_atomic(&path, text.effective_text(&all)?.as_bytes())?;
-    println!(
+    say!(
+        q,
         "\nwrote {} (run it: meshsim run {})",
         path.display(),
         path.display()
@@ -150,6 +193,8 @@ fn default_rates(models: &[crate::model::Model]) -> String {
 }
 
 pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
+    let q = args.runner.quiet;
+    let pool = args.runner.pool()?;
     let models = args
         .models
         .iter()
@@ -177,7 +222,8 @@ pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
         },
     };
     let out = super::output_dir(args.out.as_ref(), || Path::new("output").join("compare"))?;
-    println!(
+    say!(
+        q,
         "meshsim {}: comparing {} at {} over {} loads, {} replications per configuration",
         env!("CARGO_PKG_VERSION"),
         models
@@ -193,9 +239,9 @@ pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
         rates.len(),
         args.reps
     );
-    let c = planning::compare(&models, &args.slo, &rates, reference, args.reps)?;
+    let c = pool.install(|| planning::compare(&models, &args.slo, &rates, reference, args.reps))?;
     let table = compare_markdown(&c);
-    print!("\n{table}");
+    say!(q, "\n{}", table.trim_end());
     std::fs::create_dir_all(&out).map_err(|source| crate::report::OutputError::Io {
         path: out.clone(),
         source,
@@ -218,7 +264,7 @@ pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
         .iter()
         .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
         .collect();
-    println!("\nwrote {}/{{{}}}", out.display(), names.join(", "));
+    say!(q, "\nwrote {}/{{{}}}", out.display(), names.join(", "));
     Ok(())
 }
 

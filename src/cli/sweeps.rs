@@ -40,7 +40,7 @@ pub(super) fn main_job() -> Result<(), Error> {
 
 pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
     let text = args.model.text()?;
-    let sets = args.model.overrides();
+    let sets = [args.model.overrides(), args.shortcuts.overrides()].concat();
     let base = text.load(&sets)?;
     for name in base.uncalled_services() {
         eprintln!(
@@ -83,8 +83,12 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
         grid,
         reps: args.reps.or(table.reps).unwrap_or(3),
         shard,
+        command: report::command_line(),
     };
     plan.check()?;
+    for s in &args.slo {
+        s.check(&plan.base).map_err(Error::Usage)?;
+    }
     if args.list {
         print!("{}", list_points(&plan));
         return Ok(());
@@ -118,6 +122,11 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
         );
     }
     let mut outcome = pool.install(|| crate::sweep::run(&plan, &out, args.resume, args.quiet))?;
+    if !args.slo.is_empty() {
+        outcome
+            .files
+            .push(crate::sweep::write_slo_csv(&out, &args.slo)?);
+    }
     let model_toml = out.join("model.toml");
     report::write_atomic(
         &model_toml,
@@ -149,6 +158,7 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
             "{}",
             sweep_table(&out.join("points.csv")).unwrap_or_default()
         );
+        print!("{}", slo_summary(&out.join("slo.csv")).unwrap_or_default());
         let names: Vec<String> = outcome
             .files
             .iter()
@@ -202,6 +212,51 @@ pub(super) fn list_points(plan: &crate::sweep::Plan) -> String {
             .unwrap_or_default()
     ));
     s
+}
+
+/// Per SLO of `slo.csv`: the points that violate it or leave it undecided.
+fn slo_summary(slo_csv: &Path) -> Option<String> {
+    let mut r = csv::Reader::from_path(slo_csv).ok()?;
+    let header = r.headers().ok()?.clone();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (slo, verdict) = (col("slo")?, col("verdict")?);
+    let params: Vec<usize> = (1..slo).collect();
+    let mut by_slo: Vec<(String, usize, Vec<String>, Vec<String>)> = Vec::new();
+    for rec in r.records().flatten() {
+        let name = rec[slo].to_string();
+        let i = match by_slo.iter().position(|s| s.0 == name) {
+            Some(i) => i,
+            None => {
+                by_slo.push((name, 0, Vec::new(), Vec::new()));
+                by_slo.len() - 1
+            }
+        };
+        let at: Vec<String> = params
+            .iter()
+            .map(|&p| format!("{}={}", &header[p], &rec[p]))
+            .collect();
+        by_slo[i].1 += 1;
+        match &rec[verdict] {
+            "violates" => by_slo[i].2.push(at.join(" ")),
+            "undecided" => by_slo[i].3.push(at.join(" ")),
+            _ => {}
+        }
+    }
+    let mut s = String::new();
+    for (name, n, bad, unsure) in by_slo {
+        s.push_str(&format!(
+            "SLO {name}: met at {} of {n} points",
+            n - bad.len() - unsure.len()
+        ));
+        if !bad.is_empty() {
+            s.push_str(&format!("; violated at {}", bad.join("; ")));
+        }
+        if !unsure.is_empty() {
+            s.push_str(&format!("; undecided at {}", unsure.join("; ")));
+        }
+        s.push('\n');
+    }
+    Some(s)
 }
 
 /// The `all` rows of points.csv: parameters, throughput, error rate, mean and p99 with their CIs.

@@ -20,8 +20,9 @@ pub struct Rightsized {
     /// At the model's prices (NaN without a `[cost]` table).
     pub cost_per_hour: f64,
     pub cost_per_million_requests: f64,
-    /// Per SLO: the mean metric at the chosen configuration.
-    pub metrics: Vec<f64>,
+    /// Per SLO: the metric at the chosen configuration, mean and 95% confidence interval over
+    /// the replications.
+    pub metrics: Vec<crate::stats::MeanCi>,
     /// Configurations simulated to get there.
     pub tried: usize,
 }
@@ -198,7 +199,7 @@ pub fn rightsize(
             .collect(),
         cost_per_hour,
         cost_per_million_requests: crate::cost::per_million(cost_per_hour, throughput),
-        metrics: slos.iter().map(|s| s.judge(&runs).0.mean).collect(),
+        metrics: slos.iter().map(|s| s.judge(&runs).0).collect(),
         tried,
     })
 }

@@ -149,7 +149,15 @@ impl Slo {
         if !kept_up(r) {
             return f64::INFINITY;
         }
-        let route = self.route(r);
+        self.value_of(self.route(r))
+    }
+
+    /// The metric of one route's results: infinite when its run was saturated or nothing
+    /// completed.
+    pub fn value_of(&self, route: &RouteResult) -> f64 {
+        if route.saturated {
+            return f64::INFINITY;
+        }
         let v = match self.metric {
             SloMetric::MeanLatency => route.latency.mean_ms(),
             SloMetric::Quantile(q) => route.latency.quantile_ms(q),

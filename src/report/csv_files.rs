@@ -283,7 +283,10 @@ pub fn cost_csv(cost: &crate::cost::CostReport) -> Vec<u8> {
 /// Columns of `breakdown.csv`, in order.
 pub const BREAKDOWN_COLUMNS: &[&str] = &[
     "route",
-    "hop",
+    "service",
+    "link",
+    "from",
+    "to",
     "component",
     "mean_ms",
     "p99_requests_mean_ms",
@@ -298,9 +301,13 @@ pub fn breakdown_csv(result: &RunResult) -> Vec<u8> {
         .iter()
         .flat_map(|b| {
             b.parts.iter().map(|(hop, c, mean, tail)| {
+                let [service, link, from, to] = crate::sim::hop_parts(hop);
                 vec![
                     b.route.clone(),
-                    hop.clone(),
+                    service.to_string(),
+                    link.to_string(),
+                    from.to_string(),
+                    to.to_string(),
                     c.as_str().to_string(),
                     number(*mean),
                     number(*tail),
@@ -327,7 +334,7 @@ pub fn latency_cdf_csv(result: &RunResult) -> Vec<u8> {
 /// throughput, error rate, p50 and p99 of the requests completed in the interval, and each
 /// service's time-average queue length (`queue_length_<service>`) and ready instances
 /// (`instances_<service>`), retries and timeouts over all edges, and the share of the interval
-/// each circuit breaker was open (`breaker_open_<from>-><to>`).
+/// each circuit breaker was open (`breaker_open_<from>_to_<to>`).
 pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
     let mut header: Vec<String> = [
         "start_s",
@@ -345,7 +352,11 @@ pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
     header.extend(ts.services.iter().map(|s| format!("queue_length_{s}")));
     header.extend(ts.services.iter().map(|s| format!("instances_{s}")));
     header.extend(["retries".to_string(), "timeouts".to_string()]);
-    header.extend(ts.breakers.iter().map(|b| format!("breaker_open_{b}")));
+    header.extend(
+        ts.breakers
+            .iter()
+            .map(|b| format!("breaker_open_{}", b.replace("->", "_to_"))),
+    );
     let rows = ts
         .rows
         .iter()

@@ -103,6 +103,12 @@ pub fn write_report(
             let _ = write!(body, "<h2>{}</h2>{t}", escape(heading));
         }
     }
+    if let Some(t) = hop_ranking(&dir.join("breakdown.csv")) {
+        let _ = write!(
+            body,
+            "<h2>Which hop is to blame: per route, the hops with the largest share of the mean latency</h2>{t}"
+        );
+    }
     if let Some(t) = points_table(&dir.join("points.csv")) {
         let _ = write!(
             body,
@@ -119,6 +125,82 @@ pub fn write_report(
     let path = dir.join("report.html");
     write_atomic(&path, html.as_bytes())?;
     Ok(path)
+}
+
+/// Per route of `breakdown.csv`: its hops (a service, or a link direction) ranked by their
+/// share of the route's mean latency, the top five, with the component that dominates each.
+fn hop_ranking(path: &Path) -> Option<String> {
+    let mut r = csv::Reader::from_path(path).ok()?;
+    let header: Vec<String> = r.headers().ok()?.iter().map(String::from).collect();
+    let col = |n: &str| header.iter().position(|h| h == n);
+    let (route, service, link, from, to, component, mean) = (
+        col("route")?,
+        col("service")?,
+        col("link")?,
+        col("from")?,
+        col("to")?,
+        col("component")?,
+        col("mean_ms")?,
+    );
+    // (route, hop) → (total ms, (largest component, its ms))
+    let mut hops: Vec<(String, String, f64, (String, f64))> = Vec::new();
+    for rec in r.records().flatten() {
+        let hop = if rec[service].is_empty() {
+            format!("link {} ({}→{})", &rec[link], &rec[from], &rec[to])
+        } else {
+            rec[service].to_string()
+        };
+        let ms: f64 = rec[mean].parse().unwrap_or(0.0);
+        let i = match hops.iter().position(|h| h.0 == rec[route] && h.1 == hop) {
+            Some(i) => i,
+            None => {
+                hops.push((rec[route].to_string(), hop, 0.0, (String::new(), 0.0)));
+                hops.len() - 1
+            }
+        };
+        hops[i].2 += ms;
+        if ms > hops[i].3.1 {
+            hops[i].3 = (rec[component].to_string(), ms);
+        }
+    }
+    let mut routes: Vec<String> = Vec::new();
+    for h in &hops {
+        if !routes.contains(&h.0) {
+            routes.push(h.0.clone());
+        }
+    }
+    if routes.len() == 2 && routes[1] == "all" {
+        routes.pop();
+    }
+    let mut rows = String::new();
+    for route in &routes {
+        let mut of: Vec<&(String, String, f64, (String, f64))> =
+            hops.iter().filter(|h| &h.0 == route).collect();
+        let total: f64 = of.iter().map(|h| h.2).sum();
+        of.sort_by(|a, b| b.2.total_cmp(&a.2));
+        for (rank, h) in of.iter().take(5).enumerate() {
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.1}%</td><td>{}</td></tr>",
+                escape(route),
+                rank + 1,
+                escape(&h.1),
+                h.2,
+                if total > 0.0 {
+                    100.0 * h.2 / total
+                } else {
+                    0.0
+                },
+                escape(&h.3.0)
+            );
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "<table><tr><th>route</th><th>rank</th><th>hop</th><th>mean ms</th><th>share of the route's mean</th><th>mostly</th></tr>{rows}</table>"
+    ))
 }
 
 /// The `all` rows of points.csv with the parameters and the main metrics.

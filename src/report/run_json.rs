@@ -15,6 +15,8 @@ pub struct RunInfo {
     pub model_sha256: String,
     /// `--set` overrides applied, as typed.
     pub overrides: Vec<String>,
+    /// The command line that made the run (kept in report.html when `plot` redraws it).
+    pub command: String,
     pub seed: u64,
     pub meshsim_version: &'static str,
     /// Simulated seconds, warm-up included.
@@ -48,6 +50,7 @@ impl RunInfo {
         RunInfo {
             model: model.name.clone(),
             model_file: model.source.file.clone(),
+            command: super::command_line(),
             model_sha256: model.source.sha256.clone(),
             overrides: model.source.overrides.clone(),
             seed: model.seed,

@@ -208,3 +208,17 @@ pub struct RouteBreakdown {
     /// (hop name, component, mean ms over all requests, mean ms over the p99 requests).
     pub parts: Vec<(String, Component, f64, f64)>,
 }
+
+/// The name of a link direction as a hop of the breakdown: `link (from→to)`.
+pub fn link_hop(link: &str, from: &str, to: &str) -> String {
+    format!("{link} ({from}→{to})")
+}
+
+/// A hop's name split into (service, link, from, to): a service hop fills the first, a link
+/// direction (named by [`link_hop`]) the other three.
+pub fn hop_parts(hop: &str) -> [&str; 4] {
+    hop.strip_suffix(')')
+        .and_then(|h| h.rsplit_once(" ("))
+        .and_then(|(link, ends)| ends.split_once('→').map(|(a, b)| ["", link, a, b]))
+        .unwrap_or([hop, "", "", ""])
+}

@@ -329,8 +329,8 @@ pub(super) fn collect<const FULL: bool>(
                     &model.services[l.ends[1]].name,
                 );
                 [
-                    format!("{} ({a}→{b})", l.name),
-                    format!("{} ({b}→{a})", l.name),
+                    super::breakdown::link_hop(&l.name, a, b),
+                    super::breakdown::link_hop(&l.name, b, a),
                 ]
             }))
             .collect();

@@ -177,3 +177,63 @@ fn point_rows(p: &PointFile) -> Result<Vec<Vec<String>>, String> {
     }
     Ok(rows)
 }
+
+/// `slo.csv`: per point and SLO, the metric's mean over replications with its 95% interval,
+/// the limit, and the verdict (`meets`, `violates` or `undecided`, as `capacity` judges: a
+/// saturated replication violates).
+pub fn slo_csv(
+    info: &SweepInfo,
+    points: &[PointFile],
+    slos: &[crate::planning::Slo],
+) -> Result<Vec<u8>, String> {
+    use crate::planning::Verdict;
+    let mut header: Vec<String> = vec!["point_id".into()];
+    header.extend(info.axes.iter().map(|a| a.path.clone()));
+    header.extend(
+        [
+            "slo",
+            "route",
+            "metric",
+            "value",
+            "value_ci95",
+            "limit",
+            "verdict",
+        ]
+        .map(String::from),
+    );
+    let mut rows = Vec::new();
+    for p in points {
+        let reps: Vec<Vec<RouteResult>> = p
+            .runs
+            .iter()
+            .map(routes_with_all)
+            .collect::<Result<_, _>>()?;
+        for slo in slos {
+            let route = slo.route.as_deref().unwrap_or("all");
+            let values: Vec<f64> = reps
+                .iter()
+                .filter_map(|routes| routes.iter().find(|r| r.route == route))
+                .map(|r| slo.value_of(r))
+                .collect();
+            let (ci, verdict) = slo.judge_values(&values);
+            let mut row = vec![p.point_id.to_string()];
+            row.extend(p.params.iter().cloned());
+            row.extend([
+                slo.text.clone(),
+                route.to_string(),
+                slo.metric_name(),
+                number(ci.mean),
+                number(ci.half_width),
+                number(slo.limit),
+                match verdict {
+                    Verdict::Pass => "meets",
+                    Verdict::Fail => "violates",
+                    Verdict::Unsure => "undecided",
+                }
+                .to_string(),
+            ]);
+            rows.push(row);
+        }
+    }
+    Ok(csv_bytes(header, rows))
+}

@@ -179,6 +179,8 @@ pub struct Plan {
     pub shard: Option<Shard>,
     /// Limits for every run of the sweep.
     pub options: crate::sim::Options,
+    /// The command line, recorded in `sweep.json`.
+    pub command: String,
 }
 
 impl Plan {
@@ -274,6 +276,7 @@ impl Plan {
             model_file: self.base.source.file.clone(),
             model_sha256: self.base.source.sha256.clone(),
             overrides: self.sets.iter().map(|s| s.to_string()).collect(),
+            command: self.command.clone(),
             axes: self.grid.axes.clone(),
             replications: self.reps,
             base_seed: self.base.seed,
@@ -452,6 +455,20 @@ fn describe(sweep_id: &str, shard: Option<&str>) -> String {
         Some(k) => format!("shard {k} of sweep {sweep_id}"),
         None => format!("sweep {sweep_id} (unsharded)"),
     }
+}
+
+/// Writes `slo.csv` into `out` from its point files: per point and SLO, the verdict.
+pub fn write_slo_csv(out: &Path, slos: &[crate::planning::Slo]) -> Result<PathBuf, Error> {
+    let info = store::read_info(out).map_err(Error::Usage)?;
+    let points: Vec<PointFile> = store::read_points(out)
+        .map_err(Error::Usage)?
+        .into_iter()
+        .filter(|p| p.sweep_id == info.sweep_id)
+        .collect();
+    let bytes = assemble::slo_csv(&info, &points, slos).map_err(Error::Usage)?;
+    let path = out.join("slo.csv");
+    write_atomic(&path, &bytes)?;
+    Ok(path)
 }
 
 /// p99 over all routes and replications of a point, for the progress display.

@@ -19,6 +19,9 @@ pub struct SweepInfo {
     pub model_file: String,
     pub model_sha256: String,
     pub overrides: Vec<String>,
+    /// The command line that ran the sweep (kept in report.html when `plot` redraws it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
     pub axes: Vec<Axis>,
     pub replications: u32,
     pub base_seed: u64,
