@@ -401,3 +401,50 @@ fn rightsized_toml_runs_under_its_own_name_and_the_slo_is_printed_with_unit_and_
     );
     assert!(common::ok(&out).is_empty());
 }
+
+#[test]
+fn capacity_draws_its_search() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::meshsim(
+        &[
+            "capacity",
+            &format!("{root}/models/shop.toml"),
+            "--slo",
+            "p99<=50ms",
+            "--out",
+            "c",
+        ],
+        dir.path(),
+    );
+    common::ok(&out);
+    let c = dir.path().join("c");
+    for f in ["capacity.png", "capacity.svg", "report.html", "model.toml"] {
+        assert!(c.join(f).is_file(), "{f} missing");
+    }
+    // Every rate the search simulated, with its verdict: the answer lies between the highest
+    // rate that met the SLO and the lowest that violated it.
+    let search = std::fs::read_to_string(c.join("capacity_search.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = search
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let rate = |r: &Vec<&str>| r[1].parse::<f64>().unwrap();
+    let met = rows
+        .iter()
+        .filter(|r| r[5] == "meets")
+        .map(rate)
+        .fold(0.0, f64::max);
+    let violated = rows
+        .iter()
+        .filter(|r| r[5] == "violates")
+        .map(rate)
+        .fold(f64::INFINITY, f64::min);
+    let cap = std::fs::read_to_string(c.join("capacity.csv")).unwrap();
+    let row: Vec<&str> = cap.lines().nth(1).unwrap().split(',').collect();
+    let (low, high): (f64, f64) = (row[3].parse().unwrap(), row[4].parse().unwrap());
+    assert_eq!((low, high), (met, violated), "{cap}\n{search}");
+    let svg = std::fs::read_to_string(c.join("capacity.svg")).unwrap();
+    assert!(svg.contains("limit p99&lt;=50ms") || svg.contains("limit p99<=50ms"));
+}

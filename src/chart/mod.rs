@@ -5,6 +5,7 @@
 //! bands, guides), then rendered by [`render`]. Keeping the data separate means `meshsim plot`
 //! redraws any output folder, and tests check the data a chart shows against the CSV it came from.
 
+pub mod capacity;
 pub mod compare;
 mod render;
 pub mod run;
@@ -269,6 +270,12 @@ pub fn model_name(dir: &Path) -> String {
         {
             return name.to_string();
         }
+    }
+    if let Ok(text) = std::fs::read_to_string(dir.join("model.toml"))
+        && let Ok(t) = text.parse::<toml::Table>()
+        && let Some(name) = t.get("name").and_then(|n| n.as_str())
+    {
+        return name.to_string();
     }
     dir.file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -195,6 +195,8 @@ pub(super) fn draw_charts(
 ) -> Result<Vec<PathBuf>, Error> {
     let figures = if dir.join("compare_load.csv").is_file() {
         crate::chart::compare::figures(dir)
+    } else if dir.join("capacity_search.csv").is_file() {
+        crate::chart::capacity::figures(dir)
     } else if dir.join("points.csv").is_file() {
         crate::chart::sweep::figures(dir, route, style)
     } else {

@@ -138,6 +138,8 @@ pub struct CapacityArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub runner: Runner,
+    #[command(flatten)]
+    pub charts: ChartArgs,
 }
 
 fn parse_slo(s: &str) -> Result<crate::planning::Slo, String> {

@@ -35,8 +35,8 @@ pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
             .join(", "),
         args.reps
     );
-    let results = pool
-        .install(|| planning::capacity(&model, &args.slo, args.reps))
+    let (results, probed) = pool
+        .install(|| planning::capacity::capacity_searched(&model, &args.slo, args.reps))
         .map_err(Error::Usage)?;
     if crate::interrupt::requested() {
         return Err(Error::Interrupted(
@@ -50,7 +50,23 @@ pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
     })?;
     let path = out.join("capacity.csv");
     write_atomic(&path, &capacity_csv(&results))?;
-    say!(q, "\nwrote {}", path.display());
+    write_atomic(&out.join("capacity_search.csv"), &search_csv(&probed))?;
+    let text = args.model.text()?;
+    write_atomic(
+        &out.join("model.toml"),
+        text.effective_text(&args.model.overrides())?.as_bytes(),
+    )?;
+    let mut files = vec![
+        "capacity.csv".to_string(),
+        "capacity_search.csv".to_string(),
+    ];
+    if !args.charts.no_charts {
+        let title = format!("{}: capacity", model.name);
+        for f in super::draw_charts(&out, &args.charts.style(), "all", &title)? {
+            files.extend(f.file_name().map(|n| n.to_string_lossy().into_owned()));
+        }
+    }
+    say!(q, "\nwrote {}/{{{}}}", out.display(), files.join(", "));
     // Scripts trust exit codes: an SLO no rate meets is a model problem (2), an undecided
     // search a failure to answer (1); the table and capacity.csv are written either way.
     use planning::capacity::Status;
@@ -451,6 +467,42 @@ fn capacity_table(results: &[planning::Capacity]) -> String {
         let _ = writeln!(s, "{}: {}", c.slo, c.note);
     }
     s
+}
+
+/// `capacity_search.csv`: every rate the search simulated, per SLO: the metric with its 95%
+/// interval, the limit and the verdict.
+fn search_csv(probed: &[planning::capacity::Probed]) -> Vec<u8> {
+    let rows = probed
+        .iter()
+        .map(|p| {
+            vec![
+                p.slo.clone(),
+                number(p.rate_rps),
+                number(p.mean),
+                number(p.half_width),
+                number(p.limit),
+                match p.verdict {
+                    planning::Verdict::Pass => "meets",
+                    planning::Verdict::Fail => "violates",
+                    planning::Verdict::Unsure => "undecided",
+                }
+                .to_string(),
+                p.replications.to_string(),
+            ]
+        })
+        .collect();
+    csv_bytes(
+        &[
+            "slo",
+            "rate_rps",
+            "value",
+            "value_ci95",
+            "limit",
+            "verdict",
+            "replications",
+        ],
+        rows,
+    )
 }
 
 /// `capacity.csv`: one row per SLO (then `all`).

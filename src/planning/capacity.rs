@@ -475,12 +475,59 @@ pub fn idle_check(model: &Model, slos: &[Slo], reps: u32) -> Result<(), String> 
     Ok(())
 }
 
+/// One rate the search simulated, judged against one SLO: the search made visible.
+#[derive(Clone, Debug)]
+pub struct Probed {
+    pub slo: String,
+    pub rate_rps: f64,
+    /// The metric's mean over the replications and its 95% half-width (infinite mean when a
+    /// replication was saturated).
+    pub mean: f64,
+    pub half_width: f64,
+    pub limit: f64,
+    pub verdict: Verdict,
+    pub replications: usize,
+}
+
+impl Search<'_> {
+    /// Every rate simulated, per SLO, in rate order.
+    fn probed(&self) -> Vec<Probed> {
+        let mut out = Vec::new();
+        for (k, slo) in self.slos.iter().enumerate() {
+            let mut probes: Vec<&Probe> = self.probes.iter().collect();
+            probes.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+            for p in probes {
+                let (ci, verdict) = slo.judge_values(&p.values[k]);
+                out.push(Probed {
+                    slo: slo.text.clone(),
+                    rate_rps: p.rate,
+                    mean: ci.mean,
+                    half_width: ci.half_width,
+                    limit: slo.limit,
+                    verdict,
+                    replications: ci.n,
+                });
+            }
+        }
+        out
+    }
+}
+
 /// The capacity of `model` for each SLO, then for all together when there are several.
 pub fn capacity(model: &Model, slos: &[Slo], reps: u32) -> Result<Vec<Capacity>, String> {
+    capacity_searched(model, slos, reps).map(|(c, _)| c)
+}
+
+/// [`capacity`], with every rate the search simulated.
+pub fn capacity_searched(
+    model: &Model,
+    slos: &[Slo],
+    reps: u32,
+) -> Result<(Vec<Capacity>, Vec<Probed>), String> {
     let mut search = Search::new(model, slos, reps)?;
     let mut out: Vec<Capacity> = (0..slos.len()).map(|k| search.capacity(Some(k))).collect();
     if slos.len() > 1 {
         out.push(search.capacity(None));
     }
-    Ok(out)
+    Ok((out, search.probed()))
 }

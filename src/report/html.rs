@@ -97,6 +97,11 @@ pub fn write_report(
         ),
         ("scaling.csv", "Autoscaling decisions"),
         ("cost.csv", "Cost at the simulated load"),
+        ("capacity.csv", "Capacity at each SLO"),
+        (
+            "capacity_search.csv",
+            "Every rate the capacity search simulated",
+        ),
     ];
     for (file, heading) in run_tables {
         if let Some(t) = csv_table(&dir.join(file), |_, _| true, None) {
