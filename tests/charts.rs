@@ -316,3 +316,25 @@ fn report_html_renders_in_a_real_browser() {
         "page errors:\n{log}"
     );
 }
+
+#[test]
+fn the_time_series_shades_and_names_fault_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/partition.toml");
+    ok(&meshsim(
+        &["run", model, "--timeseries", "1s", "-q", "--out", "r"],
+        dir.path(),
+    ));
+    let figure = chart::run::timeseries(&dir.path().join("r"), false).unwrap();
+    // partition.toml cuts link gateway_user from 20 s for 10 s: every panel shades it, the
+    // first names it.
+    assert_eq!(
+        figure.panels[0].spans,
+        vec![(20.0, 30.0, "partition gateway_user".to_string())]
+    );
+    assert!(
+        figure.panels[1..]
+            .iter()
+            .all(|p| p.spans == vec![(20.0, 30.0, String::new())])
+    );
+}

@@ -102,6 +102,8 @@ pub struct Panel {
     pub x_categories: Vec<String>,
     /// Horizontal guide lines with labels, e.g. (0.99, "p99").
     pub guides: Vec<(f64, String)>,
+    /// Shaded x ranges with labels (empty labels draw the shade alone), e.g. a fault window.
+    pub spans: Vec<(f64, f64, String)>,
     pub series: Vec<Series>,
 }
 

@@ -264,6 +264,33 @@ fn draw_panel<DB: DrawingBackend>(
     }
 
     let to_xy = |&(x, y): &(f64, f64)| Some((axis(x, log_x)?, axis(y, log_y)?));
+    // Shaded windows (faults) under everything, labelled at their top left.
+    for (from, to, label) in &panel.spans {
+        let (Some(a), Some(b)) = (axis(*from, log_x), axis(*to, log_x)) else {
+            continue;
+        };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(a, y0), (b, y1)],
+                RGBColor(213, 94, 0).mix(0.10).filled(),
+            )))
+            .map_err(|e| e.to_string())?;
+        if !label.is_empty() {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    label.clone(),
+                    (a, y1),
+                    ("sans-serif", px(17.0))
+                        .into_font()
+                        .color(&RGBColor(150, 60, 0))
+                        .pos(plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Left,
+                            plotters::style::text_anchor::VPos::Top,
+                        )),
+                )))
+                .map_err(|e| e.to_string())?;
+        }
+    }
     // Bands first, so the lines stay on top.
     for s in panel
         .series

@@ -208,6 +208,15 @@ pub fn timeseries(dir: &Path, log_y: bool) -> Result<Figure, String> {
             p.x_range = Some(range);
         }
     }
+    // Fault windows, from the model the run wrote beside its results: shaded in every panel,
+    // named in the first.
+    let windows = fault_windows(dir);
+    for (k, p) in panels.iter_mut().enumerate() {
+        p.spans = windows
+            .iter()
+            .map(|(a, b, name)| (*a, *b, if k == 0 { name.clone() } else { String::new() }))
+            .collect();
+    }
     let interval = t
         .rows
         .first()
@@ -225,6 +234,39 @@ pub fn timeseries(dir: &Path, log_y: bool) -> Result<Figure, String> {
 }
 
 type Points = Vec<(f64, f64)>;
+
+/// The `[[faults]]` of `DIR/model.toml` as (start s, end s, "kind target").
+fn fault_windows(dir: &Path) -> Vec<(f64, f64, String)> {
+    let Ok(text) = std::fs::read_to_string(dir.join("model.toml")) else {
+        return Vec::new();
+    };
+    let Ok(model) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let Some(faults) = model.get("faults").and_then(|f| f.as_array()) else {
+        return Vec::new();
+    };
+    let number = |v: Option<&toml::Value>| {
+        v.and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+    };
+    faults
+        .iter()
+        .filter_map(|f| {
+            let at = number(f.get("at_s"))?;
+            let duration = number(f.get("duration_s"))?;
+            let kind = f.get("kind")?.as_str()?;
+            let target = ["service", "link"]
+                .iter()
+                .find_map(|k| f.get(*k).and_then(|v| v.as_str()))
+                .unwrap_or("");
+            Some((
+                at,
+                at + duration,
+                format!("{kind} {target}").trim().to_string(),
+            ))
+        })
+        .collect()
+}
 
 fn interval_of(t: &Table, start: usize, end: usize) -> f64 {
     t.rows
