@@ -50,6 +50,25 @@ impl OfferedLoad {
     pub fn saturated(&self) -> impl Iterator<Item = &StationLoad> {
         self.stations.iter().filter(|s| s.utilisation >= 1.0)
     }
+
+    /// The utilisation of the busiest station or link direction (0 when nothing does work).
+    pub fn busiest(&self) -> f64 {
+        self.stations
+            .iter()
+            .map(|s| s.utilisation)
+            .chain(self.links.iter().map(|l| l.utilisation))
+            .fold(0.0, f64::max)
+    }
+}
+
+/// The arrival rate at which the busiest station or link direction of an open workload would
+/// reach utilisation 1; `None` for a closed workload or a model that does no work.
+pub fn saturation_rate(model: &Model) -> Option<f64> {
+    let crate::model::Workload::Open { rate_per_s, .. } = model.workload else {
+        return None;
+    };
+    let busiest = offered_load(model).busiest();
+    (busiest > 0.0).then(|| rate_per_s / busiest)
 }
 
 /// Mean number of calls each endpoint receives per request entering the gateway.

@@ -13,7 +13,9 @@ mod open;
 mod quality;
 pub mod queueing;
 
-pub use load::{LinkLoad, OfferedLoad, StationLoad, offered_load, visits_per_request};
+pub use load::{
+    LinkLoad, OfferedLoad, StationLoad, offered_load, saturation_rate, visits_per_request,
+};
 pub use quality::Quality;
 
 use crate::model::{Model, Workload};

@@ -182,19 +182,7 @@ pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
 fn default_rates(models: &[crate::model::Model]) -> String {
     let saturation = models
         .iter()
-        .filter_map(|m| match m.workload {
-            crate::model::Workload::Open { rate_per_s, .. } => {
-                let load = crate::analysis::offered_load(m);
-                let busiest = load
-                    .stations
-                    .iter()
-                    .map(|s| s.utilisation)
-                    .chain(load.links.iter().map(|l| l.utilisation))
-                    .fold(0.0, f64::max);
-                (busiest > 0.0).then(|| rate_per_s / busiest)
-            }
-            _ => None,
-        })
+        .filter_map(crate::analysis::saturation_rate)
         .fold(0.0, f64::max);
     let step = crate::sweep::format_value(
         format!("{:.2e}", saturation / 10.0)

@@ -114,7 +114,7 @@ const LOWEST: f64 = 0.01;
 impl<'a> Search<'a> {
     /// Prepares a search; refuses closed workloads and SLOs naming unknown routes.
     pub fn new(model: &'a Model, slos: &'a [Slo], reps: u32) -> Result<Search<'a>, String> {
-        let Workload::Open { rate_per_s, .. } = model.workload else {
+        let Workload::Open { .. } = model.workload else {
             return Err(format!(
                 "`{}` has a closed workload: capacity is a question about arrival rates (open workloads); sweep workload.users instead",
                 model.name
@@ -126,25 +126,18 @@ impl<'a> Search<'a> {
         if reps < 2 {
             return Err("--reps must be at least 2 for a confidence interval".into());
         }
-        let load = crate::analysis::offered_load(model);
-        let busiest = load
-            .stations
-            .iter()
-            .map(|s| s.utilisation)
-            .chain(load.links.iter().map(|l| l.utilisation))
-            .fold(0.0, f64::max);
-        if busiest <= 0.0 {
+        let Some(saturation_rps) = crate::analysis::saturation_rate(model) else {
             return Err(format!(
                 "`{}` does no work (every service time and message is zero): its capacity is unbounded",
                 model.name
             ));
-        }
+        };
         Ok(Search {
             model,
             slos,
             reps,
             probes: Vec::new(),
-            saturation_rps: rate_per_s / busiest,
+            saturation_rps,
         })
     }
 
