@@ -506,6 +506,7 @@ pub fn capacity_csv(results: &[planning::Capacity]) -> Vec<u8> {
                 number(c.ci95_high_rps),
                 c.bottleneck.clone(),
                 number(c.bottleneck_utilisation),
+                c.note.clone(),
             ]
         })
         .collect();
@@ -518,6 +519,7 @@ pub fn capacity_csv(results: &[planning::Capacity]) -> Vec<u8> {
             "ci95_high_rps",
             "bottleneck",
             "bottleneck_utilisation",
+            "note",
         ],
         rows,
     )

@@ -98,6 +98,7 @@ pub fn write_report(
         ("scaling.csv", "Autoscaling decisions"),
         ("cost.csv", "Cost at the simulated load"),
         ("capacity.csv", "Capacity at each SLO"),
+        ("slo.csv", "SLO verdicts per point (sweep --slo)"),
         (
             "capacity_search.csv",
             "Every rate the capacity search simulated",
@@ -224,6 +225,13 @@ fn points_table(path: &Path) -> Option<String> {
     ] {
         cols.push(m.to_string());
         cols.push(format!("{m}_ci95"));
+    }
+    // Saturation, when the sweep has the columns: the share of replications saturated and
+    // the backlog left at the end.
+    for m in ["saturated", "backlog_share"] {
+        if header.iter().any(|h| h == m) {
+            cols.push(m.to_string());
+        }
     }
     let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
     csv_table(
