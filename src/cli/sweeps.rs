@@ -316,10 +316,11 @@ pub(super) fn sweep_table(points_csv: &Path) -> Option<String> {
     }
     if !saturated.is_empty() {
         s.push_str(&format!(
-            "warning: {} point{} saturated (the backlog grew through the run): {}. Their latencies count completed requests only and understate the truth; see p99_with_backlog_ms and backlog_share in points.csv.\n",
+            "warning: {} point{} saturated (the backlog grew through the run): {}. {} latencies count completed requests only and understate the truth; see p99_with_backlog_ms and backlog_share in points.csv.\n",
             saturated.len(),
             if saturated.len() == 1 { " is" } else { "s are" },
-            saturated.join("; ")
+            saturated.join("; "),
+            if saturated.len() == 1 { "Its" } else { "Their" }
         ));
     }
     Some(s)
