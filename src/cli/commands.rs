@@ -2,12 +2,17 @@
 
 use super::*;
 /// Prints a warning for every saturated station.
-pub(super) fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
+/// Warns about services no route or call reaches: they do no work, seldom what was meant.
+pub(super) fn warn_uncalled(model: &Model) {
     for name in model.uncalled_services() {
         eprintln!(
             "warning: service `{name}` is never called (no route of [[workload.mix]] and no endpoint's calls reach it): it does no work in this model"
         );
     }
+}
+
+pub(super) fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
+    warn_uncalled(model);
     for s in load.saturated() {
         let limit = model
             .services

@@ -469,12 +469,7 @@ fn search_csv(probed: &[planning::capacity::Probed]) -> Vec<u8> {
                 number(p.mean),
                 number(p.half_width),
                 number(p.limit),
-                match p.verdict {
-                    planning::Verdict::Pass => "meets",
-                    planning::Verdict::Fail => "violates",
-                    planning::Verdict::Unsure => "undecided",
-                }
-                .to_string(),
+                p.verdict.as_str().to_string(),
                 p.replications.to_string(),
             ]
         })

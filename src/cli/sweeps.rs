@@ -42,11 +42,7 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
     let text = args.model.text()?;
     let sets = [args.model.overrides(), args.shortcuts.overrides()].concat();
     let base = text.load(&sets)?;
-    for name in base.uncalled_services() {
-        eprintln!(
-            "warning: service `{name}` is never called (no route of [[workload.mix]] and no endpoint's calls reach it): it does no work in this model"
-        );
-    }
+    super::commands::warn_uncalled(&base);
     let table = base.sweep.clone().unwrap_or_default();
     let axes = if args.vary.is_empty() {
         table

@@ -219,7 +219,7 @@ impl<'a> Search<'a> {
                 .map(|s| (s.service.clone(), s.utilisation))
                 .chain(r.links.iter().map(|l| {
                     (
-                        format!("link {} ({}→{})", l.link, l.from, l.to),
+                        format!("link {}", crate::sim::link_hop(&l.link, &l.from, &l.to)),
                         l.utilisation,
                     )
                 }));
@@ -273,7 +273,8 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// The metric's mean and 95% half-width at probe `i` for SLO `k` (the first for `all`).
+    /// The metric's mean and 95% half-width at `rate` for SLO `k` (the first for `all`), as a
+    /// phrase for notes.
     fn metric(&self, rate: f64, k: Option<usize>) -> String {
         let Some(p) = self.probes.iter().find(|p| p.rate == rate) else {
             return String::new();

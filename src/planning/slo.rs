@@ -108,6 +108,17 @@ pub enum Verdict {
     Unsure,
 }
 
+impl Verdict {
+    /// As written in `slo.csv` and `capacity_search.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "meets",
+            Verdict::Fail => "violates",
+            Verdict::Unsure => "undecided",
+        }
+    }
+}
+
 impl Slo {
     /// Refuses an SLO naming a route the model does not have.
     pub fn check(&self, model: &Model) -> Result<(), String> {

@@ -152,7 +152,10 @@ fn hop_ranking(path: &Path) -> Option<String> {
     let mut hops: Vec<(String, String, f64, (String, f64))> = Vec::new();
     for rec in r.records().flatten() {
         let hop = if rec[service].is_empty() {
-            format!("link {} ({}→{})", &rec[link], &rec[from], &rec[to])
+            format!(
+                "link {}",
+                crate::sim::link_hop(&rec[link], &rec[from], &rec[to])
+            )
         } else {
             rec[service].to_string()
         };

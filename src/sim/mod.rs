@@ -19,7 +19,7 @@ mod series;
 mod serving;
 mod station;
 
-pub use breakdown::{Component, RouteBreakdown, hop_parts};
+pub use breakdown::{Component, RouteBreakdown, hop_parts, link_hop};
 pub use call::ErrorKind;
 pub use network::{MAX_RETRANSMISSIONS, MAX_RTO};
 pub use policy::EdgeStats;

@@ -186,7 +186,6 @@ pub fn slo_csv(
     points: &[PointFile],
     slos: &[crate::planning::Slo],
 ) -> Result<Vec<u8>, String> {
-    use crate::planning::Verdict;
     let mut header: Vec<String> = vec!["point_id".into()];
     header.extend(info.axes.iter().map(|a| a.path.clone()));
     header.extend(
@@ -225,12 +224,7 @@ pub fn slo_csv(
                 number(ci.mean),
                 number(ci.half_width),
                 number(slo.limit),
-                match verdict {
-                    Verdict::Pass => "meets",
-                    Verdict::Fail => "violates",
-                    Verdict::Unsure => "undecided",
-                }
-                .to_string(),
+                verdict.as_str().to_string(),
             ]);
             rows.push(row);
         }
