@@ -1,7 +1,7 @@
 //! The program's errors and their exit codes: 0 success, 1 runtime failure, 2 bad input or usage.
 
 use crate::model::ModelError;
-use crate::report::OutputError;
+use crate::output::OutputError;
 
 /// Exit code for a runtime failure (an output that could not be written).
 pub const EXIT_FAILURE: u8 = 1;

@@ -13,6 +13,28 @@
 //! let result = meshsim::sim::simulate(&short);
 //! assert!(result.all.completed > 0);
 //! ```
+//!
+//! # Layers
+//!
+//! Each module uses only the modules above it in this list (bottom layer first); the test
+//! `tests/layers.rs` fails, naming the file and line, when one reaches upwards
+//! (`cargo test --test layers`). So there is no cycle, and a newcomer can read bottom-up.
+//!
+//! | layer | what it is |
+//! | --- | --- |
+//! | [`output`] | atomic file writes and their error |
+//! | [`engine`] | the domain-free discrete-event engine: time, event queue, arena, RNG |
+//! | [`stats`] | latency histograms, time-weighted averages, confidence intervals |
+//! | [`model`] | the TOML model, validated once into typed structs |
+//! | [`error`] | the program's errors and exit codes |
+//! | [`sim`] | microservice semantics on the engine: one run, and [`sim::replicate`] |
+//! | [`analysis`], [`cost`] | queueing theory without simulating; the bill of a run |
+//! | [`traces`] | simulated requests out as OTLP, Jaeger and Perfetto traces; real traces in as a model |
+//! | [`validation`] | the reference cases against theory |
+//! | [`report`] | tables, CSV files, `run.json`, `report.html` |
+//! | [`planning`], [`sweep`] | capacity, right-sizing, comparison; sweeps, shards, merge |
+//! | [`chart`] | charts drawn from the CSV files |
+//! | [`cli`] | the command line; the only place that reads the terminal or Ctrl-C |
 
 pub mod analysis;
 pub mod chart;
@@ -20,11 +42,12 @@ pub mod cli;
 pub mod cost;
 pub mod engine;
 pub mod error;
-pub mod interrupt;
 pub mod model;
+pub mod output;
 pub mod planning;
 pub mod report;
 pub mod sim;
 pub mod stats;
 pub mod sweep;
+pub mod traces;
 pub mod validation;

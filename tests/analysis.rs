@@ -182,3 +182,69 @@ service_ms = { dist = "exponential", mean_ms = 4 }
     );
     assert!(a.routes[0].quality.to_string().contains("fork-join"));
 }
+
+const SOMETIMES: &str = r#"
+[simulation]
+duration_s = 60
+[workload]
+type = "open"
+rate_per_s = 100
+[[workload.mix]]
+route = "front.get"
+[gateway]
+service_ms = 0
+[services.front.endpoints.get]
+service_ms = 1
+calls = [[{ call = "cache.get", count = 2 }], [{ call = "db.query", probability = 0.25 }]]
+[services.cache.endpoints.get]
+service_ms = { dist = "exponential", mean_ms = 0.5 }
+calls = [[{ call = "db.query", probability = 0.5, count = { min = 1, max = 3 } }]]
+[services.db]
+workers = 4
+[services.db.endpoints.query]
+service_ms = { dist = "exponential", mean_ms = 2 }
+"#;
+
+/// Visit ratios multiply by probability × mean count along every path: db is called 0.25 times
+/// by front and 2 × 0.5 × 2 = 2 times through cache, per request.
+#[test]
+fn probable_and_repeated_calls_set_the_visit_ratios() {
+    let model = model_from(SOMETIMES, &[]);
+    let visits = meshsim::analysis::visits_per_request(&model);
+    let by_name = |n: &str| visits[model.endpoints.iter().position(|e| e.name == n).unwrap()];
+    assert_eq!(by_name("cache.get"), 2.0);
+    assert!((by_name("db.query") - 2.25).abs() < 1e-12);
+    let a = analyze(&model);
+    let db = a.stations.iter().find(|s| s.name == "db").unwrap();
+    assert!((db.utilisation - 100.0 * 2.25 * 0.002 / 4.0).abs() < 1e-12);
+    // The simulation agrees with the offered load: db's arrivals per second within their CI.
+    let runs = replicate(&model, 10);
+    let arrivals = ci(&runs, |r| {
+        r.services
+            .iter()
+            .find(|s| s.service == "db")
+            .unwrap()
+            .arrival_rate_per_s
+    });
+    assert_agrees("db arrivals per s", 225.0, arrivals, 0.02);
+}
+
+/// A call written as a table with neither probability nor count is the plain string: no random
+/// number is drawn, so the run is the same, byte for byte.
+#[test]
+fn a_call_table_without_probability_or_count_is_the_plain_call() {
+    let plain = SOMETIMES.replace(
+        r#"[[{ call = "cache.get", count = 2 }], [{ call = "db.query", probability = 0.25 }]]"#,
+        r#"[["cache.get"], ["db.query"]]"#,
+    );
+    let table = SOMETIMES.replace(
+        r#"[[{ call = "cache.get", count = 2 }], [{ call = "db.query", probability = 0.25 }]]"#,
+        r#"[[{ call = "cache.get" }], [{ call = "db.query", probability = 1, count = 1 }]]"#,
+    );
+    assert_ne!(plain, SOMETIMES);
+    let mut a = meshsim::sim::simulate(&model_from(&plain, &[]));
+    let mut b = meshsim::sim::simulate(&model_from(&table, &[]));
+    a.wall_s = 0.0;
+    b.wall_s = 0.0;
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+}

@@ -443,6 +443,7 @@ proptest! {
                 breakdown: true,
                 timeseries: None,
                 limits: meshsim::sim::Limits { max_in_flight: 50_000, max_events: Some(2_000_000), max_wall_s: Some(5.0) },
+                ..Default::default()
             };
             let _ = meshsim::sim::simulate_with(&model, &options);
             let _ = meshsim::analysis::analyze(&model);
@@ -470,6 +471,7 @@ proptest! {
                 breakdown: true,
                 timeseries: Some(meshsim::engine::SimTime::from_secs_f64(0.5)),
                 limits: meshsim::sim::Limits { max_in_flight: 50_000, max_events: Some(2_000_000), max_wall_s: Some(5.0) },
+                ..Default::default()
             };
             let r = meshsim::sim::simulate_with(&model, &options);
             prop_assert_eq!(r.all.errors_by_kind.iter().sum::<u64>(), r.all.errors);

@@ -5,7 +5,7 @@
 #[test]
 fn every_reference_case_agrees_with_queueing_theory() {
     let cases = meshsim::validation::suite();
-    let rows = meshsim::validation::run(&cases);
+    let rows = meshsim::validation::run(&cases, &Default::default());
     let table = meshsim::report::validation_table(&rows);
     println!("{table}");
     let failed: Vec<&str> = table.lines().filter(|l| l.ends_with("FAIL")).collect();

@@ -79,8 +79,8 @@ pub fn visits_per_request(model: &Model) -> Vec<f64> {
     // enumerating paths.
     let mut indegree = vec![0usize; n];
     for e in &model.endpoints {
-        for &t in e.stages.iter().flatten() {
-            indegree[t] += 1;
+        for d in e.stages.iter().flatten() {
+            indegree[d.target] += 1;
         }
     }
     let mut visits = vec![0.0; n];
@@ -89,8 +89,10 @@ pub fn visits_per_request(model: &Model) -> Vec<f64> {
     }
     let mut ready: Vec<EndpointId> = (0..n).filter(|&e| indegree[e] == 0).collect();
     while let Some(e) = ready.pop() {
-        for &t in model.endpoints[e].stages.iter().flatten() {
-            visits[t] += visits[e];
+        // A call made with probability p, n times on average, adds p·n visits per visit.
+        for d in model.endpoints[e].stages.iter().flatten() {
+            let t = d.target;
+            visits[t] += visits[e] * d.mean_calls();
             indegree[t] -= 1;
             if indegree[t] == 0 {
                 ready.push(t);
@@ -164,11 +166,11 @@ fn link_loads(model: &Model, visits: &[f64], throughput: f64) -> Vec<LinkLoad> {
             let (from, to) = (link.ends[dir], link.ends[1 - dir]);
             let (mut messages, mut bits) = (0.0, 0.0);
             for (c, caller) in model.endpoints.iter().enumerate() {
-                for &t in caller.stages.iter().flatten() {
-                    let callee = &model.endpoints[t];
-                    // Each visit of the caller makes this call once: the request crosses
-                    // caller → callee, the response crosses back.
-                    let rate = throughput * visits[c];
+                for d in caller.stages.iter().flatten() {
+                    let callee = &model.endpoints[d.target];
+                    // Each visit of the caller makes this call p·n times on average: the
+                    // request crosses caller → callee, the response crosses back.
+                    let rate = throughput * visits[c] * d.mean_calls();
                     if (caller.service, callee.service) == (from, to) {
                         messages += rate;
                         bits += rate * 8.0 * callee.request_bytes as f64;

@@ -2,7 +2,7 @@
 //! (callees before callers), the messages each link direction carries, and the recursion that
 //! turns per-station waits into endpoint response times.
 
-use super::queueing::expected_max_shifted_exponentials;
+use super::queueing::{RandomBranch, expected_max_shifted_exponentials, expected_stage_time};
 use super::visits_per_request;
 use crate::model::{EndpointId, Model, ServiceId};
 
@@ -116,15 +116,16 @@ impl<'m> Network<'m> {
             order: callee_first_order(model),
             directions,
             direction_of,
-            has_fork_join: model
-                .endpoints
-                .iter()
-                .any(|e| e.stages.iter().any(|s| s.len() > 1)),
+            has_fork_join: model.endpoints.iter().any(|e| {
+                e.stages
+                    .iter()
+                    .any(|s| s.len() > 1 || s.iter().any(|d| !d.is_once()))
+            }),
         };
         for (c, caller) in model.endpoints.iter().enumerate() {
-            for &t in caller.stages.iter().flatten() {
-                let callee = &model.endpoints[t];
-                let v = net.visits[c];
+            for call in caller.stages.iter().flatten() {
+                let callee = &model.endpoints[call.target];
+                let v = net.visits[c] * call.mean_calls();
                 if let Some(d) = net.direction(caller.service, callee.service) {
                     let tx = callee.request_bytes as f64 * net.directions[d].ms_per_byte;
                     net.directions[d].messages.push((v, tx));
@@ -176,7 +177,8 @@ impl<'m> Network<'m> {
         for stage in &endpoint.stages {
             let branches: Vec<(f64, f64)> = stage
                 .iter()
-                .map(|&t| {
+                .map(|call| {
+                    let t = call.target;
                     let callee = &self.model.endpoints[t];
                     let (req, req_fixed) = self.message_delay(
                         endpoint.service,
@@ -195,8 +197,30 @@ impl<'m> Network<'m> {
                     (shift, total - shift)
                 })
                 .collect();
-            mean += expected_max_shifted_exponentials(&branches);
-            fixed += branches.iter().map(|b| b.0).fold(0.0, f64::max);
+            if stage.iter().all(|c| c.is_once()) {
+                mean += expected_max_shifted_exponentials(&branches);
+                fixed += branches.iter().map(|b| b.0).fold(0.0, f64::max);
+            } else {
+                // Calls made sometimes, or several times: the stage's time is a mixture, and
+                // only calls always made contribute a deterministic part.
+                let random: Vec<RandomBranch> = stage
+                    .iter()
+                    .zip(&branches)
+                    .map(|(call, &(shift, mean))| RandomBranch {
+                        shift,
+                        mean,
+                        probability: call.probability,
+                        count: &call.count,
+                    })
+                    .collect();
+                mean += expected_stage_time(&random);
+                fixed += stage
+                    .iter()
+                    .zip(&branches)
+                    .filter(|(call, _)| call.probability == 1.0)
+                    .map(|(_, b)| b.0)
+                    .fold(0.0, f64::max);
+            }
         }
         (mean, fixed)
     }
@@ -267,7 +291,13 @@ impl<'m> Network<'m> {
                 continue;
             }
             out.push(x);
-            stack.extend(self.model.endpoints[x].stages.iter().flatten().copied());
+            stack.extend(
+                self.model.endpoints[x]
+                    .stages
+                    .iter()
+                    .flatten()
+                    .map(|d| d.target),
+            );
         }
         out
     }
@@ -295,8 +325,8 @@ fn callee_first_order(model: &Model) -> Vec<ServiceId> {
     let n = model.services.len();
     let mut callees: Vec<Vec<ServiceId>> = vec![Vec::new(); n];
     for e in &model.endpoints {
-        for &t in e.stages.iter().flatten() {
-            callees[e.service].push(model.endpoints[t].service);
+        for d in e.stages.iter().flatten() {
+            callees[e.service].push(model.endpoints[d.target].service);
         }
     }
     let mut done = vec![false; n];

@@ -111,8 +111,13 @@ fn poisson_inputs(net: &Network) -> Vec<bool> {
         }
         let fed_by_poisson = model.endpoints.iter().all(|caller| {
             caller.stages.iter().enumerate().all(|(i, stage)| {
-                !stage.iter().any(|&t| model.endpoints[t].service == s)
-                    || (i == 0 && poisson[caller.service] && exact_mmc(net, caller.service))
+                // A Poisson stream thinned by a probability stays Poisson; copies sent
+                // together arrive in batches, which it is not.
+                !stage.iter().any(|d| model.endpoints[d.target].service == s)
+                    || (i == 0
+                        && poisson[caller.service]
+                        && exact_mmc(net, caller.service)
+                        && stage.iter().all(|d| d.max_calls() == 1))
             })
         });
         poisson[s] = fed_by_poisson;
@@ -196,8 +201,8 @@ pub fn route_quality(
     for &e in &reach {
         let endpoint = &net.model.endpoints[e];
         q.merge(&stations[endpoint.service].quality);
-        for &t in endpoint.stages.iter().flatten() {
-            let callee = net.model.endpoints[t].service;
+        for call in endpoint.stages.iter().flatten() {
+            let callee = net.model.endpoints[call.target].service;
             for d in [
                 net.direction(endpoint.service, callee),
                 net.direction(callee, endpoint.service),
@@ -210,6 +215,9 @@ pub fn route_quality(
         }
         if endpoint.stages.iter().any(|s| s.len() > 1) {
             q.approx("fork-join: max of branches as shifted exponentials");
+        }
+        if endpoint.stages.iter().flatten().any(|d| !d.is_once()) {
+            q.approx("calls made sometimes or repeatedly: each copy as a shifted exponential");
         }
     }
     q

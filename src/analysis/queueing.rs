@@ -87,6 +87,83 @@ pub fn expected_max_shifted_exponentials(branches: &[(f64, f64)]) -> f64 {
     }
 }
 
+/// One branch of a stage whose calls may be skipped or repeated: made with `probability`, then
+/// `count` copies in parallel, each a constant `shift` plus an exponential with mean `mean`.
+pub struct RandomBranch<'a> {
+    pub shift: f64,
+    pub mean: f64,
+    pub probability: f64,
+    pub count: &'a crate::model::CallCount,
+}
+
+/// E[time until every call of the stage has returned] (0 when none is made), exact for the
+/// branch model: ∫₀^∞ (1 − Π Fᵢ(t)) dt with Fᵢ(t) = 1 − pᵢ + pᵢ·E[G(t)^Nᵢ], G the CDF of one
+/// copy and Nᵢ its count, by Simpson's rule.
+pub fn expected_stage_time(branches: &[RandomBranch]) -> f64 {
+    use crate::model::CallCount;
+    let hi = branches
+        .iter()
+        .map(|b| b.shift + 40.0 * b.mean * (1.0 + f64::from(b.count.max()).ln()))
+        .fold(0.0, f64::max);
+    if hi <= 0.0 {
+        return 0.0;
+    }
+    let copy = |t: f64, b: &RandomBranch| -> f64 {
+        if t < b.shift {
+            0.0
+        } else if b.mean <= 0.0 {
+            1.0
+        } else {
+            1.0 - (-(t - b.shift) / b.mean).exp()
+        }
+    };
+    let all_copies = |g: f64, count: &CallCount| -> f64 {
+        match count {
+            CallCount::Fixed(n) => g.powi(*n as i32),
+            CallCount::Uniform { min, max } => {
+                let k = f64::from(max - min + 1);
+                if g >= 1.0 {
+                    1.0
+                } else {
+                    // Σ_{n=min}^{max} gⁿ / k, a geometric sum.
+                    g.powi(*min as i32) * (1.0 - g.powf(k)) / (1.0 - g) / k
+                }
+            }
+            CallCount::Table {
+                values, weights, ..
+            } => {
+                let total: f64 = weights.iter().sum();
+                values
+                    .iter()
+                    .zip(weights)
+                    .map(|(&v, w)| w * g.powi(v as i32))
+                    .sum::<f64>()
+                    / total
+            }
+        }
+    };
+    let cdf = |t: f64| -> f64 {
+        branches
+            .iter()
+            .map(|b| 1.0 - b.probability + b.probability * all_copies(copy(t, b), b.count))
+            .product()
+    };
+    let n = 20_000;
+    let h = hi / n as f64;
+    let mut sum = 0.0;
+    for i in 0..=n {
+        let w = if i == 0 || i == n {
+            1.0
+        } else if i % 2 == 1 {
+            4.0
+        } else {
+            2.0
+        };
+        sum += w * (1.0 - cdf(i as f64 * h));
+    }
+    sum * h / 3.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +187,36 @@ mod tests {
         // 1/μ1 + 1/μ2 − 1/(μ1+μ2) for means 1 and 2: 1 + 2 − 2/3.
         let mixed = expected_max_shifted_exponentials(&[(0.0, 1.0), (0.0, 2.0)]);
         assert!((mixed - (3.0 - 2.0 / 3.0)).abs() < 1e-6, "{mixed}");
+    }
+
+    #[test]
+    fn stages_of_calls_made_sometimes_or_repeatedly_mix_their_maxima() {
+        use crate::model::CallCount;
+        let stage = |probability: f64, count: &CallCount| {
+            expected_stage_time(&[RandomBranch {
+                shift: 0.0,
+                mean: 2.0,
+                probability,
+                count,
+            }])
+        };
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        close(stage(0.5, &CallCount::Fixed(1)), 1.0);
+        close(stage(1.0, &CallCount::Fixed(2)), 3.0);
+        close(stage(1.0, &CallCount::Uniform { min: 1, max: 2 }), 2.5);
+        let table = CallCount::Table {
+            values: vec![1, 3],
+            weights: vec![1.0, 1.0],
+            cumulative: vec![0.5, 1.0],
+        };
+        close(stage(0.4, &table), 0.4 * (2.0 + 2.0 * 11.0 / 6.0) / 2.0);
+        // With a shift: made half the time, 1 ms + exponential(2 ms).
+        let shifted = expected_stage_time(&[RandomBranch {
+            shift: 1.0,
+            mean: 2.0,
+            probability: 0.5,
+            count: &CallCount::Fixed(1),
+        }]);
+        close(shifted, 1.5);
     }
 }

@@ -13,7 +13,7 @@ pub mod sweep;
 
 pub use render::{render_png, render_svg};
 
-use crate::report::{OutputError, write_atomic};
+use crate::output::{OutputError, write_atomic};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 

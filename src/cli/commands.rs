@@ -51,11 +51,18 @@ pub(super) fn run(args: RunArgs) -> Result<(), Error> {
         breakdown: true,
         timeseries: args.timeseries,
         limits: args.limits.limits()?,
+        cancel: super::interrupt::cancel(),
+        traces: (args.traces.is_some() || args.traces_slowest.is_some()).then(|| {
+            sim::TraceSampling {
+                fraction: args.traces.unwrap_or(0.0),
+                slowest: args.traces_slowest.unwrap_or(0),
+            }
+        }),
     };
     let result = sim::simulate_with(&model, &options);
     let mut written = report::write_run(&out, &model, &result)?;
     let model_toml = out.join("model.toml");
-    report::write_atomic(&model_toml, text.effective_text(&sets)?.as_bytes())?;
+    crate::output::write_atomic(&model_toml, text.effective_text(&sets)?.as_bytes())?;
     written.push(model_toml);
     if !args.charts.no_charts {
         written.extend(draw_charts(
@@ -134,7 +141,7 @@ pub(super) fn init(args: InitArgs) -> Result<(), Error> {
         .parse()
         .expect("the built-in model is valid TOML");
     doc["name"] = toml_edit::value(name);
-    report::write_atomic(&args.path, doc.to_string().as_bytes())?;
+    crate::output::write_atomic(&args.path, doc.to_string().as_bytes())?;
     println!(
         "wrote the built-in model to {}; edit it, then: meshsim run {}",
         args.path.display(),
@@ -148,7 +155,11 @@ pub(super) fn analyze(args: AnalyzeArgs) -> Result<(), Error> {
     let analysis = analysis::analyze(&model);
     println!("{}: `{}`", model.source.file, model.name);
     if args.simulate {
-        let runs = sim::replicate(&model, args.reps);
+        let options = sim::Options {
+            cancel: super::interrupt::cancel(),
+            ..sim::Options::default()
+        };
+        let runs = sim::replicate(&model, args.reps, &options);
         let simulated = report::Simulated {
             model: &model,
             runs: &runs,
@@ -169,15 +180,19 @@ pub(super) fn validate(args: ValidateArgs) -> Result<(), Error> {
         cases.iter().map(|c| c.reps).sum::<u32>(),
         rayon::current_num_threads()
     );
-    let rows = crate::validation::run(&cases);
+    let options = sim::Options {
+        cancel: super::interrupt::cancel(),
+        ..sim::Options::default()
+    };
+    let rows = crate::validation::run(&cases, &options);
     print!("{}", report::validation_table(&rows));
     let failed = rows.iter().filter(|r| !r.pass).count();
     let path = args.out.join("validation.csv");
-    std::fs::create_dir_all(&args.out).map_err(|source| report::OutputError::Io {
+    std::fs::create_dir_all(&args.out).map_err(|source| crate::output::OutputError::Io {
         path: args.out.clone(),
         source,
     })?;
-    report::write_atomic(&path, &report::validation_csv(&rows))?;
+    crate::output::write_atomic(&path, &report::validation_csv(&rows))?;
     println!(
         "\n{} of {} checks passed in {:.1} s; wrote {}",
         rows.len() - failed,
@@ -288,5 +303,92 @@ pub(super) fn plot(args: PlotArgs) -> Result<(), Error> {
     for f in &files {
         println!("wrote {}", f.display());
     }
+    Ok(())
+}
+
+pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
+    use crate::traces::import;
+    let stem = args
+        .out
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("imported")
+        .to_string();
+    let name = import::infer::identifier(&stem).replace('_', "-");
+    let data_dir = format!("{stem}-data");
+    let imported =
+        import::import(&args.traces, &name, &data_dir).map_err(|e| Error::Usage(e.to_string()))?;
+    let base = args
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    // Check the model before writing anything: with its data in a scratch folder.
+    let scratch = tempfile::tempdir().map_err(|source| crate::output::OutputError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    for (file, bytes) in &imported.written.files {
+        let path = scratch.path().join(file);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| crate::output::OutputError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        crate::output::write_atomic(&path, bytes)?;
+    }
+    let file = args.out.display().to_string();
+    let text = crate::model::ModelText {
+        text: imported.written.text.clone(),
+        file: file.clone(),
+        base_dir: scratch.path().to_path_buf(),
+    };
+    let final_text = text.effective_text(&args.set)?;
+    let checked = crate::model::ModelText {
+        text: final_text.clone(),
+        ..text
+    }
+    .load(&[]);
+    let model = checked.map_err(|e| {
+        Error::Failed(format!(
+            "the imported model does not validate (a bug in meshsim import; please report it with the traces): {e}"
+        ))
+    })?;
+    for (file, bytes) in &imported.written.files {
+        let path = base.join(file);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| crate::output::OutputError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        crate::output::write_atomic(&path, bytes)?;
+    }
+    crate::output::write_atomic(&args.out, final_text.as_bytes())?;
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    let d = &imported.draft;
+    println!(
+        "imported {} spans of {} traces: {} services, {} endpoints, {} links, {:.4} requests/s",
+        d.spans_used,
+        d.traces,
+        model.services.len() - 1,
+        model.endpoints.len() - model.routes.len(),
+        model.links.len(),
+        d.rate_per_s
+    );
+    println!(
+        "wrote {} and {} samples files in {}",
+        args.out.display(),
+        imported.written.files.len(),
+        base.join(&data_dir).display()
+    );
+    println!(
+        "next: meshsim check {0}; meshsim run {0}",
+        args.out.display()
+    );
     Ok(())
 }

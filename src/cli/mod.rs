@@ -2,6 +2,7 @@
 //! `sweeps`).
 
 mod commands;
+mod interrupt;
 mod planning;
 mod sweeps;
 
@@ -68,6 +69,23 @@ pub enum Command {
     /// The same workload through several architectures: capacity, right-sized cost, latency
     /// and the network's share, and over a range of loads p99 and cost with the crossover.
     Compare(CompareArgs),
+    /// Build a model from distributed traces (OTLP/JSON, Jaeger JSON, Zipkin v2 JSON): services,
+    /// endpoints, calls in stages, processing times, link latency and the workload.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Trace files, or folders of them (.json, .jsonl, .ndjson); the format is read from the content.
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+    /// The model file to write; its measured samples go to a folder beside it, <name>-data/.
+    #[arg(long, value_name = "MODEL.toml")]
+    pub out: PathBuf,
+    /// Set what traces cannot tell, e.g. --set services.user.workers=8 (repeatable; applied to
+    /// the written model and checked with it).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<Override>,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +310,15 @@ pub struct PlotArgs {
 
 /// Parses a time-series interval: `1s`, `500ms` or `2m` (a bare number is refused: seconds or
 /// milliseconds would be a guess).
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "`{s}` is not a fraction: give a number from 0 to 1, e.g. 0.01 for 1% of the requests, 1 for all"
+        )),
+    }
+}
+
 fn parse_interval(s: &str) -> Result<crate::engine::SimTime, String> {
     let t = s.trim();
     let (num, scale) = if let Some(v) = t.strip_suffix("ms") {
@@ -322,6 +349,14 @@ pub struct RunArgs {
     /// Record a time series with this interval (e.g. 1s, 500ms): timeseries.csv and its chart.
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     pub timeseries: Option<crate::engine::SimTime>,
+    /// Trace this share of the measured requests (0 to 1, chosen from the seed): every server
+    /// and client span, written as traces.json (OTLP/JSON), traces.jaeger.json (Jaeger UI) and
+    /// traces.perfetto.json (Perfetto, chrome://tracing).
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub traces: Option<f64>,
+    /// Also trace the N slowest measured requests (written with --traces' files).
+    #[arg(long, value_name = "N")]
+    pub traces_slowest: Option<u32>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -425,7 +460,7 @@ pub struct InitArgs {
 
 /// Runs the parsed command line.
 pub fn execute(cli: Cli) -> Result<(), Error> {
-    crate::interrupt::install_handler();
+    interrupt::install_handler();
     match cli.command {
         None => main_job(),
         Some(Command::Run(args)) => run(args),
@@ -439,6 +474,7 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Capacity(args)) => planning::capacity(args),
         Some(Command::Rightsize(args)) => planning::rightsize(args),
         Some(Command::Compare(args)) => planning::compare(args),
+        Some(Command::Import(args)) => commands::import(args),
     }
 }
 

@@ -2,8 +2,9 @@
 
 use super::{CapacityArgs, CompareArgs, RightsizeArgs};
 use crate::error::Error;
+use crate::output::write_atomic;
 use crate::planning;
-use crate::report::{csv_bytes, number, write_atomic};
+use crate::report::{csv_bytes, number};
 use std::path::Path;
 
 /// `println!` unless `-q`.
@@ -36,15 +37,17 @@ pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
         args.reps
     );
     let (results, probed) = pool
-        .install(|| planning::capacity::capacity_searched(&model, &args.slo, args.reps))
+        .install(|| {
+            planning::capacity::capacity_searched(&model, &args.slo, replications(args.reps))
+        })
         .map_err(Error::Usage)?;
-    if crate::interrupt::requested() {
+    if super::interrupt::requested() {
         return Err(Error::Interrupted(
             "the capacity search was interrupted".into(),
         ));
     }
     say!(q, "{}", capacity_table(&results).trim_end());
-    std::fs::create_dir_all(&out).map_err(|source| crate::report::OutputError::Io {
+    std::fs::create_dir_all(&out).map_err(|source| crate::output::OutputError::Io {
         path: out.clone(),
         source,
     })?;
@@ -120,7 +123,9 @@ pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
             .map_or("its own rate".to_string(), |r| format!("{r} req/s")),
         args.reps
     );
-    let r = pool.install(|| planning::rightsize(&model, args.rate, &args.slo, args.reps, None))?;
+    let r = pool.install(|| {
+        planning::rightsize(&model, args.rate, &args.slo, replications(args.reps), None)
+    })?;
     say!(q, "\n{:<16} {:>9} {:>12}", "service", "instances", "(was)");
     for (name, was, now) in &r.services {
         say!(q, "{name:<16} {now:>9} {was:>12}");
@@ -162,7 +167,7 @@ pub(super) fn rightsize(args: RightsizeArgs) -> Result<(), Error> {
         path: vec!["name".into()],
         value: format!("{}-rightsized", model.name),
     });
-    std::fs::create_dir_all(&out).map_err(|source| crate::report::OutputError::Io {
+    std::fs::create_dir_all(&out).map_err(|source| crate::output::OutputError::Io {
         path: out.clone(),
         source,
     })?;
@@ -243,10 +248,18 @@ pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
         rates.len(),
         args.reps
     );
-    let c = pool.install(|| planning::compare(&models, &args.slo, &rates, reference, args.reps))?;
+    let c = pool.install(|| {
+        planning::compare(
+            &models,
+            &args.slo,
+            &rates,
+            reference,
+            replications(args.reps),
+        )
+    })?;
     let table = compare_markdown(&c);
     say!(q, "\n{}", table.trim_end());
-    std::fs::create_dir_all(&out).map_err(|source| crate::report::OutputError::Io {
+    std::fs::create_dir_all(&out).map_err(|source| crate::output::OutputError::Io {
         path: out.clone(),
         source,
     })?;
@@ -518,4 +531,12 @@ pub fn capacity_csv(results: &[planning::Capacity]) -> Vec<u8> {
         ],
         rows,
     )
+}
+
+/// `--reps` replications that Ctrl-C stops.
+fn replications(count: u32) -> crate::sim::Replications {
+    crate::sim::Replications {
+        count,
+        cancel: super::interrupt::cancel(),
+    }
 }

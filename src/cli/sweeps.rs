@@ -72,6 +72,8 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
             breakdown: false,
             timeseries: None,
             limits: args.limits.limits()?,
+            cancel: super::interrupt::cancel(),
+            traces: None,
         },
         text,
         sets,
@@ -124,7 +126,7 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
             .push(crate::sweep::write_slo_csv(&out, &args.slo)?);
     }
     let model_toml = out.join("model.toml");
-    report::write_atomic(
+    crate::output::write_atomic(
         &model_toml,
         plan.text.effective_text(&plan.sets)?.as_bytes(),
     )?;
@@ -326,7 +328,7 @@ pub(super) fn merge(args: MergeArgs) -> Result<(), Error> {
     super::output_dir(Some(&args.out), PathBuf::new)?;
     let merged = crate::sweep::merge(&args.shards, &args.out, args.allow_missing)?;
     if let Ok(model) = std::fs::read(args.shards[0].join("model.toml")) {
-        report::write_atomic(&args.out.join("model.toml"), &model)?;
+        crate::output::write_atomic(&args.out.join("model.toml"), &model)?;
     }
     if !args.charts.no_charts {
         draw_charts(&args.out, &args.charts.style(), "all", "merged sweep")?;

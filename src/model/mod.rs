@@ -7,6 +7,7 @@
 
 mod diagnostic;
 mod dist;
+mod downstream;
 mod overrides;
 pub mod raw;
 mod resilience;
@@ -14,6 +15,7 @@ mod validate;
 
 pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
 pub use dist::{Dist, gamma_fn};
+pub use downstream::{CallCount, Downstream};
 pub use overrides::Override;
 pub use resilience::{
     ArrivalPattern, Autoscale, Backoff, BreakerPolicy, CallPolicy, Edge, Fault, FaultKind, Jitter,
@@ -79,8 +81,8 @@ impl Model {
             called[self.endpoints[r.target].service] = true;
         }
         for e in &self.endpoints {
-            for &t in e.stages.iter().flatten() {
-                called[self.endpoints[t].service] = true;
+            for call in e.stages.iter().flatten() {
+                called[self.endpoints[call.target].service] = true;
             }
         }
         self.services
@@ -191,7 +193,7 @@ pub struct Endpoint {
     /// Size of the response message it sends back.
     pub response_bytes: u64,
     /// Downstream calls: stages in sequence, calls within a stage in parallel.
-    pub stages: Vec<Vec<EndpointId>>,
+    pub stages: Vec<Vec<Downstream>>,
     /// Probability that a call answers with an error after its processing (and makes no
     /// downstream calls): a bug, a failing dependency outside the model.
     pub error_probability: f64,

@@ -242,8 +242,10 @@ pub struct RawEndpoint {
     pub request_bytes: i64,
     #[serde(default)]
     pub response_bytes: i64,
+    /// Stages of calls; each call a string or a `{ call, probability, count }` table (read by
+    /// `downstream::parse`).
     #[serde(default)]
-    pub calls: Vec<Vec<String>>,
+    pub calls: Vec<Vec<toml::Value>>,
     /// Probability that a call ends in an error response after its processing.
     #[serde(default)]
     pub error_probability: f64,

@@ -307,8 +307,8 @@ pub fn edges(
 ) -> Result<Vec<Edge>, Invalid> {
     let mut edges: Vec<Edge> = Vec::new();
     for e in endpoints {
-        for &t in e.stages.iter().flatten() {
-            let to = endpoints[t].service;
+        for call in e.stages.iter().flatten() {
+            let to = endpoints[call.target].service;
             if !edges.iter().any(|x| x.from == e.service && x.to == to) {
                 edges.push(Edge {
                     from: e.service,

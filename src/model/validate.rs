@@ -215,7 +215,7 @@ fn validate_name(name: String) -> Result<String, Invalid> {
 /// Endpoint definitions before their calls are resolved.
 struct PendingEndpoint {
     endpoint: Endpoint,
-    calls: Vec<Vec<String>>,
+    calls: Vec<Vec<toml::Value>>,
     path: String,
 }
 
@@ -322,18 +322,24 @@ fn resolve_calls(
                     "remove the empty [] or list the calls it makes, e.g. [\"user.get_user\"]",
                 ));
             }
-            if stage.len() > MAX_CALLS_PER_STAGE {
+            let resolve = |name: &str, at: &str| resolve_endpoint(name, &names, raw, at);
+            let mut targets = Vec::with_capacity(stage.len());
+            for (c, call) in stage.iter().enumerate() {
+                targets.push(super::downstream::parse(
+                    call,
+                    &format!("{path}.{c}"),
+                    &resolve,
+                )?);
+            }
+            let most: u64 = targets.iter().map(|t| u64::from(t.max_calls())).sum();
+            if most > MAX_CALLS_PER_STAGE as u64 {
                 return Err(Invalid::at(
                     &path,
                     format!(
-                        "{} calls in one stage; at most {MAX_CALLS_PER_STAGE} are allowed",
-                        stage.len()
+                        "this stage can make {most} calls at once; at most {MAX_CALLS_PER_STAGE} are allowed"
                     ),
-                ));
-            }
-            let mut targets = Vec::with_capacity(stage.len());
-            for (c, call) in stage.iter().enumerate() {
-                targets.push(resolve_endpoint(call, &names, raw, &format!("{path}.{c}"))?);
+                )
+                .help("lower the counts, or split the calls over several stages"));
             }
             endpoint.stages.push(targets);
         }
@@ -390,8 +396,8 @@ fn check_cycles(services: &[Service], endpoints: &[Endpoint]) -> Result<(), Inva
     let n = services.len();
     let mut calls = vec![Vec::new(); n];
     for e in endpoints {
-        for t in e.stages.iter().flatten() {
-            let to = endpoints[*t].service;
+        for call in e.stages.iter().flatten() {
+            let to = endpoints[call.target].service;
             if !calls[e.service].contains(&to) {
                 calls[e.service].push(to);
             }
@@ -438,7 +444,7 @@ fn check_cycles(services: &[Service], endpoints: &[Endpoint]) -> Result<(), Inva
                         && e.stages
                             .iter()
                             .flatten()
-                            .any(|t| endpoints[*t].service == to)
+                            .any(|call| endpoints[call.target].service == to)
                 })
                 .map_or(format!("services.{}", names[0]), |e| {
                     let endpoint = e.name.rsplit('.').next().unwrap_or(&e.name);
@@ -577,7 +583,7 @@ fn routes(
             service_time: gateway_time.clone(),
             request_bytes: 0,
             response_bytes: 0,
-            stages: vec![vec![target]],
+            stages: vec![vec![super::Downstream::once(target)]],
             error_probability: 0.0,
         });
         services[GATEWAY].endpoints.push(gateway_endpoint);

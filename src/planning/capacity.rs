@@ -13,10 +13,9 @@
 //! numbers), so neighbouring rates differ by their load, not by their luck.
 
 use super::slo::{Slo, SloMetric, Verdict};
-use crate::engine::{SimTime, derive_seed};
+use crate::engine::SimTime;
 use crate::model::{Model, Workload};
-use crate::sim::{Limits, Options, RunResult, simulate_with};
-use rayon::prelude::*;
+use crate::sim::{Cancel, Replications, RunResult};
 
 /// Whether a capacity search found an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +95,7 @@ pub struct Search<'a> {
     model: &'a Model,
     slos: &'a [Slo],
     reps: u32,
+    cancel: Cancel,
     probes: Vec<Probe>,
     /// The rate at which the busiest station would saturate (utilisation 1), from the offered
     /// load: the scale of the search.
@@ -113,7 +113,15 @@ const LOWEST: f64 = 0.01;
 
 impl<'a> Search<'a> {
     /// Prepares a search; refuses closed workloads and SLOs naming unknown routes.
-    pub fn new(model: &'a Model, slos: &'a [Slo], reps: u32) -> Result<Search<'a>, String> {
+    pub fn new(
+        model: &'a Model,
+        slos: &'a [Slo],
+        reps: impl Into<Replications>,
+    ) -> Result<Search<'a>, String> {
+        let Replications {
+            count: reps,
+            cancel,
+        } = reps.into();
         let Workload::Open { .. } = model.workload else {
             return Err(format!(
                 "`{}` has a closed workload: capacity is a question about arrival rates (open workloads); sweep workload.users instead",
@@ -136,6 +144,7 @@ impl<'a> Search<'a> {
             model,
             slos,
             reps,
+            cancel,
             probes: Vec::new(),
             saturation_rps,
         })
@@ -182,21 +191,12 @@ impl<'a> Search<'a> {
     /// Simulates replications `from..to` at `rate`, adding them to the rate's probe.
     fn run(&mut self, rate: f64, from: u32, to: u32) -> usize {
         let model = self.at_rate(rate);
-        let options = Options {
-            limits: Limits {
-                max_in_flight: 100_000,
-                ..Limits::default()
-            },
-            ..Options::default()
-        };
-        let runs: Vec<RunResult> = (from..to)
-            .into_par_iter()
-            .map(|i| {
-                let mut m = model.clone();
-                m.seed = derive_seed(model.seed, 0, u64::from(i));
-                simulate_with(&m, &options)
-            })
-            .collect();
+        let options = super::rightsize::planning_options(Replications {
+            count: to - from,
+            cancel: self.cancel,
+        });
+        let runs: Vec<RunResult> =
+            crate::sim::replicate_seeded(&model, model.seed, 0, from..to, &options);
         let i = match self.probes.iter().position(|p| p.rate == rate) {
             Some(i) => i,
             None => {
@@ -248,7 +248,7 @@ impl<'a> Search<'a> {
             if v != Verdict::Unsure || done >= budget {
                 return v;
             }
-            if crate::interrupt::requested() {
+            if self.cancel.requested() {
                 return v;
             }
             i = self.run(rate, done, (done + self.reps).min(budget));
@@ -453,7 +453,11 @@ fn snap(rate: f64, step: f64) -> f64 {
 /// Refuses SLOs that no configuration can meet: those that fail with confidence even at 1% of
 /// the saturation rate, where the system is as good as idle (the service times' own tail, the
 /// links' latency). Checked before a search spends its tries on them.
-pub fn idle_check(model: &Model, slos: &[Slo], reps: u32) -> Result<(), String> {
+pub fn idle_check(
+    model: &Model,
+    slos: &[Slo],
+    reps: impl Into<Replications>,
+) -> Result<(), String> {
     let mut search = Search::new(model, slos, reps)?;
     let lo = LOWEST * search.saturation_rps;
     for (k, slo) in slos.iter().enumerate() {
@@ -508,7 +512,11 @@ impl Search<'_> {
 }
 
 /// The capacity of `model` for each SLO, then for all together when there are several.
-pub fn capacity(model: &Model, slos: &[Slo], reps: u32) -> Result<Vec<Capacity>, String> {
+pub fn capacity(
+    model: &Model,
+    slos: &[Slo],
+    reps: impl Into<Replications>,
+) -> Result<Vec<Capacity>, String> {
     capacity_searched(model, slos, reps).map(|(c, _)| c)
 }
 
@@ -516,7 +524,7 @@ pub fn capacity(model: &Model, slos: &[Slo], reps: u32) -> Result<Vec<Capacity>,
 pub fn capacity_searched(
     model: &Model,
     slos: &[Slo],
-    reps: u32,
+    reps: impl Into<Replications>,
 ) -> Result<(Vec<Capacity>, Vec<Probed>), String> {
     let mut search = Search::new(model, slos, reps)?;
     let mut out: Vec<Capacity> = (0..slos.len()).map(|k| search.capacity(Some(k))).collect();

@@ -8,7 +8,7 @@ use super::capacity::{Capacity, capacity};
 use super::rightsize::{configured, replicate, rightsize};
 use super::slo::Slo;
 use crate::model::{Model, Workload};
-use crate::sim::{Component, Options, simulate_with};
+use crate::sim::{Component, Options, Replications, simulate_with};
 
 /// One architecture at the reference load.
 #[derive(Clone, Debug)]
@@ -56,7 +56,7 @@ pub fn compare(
     slos: &[Slo],
     rates: &[f64],
     reference_rps: f64,
-    reps: u32,
+    reps: Replications,
 ) -> Result<Comparison, PlanningError> {
     for m in models {
         if !matches!(m.workload, Workload::Open { .. }) {
@@ -73,7 +73,7 @@ pub fn compare(
     for m in models {
         architectures.push(at_reference(m, slos, reference_rps, reps)?);
         load.extend(over_range(m, slos, rates, reps)?);
-        if crate::interrupt::requested() {
+        if reps.cancel.requested() {
             return Err(PlanningError::Search(
                 "the comparison was interrupted".into(),
             ));
@@ -102,7 +102,7 @@ fn at_reference(
     m: &Model,
     slos: &[Slo],
     rate: f64,
-    reps: u32,
+    reps: Replications,
 ) -> Result<Architecture, PlanningError> {
     let cap = capacity(m, slos, reps).map_err(PlanningError::Model)?;
     let cap = cap.last().cloned().expect("one capacity per SLO at least");
@@ -163,7 +163,7 @@ fn over_range(
     m: &Model,
     slos: &[Slo],
     rates: &[f64],
-    reps: u32,
+    reps: Replications,
 ) -> Result<Vec<LoadPoint>, PlanningError> {
     let mut out = Vec::new();
     let mut start: Option<Vec<u32>> = None;

@@ -7,10 +7,8 @@
 
 use super::PlanningError;
 use super::slo::{Slo, Verdict};
-use crate::engine::derive_seed;
 use crate::model::{Model, Workload};
-use crate::sim::{Limits, Options, RunResult, simulate_with};
-use rayon::prelude::*;
+use crate::sim::{Limits, Options, Replications, RunResult};
 
 /// A right-sized configuration.
 #[derive(Clone, Debug)]
@@ -44,22 +42,24 @@ pub fn configured(model: &Model, rate: Option<f64>, instances: &[u32]) -> Model 
 
 /// Replicated runs of `model` with the same seeds whatever the configuration (common random
 /// numbers), and stopped early if they pile up requests.
-pub fn replicate(model: &Model, reps: u32) -> Vec<RunResult> {
-    let options = Options {
+pub fn replicate(model: &Model, reps: impl Into<Replications>) -> Vec<RunResult> {
+    let reps = reps.into();
+    let options = planning_options(reps);
+    crate::sim::replicate(model, reps.count, &options)
+}
+
+/// The options of every planning run: stopped early if it piles up requests (an overloaded
+/// configuration says all it has to say long before a million requests wait), and when the
+/// replications' stop flag is raised.
+pub fn planning_options(reps: Replications) -> Options {
+    Options {
         limits: Limits {
             max_in_flight: 100_000,
             ..Limits::default()
         },
+        cancel: reps.cancel,
         ..Options::default()
-    };
-    (0..reps)
-        .into_par_iter()
-        .map(|i| {
-            let mut m = model.clone();
-            m.seed = derive_seed(model.seed, 0, u64::from(i));
-            simulate_with(&m, &options)
-        })
-        .collect()
+    }
 }
 
 /// Whether every SLO holds with 95% confidence in `runs`.
@@ -147,9 +147,10 @@ pub fn rightsize(
     model: &Model,
     rate: Option<f64>,
     slos: &[Slo],
-    reps: u32,
+    reps: impl Into<Replications>,
     start: Option<Vec<u32>>,
 ) -> Result<Rightsized, PlanningError> {
+    let reps = reps.into();
     for s in slos {
         s.check(model).map_err(PlanningError::Model)?;
     }
@@ -223,7 +224,7 @@ fn grow_runs(
     model: &Model,
     rate: Option<f64>,
     slos: &[Slo],
-    reps: u32,
+    reps: Replications,
     start: Option<Vec<u32>>,
 ) -> Result<(Vec<u32>, Vec<RunResult>, usize), PlanningError> {
     let at_rate = configured(model, rate, &[]);
@@ -236,7 +237,7 @@ fn grow_runs(
     let mut tried = 1;
     let mut runs = replicate(&configured(model, rate, &n), reps);
     while !all_pass(slos, &runs) {
-        if tried >= MAX_TRIES || crate::interrupt::requested() {
+        if tried >= MAX_TRIES || reps.cancel.requested() {
             return Err(PlanningError::Search(format!(
                 "no configuration met {} after {tried} tries (the last: {})",
                 slos.iter()
@@ -274,7 +275,7 @@ pub fn grow(
     model: &Model,
     rate: f64,
     slos: &[Slo],
-    reps: u32,
+    reps: Replications,
     start: Option<Vec<u32>>,
 ) -> Result<(Vec<u32>, f64), PlanningError> {
     let (n, runs, _) = grow_runs(model, Some(rate), slos, reps, start)?;

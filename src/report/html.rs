@@ -1,7 +1,7 @@
 //! `report.html`: one self-contained page per run or sweep — the charts inline as SVG, the
 //! summary tables, the model and the command that produced it — that opens offline anywhere.
 
-use super::{OutputError, write_atomic};
+use crate::output::{OutputError, write_atomic};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 

@@ -2,15 +2,14 @@
 //! Every file is written atomically, so a crash never leaves a half-written result.
 
 mod analysis_table;
-mod atomic;
 mod csv_files;
 mod html;
 mod run_json;
 mod table;
 mod validation;
 
+use crate::output::{OutputError, write_atomic};
 pub use analysis_table::{Simulated, analysis_table};
-pub use atomic::{OutputError, write_atomic};
 pub use csv_files::{
     BREAKDOWN_COLUMNS, EDGES_COLUMNS, LINKS_COLUMNS, SCALING_COLUMNS, SERVICES_COLUMNS,
     SUMMARY_COLUMNS, breakdown_csv, cost_csv, edges_csv, latency_cdf_csv, links_csv, route_row,
@@ -56,6 +55,19 @@ pub fn write_run(
     }
     if let Some(ts) = &result.timeseries {
         files.push(("timeseries.csv", timeseries_csv(ts)));
+    }
+    if !result.traces.is_empty() {
+        use crate::traces::export;
+        let (seed, traces) = (result.seed, &result.traces);
+        files.push(("traces.json", export::otlp_json(model, seed, traces)));
+        files.push((
+            "traces.jaeger.json",
+            export::jaeger_json(model, seed, traces),
+        ));
+        files.push((
+            "traces.perfetto.json",
+            export::perfetto_json(model, seed, traces),
+        ));
     }
     let mut written = Vec::new();
     for (name, bytes) in files {

@@ -113,6 +113,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         state.attempts += 1;
         state.live += 1;
         let attempts = u32::from(state.attempts);
+        if let Some(t) = self.tracer.as_mut() {
+            t.call_made(attempt, &call, now);
+            t.attempt(attempt, attempts as u16);
+        }
         let policy = &self.edges[ex.edge as usize].policy;
         let mut timeout = policy.timeout.map_or(SimTime::MAX, |t| now + t);
         if ex.deadline < timeout {
@@ -208,6 +212,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     ) {
         if self.abandon(h).is_none() {
             return;
+        }
+        if let Some(t) = self.tracer.as_mut() {
+            t.gave_up(h, now);
         }
         let CallSide {
             probe,

@@ -18,6 +18,7 @@ mod result;
 mod series;
 mod serving;
 mod station;
+mod traces;
 
 pub use breakdown::{Component, RouteBreakdown, hop_parts, link_hop};
 pub use call::ErrorKind;
@@ -27,6 +28,7 @@ pub use result::{
     EdgeResult, LinkResult, RouteResult, RunResult, ScaleEvent, ServiceResult, saturated,
 };
 pub use series::{Interval, TimeSeries};
+pub use traces::{Span, SpanKind, Trace, TraceSampling, mix as trace_mix};
 
 use crate::engine::{self, Arena, EventQueue, Grow, Handle, Process, SimRng, SimTime};
 use crate::model::{ArrivalPattern, FaultKind, Model, Workload};
@@ -37,6 +39,8 @@ use plan::Plan;
 use policy::{EdgeState, Exchange};
 use rand_distr::{Distribution, Exp};
 use station::Station;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// What to record beyond the summary statistics, and when to give up.
@@ -46,7 +50,46 @@ pub struct Options {
     pub timeseries: Option<SimTime>,
     /// Record where each request's time goes (per hop and component).
     pub breakdown: bool,
+    /// Record the spans of these requests (see [`Trace`]).
+    pub traces: Option<TraceSampling>,
     pub limits: Limits,
+    /// Asks the run to stop early (checked every few thousand events); what was measured so
+    /// far is returned, marked [`Stop::Interrupted`].
+    pub cancel: Cancel,
+}
+
+/// A request to stop, shared with whoever may raise it (the command line's Ctrl-C handler).
+/// The default never fires. Passed in, not read from a global, so that the simulation layer
+/// depends on nothing above it and a test can stop a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cancel(Option<&'static AtomicBool>);
+
+impl Cancel {
+    /// Stops when `flag` is set.
+    pub fn on(flag: &'static AtomicBool) -> Cancel {
+        Cancel(Some(flag))
+    }
+
+    /// Whether a stop was asked for.
+    pub fn requested(&self) -> bool {
+        self.0.is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+}
+
+/// How many independent runs of a model to make, and what may stop them.
+#[derive(Clone, Copy, Debug)]
+pub struct Replications {
+    pub count: u32,
+    pub cancel: Cancel,
+}
+
+impl From<u32> for Replications {
+    fn from(count: u32) -> Replications {
+        Replications {
+            count,
+            cancel: Cancel::default(),
+        }
+    }
 }
 
 /// Guards against runs that would exhaust memory or patience.
@@ -144,6 +187,7 @@ fn is_plain(model: &Model, options: &Options) -> bool {
         && model.links.iter().all(|l| l.loss == 0.0)
         && !options.breakdown
         && options.timeseries.is_none()
+        && options.traces.is_none()
 }
 
 /// [`simulate_with`], with the mechanisms of [`is_plain`] compiled in (`FULL`) or out.
@@ -161,6 +205,13 @@ fn run<const FULL: bool>(model: &Model, options: &Options) -> RunResult {
         let hops = model.services.len() + 2 * model.links.len();
         sim.paths = Some(breakdown::Paths::new(model.routes.len(), hops));
         sim.tail_cut = vec![0; model.routes.len()];
+    }
+    if let Some(sampling) = options.traces {
+        sim.tracer = Some(Box::new(traces::Tracer::new(
+            sampling,
+            model.seed,
+            model.warmup,
+        )));
     }
     sim.start(&mut queue);
     let limits = options.limits;
@@ -183,7 +234,7 @@ fn run<const FULL: bool>(model: &Model, options: &Options) -> RunResult {
                 .is_some_and(|w| started.elapsed().as_secs_f64() >= w)
             {
                 Some(Stop::WallTime(limits.max_wall_s.unwrap_or_default()))
-            } else if crate::interrupt::requested() {
+            } else if options.cancel.requested() {
                 Some(Stop::Interrupted)
             } else {
                 None
@@ -208,14 +259,26 @@ fn run<const FULL: bool>(model: &Model, options: &Options) -> RunResult {
 /// Runs `reps` independent replications of `model` in parallel (rayon), replication `i` with the
 /// seed derived from the model's seed and `i`. Results come back in replication order, so the
 /// output does not depend on the number of threads.
-pub fn replicate(model: &Model, reps: u32) -> Vec<RunResult> {
+pub fn replicate(model: &Model, reps: u32, options: &Options) -> Vec<RunResult> {
+    replicate_seeded(model, model.seed, 0, 0..reps, options)
+}
+
+/// The one way meshsim replicates a run: replications `reps` of `model` in parallel, replication
+/// `i` seeded with `derive_seed(seed, stream, i)` (a sweep gives each point its own stream), in
+/// replication order whatever the number of threads.
+pub fn replicate_seeded(
+    model: &Model,
+    seed: u64,
+    stream: u64,
+    reps: Range<u32>,
+    options: &Options,
+) -> Vec<RunResult> {
     use rayon::prelude::*;
-    (0..reps)
-        .into_par_iter()
+    reps.into_par_iter()
         .map(|i| {
             let mut m = model.clone();
-            m.seed = engine::derive_seed(model.seed, 0, u64::from(i));
-            simulate(&m)
+            m.seed = engine::derive_seed(seed, stream, u64::from(i));
+            simulate_with(&m, options)
         })
         .collect()
 }
@@ -261,6 +324,10 @@ struct Simulator<'m, const FULL: bool> {
     paths: Option<breakdown::Paths>,
     /// Per route: the latency (ns) above which a request is kept as a tail candidate.
     tail_cut: Vec<u64>,
+    /// Spans of the sampled requests, when traces are asked for.
+    tracer: Option<Box<traces::Tracer>>,
+    /// Scratch: per call of the stage being started, the copies drawn (stages that vary).
+    copies: Vec<u32>,
     /// Requests sent and not yet completed, and the cap on them.
     in_flight: u64,
     /// `in_flight` at the middle of the measured window (once the run got there).
@@ -379,6 +446,8 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             scaling: Vec::new(),
             paths: None,
             tail_cut: Vec::new(),
+            tracer: None,
+            copies: Vec::new(),
             in_flight: 0,
             in_flight_at_middle: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
@@ -579,6 +648,44 @@ latency_ms = 0.1
             plain.wall_s = 0.0;
             full.wall_s = 0.0;
             assert_eq!(format!("{plain:?}"), format!("{full:?}"));
+        }
+    }
+
+    /// A raised stop flag ends the run early, in plain and full runs alike, and what was
+    /// measured until then comes back marked interrupted; a lowered one changes nothing.
+    #[test]
+    fn a_raised_cancel_flag_stops_the_run() {
+        static RAISED: AtomicBool = AtomicBool::new(true);
+        static LOWERED: AtomicBool = AtomicBool::new(false);
+        let model = load_builtin(&[]).unwrap();
+        for breakdown in [false, true] {
+            let stopped = simulate_with(
+                &model,
+                &Options {
+                    breakdown,
+                    cancel: Cancel::on(&RAISED),
+                    ..Options::default()
+                },
+            );
+            assert_eq!(stopped.stopped, Some(Stop::Interrupted));
+            let lowered = Options {
+                breakdown,
+                cancel: Cancel::on(&LOWERED),
+                ..Options::default()
+            };
+            let mut whole = simulate_with(&model, &lowered);
+            let mut default = simulate_with(
+                &model,
+                &Options {
+                    breakdown,
+                    ..Options::default()
+                },
+            );
+            assert_eq!(whole.stopped, None);
+            assert!(stopped.all.completed < whole.all.completed / 10);
+            whole.wall_s = 0.0;
+            default.wall_s = 0.0;
+            assert_eq!(format!("{whole:?}"), format!("{default:?}"));
         }
     }
 

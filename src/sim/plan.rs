@@ -2,7 +2,7 @@
 //! without following the model from endpoint to service to edge to link at every call.
 
 use super::network::direction_table;
-use crate::model::{EndpointId, Model};
+use crate::model::{CallCount, Downstream, Model};
 
 /// One downstream call an endpoint makes, resolved.
 #[derive(Clone, Copy, Debug)]
@@ -17,11 +17,28 @@ pub struct Hop {
     pub direction: Option<u32>,
     /// Size of the request message.
     pub request_bytes: u64,
+    /// The chance the call is made (1 for a plain call).
+    pub probability: f64,
+    /// Copies made when it is made: always this many, or drawn from `Plan::count(hop)` when
+    /// [`RANDOM_COUNT`].
+    pub copies: u32,
+}
+
+/// `Hop::copies` of a call whose count is drawn.
+pub const RANDOM_COUNT: u32 = u32::MAX;
+
+/// One stage's calls, and whether any of them needs a random draw.
+struct Stage {
+    hops: Box<[Hop]>,
+    /// Some call is made only sometimes, or a drawn number of times.
+    varies: bool,
+    /// Per hop: the drawn count, for hops with [`RANDOM_COUNT`] copies.
+    counts: Box<[Option<CallCount>]>,
 }
 
 /// Per endpoint, per stage: its calls, in the model's order.
 pub struct Plan {
-    stages: Vec<Vec<Box<[Hop]>>>,
+    stages: Vec<Vec<Stage>>,
 }
 
 impl Plan {
@@ -33,14 +50,19 @@ impl Plan {
         for (i, e) in model.edges.iter().enumerate() {
             edge_of[e.from * n + e.to] = i as u32;
         }
-        let hop = |caller: usize, target: EndpointId| {
-            let callee = &model.endpoints[target];
+        let hop = |caller: usize, call: &Downstream| {
+            let callee = &model.endpoints[call.target];
             Hop {
-                endpoint: target as u32,
+                endpoint: call.target as u32,
                 service: callee.service as u32,
                 edge: edge_of[caller * n + callee.service],
                 direction: Some(directions[caller * n + callee.service]).filter(|&d| d != u32::MAX),
                 request_bytes: callee.request_bytes,
+                probability: call.probability,
+                copies: match call.count {
+                    CallCount::Fixed(k) => k,
+                    _ => RANDOM_COUNT,
+                },
             }
         };
         let stages = model
@@ -49,7 +71,14 @@ impl Plan {
             .map(|e| {
                 e.stages
                     .iter()
-                    .map(|targets| targets.iter().map(|&t| hop(e.service, t)).collect())
+                    .map(|calls| Stage {
+                        hops: calls.iter().map(|c| hop(e.service, c)).collect(),
+                        varies: calls.iter().any(|c| !c.is_once()),
+                        counts: calls
+                            .iter()
+                            .map(|c| c.count.is_random().then(|| c.count.clone()))
+                            .collect(),
+                    })
                     .collect()
             })
             .collect();
@@ -59,7 +88,20 @@ impl Plan {
     /// The calls of stage `stage` of `endpoint`.
     #[inline(always)]
     pub fn stage(&self, endpoint: u32, stage: usize) -> &[Hop] {
-        &self.stages[endpoint as usize][stage]
+        &self.stages[endpoint as usize][stage].hops
+    }
+
+    /// Whether stage `stage` of `endpoint` has calls made sometimes or several times.
+    #[inline(always)]
+    pub fn varies(&self, endpoint: u32, stage: usize) -> bool {
+        self.stages[endpoint as usize][stage].varies
+    }
+
+    /// The drawn count of call `k` of a stage, for a hop with [`RANDOM_COUNT`] copies.
+    pub fn count(&self, endpoint: u32, stage: usize, k: usize) -> &CallCount {
+        self.stages[endpoint as usize][stage].counts[k]
+            .as_ref()
+            .expect("only hops with RANDOM_COUNT copies ask for their count")
     }
 
     /// How many stages `endpoint` has.
@@ -88,7 +130,8 @@ mod tests {
             for (s, targets) in endpoint.stages.iter().enumerate() {
                 let resolved = plan.stage(e as u32, s);
                 assert_eq!(resolved.len(), targets.len());
-                for (hop, &t) in resolved.iter().zip(targets) {
+                for (hop, call) in resolved.iter().zip(targets) {
+                    let t = call.target;
                     let callee = &model.endpoints[t];
                     assert_eq!(hop.endpoint as usize, t);
                     assert_eq!(hop.service as usize, callee.service);

@@ -36,6 +36,8 @@ pub struct RunResult {
     pub peak_calls_in_flight: usize,
     /// Per-interval measurements, when asked for.
     pub timeseries: Option<super::TimeSeries>,
+    /// The sampled requests' spans, by request number (when asked for).
+    pub traces: Vec<super::Trace>,
     /// Why the run ended before `duration_s`, if it did; the results then cover
     /// [`warmup_s`, `end_s`].
     pub stopped: Option<super::Stop>,
@@ -226,6 +228,7 @@ pub(super) fn collect<const FULL: bool>(
     end: SimTime,
 ) -> RunResult {
     let model = sim.model;
+    let traces = sim.tracer.take().map_or(Vec::new(), |t| t.finish(end));
     let timeseries = sim.series.take().map(|mut rec| {
         rec.close(end, &sim.stations, &sim.edges);
         rec.finish()
@@ -361,6 +364,7 @@ pub(super) fn collect<const FULL: bool>(
         wall_s,
         peak_calls_in_flight: sim.calls.capacity_used(),
         timeseries,
+        traces,
         stopped: sim.stop.clone(),
         end_s: end.as_secs_f64(),
     }

@@ -4,6 +4,7 @@
 use super::Simulator;
 use super::breakdown::{Component, key};
 use super::call::{Call, CallSide, ErrorKind, Event, Phase};
+use super::plan::{Hop, RANDOM_COUNT};
 use super::station::InstanceState;
 use crate::engine::{EventQueue, Grow, Handle, SimTime};
 use crate::model::ServiceId;
@@ -37,6 +38,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         {
             self.calls.remove(h);
             return;
+        }
+        if FULL && let Some(t) = self.tracer.as_mut() {
+            t.arrived(h, now);
         }
         // One lookup of the call for the whole admission (the hot path of every call).
         let Some(call) = self.calls.get_mut(h) else {
@@ -114,6 +118,12 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     /// Adds a call's wait and processing at `service` to its path, when paths are kept.
     #[inline(always)]
     fn on_paths(&mut self, h: Handle, service: ServiceId, waited: SimTime, work: SimTime) {
+        if FULL
+            && let Some(t) = self.tracer.as_mut()
+            && let Some(call) = self.calls.get(h)
+        {
+            t.served(h, call.instance, waited, work);
+        }
         if FULL && self.paths.is_some() {
             self.on_path(h, service, Component::Queueing, waited);
             self.on_path(h, service, Component::Service, work);
@@ -243,13 +253,23 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let Some(call) = self.calls.get_mut(h) else {
             return;
         };
-        let targets = self.plan.stage(call.endpoint, stage);
+        let endpoint = call.endpoint;
+        let targets = self.plan.stage(endpoint, stage);
+        let varies = self.plan.varies(endpoint, stage);
+        let mut copies = std::mem::take(&mut self.copies);
+        let total = if varies {
+            self.draw_copies(endpoint, stage, &mut copies)
+        } else {
+            targets.len()
+        };
+        let call = self.calls.get_mut(h).expect("looked up above");
         let caller = call.service as usize;
         call.stage = stage as u16;
         call.phase = Phase::Downstream;
         // One extra pending count guards the stage: a call that fails synchronously (rejected
         // in-process) must not complete the stage while the loop is still sending its siblings.
-        call.pending = targets.len() as u16 + 1;
+        // (At most MAX_CALLS_PER_STAGE calls, checked when the model was validated.)
+        call.pending = total as u16 + 1;
         let origin = call.origin;
         let deadline = if FULL && self.model.propagate_deadline {
             self.side[h.index() as usize].deadline
@@ -257,32 +277,75 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             SimTime::MAX
         };
         let measured = self.measured(now);
-        for target in targets {
-            let edge = &mut self.edges[target.edge as usize];
-            if !FULL || edge.plain {
-                if measured {
-                    edge.stats.calls += 1;
-                    edge.stats.attempts += 1;
-                }
-                let service = target.service as usize;
-                let call = Call::child(h, target.endpoint, service, caller, origin);
-                let child = self.new_call(call);
-                if FULL && self.model.propagate_deadline {
-                    self.side_mut(child).deadline = deadline;
-                }
-                match target.direction {
-                    None => self.admit(now, queue, child),
-                    Some(d) => {
-                        let bytes = target.request_bytes;
-                        self.transmit(now, queue, child, d as usize, bytes, false);
-                    }
-                }
-            } else {
-                let (endpoint, edge) = (target.endpoint, target.edge);
-                self.begin_exchange(now, queue, h, endpoint, edge, origin, deadline);
+        for (k, target) in targets.iter().enumerate() {
+            let n = if varies { copies[k] } else { 1 };
+            for _ in 0..n {
+                self.send_call(now, queue, h, target, caller, origin, deadline, measured);
             }
         }
+        self.copies = copies;
         self.child_returned(now, queue, h, None);
+    }
+
+    /// Draws, for each call of a stage that varies, how many copies are made (0 when it is
+    /// skipped); returns their total.
+    fn draw_copies(&mut self, endpoint: u32, stage: usize, copies: &mut Vec<u32>) -> usize {
+        copies.clear();
+        for (k, hop) in self.plan.stage(endpoint, stage).iter().enumerate() {
+            let made = hop.probability >= 1.0 || self.rng.random::<f64>() < hop.probability;
+            let n = if !made {
+                0
+            } else if hop.copies == RANDOM_COUNT {
+                let u = self.rng.random::<f64>();
+                self.plan.count(endpoint, stage, k).draw(u)
+            } else {
+                hop.copies
+            };
+            copies.push(n);
+        }
+        copies.iter().map(|&n| n as usize).sum()
+    }
+
+    /// Sends one downstream call of `h` (a stage's loop).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn send_call(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        h: Handle,
+        target: &Hop,
+        caller: usize,
+        origin: SimTime,
+        deadline: SimTime,
+        measured: bool,
+    ) {
+        let edge = &mut self.edges[target.edge as usize];
+        if !FULL || edge.plain {
+            if measured {
+                edge.stats.calls += 1;
+                edge.stats.attempts += 1;
+            }
+            let service = target.service as usize;
+            let call = Call::child(h, target.endpoint, service, caller, origin);
+            let child = self.new_call(call);
+            if FULL && let Some(t) = self.tracer.as_mut() {
+                t.call_made(child, &call, now);
+            }
+            if FULL && self.model.propagate_deadline {
+                self.side_mut(child).deadline = deadline;
+            }
+            match target.direction {
+                None => self.admit(now, queue, child),
+                Some(d) => {
+                    let bytes = target.request_bytes;
+                    self.transmit(now, queue, child, d as usize, bytes, false);
+                }
+            }
+        } else {
+            let (endpoint, edge) = (target.endpoint, target.edge);
+            self.begin_exchange(now, queue, h, endpoint, edge, origin, deadline);
+        }
     }
 
     /// A downstream call of `h` returned; when its stage is complete, go on or respond.
@@ -360,6 +423,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             self.complete_request(now, queue, h);
             return;
         }
+        if FULL && let Some(t) = self.tracer.as_mut() {
+            t.responded(h, now, call.error);
+        }
         call.phase = Phase::Responding;
         call.tries = 0;
         let (service, caller, parent) = (call.service as usize, call.caller as usize, call.parent);
@@ -392,8 +458,14 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 self.request_done(now, queue, origin, route, user, call.error);
             }
         } else if FULL && self.side_on && self.side(h).exchange != Handle::NONE {
+            if let Some(t) = self.tracer.as_mut() {
+                t.returned(h, now, call.error);
+            }
             self.attempt_returned(now, queue, call, h);
         } else {
+            if FULL && let Some(t) = self.tracer.as_mut() {
+                t.returned(h, now, call.error);
+            }
             self.critical_child(call.parent, h, SimTime::ZERO);
             self.child_returned(now, queue, call.parent, call.error);
         }

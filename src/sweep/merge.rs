@@ -4,7 +4,7 @@
 
 use super::{Outcome, PointFile, Shard, SweepInfo, assemble_into, store};
 use crate::error::Error;
-use crate::report::OutputError;
+use crate::output::OutputError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -19,8 +19,8 @@ pub use store::{PointFile, SweepInfo};
 use crate::engine::derive_seed;
 use crate::error::Error;
 use crate::model::{Model, ModelText, Override};
-use crate::report::{OutputError, write_atomic};
-use crate::sim::{Stop, simulate_with};
+use crate::output::{OutputError, write_atomic};
+use crate::sim::{Stop, replicate_seeded};
 use progress::Progress;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -343,22 +343,26 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
     let ran = todo.len();
     let points = todo.into_iter().par_bridge();
     let outcome = points.try_for_each(|id| -> Result<(), Error> {
-        if crate::interrupt::requested() {
+        if plan.options.cancel.requested() {
             return Err(Error::Interrupted(String::new()));
         }
         let model = plan.model(id)?;
+        let runs = replicate_seeded(
+            &model,
+            plan.base.seed,
+            id as u64,
+            0..plan.reps,
+            &plan.options,
+        );
         let results: Vec<(store::RunRecord, Option<Stop>)> = (0..plan.reps)
-            .into_par_iter()
-            .map(|r| {
-                let mut m = model.clone();
-                m.seed = derive_seed(plan.base.seed, id as u64, u64::from(r));
-                let result = simulate_with(&m, &plan.options);
+            .zip(runs)
+            .map(|(r, result)| {
                 let record = store::RunRecord {
                     replication: r,
-                    seed: m.seed,
+                    seed: derive_seed(plan.base.seed, id as u64, u64::from(r)),
                     measured_s: result.measured_s,
                     routes: result.routes.iter().map(store::RouteRecord::new).collect(),
-                    cost_per_hour: crate::cost::of_run(&m, &result).map(|c| c.per_hour),
+                    cost_per_hour: crate::cost::of_run(&model, &result).map(|c| c.per_hour),
                 };
                 (record, result.stopped)
             })

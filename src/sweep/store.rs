@@ -3,7 +3,7 @@
 //! interrupted sweep resumes and shards merge without re-running anything.
 
 use super::spec::Axis;
-use crate::report::{OutputError, write_atomic};
+use crate::output::{OutputError, write_atomic};
 use crate::sim::RouteResult;
 use crate::stats::{LatencySnapshot, LatencyStats};
 use serde::{Deserialize, Serialize};

@@ -344,6 +344,98 @@ service_ms = { dist = "exponential", mean_ms = 4 }
     }
 }
 
+/// A call made on a cache miss: the database sees the Poisson stream thinned to 30%, so it is an
+/// M/M/1 queue at 0.3λ, and the request's mean is the cache's plus 30% of the database's.
+fn probable_call() -> Case {
+    let model = load(
+        "cache-miss",
+        r#"
+[simulation]
+duration_s = 1000
+warmup_s = 20
+seed = 21
+[workload]
+type = "open"
+rate_per_s = 1000
+[[workload.mix]]
+route = "front.get"
+[gateway]
+service_ms = 0
+[services.front.endpoints.get]
+service_ms = 0
+calls = [["cache.get"], [{ call = "db.query", probability = 0.3 }]]
+[services.cache]
+workers = 64
+[services.cache.endpoints.get]
+service_ms = { dist = "exponential", mean_ms = 1 }
+[services.db.endpoints.query]
+service_ms = { dist = "exponential", mean_ms = 2 }
+"#,
+    );
+    // db: λ = 300/s, S = 2 ms, ρ = 0.6, response 2 / (1 − 0.6) = 5 ms.
+    Case {
+        name: "call on a 30% cache miss (M/M/1 at 0.3λ)".into(),
+        model,
+        reps: 10,
+        checks: vec![
+            Check::new("db arrivals per s", 300.0, |r| {
+                r.services[3].arrival_rate_per_s
+            }),
+            Check::new("db mean response ms", 5.0, |r| {
+                r.services[3].mean_residence_ms
+            }),
+            Check::new("mean response ms", 1.0 + 0.3 * 5.0, |r| {
+                r.all.latency.mean_ms()
+            }),
+        ],
+        little: true,
+    }
+}
+
+/// A call repeated once or three times (even odds), the copies in parallel at an idle station:
+/// E[max of n exponentials] = mean · Hₙ, so 4 · (1 + 11/6) / 2 ms.
+fn repeated_call() -> Case {
+    let model = load(
+        "repeated-calls",
+        r#"
+[simulation]
+duration_s = 500
+warmup_s = 1
+seed = 22
+[workload]
+type = "open"
+rate_per_s = 20
+[[workload.mix]]
+route = "front.get"
+[gateway]
+service_ms = 0
+[services.front.endpoints.get]
+service_ms = 0
+calls = [[{ call = "a.get", count = { values = [1, 3], weights = [1, 1] } }]]
+[services.a]
+workers = 64
+[services.a.endpoints.get]
+service_ms = { dist = "exponential", mean_ms = 4 }
+"#,
+    );
+    Case {
+        name: "a call repeated 1 or 3 times in parallel, low load".into(),
+        model,
+        reps: 10,
+        checks: vec![
+            Check::new("calls per request", 2.0, |r| {
+                r.services[2].arrival_rate_per_s / r.services[1].arrival_rate_per_s
+            }),
+            Check::new(
+                "mean response ms (max of copies)",
+                4.0 * (1.0 + 11.0 / 6.0) / 2.0,
+                |r| r.all.latency.mean_ms(),
+            ),
+        ],
+        little: true,
+    }
+}
+
 /// Every reference case, in the order of the table.
 pub fn suite() -> Vec<Case> {
     vec![
@@ -367,5 +459,7 @@ pub fn suite() -> Vec<Case> {
         link_one_message(),
         link_md1(),
         fork_join(),
+        probable_call(),
+        repeated_call(),
     ]
 }

@@ -10,7 +10,7 @@ mod cases;
 pub use cases::suite;
 
 use crate::model::Model;
-use crate::sim::{RunResult, simulate};
+use crate::sim::{Options, RunResult};
 use crate::stats::mean_ci95;
 use rayon::prelude::*;
 
@@ -76,28 +76,20 @@ impl Row {
 const LITTLE_BOUNDARY: f64 = 1e-3;
 
 /// Runs every case (all replications of all cases in parallel) and returns the table rows.
-pub fn run(cases: &[Case]) -> Vec<Row> {
-    let jobs: Vec<(usize, u32)> = cases
-        .iter()
-        .enumerate()
-        .flat_map(|(c, case)| (0..case.reps).map(move |r| (c, r)))
-        .collect();
-    let results: Vec<RunResult> = jobs
+pub fn run(cases: &[Case], options: &Options) -> Vec<Row> {
+    let results: Vec<Vec<RunResult>> = cases
         .par_iter()
-        .map(|&(c, r)| {
-            let mut m = cases[c].model.clone();
-            m.seed = crate::engine::derive_seed(m.seed, c as u64, u64::from(r));
-            simulate(&m)
+        .enumerate()
+        .map(|(c, case)| {
+            let m = &case.model;
+            crate::sim::replicate_seeded(m, m.seed, c as u64, 0..case.reps, options)
         })
         .collect();
-    let mut rows = Vec::new();
-    let mut start = 0;
-    for case in cases {
-        let runs = &results[start..start + case.reps as usize];
-        start += case.reps as usize;
-        rows.extend(case_rows(case, runs));
-    }
-    rows
+    cases
+        .iter()
+        .zip(&results)
+        .flat_map(|(case, runs)| case_rows(case, runs))
+        .collect()
 }
 
 fn case_rows(case: &Case, runs: &[RunResult]) -> Vec<Row> {

@@ -21,3 +21,8 @@ pub fn install_handler() {
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::Relaxed)
 }
+
+/// The stop request that runs, searches and sweeps started from the command line obey.
+pub fn cancel() -> crate::sim::Cancel {
+    crate::sim::Cancel::on(&REQUESTED)
+}

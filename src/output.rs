@@ -1,4 +1,5 @@
-//! Atomic file writes: a temporary file in the same directory, then a rename.
+//! Files meshsim writes: atomically (a temporary file in the same directory, then a rename), so
+//! a crash never leaves a half-written result, and one error type naming the path.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

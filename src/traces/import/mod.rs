@@ -1,0 +1,89 @@
+//! `meshsim import`: trace files (OTLP/JSON, Jaeger JSON, Zipkin v2 JSON) in, a model out.
+//!
+//! [`read`] normalises every format into one span type, [`infer`] turns spans into a model
+//! draft, [`write`] writes it as a commented model file with its measured samples beside it.
+
+pub mod infer;
+pub mod read;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+/// Why traces could not be imported: bad input (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`{path}`: {message}")]
+    Format { path: String, message: String },
+    #[error("{0}")]
+    Model(String),
+}
+
+/// A model imported from traces.
+pub struct Imported {
+    pub written: write::Written,
+    /// What was counted, estimated or left out, for stderr.
+    pub notes: Vec<String>,
+    pub draft: infer::Draft,
+}
+
+/// Every file to read: the files given, and the `.json`/`.jsonl`/`.ndjson` files of the folders
+/// given (not recursively), in name order.
+pub fn inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|source| ImportError::Io {
+                path: p.display().to_string(),
+                source,
+            })?;
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| {
+                    f.is_file()
+                        && f.extension()
+                            .and_then(|e| e.to_str())
+                            .is_some_and(|e| ["json", "jsonl", "ndjson"].contains(&e))
+                })
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(ImportError::Format {
+                    path: p.display().to_string(),
+                    message: "the folder holds no .json, .jsonl or .ndjson files".into(),
+                });
+            }
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Imports `paths` as the model `name`, with its samples in `data_dir` (relative to the model).
+pub fn import(paths: &[PathBuf], name: &str, data_dir: &str) -> Result<Imported, ImportError> {
+    let mut spans = read::Spans::default();
+    for path in inputs(paths)? {
+        read::read_file(Path::new(&path), &mut spans)?;
+    }
+    let mut notes: Vec<String> = spans
+        .dropped
+        .iter()
+        .map(|(why, n)| format!("{n} {why}: left out"))
+        .collect();
+    let sources: Vec<(String, &str)> = spans.formats.clone();
+    let draft = infer::infer(spans).map_err(ImportError::Model)?;
+    notes.extend(draft.notes.iter().cloned());
+    let written = write::model(&draft, name, data_dir, &sources);
+    Ok(Imported {
+        written,
+        notes,
+        draft,
+    })
+}

@@ -1,0 +1,242 @@
+//! A [`Draft`] written as a commented model file and the data files of its measured samples.
+
+use super::infer::{Draft, DraftCall, DraftEndpoint};
+use std::fmt::Write as _;
+
+/// The model's text and its data files (path relative to the model, contents).
+pub struct Written {
+    pub text: String,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// A number with up to `digits` significant digits, without trailing zeros.
+fn short(x: f64, digits: i32) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return "0".into();
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).clamp(0, 12) as usize;
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn csv(samples: &[f64]) -> Vec<u8> {
+    let mut out = String::from("service_ms\n");
+    for x in samples {
+        let _ = writeln!(out, "{}", short(*x, 6));
+    }
+    out.into_bytes()
+}
+
+fn call_text(c: &DraftCall) -> String {
+    let always = c.probability >= 0.9995;
+    let single = c.counts.len() == 1;
+    if always && single && c.counts[0].0 == 1 {
+        return format!("\"{}\"", c.target);
+    }
+    let mut parts = vec![format!("call = \"{}\"", c.target)];
+    if !always {
+        parts.push(format!(
+            "probability = {}",
+            short(c.probability.max(1e-6), 4)
+        ));
+    }
+    if single {
+        if c.counts[0].0 != 1 {
+            parts.push(format!("count = {}", c.counts[0].0));
+        }
+    } else {
+        let values: Vec<String> = c.counts.iter().map(|(v, _)| v.to_string()).collect();
+        let weights: Vec<String> = c.counts.iter().map(|(_, w)| w.to_string()).collect();
+        parts.push(format!(
+            "count = {{ values = [{}], weights = [{}] }}",
+            values.join(", "),
+            weights.join(", ")
+        ));
+    }
+    format!("{{ {} }}", parts.join(", "))
+}
+
+fn endpoint(
+    out: &mut String,
+    files: &mut Vec<(String, Vec<u8>)>,
+    data_dir: &str,
+    service: &str,
+    e: &DraftEndpoint,
+) {
+    let _ = writeln!(out, "\n[services.{service}.endpoints.{}]", e.name);
+    let mut about = format!(
+        "{} calls seen; own processing {} ms on average (the server span minus its calls{})",
+        e.invocations,
+        short(mean(&e.samples_ms), 4),
+        if e.uninstrumented {
+            ": here the caller's client span, as this service is not instrumented"
+        } else {
+            ""
+        }
+    );
+    if let Some(o) = &e.original {
+        let _ = write!(about, "; `{o}` in the traces");
+    }
+    let _ = writeln!(out, "# {about}");
+    if e.samples_ms.iter().all(|&x| x == 0.0) {
+        let _ = writeln!(out, "service_ms = 0");
+    } else {
+        let file = format!("{data_dir}/{service}.{}.csv", e.name);
+        let _ = writeln!(
+            out,
+            "service_ms = {{ dist = \"empirical\", file = \"{file}\" }}   # {} samples",
+            e.samples_ms.len()
+        );
+        files.push((file, csv(&e.samples_ms)));
+    }
+    if !e.stages.is_empty() {
+        let stages: Vec<String> = e
+            .stages
+            .iter()
+            .map(|st| {
+                format!(
+                    "[{}]",
+                    st.iter().map(call_text).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "calls = [{}]", stages.join(", "));
+    }
+    if e.error_probability > 0.0 {
+        let _ = writeln!(
+            out,
+            "error_probability = {}   # share of its calls that failed with no failed call below them",
+            short(e.error_probability, 4)
+        );
+    }
+}
+
+/// Writes `draft` as the model `name`, its data files in `data_dir` (relative to the model).
+pub fn model(draft: &Draft, name: &str, data_dir: &str, sources: &[(String, &str)]) -> Written {
+    let mut out = String::new();
+    let mut files = Vec::new();
+    let _ = writeln!(
+        out,
+        "# Imported by `meshsim import` (meshsim {}) from:",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (path, format) in sources {
+        let _ = writeln!(out, "#   {path} ({format})");
+    }
+    let _ = writeln!(
+        out,
+        "# {} spans of {} traces; {} requests entered over {} s.",
+        draft.spans_used,
+        draft.traces,
+        draft.roots,
+        short(draft.window_s, 4)
+    );
+    let _ = writeln!(out, "#");
+    let _ = writeln!(
+        out,
+        "# Measured: services, endpoints, calls (stages, probability, count), each endpoint's own"
+    );
+    let _ = writeln!(
+        out,
+        "# processing time (samples in {data_dir}/), one-way latency between services, the"
+    );
+    let _ = writeln!(
+        out,
+        "# arrival rate and the mix of requests. Estimated or assumed (traces do not record them):"
+    );
+    let _ = writeln!(
+        out,
+        "# instances, workers, queues, bandwidth — each says which below; set what you know."
+    );
+    let _ = writeln!(out, "\nname = \"{name}\"");
+    let _ = writeln!(out, "\n[simulation]");
+    let _ = writeln!(
+        out,
+        "duration_s = 60     # assumed: long enough for stable percentiles; lengthen for rare events"
+    );
+    let _ = writeln!(out, "warmup_s = 5");
+    let _ = writeln!(out, "seed = 1");
+    let _ = writeln!(out, "\n[workload]");
+    let _ = writeln!(
+        out,
+        "type = \"open\"       # assumed: requests arrive independently (Poisson) at the rate seen"
+    );
+    let _ = writeln!(
+        out,
+        "rate_per_s = {}   # {} requests over {} s",
+        short(draft.rate_per_s, 5),
+        draft.roots,
+        short(draft.window_s, 4)
+    );
+    let total: u64 = draft.gateway.routes.iter().map(|r| r.1).sum();
+    for (route, weight) in &draft.gateway.routes {
+        let _ = writeln!(out, "\n[[workload.mix]]");
+        let _ = writeln!(out, "route = \"{route}\"");
+        let _ = writeln!(
+            out,
+            "weight = {weight}   # {}% of the requests",
+            short(100.0 * *weight as f64 / total.max(1) as f64, 3)
+        );
+    }
+    let _ = writeln!(out, "\n[gateway]");
+    if draft.gateway.from_traces {
+        let _ = writeln!(
+            out,
+            "workers = {}   # estimated: the most requests it processed at once",
+            draft.gateway.workers
+        );
+        if draft.gateway.samples_ms.iter().all(|&x| x == 0.0) {
+            let _ = writeln!(out, "service_ms = 0");
+        } else {
+            let file = format!("{data_dir}/gateway.csv");
+            let _ = writeln!(
+                out,
+                "service_ms = {{ dist = \"empirical\", file = \"{file}\" }}   # {} samples, {} ms on average",
+                draft.gateway.samples_ms.len(),
+                short(mean(&draft.gateway.samples_ms), 4)
+            );
+            files.push((file, csv(&draft.gateway.samples_ms)));
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "# The traces have no gateway: requests go straight to their first service."
+        );
+        let _ = writeln!(out, "service_ms = 0");
+    }
+    for s in &draft.services {
+        let _ = writeln!(out, "\n[services.{}]", s.name);
+        if let Some(o) = &s.original {
+            let _ = writeln!(out, "# `{o}` in the traces");
+        }
+        let _ = writeln!(out, "instances = {}   # {}", s.instances, s.instances_from);
+        let _ = writeln!(
+            out,
+            "workers = {}     # estimated: the most calls processed at once on one instance",
+            s.workers
+        );
+        for e in &s.endpoints {
+            endpoint(&mut out, &mut files, data_dir, &s.name, e);
+        }
+    }
+    for l in &draft.links {
+        let _ = writeln!(out, "\n[links.{}_{}]", l.a, l.b);
+        let _ = writeln!(out, "between = [\"{}\", \"{}\"]", l.a, l.b);
+        let _ = writeln!(
+            out,
+            "latency_ms = {}   # mean one-way time over {} calls (client span minus server span, halved); bandwidth unknown",
+            short(l.latency_ms, 4),
+            l.calls
+        );
+    }
+    Written { text: out, files }
+}
