@@ -100,7 +100,7 @@ fn folder(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
 
 /// Imports `paths` into `dir/imported.toml` (with its data files) and loads the model.
 fn import_into(paths: &[PathBuf], dir: &Path) -> (Model, import::Imported) {
-    let imported = import::import(paths, "imported", "imported-data").unwrap();
+    let imported = import::import(paths, "imported", "imported-data", Default::default()).unwrap();
     for (file, bytes) in &imported.written.files {
         let path = dir.join(file);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -718,4 +718,185 @@ fn run_writes_three_trace_files_that_import_reads() {
     let bad = meshsim(&["run", "--traces", "2", "--out", "x"], dir.path());
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a fraction"));
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shipped example cannot drift from the tool: its traces come from the command in
+/// docs/traces.md byte for byte, and importing them gives the shipped model and samples.
+#[test]
+fn the_shipped_social_network_traces_and_import_are_what_the_commands_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args([
+            "run",
+            "models/social-network.toml",
+            "--traces",
+            "1",
+            "--set",
+            "simulation.duration_s=5.5",
+            "--no-charts",
+            "-q",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let shipped = std::fs::read(repo().join("models/traces/social-network.otlp.json")).unwrap();
+    assert!(
+        std::fs::read(out.join("traces.json")).unwrap() == shipped,
+        "models/traces/social-network.otlp.json is stale: rerun the command of docs/traces.md"
+    );
+    let model = dir.path().join("social-network-imported.toml");
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(["import", "models/traces/social-network.otlp.json", "--out"])
+        .arg(&model)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&model).unwrap(),
+        std::fs::read_to_string(repo().join("models/social-network-imported.toml")).unwrap(),
+        "models/social-network-imported.toml is stale: rerun the import of docs/traces.md"
+    );
+    for entry in std::fs::read_dir(repo().join("models/social-network-imported-data")).unwrap() {
+        let path = entry.unwrap().path();
+        let fresh = dir
+            .path()
+            .join("social-network-imported-data")
+            .join(path.file_name().unwrap());
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            std::fs::read(&fresh).unwrap(),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+/// `metrics.om` is OpenMetrics: families declared before their samples, counters ending in
+/// `_total` and never decreasing, timestamps increasing within a series, `# EOF` last.
+#[test]
+fn metrics_are_openmetrics_with_timestamps() {
+    let model = model::load_file(&repo().join("models/retry-storm.toml"), &[]).unwrap();
+    let r = simulate_with(
+        &model,
+        &Options {
+            timeseries: Some(meshsim::engine::SimTime::from_secs_f64(1.0)),
+            ..Options::default()
+        },
+    );
+    let text = String::from_utf8(meshsim::report::openmetrics(
+        &model.name,
+        r.timeseries.as_ref().unwrap(),
+    ))
+    .unwrap();
+    assert!(text.ends_with("# EOF\n"));
+    let mut declared: Vec<(String, String)> = Vec::new();
+    let mut last: std::collections::HashMap<String, (f64, f64)> = Default::default();
+    for line in text.lines() {
+        if let Some(t) = line.strip_prefix("# TYPE ") {
+            let (family, kind) = t.split_once(' ').unwrap();
+            assert!(
+                !declared.iter().any(|d| d.0 == family),
+                "{family} declared twice"
+            );
+            declared.push((family.into(), kind.into()));
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (series, rest) = line.split_once("} ").unwrap();
+        let (value, stamp) = rest.split_once(' ').unwrap();
+        let (value, stamp): (f64, f64) = (value.parse().unwrap(), stamp.parse().unwrap());
+        let name = series.split('{').next().unwrap();
+        let (family, kind) = declared.last().expect("a sample before any # TYPE");
+        match kind.as_str() {
+            "counter" => assert_eq!(name, format!("{family}_total")),
+            _ => assert_eq!(name, family),
+        }
+        if let Some(&(v, t)) = last.get(series) {
+            assert!(stamp > t, "{line}");
+            if kind == "counter" {
+                assert!(value >= v, "{line}");
+            }
+        }
+        last.insert(series.to_string(), (value, stamp));
+    }
+    assert!(declared.iter().any(|(f, _)| f == "meshsim_retries"));
+    assert!(last.len() > 10, "{} series", last.len());
+}
+
+/// `--fit` finds the families checkout.toml was written with (gamma gateway, lognormal api,
+/// Weibull catalog, exponential user), and keeps the samples where no family fits (the uniform
+/// inventory time, the measured payment time).
+#[test]
+fn fitting_finds_the_families_the_model_was_written_with() {
+    let checkout = model::load_file(&repo().join("models/checkout.toml"), &[]).unwrap();
+    let r = traced(&checkout, 1.0, 0);
+    let files = folder(&[(
+        "traces.json",
+        export::otlp_json(&checkout, checkout.seed, &r.traces),
+    )]);
+    let settings = import::Settings {
+        fit: true,
+        ..Default::default()
+    };
+    let imported = import::import(
+        &[files.path().join("traces.json")],
+        "fitted",
+        "fitted-data",
+        settings,
+    )
+    .unwrap();
+    let text = &imported.written.text;
+    let line = |key: &str| {
+        let at = text
+            .find(&format!("[{key}]"))
+            .unwrap_or_else(|| panic!("{key} in {text}"));
+        text[at..]
+            .lines()
+            .find(|l| l.starts_with("service_ms"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line("gateway").contains("\"gamma\""), "{}", line("gateway"));
+    assert!(line("services.api.endpoints.browse").contains("\"lognormal\""));
+    assert!(line("services.catalog.endpoints.list").contains("\"weibull\""));
+    let user = line("services.user.endpoints.get_user");
+    assert!(
+        ["\"exponential\"", "\"gamma\"", "\"weibull\""]
+            .iter()
+            .any(|f| user.contains(f)),
+        "{user}"
+    );
+    assert!(line("services.inventory.endpoints.reserve").contains("\"empirical\""));
+    assert!(line("services.payment.endpoints.charge").contains("\"empirical\""));
+    assert_eq!(
+        imported.written.files.len(),
+        2,
+        "only the two rejected fits keep samples"
+    );
+    assert!(
+        imported
+            .written
+            .fits
+            .iter()
+            .any(|f| f.contains("rejected at the 5% level"))
+    );
 }

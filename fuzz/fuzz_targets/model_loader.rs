@@ -22,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
                 max_events: Some(200_000),
                 max_wall_s: Some(2.0),
             },
+            ..Options::default()
         };
         let _ = simulate_with(&model, &options);
         let _ = meshsim::analysis::analyze(&model);

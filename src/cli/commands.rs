@@ -316,8 +316,16 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
         .to_string();
     let name = import::infer::identifier(&stem).replace('_', "-");
     let data_dir = format!("{stem}-data");
-    let imported =
-        import::import(&args.traces, &name, &data_dir).map_err(|e| Error::Usage(e.to_string()))?;
+    let imported = import::import(
+        &args.traces,
+        &name,
+        &data_dir,
+        import::Settings {
+            sampled: args.sampled.unwrap_or(1.0),
+            fit: args.fit,
+        },
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
     let base = args
         .out
         .parent()
@@ -370,6 +378,9 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
     for note in &imported.notes {
         eprintln!("note: {note}");
     }
+    for fit in &imported.written.fits {
+        eprintln!("fit: {fit}");
+    }
     let d = &imported.draft;
     println!(
         "imported {} spans of {} traces: {} services, {} endpoints, {} links, {:.4} requests/s",
@@ -380,12 +391,16 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
         model.links.len(),
         d.rate_per_s
     );
-    println!(
-        "wrote {} and {} samples files in {}",
-        args.out.display(),
-        imported.written.files.len(),
-        base.join(&data_dir).display()
-    );
+    if imported.written.files.is_empty() {
+        println!("wrote {}", args.out.display());
+    } else {
+        println!(
+            "wrote {} and {} samples files in {}",
+            args.out.display(),
+            imported.written.files.len(),
+            base.join(&data_dir).display()
+        );
+    }
     println!(
         "next: meshsim check {0}; meshsim run {0}",
         args.out.display()

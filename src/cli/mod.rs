@@ -82,6 +82,15 @@ pub struct ImportArgs {
     /// The model file to write; its measured samples go to a folder beside it, <name>-data/.
     #[arg(long, value_name = "MODEL.toml")]
     pub out: PathBuf,
+    /// The share of requests the traces hold, when they were sampled (e.g. 0.01): the arrival
+    /// rate is scaled up by 1/FRACTION.
+    #[arg(long, value_name = "FRACTION", value_parser = parse_sampled)]
+    pub sampled: Option<f64>,
+    /// Fit a distribution to each processing time (maximum likelihood over exponential,
+    /// lognormal, gamma and Weibull, chosen by AIC; the choice and its goodness of fit printed)
+    /// instead of writing the measured samples.
+    #[arg(long)]
+    pub fit: bool,
     /// Set what traces cannot tell, e.g. --set services.user.workers=8 (repeatable; applied to
     /// the written model and checked with it).
     #[arg(long = "set", value_name = "PATH=VALUE")]
@@ -310,6 +319,15 @@ pub struct PlotArgs {
 
 /// Parses a time-series interval: `1s`, `500ms` or `2m` (a bare number is refused: seconds or
 /// milliseconds would be a guess).
+fn parse_sampled(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(format!(
+            "`{s}` is not a sampling fraction: give a number above 0 and at most 1, e.g. 0.01 when one request in a hundred was traced"
+        )),
+    }
+}
+
 fn parse_fraction(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),

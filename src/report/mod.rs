@@ -4,6 +4,7 @@
 mod analysis_table;
 mod csv_files;
 mod html;
+mod metrics;
 mod run_json;
 mod table;
 mod validation;
@@ -16,6 +17,7 @@ pub use csv_files::{
     scaling_csv, services_csv, summary_csv, timeseries_csv, to_bytes as csv_bytes,
 };
 pub use html::{command_line, escape, write_report};
+pub use metrics::openmetrics;
 pub use run_json::RunInfo;
 pub use table::{load_table, summary_table};
 pub use validation::{VALIDATION_COLUMNS, validation_csv, validation_table};
@@ -55,25 +57,28 @@ pub fn write_run(
     }
     if let Some(ts) = &result.timeseries {
         files.push(("timeseries.csv", timeseries_csv(ts)));
-    }
-    if !result.traces.is_empty() {
-        use crate::traces::export;
-        let (seed, traces) = (result.seed, &result.traces);
-        files.push(("traces.json", export::otlp_json(model, seed, traces)));
-        files.push((
-            "traces.jaeger.json",
-            export::jaeger_json(model, seed, traces),
-        ));
-        files.push((
-            "traces.perfetto.json",
-            export::perfetto_json(model, seed, traces),
-        ));
+        files.push(("metrics.om", metrics::openmetrics(&model.name, ts)));
     }
     let mut written = Vec::new();
     for (name, bytes) in files {
         let path = dir.join(name);
         write_atomic(&path, &bytes)?;
         written.push(path);
+    }
+    if !result.traces.is_empty() {
+        // One file at a time: at a million spans each is hundreds of megabytes.
+        use crate::traces::export;
+        type Writer = fn(&Model, u64, &[crate::sim::Trace]) -> Vec<u8>;
+        let formats: [(&str, Writer); 3] = [
+            ("traces.json", export::otlp_json),
+            ("traces.jaeger.json", export::jaeger_json),
+            ("traces.perfetto.json", export::perfetto_json),
+        ];
+        for (name, write) in formats {
+            let path = dir.join(name);
+            write_atomic(&path, &write(model, result.seed, &result.traces))?;
+            written.push(path);
+        }
     }
     Ok(written)
 }

@@ -7,7 +7,6 @@
 
 use crate::model::Model;
 use crate::sim::{ErrorKind, Span, SpanKind, Trace};
-use serde_json::{Value, json};
 
 /// Simulated time 0, in Unix nanoseconds: 2026-01-01T00:00:00Z.
 pub const EPOCH_UNIX_NS: u64 = 1_767_225_600_000_000_000;
@@ -139,15 +138,6 @@ impl Json {
 
 use std::io::Write as _;
 
-fn attr_json(v: Attr) -> Value {
-    match v {
-        Attr::Str(s) => json!(s),
-        Attr::Int(i) => json!(i),
-        Attr::Float(x) => json!(x),
-        Attr::Bool(b) => json!(b),
-    }
-}
-
 /// The attributes of a span, common to every format.
 fn attributes(model: &Model, s: &Span) -> Vec<(&'static str, Attr)> {
     let mut out = Vec::new();
@@ -200,7 +190,13 @@ pub fn otlp_json(model: &Model, seed: u64, traces: &[Trace]) -> Vec<u8> {
     let all_ids: Vec<Ids> = traces.iter().map(|t| ids(seed, t)).collect();
     let mut j = Json(Vec::with_capacity(traces.len() * 1200));
     j.raw("{\"resourceSpans\":[");
-    for (r, ((service, instance), spans)) in resources.iter().enumerate() {
+    // At most this many spans per resource entry, as exporters batch them: a reader holds one
+    // entry at a time.
+    const BATCH: usize = 1000;
+    let batches = resources
+        .iter()
+        .flat_map(|(key, spans)| spans.chunks(BATCH).map(move |c| (key, c)));
+    for (r, ((service, instance), spans)) in batches.enumerate() {
         let name = &model.services[*service as usize].name;
         if r > 0 {
             j.raw(",");
@@ -362,31 +358,45 @@ pub fn jaeger_json(model: &Model, seed: u64, traces: &[Trace]) -> Vec<u8> {
     j.0
 }
 
+/// Writes a span's attributes (and its request number) as a JSON object of `args`.
+fn args(j: &mut Json, model: &Model, request: u64, s: &Span) {
+    j.raw("{\"request\":").num(request);
+    for (key, v) in attributes(model, s) {
+        j.raw(",").string(key).raw(":").attr_value(&v);
+    }
+    j.raw("}");
+}
+
+/// Microseconds with nanosecond precision, as the trace-event format counts.
+fn micros(j: &mut Json, ns: u64) -> &mut Json {
+    j.num(ns / 1000).raw(".").raw(&format!("{:03}", ns % 1000))
+}
+
 /// `traces.perfetto.json`: Chrome trace events. A process per service; on it a track per worker
 /// lane of each instance, holding the server spans as complete events (lanes are assigned so
 /// that no two overlap), and the client spans as async events (they overlap freely).
 pub fn perfetto_json(model: &Model, seed: u64, traces: &[Trace]) -> Vec<u8> {
-    let mut events: Vec<Value> = Vec::new();
+    let mut j = Json(Vec::with_capacity(traces.len() * 900));
+    j.raw("{\"traceEvents\":[");
+    let mut first = true;
+    let mut sep = |j: &mut Json| {
+        if !first {
+            j.raw(",\n");
+        }
+        first = false;
+    };
     // Per (service, instance): the end of each lane's last span.
-    let mut lanes: Vec<((u32, u32), Vec<u64>)> = Vec::new();
+    let mut lanes: std::collections::HashMap<(u32, u32), Vec<u64>> = Default::default();
     let mut servers: Vec<(&Trace, &Span)> = traces
         .iter()
         .flat_map(|t| t.spans.iter().map(move |s| (t, s)))
         .filter(|(_, s)| s.kind == SpanKind::Server)
         .collect();
     servers.sort_by_key(|(t, s)| (s.start, t.request, s.index));
-    let us = |ns: u64| ns as f64 / 1e3;
-    let mut threads: Vec<(u32, u32, String)> = Vec::new();
+    let mut threads: std::collections::BTreeSet<(u32, u32, u32, usize)> = Default::default();
     for (t, s) in servers {
         let key = (s.service, s.instance.unwrap_or(0));
-        let i = match lanes.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                lanes.push((key, Vec::new()));
-                lanes.len() - 1
-            }
-        };
-        let ends = &mut lanes[i].1;
+        let ends = lanes.entry(key).or_default();
         let start = s.start.as_nanos();
         let lane = match ends.iter().position(|&e| e <= start) {
             Some(l) => l,
@@ -397,79 +407,74 @@ pub fn perfetto_json(model: &Model, seed: u64, traces: &[Trace]) -> Vec<u8> {
         };
         ends[lane] = end(s).as_nanos();
         let tid = key.1 * 10_000 + lane as u32 + 1;
-        if !threads.iter().any(|(p, t, _)| *p == s.service && *t == tid) {
-            threads.push((
-                s.service,
-                tid,
-                format!("instance {} · lane {}", key.1, lane + 1),
-            ));
-        }
-        let mut args = serde_json::Map::new();
-        args.insert("request".into(), json!(t.request));
-        for (k, v) in attributes(model, s) {
-            args.insert(k.into(), attr_json(v));
-        }
-        events.push(json!({
-            "name": operation(model, s),
-            "cat": "server",
-            "ph": "X",
-            "ts": us(s.start.as_nanos()),
-            "dur": us((end(s) - s.start).as_nanos()),
-            "pid": s.service,
-            "tid": tid,
-            "args": args,
-        }));
+        threads.insert((s.service, tid, key.1, lane + 1));
+        sep(&mut j);
+        j.raw("{\"name\":")
+            .string(&operation(model, s))
+            .raw(",\"cat\":\"server\",\"ph\":\"X\",\"ts\":");
+        micros(&mut j, start).raw(",\"dur\":");
+        micros(&mut j, (end(s) - s.start).as_nanos())
+            .raw(",\"pid\":")
+            .num(s.service)
+            .raw(",\"tid\":")
+            .num(tid)
+            .raw(",\"args\":");
+        args(&mut j, model, t.request, s);
+        j.raw("}");
     }
     for t in traces {
         let ids = ids(seed, t);
         for s in t.spans.iter().filter(|s| s.kind == SpanKind::Client) {
             let callee = &model.endpoints[s.endpoint as usize].name;
-            let id = format!("0x{}", ids.spans[s.index as usize]);
-            let mut args = serde_json::Map::new();
-            args.insert("request".into(), json!(t.request));
-            for (k, v) in attributes(model, s) {
-                args.insert(k.into(), attr_json(v));
-            }
             for (ph, at) in [("b", s.start), ("e", end(s))] {
-                let mut e = json!({
-                    "name": format!("call {callee}"),
-                    "cat": "client",
-                    "ph": ph,
-                    "id": id,
-                    "ts": us(at.as_nanos()),
-                    "pid": s.service,
-                    "tid": 0,
-                });
+                sep(&mut j);
+                j.raw("{\"name\":")
+                    .string(&format!("call {callee}"))
+                    .raw(",\"cat\":\"client\",\"ph\":\"")
+                    .raw(ph)
+                    .raw("\",\"id\":\"0x")
+                    .raw(&ids.spans[s.index as usize])
+                    .raw("\",\"ts\":");
+                micros(&mut j, at.as_nanos())
+                    .raw(",\"pid\":")
+                    .num(s.service)
+                    .raw(",\"tid\":0");
                 if ph == "b" {
-                    e["args"] = Value::Object(args.clone());
+                    j.raw(",\"args\":");
+                    args(&mut j, model, t.request, s);
                 }
-                events.push(e);
+                j.raw("}");
             }
         }
     }
     for (i, service) in model.services.iter().enumerate() {
-        events.push(json!({
-            "name": "process_name", "ph": "M", "pid": i, "tid": 0,
-            "args": { "name": service.name },
-        }));
-        events.push(json!({
-            "name": "process_sort_index", "ph": "M", "pid": i, "tid": 0,
-            "args": { "sort_index": i },
-        }));
+        sep(&mut j);
+        j.raw("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":")
+            .num(i)
+            .raw(",\"tid\":0,\"args\":{\"name\":")
+            .string(&service.name)
+            .raw("}}");
+        sep(&mut j);
+        j.raw("{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":")
+            .num(i)
+            .raw(",\"tid\":0,\"args\":{\"sort_index\":")
+            .num(i)
+            .raw("}}");
     }
-    threads.sort();
-    for (pid, tid, name) in threads {
-        events.push(json!({
-            "name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
-            "args": { "name": name },
-        }));
+    for (pid, tid, instance, lane) in threads {
+        sep(&mut j);
+        j.raw("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":")
+            .num(pid)
+            .raw(",\"tid\":")
+            .num(tid)
+            .raw(",\"args\":{\"name\":")
+            .string(&format!("instance {instance} · lane {lane}"))
+            .raw("}}");
     }
-    let mut out = serde_json::to_vec(&json!({
-        "traceEvents": events,
-        "displayTimeUnit": "ms",
-        "otherData": { "model": model.name, "seed": seed },
-    }))
-    .expect("JSON values serialise");
-    out.push(b'\n');
-    out
+    j.raw("],\"displayTimeUnit\":\"ms\",\"otherData\":{\"model\":")
+        .string(&model.name)
+        .raw(",\"seed\":")
+        .num(seed)
+        .raw("}}\n");
+    j.0
 }

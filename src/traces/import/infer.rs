@@ -20,6 +20,8 @@ pub struct Draft {
     pub notes: Vec<String>,
     pub spans_used: u64,
     pub traces: u64,
+    /// The share of requests the traces hold (1: all).
+    pub sampled: f64,
 }
 
 #[derive(Debug, Default)]
@@ -110,7 +112,10 @@ const PRECISION_NS: i64 = 2_000;
 const MAX_SAMPLES: usize = 200_000;
 
 pub fn infer(mut spans: Spans) -> Result<Draft, String> {
-    let mut draft = Draft::default();
+    let mut draft = Draft {
+        sampled: 1.0,
+        ..Draft::default()
+    };
     let n = spans.spans.len();
     if n == 0 {
         return Err("no usable spans in the input".into());
@@ -189,10 +194,14 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
         .filter(|&s| spans.name(s) == "gateway")
         .filter(|&s| roots.iter().all(|r| r.1.0 == s))
         .filter(|&s| {
-            endpoints
-                .iter()
-                .filter(|(k, _)| k.0 == s)
-                .all(|(_, e)| e.patterns.iter().all(|p| p.len() == 1 && p[0].len() == 1))
+            // One call per request (a request still in the gateway when tracing stopped may
+            // have none yet).
+            endpoints.iter().filter(|(k, _)| k.0 == s).all(|(_, e)| {
+                e.patterns.iter().any(|p| p.len() == 1)
+                    && e.patterns
+                        .iter()
+                        .all(|p| p.is_empty() || (p.len() == 1 && p[0].len() == 1))
+            })
         });
     for &s in &service_order {
         if Some(s) == gateway_service {
@@ -276,7 +285,11 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
             let mut samples = Vec::new();
             for (key, e) in endpoints.iter().filter(|(k, _)| k.0 == g) {
                 samples.extend(&e.samples_ns);
-                let target = &e.patterns[0][0][0];
+                let target = &e
+                    .patterns
+                    .iter()
+                    .find(|p| !p.is_empty())
+                    .expect("checked above")[0][0];
                 let route = endpoint_names[target].clone();
                 let seen = roots.iter().filter(|r| r.1 == *key).count() as u64;
                 match weights.iter_mut().find(|w| w.0 == route) {
@@ -716,8 +729,8 @@ fn one_trace(
         if visited > members.len() * 2 {
             break; // a parent loop in corrupt data
         }
-        spans[m].start_ns += shift;
-        spans[m].end_ns += shift;
+        spans[m].start_ns = spans[m].start_ns.saturating_add(shift);
+        spans[m].end_ns = spans[m].end_ns.saturating_add(shift);
         let mut own = 0;
         if spans[m].kind == Kind::Server
             && let Some(&p) = parent.get(&m)
@@ -726,18 +739,19 @@ fn one_trace(
             let (c, s) = (&spans[p], &spans[m]);
             if s.start_ns < c.start_ns || s.end_ns > c.end_ns {
                 if s.end_ns - s.start_ns <= c.end_ns - c.start_ns {
-                    own = ((c.start_ns + c.end_ns) - (s.start_ns + s.end_ns)) / 2;
+                    let middle = |a: i64, b: i64| (i128::from(a) + i128::from(b)) / 2;
+                    own = (middle(c.start_ns, c.end_ns) - middle(s.start_ns, s.end_ns)) as i64;
                     counts.skewed += 1;
-                    counts.skew_max_ns = counts.skew_max_ns.max(own.abs());
-                    spans[m].start_ns += own;
-                    spans[m].end_ns += own;
+                    counts.skew_max_ns = counts.skew_max_ns.max(own.saturating_abs());
+                    spans[m].start_ns = spans[m].start_ns.saturating_add(own);
+                    spans[m].end_ns = spans[m].end_ns.saturating_add(own);
                 } else {
                     counts.unfixable_skew += 1;
                 }
             }
         }
         for &c in children.get(&m).map_or(&[][..], |v| v) {
-            stack.push((c, shift + own));
+            stack.push((c, shift.saturating_add(own)));
         }
     }
     // Roots: server spans with no server span above them (and not below an orphan).
@@ -901,7 +915,10 @@ fn invocation(
     if to > from {
         covered += to - from;
     }
-    let queue = s.queue_ns.unwrap_or(0).max(0);
+    let queue = s
+        .queue_ns
+        .unwrap_or(0)
+        .clamp(0, (s.end_ns - s.start_ns).max(0));
     let own = (s.end_ns - s.start_ns - covered - queue).max(0);
     let busy_start = s.start_ns + queue;
     let busy_end = made.first().map_or(s.end_ns, |m| m.start.min(s.end_ns));

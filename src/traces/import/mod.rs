@@ -3,6 +3,7 @@
 //! [`read`] normalises every format into one span type, [`infer`] turns spans into a model
 //! draft, [`write`] writes it as a commented model file with its measured samples beside it.
 
+pub mod fit;
 pub mod infer;
 pub mod read;
 pub mod write;
@@ -66,8 +67,32 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
     Ok(out)
 }
 
+/// How to import.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// The share of requests the traces hold (1 when every request was traced).
+    pub sampled: f64,
+    /// Fit a distribution to each processing time instead of keeping the samples.
+    pub fit: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            sampled: 1.0,
+            fit: false,
+        }
+    }
+}
+
 /// Imports `paths` as the model `name`, with its samples in `data_dir` (relative to the model).
-pub fn import(paths: &[PathBuf], name: &str, data_dir: &str) -> Result<Imported, ImportError> {
+pub fn import(
+    paths: &[PathBuf],
+    name: &str,
+    data_dir: &str,
+    settings: Settings,
+) -> Result<Imported, ImportError> {
+    let sampled = settings.sampled;
     let mut spans = read::Spans::default();
     for path in inputs(paths)? {
         read::read_file(Path::new(&path), &mut spans)?;
@@ -76,11 +101,42 @@ pub fn import(paths: &[PathBuf], name: &str, data_dir: &str) -> Result<Imported,
         .dropped
         .iter()
         .map(|(why, n)| format!("{n} {why}: left out"))
+        .chain(spans.noted.iter().map(|(what, n)| format!("{n} {what}")))
         .collect();
     let sources: Vec<(String, &str)> = spans.formats.clone();
+    let mut draft = infer::infer(spans).map_err(ImportError::Model)?;
+    if sampled < 1.0 {
+        draft.rate_per_s /= sampled;
+        draft.sampled = sampled;
+        draft.notes.push(format!(
+            "the traces hold {}% of the requests: the arrival rate is scaled up to {:.4} per second; workers are estimated from the traced calls alone, so they are a lower bound",
+            100.0 * sampled,
+            draft.rate_per_s
+        ));
+    }
+    notes.extend(draft.notes.iter().cloned());
+    let written = write::model(&draft, name, data_dir, &sources, settings.fit);
+    Ok(Imported {
+        written,
+        notes,
+        draft,
+    })
+}
+
+/// Imports traces held in memory (for fuzzing and tests): `name` labels them in messages.
+pub fn import_bytes(name: &str, bytes: &[u8]) -> Result<Imported, ImportError> {
+    let mut spans = read::Spans::default();
+    read::read_from(Path::new(name), bytes, &mut spans)?;
+    let sources: Vec<(String, &str)> = spans.formats.clone();
+    let mut notes: Vec<String> = spans
+        .dropped
+        .iter()
+        .map(|(why, n)| format!("{n} {why}: left out"))
+        .chain(spans.noted.iter().map(|(what, n)| format!("{n} {what}")))
+        .collect();
     let draft = infer::infer(spans).map_err(ImportError::Model)?;
     notes.extend(draft.notes.iter().cloned());
-    let written = write::model(&draft, name, data_dir, &sources);
+    let written = write::model(&draft, "imported", "imported-data", &sources, false);
     Ok(Imported {
         written,
         notes,

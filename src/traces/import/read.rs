@@ -50,6 +50,8 @@ pub struct Spans {
     index: HashMap<String, u32>,
     /// Spans left out, by reason.
     pub dropped: Vec<(String, u64)>,
+    /// Spans read in a way worth saying, by what was done.
+    pub noted: Vec<(String, u64)>,
     /// Formats met, per file.
     pub formats: Vec<(String, &'static str)>,
 }
@@ -70,10 +72,18 @@ impl Spans {
     }
 
     fn drop(&mut self, why: &str) {
-        match self.dropped.iter_mut().find(|(w, _)| w == why) {
-            Some((_, n)) => *n += 1,
-            None => self.dropped.push((why.to_string(), 1)),
-        }
+        count(&mut self.dropped, why);
+    }
+
+    fn note(&mut self, what: &str) {
+        count(&mut self.noted, what);
+    }
+}
+
+fn count(list: &mut Vec<(String, u64)>, what: &str) {
+    match list.iter_mut().find(|(w, _)| w == what) {
+        Some((_, n)) => *n += 1,
+        None => list.push((what.to_string(), 1)),
     }
 }
 
@@ -117,12 +127,23 @@ fn sniff(head: &[u8]) -> Option<Format> {
 
 /// Reads one file into `spans`.
 pub fn read_file(path: &Path, spans: &mut Spans) -> Result<(), ImportError> {
+    let file = std::fs::File::open(path).map_err(|source| ImportError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    read_from(path, BufReader::with_capacity(1 << 20, file), spans)
+}
+
+/// Reads traces from `reader` (named `path` in messages) into `spans`.
+pub fn read_from(
+    path: &Path,
+    mut reader: impl BufRead,
+    spans: &mut Spans,
+) -> Result<(), ImportError> {
     let io = |source| ImportError::Io {
         path: path.display().to_string(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
     let head = reader.fill_buf().map_err(io)?.to_vec();
     if head.is_empty() {
         return Err(ImportError::Format {
@@ -149,12 +170,14 @@ pub fn read_file(path: &Path, spans: &mut Spans) -> Result<(), ImportError> {
     spans
         .formats
         .push((path.display().to_string(), format.as_str()));
-    let before = spans.spans.len();
+    // The documents' visitors convert each batch of spans as it is read, into the sink.
+    SINK.with(|sink| std::mem::swap(&mut *sink.borrow_mut(), spans));
     let result = match format {
-        Format::Otlp => stream::<OtlpDoc, _>(reader, |doc| otlp(doc, spans)),
-        Format::Jaeger => stream::<JaegerDoc, _>(reader, |doc| jaeger(doc, spans)),
-        Format::Zipkin => stream::<ZipkinDoc, _>(reader, |doc| zipkin(doc, spans)),
+        Format::Otlp => stream::<OtlpDoc, _>(reader),
+        Format::Jaeger => stream::<JaegerDoc, _>(reader),
+        Format::Zipkin => stream::<ZipkinDoc, _>(reader),
     };
+    SINK.with(|sink| std::mem::swap(&mut *sink.borrow_mut(), spans));
     result.map_err(|e| ImportError::Format {
         path: path.display().to_string(),
         message: format!(
@@ -167,19 +190,57 @@ pub fn read_file(path: &Path, spans: &mut Spans) -> Result<(), ImportError> {
             }
         ),
     })?;
-    let _ = before;
     Ok(())
 }
 
-/// Reads every JSON value of `reader` in turn (one document, or one per line).
-fn stream<T: for<'de> Deserialize<'de>, R: Read>(
-    reader: R,
-    mut each: impl FnMut(T),
-) -> Result<(), serde_json::Error> {
+thread_local! {
+    /// Where the streaming visitors put the spans they convert: serde's `Deserialize` takes no
+    /// context, and a million spans must not be held in their JSON form at once.
+    static SINK: std::cell::RefCell<Spans> = std::cell::RefCell::new(Spans::default());
+}
+
+fn sink(f: impl FnOnce(&mut Spans)) {
+    SINK.with(|s| f(&mut s.borrow_mut()));
+}
+
+/// Reads every JSON value of `reader` in turn (one document, or one per line); the documents'
+/// visitors convert their spans as they go.
+fn stream<T: for<'de> Deserialize<'de>, R: Read>(reader: R) -> Result<(), serde_json::Error> {
     for doc in serde_json::Deserializer::from_reader(reader).into_iter::<T>() {
-        each(doc?);
+        doc?;
     }
     Ok(())
+}
+
+/// A sequence whose elements are converted one at a time.
+struct Each<T>(fn(T, &mut Spans));
+
+impl<'de, T: Deserialize<'de>> de::DeserializeSeed<'de> for Each<T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Each<T> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(x) = seq.next_element::<T>()? {
+            sink(|s| (self.0)(x, s));
+        }
+        Ok(())
+    }
+}
+
+/// Latest time a span may have, in Unix ns: half of i64's range (the year 2116), so that the sum
+/// of two times, as skew correction takes, cannot overflow.
+const MAX_NS: u64 = (i64::MAX / 2) as u64;
+
+fn micros_to_ns(us: u64) -> i64 {
+    us.saturating_mul(1000).min(MAX_NS) as i64
 }
 
 /// Hex id of at most 32 digits.
@@ -243,11 +304,30 @@ fn enum_any<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 
 // ---------------------------------------------------------------- OTLP/JSON
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OtlpDoc {
-    #[serde(default)]
-    resource_spans: Vec<OtlpResourceSpans>,
+/// An OTLP/JSON document, its `resourceSpans` converted one resource at a time.
+struct OtlpDoc;
+
+impl<'de> Deserialize<'de> for OtlpDoc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<OtlpDoc, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OtlpDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an OTLP/JSON object with `resourceSpans`")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<OtlpDoc, A::Error> {
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "resourceSpans" {
+                        map.next_value_seed(Each::<OtlpResourceSpans>(otlp_resource))?;
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(OtlpDoc)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -339,8 +419,8 @@ fn otlp_kind(k: Option<&str>) -> Kind {
     }
 }
 
-fn otlp(doc: OtlpDoc, spans: &mut Spans) {
-    for rs in doc.resource_spans {
+fn otlp_resource(rs: OtlpResourceSpans, spans: &mut Spans) {
+    {
         let attrs = rs.resource.map(|r| r.attributes).unwrap_or_default();
         let find = |key: &str| {
             attrs
@@ -411,8 +491,8 @@ fn otlp(doc: OtlpDoc, spans: &mut Spans) {
                     service: service_id,
                     name,
                     kind: otlp_kind(s.kind.as_deref()),
-                    start_ns: start as i64,
-                    end_ns: end as i64,
+                    start_ns: start.min(MAX_NS) as i64,
+                    end_ns: end.min(MAX_NS) as i64,
                     instance: instance_id,
                     error,
                     queue_ns,
@@ -433,13 +513,44 @@ fn otlp(doc: OtlpDoc, spans: &mut Spans) {
 
 // ---------------------------------------------------------------- Jaeger
 
-/// `{"data": [trace…]}`, a bare trace, or an array of traces.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum JaegerDoc {
-    Wrapped { data: Vec<JaegerTrace> },
-    Many(Vec<JaegerTrace>),
-    One(JaegerTrace),
+/// `{"data": [trace…]}`, a bare trace, or an array of traces; converted a trace at a time.
+struct JaegerDoc;
+
+impl<'de> Deserialize<'de> for JaegerDoc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<JaegerDoc, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JaegerDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("Jaeger JSON: {\"data\": [trace…]}, a trace, or an array of traces")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<JaegerDoc, A::Error> {
+                Each::<JaegerTrace>(jaeger_trace).visit_seq(seq)?;
+                Ok(JaegerDoc)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<JaegerDoc, A::Error> {
+                let mut bare = JaegerTrace {
+                    spans: Vec::new(),
+                    processes: HashMap::new(),
+                };
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "data" => map.next_value_seed(Each::<JaegerTrace>(jaeger_trace))?,
+                        "spans" => bare.spans = map.next_value()?,
+                        "processes" => bare.processes = map.next_value()?,
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                if !bare.spans.is_empty() {
+                    sink(|s| jaeger_trace(bare, s));
+                }
+                Ok(JaegerDoc)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -509,13 +620,8 @@ fn tag_text(v: &serde_json::Value) -> String {
     }
 }
 
-fn jaeger(doc: JaegerDoc, spans: &mut Spans) {
-    let traces = match doc {
-        JaegerDoc::Wrapped { data } => data,
-        JaegerDoc::Many(t) => t,
-        JaegerDoc::One(t) => vec![t],
-    };
-    for t in traces {
+fn jaeger_trace(t: JaegerTrace, spans: &mut Spans) {
+    {
         for s in t.spans {
             let process = s
                 .process
@@ -577,7 +683,7 @@ fn jaeger(doc: JaegerDoc, spans: &mut Spans) {
             let peer = tag("peer.service").map(tag_text).map(|p| spans.intern(&p));
             let name = spans.intern(&s.operation_name);
             if follows {
-                spans.drop("spans that only follow from another (FOLLOWS_FROM: asynchronous work), read as children");
+                spans.note("spans that only follow from another (FOLLOWS_FROM: work started by it, perhaps asynchronous): read as its children");
             }
             spans.spans.push(SpanRec {
                 trace,
@@ -586,8 +692,8 @@ fn jaeger(doc: JaegerDoc, spans: &mut Spans) {
                 service,
                 name,
                 kind,
-                start_ns: (start_us * 1000) as i64,
-                end_ns: ((start_us + duration_us) * 1000) as i64,
+                start_ns: micros_to_ns(start_us),
+                end_ns: micros_to_ns(start_us.saturating_add(duration_us)),
                 instance,
                 error,
                 queue_ns,
@@ -600,13 +706,45 @@ fn jaeger(doc: JaegerDoc, spans: &mut Spans) {
 
 // ---------------------------------------------------------------- Zipkin v2
 
-/// An array of spans, or an array of traces (arrays of spans), as Zipkin's API returns them.
+/// An array of spans, or an array of traces (arrays of spans), as Zipkin's API returns them;
+/// converted a span (or a trace) at a time.
+struct ZipkinDoc;
+
+/// One element of the top-level array: a span or a trace.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum ZipkinDoc {
-    Traces(Vec<Vec<ZipkinSpan>>),
-    Spans(Vec<ZipkinSpan>),
-    One(Box<ZipkinSpan>),
+enum ZipkinItem {
+    Trace(Vec<ZipkinSpan>),
+    Span(Box<ZipkinSpan>),
+}
+
+fn zipkin_item(item: ZipkinItem, spans: &mut Spans) {
+    match item {
+        ZipkinItem::Trace(t) => t.into_iter().for_each(|s| zipkin_span(s, spans)),
+        ZipkinItem::Span(s) => zipkin_span(*s, spans),
+    }
+}
+
+impl<'de> Deserialize<'de> for ZipkinDoc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ZipkinDoc, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ZipkinDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("Zipkin v2 JSON: an array of spans or of traces")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<ZipkinDoc, A::Error> {
+                Each::<ZipkinItem>(zipkin_item).visit_seq(seq)?;
+                Ok(ZipkinDoc)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ZipkinDoc, A::Error> {
+                let span = ZipkinSpan::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                sink(|s| zipkin_span(span, s));
+                Ok(ZipkinDoc)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -649,25 +787,20 @@ struct ZipkinEndpoint {
     port: Option<u32>,
 }
 
-fn zipkin(doc: ZipkinDoc, spans: &mut Spans) {
-    let all: Vec<ZipkinSpan> = match doc {
-        ZipkinDoc::Traces(t) => t.into_iter().flatten().collect(),
-        ZipkinDoc::Spans(s) => s,
-        ZipkinDoc::One(s) => vec![*s],
-    };
-    for s in all {
+fn zipkin_span(s: ZipkinSpan, spans: &mut Spans) {
+    {
         let (Some(trace), Some(id)) = (hex(&s.trace_id), hex(&s.id)) else {
             spans.drop("spans without a valid trace or span id");
-            continue;
+            return;
         };
         let (Some(start_us), Some(duration_us)) = (s.timestamp, s.duration) else {
             spans.drop("spans without a timestamp or duration");
-            continue;
+            return;
         };
         let local = s.local_endpoint.as_ref();
         let Some(service) = local.and_then(|l| l.service_name.clone()) else {
             spans.drop("spans without a service name (localEndpoint.serviceName)");
-            continue;
+            return;
         };
         let kind = match s.kind.as_deref() {
             Some("SERVER") => Kind::Server,
@@ -706,8 +839,8 @@ fn zipkin(doc: ZipkinDoc, spans: &mut Spans) {
             service: service_id,
             name,
             kind,
-            start_ns: (start_us * 1000) as i64,
-            end_ns: ((start_us + duration_us) * 1000) as i64,
+            start_ns: micros_to_ns(start_us),
+            end_ns: micros_to_ns(start_us.saturating_add(duration_us)),
             instance,
             error: s.tags.contains_key("error"),
             queue_ns,

@@ -7,10 +7,67 @@ use std::fmt::Write as _;
 pub struct Written {
     pub text: String,
     pub files: Vec<(String, Vec<u8>)>,
+    /// With `--fit`: per processing time, the family chosen and how well it fits.
+    pub fits: Vec<String>,
+}
+
+/// How processing times are written: as their samples, or fitted.
+struct Times<'a> {
+    data_dir: &'a str,
+    fit: bool,
+    files: Vec<(String, Vec<u8>)>,
+    fits: Vec<String>,
+}
+
+impl Times<'_> {
+    /// The `service_ms` value for the samples of `stem` (also the data file's name), with a
+    /// comment.
+    fn value(&mut self, stem: &str, samples: &[f64]) -> String {
+        if samples.iter().all(|&x| x == 0.0) {
+            return "0".into();
+        }
+        if self.fit
+            && let Some(f) = super::fit::fit(samples)
+        {
+            let fits = f.ks < f.ks_critical();
+            let verdict = if fits {
+                "fits: written as the distribution"
+            } else {
+                "rejected at the 5% level: the samples are written instead"
+            };
+            let others: Vec<String> = f.candidates[1..]
+                .iter()
+                .map(|c| format!("{} +{}", c.fitted.name(), short(c.aic - f.best.aic, 3)))
+                .collect();
+            self.fits.push(format!(
+                "{stem}: {} (ΔAIC of the others: {}); Kolmogorov–Smirnov D = {} (5% critical value {} for {} samples): {verdict}",
+                f.best.fitted.name(),
+                if others.is_empty() { "none fitted".into() } else { others.join(", ") },
+                short(f.ks, 3),
+                short(f.ks_critical(), 3),
+                f.samples
+            ));
+            if fits {
+                return format!(
+                    "{}   # fitted by maximum likelihood to {} samples; KS D = {}",
+                    f.best.fitted.toml(),
+                    f.samples,
+                    short(f.ks, 3)
+                );
+            }
+        }
+        let file = format!("{}/{stem}.csv", self.data_dir);
+        self.files.push((file.clone(), csv(samples)));
+        format!(
+            "{{ dist = \"empirical\", file = \"{file}\" }}   # {} samples, {} ms on average",
+            samples.len(),
+            short(mean(samples), 4)
+        )
+    }
 }
 
 /// A number with up to `digits` significant digits, without trailing zeros.
-fn short(x: f64, digits: i32) -> String {
+pub(super) fn short(x: f64, digits: i32) -> String {
     if x == 0.0 || !x.is_finite() {
         return "0".into();
     }
@@ -65,13 +122,7 @@ fn call_text(c: &DraftCall) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
-fn endpoint(
-    out: &mut String,
-    files: &mut Vec<(String, Vec<u8>)>,
-    data_dir: &str,
-    service: &str,
-    e: &DraftEndpoint,
-) {
+fn endpoint(out: &mut String, times: &mut Times, service: &str, e: &DraftEndpoint) {
     let _ = writeln!(out, "\n[services.{service}.endpoints.{}]", e.name);
     let mut about = format!(
         "{} calls seen; own processing {} ms on average (the server span minus its calls{})",
@@ -87,17 +138,8 @@ fn endpoint(
         let _ = write!(about, "; `{o}` in the traces");
     }
     let _ = writeln!(out, "# {about}");
-    if e.samples_ms.iter().all(|&x| x == 0.0) {
-        let _ = writeln!(out, "service_ms = 0");
-    } else {
-        let file = format!("{data_dir}/{service}.{}.csv", e.name);
-        let _ = writeln!(
-            out,
-            "service_ms = {{ dist = \"empirical\", file = \"{file}\" }}   # {} samples",
-            e.samples_ms.len()
-        );
-        files.push((file, csv(&e.samples_ms)));
-    }
+    let value = times.value(&format!("{service}.{}", e.name), &e.samples_ms);
+    let _ = writeln!(out, "service_ms = {value}");
     if !e.stages.is_empty() {
         let stages: Vec<String> = e
             .stages
@@ -121,9 +163,20 @@ fn endpoint(
 }
 
 /// Writes `draft` as the model `name`, its data files in `data_dir` (relative to the model).
-pub fn model(draft: &Draft, name: &str, data_dir: &str, sources: &[(String, &str)]) -> Written {
+pub fn model(
+    draft: &Draft,
+    name: &str,
+    data_dir: &str,
+    sources: &[(String, &str)],
+    fit: bool,
+) -> Written {
     let mut out = String::new();
-    let mut files = Vec::new();
+    let mut times = Times {
+        data_dir,
+        fit,
+        files: Vec::new(),
+        fits: Vec::new(),
+    };
     let _ = writeln!(
         out,
         "# Imported by `meshsim import` (meshsim {}) from:",
@@ -170,9 +223,14 @@ pub fn model(draft: &Draft, name: &str, data_dir: &str, sources: &[(String, &str
         out,
         "type = \"open\"       # assumed: requests arrive independently (Poisson) at the rate seen"
     );
+    let sampled = if draft.sampled < 1.0 {
+        format!(", traced at {}%", short(100.0 * draft.sampled, 4))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "rate_per_s = {}   # {} requests over {} s",
+        "rate_per_s = {}   # {} requests over {} s{sampled}",
         short(draft.rate_per_s, 5),
         draft.roots,
         short(draft.window_s, 4)
@@ -194,18 +252,8 @@ pub fn model(draft: &Draft, name: &str, data_dir: &str, sources: &[(String, &str
             "workers = {}   # estimated: the most requests it processed at once",
             draft.gateway.workers
         );
-        if draft.gateway.samples_ms.iter().all(|&x| x == 0.0) {
-            let _ = writeln!(out, "service_ms = 0");
-        } else {
-            let file = format!("{data_dir}/gateway.csv");
-            let _ = writeln!(
-                out,
-                "service_ms = {{ dist = \"empirical\", file = \"{file}\" }}   # {} samples, {} ms on average",
-                draft.gateway.samples_ms.len(),
-                short(mean(&draft.gateway.samples_ms), 4)
-            );
-            files.push((file, csv(&draft.gateway.samples_ms)));
-        }
+        let value = times.value("gateway", &draft.gateway.samples_ms);
+        let _ = writeln!(out, "service_ms = {value}");
     } else {
         let _ = writeln!(
             out,
@@ -225,7 +273,7 @@ pub fn model(draft: &Draft, name: &str, data_dir: &str, sources: &[(String, &str
             s.workers
         );
         for e in &s.endpoints {
-            endpoint(&mut out, &mut files, data_dir, &s.name, e);
+            endpoint(&mut out, &mut times, &s.name, e);
         }
     }
     for l in &draft.links {
@@ -238,5 +286,9 @@ pub fn model(draft: &Draft, name: &str, data_dir: &str, sources: &[(String, &str
             l.calls
         );
     }
-    Written { text: out, files }
+    Written {
+        text: out,
+        files: times.files,
+        fits: times.fits,
+    }
 }

@@ -1,0 +1,129 @@
+//! Traces at scale: `cargo bench --bench traces` prints
+//! - the cost of recording every request's spans (a run with `--traces 1` against the same run
+//!   without, simulation only, alternating, five pairs);
+//! - the time to write the three files at a million spans;
+//! - the time and peak heap of importing a million spans, in OTLP/JSON and Jaeger JSON (the
+//!   issue's target: under 10 s and 1 GB).
+//!
+//! Peak heap is counted by a counting allocator, as in `benches/memory.rs`.
+
+use meshsim::sim::{Options, TraceSampling, simulate_with};
+use meshsim::traces::{export, import};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+struct Counting;
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let grown = new_size - layout.size();
+                let now = CURRENT.fetch_add(grown, Ordering::Relaxed) + grown;
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            } else {
+                CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn main() {
+    // The built-in model for 900 s: about 358,000 requests, 1.07 million spans.
+    let mut model = meshsim::model::load_builtin(&[]).expect("built-in model");
+    model.duration = meshsim::engine::SimTime::from_secs_f64(900.0);
+    let traced = Options {
+        breakdown: true,
+        traces: Some(TraceSampling {
+            fraction: 1.0,
+            slowest: 0,
+        }),
+        ..Options::default()
+    };
+    let plain = Options {
+        breakdown: true,
+        ..Options::default()
+    };
+    println!("recording: simulation wall time with --traces 1 against without (same run)");
+    let mut ratios = Vec::new();
+    let mut result = None;
+    for round in 0..5 {
+        let t0 = Instant::now();
+        let a = simulate_with(&model, &plain);
+        let without = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        let b = simulate_with(&model, &traced);
+        let with = t0.elapsed().as_secs_f64();
+        std::hint::black_box(&a);
+        ratios.push(with / without);
+        println!(
+            "  round {round}: {without:.3} s without, {with:.3} s with ({:.2}×), {} spans",
+            with / without,
+            b.traces.iter().map(|t| t.spans.len()).sum::<usize>()
+        );
+        result = Some(b);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!("  median {:.2}×", ratios[2]);
+    let result = result.expect("five rounds");
+    let spans: usize = result.traces.iter().map(|t| t.spans.len()).sum();
+    let dir = tempfile::tempdir().expect("temporary folder");
+    println!("writing {spans} spans:");
+    type Writer = fn(&meshsim::model::Model, u64, &[meshsim::sim::Trace]) -> Vec<u8>;
+    let writers: [(&str, Writer); 3] = [
+        ("traces.json", export::otlp_json),
+        ("traces.jaeger.json", export::jaeger_json),
+        ("traces.perfetto.json", export::perfetto_json),
+    ];
+    for (name, write) in writers {
+        let t0 = Instant::now();
+        let bytes = write(&model, result.seed, &result.traces);
+        std::fs::write(dir.path().join(name), &bytes).expect("written");
+        println!(
+            "  {name}: {:.2} s, {:.0} MB",
+            t0.elapsed().as_secs_f64(),
+            bytes.len() as f64 / 1e6
+        );
+    }
+    drop(result);
+    println!("importing {spans} spans (target: under 10 s and 1 GB):");
+    for name in ["traces.json", "traces.jaeger.json"] {
+        PEAK.store(CURRENT.load(Ordering::Relaxed), Ordering::Relaxed);
+        let before = CURRENT.load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        let imported = import::import(
+            &[dir.path().join(name)],
+            "bench",
+            "bench-data",
+            Default::default(),
+        )
+        .expect("import");
+        let took = t0.elapsed().as_secs_f64();
+        let peak = PEAK.load(Ordering::Relaxed) - before;
+        println!(
+            "  {name}: {took:.2} s, peak heap {:.0} MB ({} services)",
+            peak as f64 / 1e6,
+            imported.draft.services.len()
+        );
+    }
+}
