@@ -465,10 +465,20 @@ fn each_format_gives_back_the_system_that_was_traced() {
             ],
             "{name}"
         );
+        // 2 ms before its calls, 0.5 ms after them.
         assert!(
-            (home.service_time.mean_ms() - 2.5).abs() < 1e-9,
+            (home.service_time.mean_ms() - 2.0).abs() < 1e-9,
             "{name}: {}",
             home.service_time.mean_ms()
+        );
+        let after = home
+            .after_time
+            .as_ref()
+            .expect("the work after the calls is found");
+        assert!(
+            (after.mean_ms() - 0.5).abs() < 1e-9,
+            "{name}: {}",
+            after.mean_ms()
         );
         let cart = m
             .endpoints

@@ -112,7 +112,7 @@ pub fn offered_load(model: &Model) -> OfferedLoad {
         .map(|s| {
             s.endpoints
                 .iter()
-                .map(|&e| visits[e] * model.endpoints[e].service_time.mean_ms())
+                .map(|&e| visits[e] * model.endpoints[e].work_mean_ms())
                 .sum()
         })
         .collect();

@@ -248,7 +248,14 @@ impl<'m> Network<'m> {
             let wait = station_wait(s, &held);
             for (&e, (d_mean, d_fixed)) in service.endpoints.iter().zip(&down) {
                 let st = &self.model.endpoints[e].service_time;
-                times.response_ms[e] = wait + st.mean_ms() + d_mean;
+                // Work after the calls: a non-blocking service waits for a worker again.
+                let after = self.model.endpoints[e]
+                    .after_time
+                    .as_ref()
+                    .map_or(0.0, |a| {
+                        a.mean_ms() + if service.blocking { 0.0 } else { wait }
+                    });
+                times.response_ms[e] = wait + st.mean_ms() + d_mean + after;
                 times.shift_ms[e] = if st.is_constant() { st.mean_ms() } else { 0.0 } + d_fixed;
             }
         }
@@ -268,7 +275,13 @@ impl<'m> Network<'m> {
                 1.0 / service.endpoints.len() as f64
             };
             let st = &self.model.endpoints[e].service_time;
-            let (m, cv) = (st.mean_ms(), st.cv());
+            // Work after the calls counts as more of the same work (its own variability left
+            // out of the second moment: an approximation `analyze` labels).
+            let after = self.model.endpoints[e]
+                .after_time
+                .as_ref()
+                .map_or(0.0, |a| a.mean_ms());
+            let (m, cv) = (st.mean_ms() + after, st.cv());
             let d = if service.blocking { *d } else { 0.0 };
             mean += w * (m + d);
             second += w * (m * m * (1.0 + cv * cv) + 2.0 * m * d + 2.0 * d * d);
@@ -313,6 +326,13 @@ pub fn exponential_service(model: &Model, s: ServiceId) -> bool {
             .iter()
             .map(|&e| &model.endpoints[e].service_time)
     };
+    if service
+        .endpoints
+        .iter()
+        .any(|&e| model.endpoints[e].after_time.is_some())
+    {
+        return false;
+    }
     if times().all(|t| t.is_zero()) {
         return true;
     }

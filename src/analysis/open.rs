@@ -216,6 +216,9 @@ pub fn route_quality(
         if endpoint.stages.iter().any(|s| s.len() > 1) {
             q.approx("fork-join: max of branches as shifted exponentials");
         }
+        if endpoint.after_time.is_some() {
+            q.approx("work after calls: one more wait and service at the same station");
+        }
         if endpoint.stages.iter().flatten().any(|d| !d.is_once()) {
             q.approx("calls made sometimes or repeatedly: each copy as a shifted exponential");
         }

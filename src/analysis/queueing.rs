@@ -67,22 +67,8 @@ pub fn expected_max_shifted_exponentials(branches: &[(f64, f64)]) -> f64 {
                     })
                     .product()
             };
-            // E[max] = lo + ∫_lo^hi (1 − F(t)) dt, by Simpson's rule.
-            let n = 20_000;
-            let h = (hi - lo) / n as f64;
-            let mut sum = 0.0;
-            for i in 0..=n {
-                let t = lo + i as f64 * h;
-                let w = if i == 0 || i == n {
-                    1.0
-                } else if i % 2 == 1 {
-                    4.0
-                } else {
-                    2.0
-                };
-                sum += w * (1.0 - cdf(t));
-            }
-            lo + sum * h / 3.0
+            // E[max] = lo + ∫_lo^hi (1 − F(t)) dt.
+            lo + simpson(|t| 1.0 - cdf(t), lo, hi)
         }
     }
 }
@@ -119,27 +105,13 @@ pub fn expected_stage_time(branches: &[RandomBranch]) -> f64 {
     };
     let all_copies = |g: f64, count: &CallCount| -> f64 {
         match count {
-            CallCount::Fixed(n) => g.powi(*n as i32),
-            CallCount::Uniform { min, max } => {
+            CallCount::Uniform { min, max } if g < 1.0 => {
+                // Σ_{n=min}^{max} gⁿ / k, a geometric sum.
                 let k = f64::from(max - min + 1);
-                if g >= 1.0 {
-                    1.0
-                } else {
-                    // Σ_{n=min}^{max} gⁿ / k, a geometric sum.
-                    g.powi(*min as i32) * (1.0 - g.powf(k)) / (1.0 - g) / k
-                }
+                g.powi(*min as i32) * (1.0 - g.powf(k)) / (1.0 - g) / k
             }
-            CallCount::Table {
-                values, weights, ..
-            } => {
-                let total: f64 = weights.iter().sum();
-                values
-                    .iter()
-                    .zip(weights)
-                    .map(|(&v, w)| w * g.powi(v as i32))
-                    .sum::<f64>()
-                    / total
-            }
+            CallCount::Uniform { .. } => 1.0,
+            _ => count.expectation(|n| g.powi(n as i32)),
         }
     };
     let cdf = |t: f64| -> f64 {
@@ -148,8 +120,13 @@ pub fn expected_stage_time(branches: &[RandomBranch]) -> f64 {
             .map(|b| 1.0 - b.probability + b.probability * all_copies(copy(t, b), b.count))
             .product()
     };
+    simpson(|t| 1.0 - cdf(t), 0.0, hi)
+}
+
+/// ∫_lo^hi f(t) dt by Simpson's rule over 20,000 intervals.
+fn simpson(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
     let n = 20_000;
-    let h = hi / n as f64;
+    let h = (hi - lo) / n as f64;
     let mut sum = 0.0;
     for i in 0..=n {
         let w = if i == 0 || i == n {
@@ -159,7 +136,7 @@ pub fn expected_stage_time(branches: &[RandomBranch]) -> f64 {
         } else {
             2.0
         };
-        sum += w * (1.0 - cdf(i as f64 * h));
+        sum += w * f(lo + i as f64 * h);
     }
     sum * h / 3.0
 }

@@ -337,16 +337,7 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
         path: std::env::temp_dir(),
         source,
     })?;
-    for (file, bytes) in &imported.written.files {
-        let path = scratch.path().join(file);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| crate::output::OutputError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        crate::output::write_atomic(&path, bytes)?;
-    }
+    write_files(scratch.path(), &imported.written.files)?;
     let file = args.out.display().to_string();
     let text = crate::model::ModelText {
         text: imported.written.text.clone(),
@@ -364,16 +355,7 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
             "the imported model does not validate (a bug in meshsim import; please report it with the traces): {e}"
         ))
     })?;
-    for (file, bytes) in &imported.written.files {
-        let path = base.join(file);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| crate::output::OutputError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        crate::output::write_atomic(&path, bytes)?;
-    }
+    write_files(&base, &imported.written.files)?;
     crate::output::write_atomic(&args.out, final_text.as_bytes())?;
     for note in &imported.notes {
         eprintln!("note: {note}");
@@ -405,5 +387,20 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
         "next: meshsim check {0}; meshsim run {0}",
         args.out.display()
     );
+    Ok(())
+}
+
+/// Writes `files` (paths relative to `base`), creating their folders.
+fn write_files(base: &Path, files: &[(String, Vec<u8>)]) -> Result<(), Error> {
+    for (file, bytes) in files {
+        let path = base.join(file);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| crate::output::OutputError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        crate::output::write_atomic(&path, bytes)?;
+    }
     Ok(())
 }

@@ -357,7 +357,7 @@ fn truncated_normal_moments(mu: f64, sigma: f64) -> (f64, f64) {
 }
 
 /// Complementary error function (Numerical Recipes' erfcc, fractional error < 1.2e-7).
-fn erfc(x: f64) -> f64 {
+pub fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
     let poly = -z * z - 1.265_512_23

@@ -69,6 +69,17 @@ impl CallCount {
         match self {
             CallCount::Fixed(n) => f64::from(*n),
             CallCount::Uniform { min, max } => (f64::from(*min) + f64::from(*max)) / 2.0,
+            CallCount::Table { .. } => self.expectation(f64::from),
+        }
+    }
+
+    /// E[f(N)] over the count N (summed term by term for a uniform count).
+    pub fn expectation(&self, f: impl Fn(u32) -> f64) -> f64 {
+        match self {
+            CallCount::Fixed(n) => f(*n),
+            CallCount::Uniform { min, max } => {
+                (*min..=*max).map(&f).sum::<f64>() / f64::from(max - min + 1)
+            }
             CallCount::Table {
                 values, weights, ..
             } => {
@@ -76,7 +87,7 @@ impl CallCount {
                 values
                     .iter()
                     .zip(weights)
-                    .map(|(v, w)| f64::from(*v) * w)
+                    .map(|(&v, w)| f(v) * w)
                     .sum::<f64>()
                     / total
             }

@@ -14,7 +14,7 @@ mod resilience;
 mod validate;
 
 pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
-pub use dist::{Dist, gamma_fn};
+pub use dist::{Dist, erfc, gamma_fn};
 pub use downstream::{CallCount, Downstream};
 pub use overrides::Override;
 pub use resilience::{
@@ -194,9 +194,19 @@ pub struct Endpoint {
     pub response_bytes: u64,
     /// Downstream calls: stages in sequence, calls within a stage in parallel.
     pub stages: Vec<Vec<Downstream>>,
+    /// Processing after the calls have returned, before responding (on a worker of the same
+    /// instance: held throughout by a blocking service, taken again by a non-blocking one).
+    pub after_time: Option<Dist>,
     /// Probability that a call answers with an error after its processing (and makes no
     /// downstream calls): a bug, a failing dependency outside the model.
     pub error_probability: f64,
+}
+
+impl Endpoint {
+    /// Mean processing per call: before its calls and after them.
+    pub fn work_mean_ms(&self) -> f64 {
+        self.service_time.mean_ms() + self.after_time.as_ref().map_or(0.0, Dist::mean_ms)
+    }
 }
 
 /// Prices of what a run uses, from `[cost]` and the links' `cost_per_gb`.

@@ -246,6 +246,8 @@ pub struct RawEndpoint {
     /// `downstream::parse`).
     #[serde(default)]
     pub calls: Vec<Vec<toml::Value>>,
+    /// Processing after the last stage of calls has returned, before responding.
+    pub after_ms: Option<toml::Value>,
     /// Probability that a call ends in an error response after its processing.
     #[serde(default)]
     pub error_probability: f64,
@@ -384,6 +386,7 @@ pub mod fields {
         "request_bytes",
         "response_bytes",
         "calls",
+        "after_ms",
         "error_probability",
     ];
     pub const LINK: &[&str] = &[

@@ -293,6 +293,12 @@ fn services_and_endpoints(
                     request_bytes: bytes(&format!("{ep_path}.request_bytes"), ep.request_bytes)?,
                     response_bytes: bytes(&format!("{ep_path}.response_bytes"), ep.response_bytes)?,
                     stages: Vec::new(),
+                    after_time: ep
+                        .after_ms
+                        .as_ref()
+                        .map(|v| duration_value(v, &format!("{ep_path}.after_ms"), base_dir))
+                        .transpose()?
+                        .filter(|d| !d.is_zero()),
                     error_probability: probability(
                         &format!("{ep_path}.error_probability"),
                         ep.error_probability,
@@ -584,6 +590,7 @@ fn routes(
             request_bytes: 0,
             response_bytes: 0,
             stages: vec![vec![super::Downstream::once(target)]],
+            after_time: None,
             error_probability: 0.0,
         });
         services[GATEWAY].endpoints.push(gateway_endpoint);

@@ -183,7 +183,10 @@ fn is_plain(model: &Model, options: &Options) -> bool {
             .services
             .iter()
             .all(|s| s.autoscale.is_none() && s.rate_limit.is_none() && s.max_concurrency.is_none())
-        && model.endpoints.iter().all(|e| e.error_probability == 0.0)
+        && model
+            .endpoints
+            .iter()
+            .all(|e| e.error_probability == 0.0 && e.after_time.is_none())
         && model.links.iter().all(|l| l.loss == 0.0)
         && !options.breakdown
         && options.timeseries.is_none()

@@ -10,6 +10,9 @@ use crate::engine::{EventQueue, Grow, Handle, SimTime};
 use crate::model::ServiceId;
 use rand::RngExt;
 
+/// `Call::stage` of a call doing its endpoint's work after its calls.
+const AFTER: u16 = u16::MAX;
+
 impl<const FULL: bool> Simulator<'_, FULL> {
     /// Whether `call` has lost its caller to a cancellation or a crash (so its work would be
     /// for nobody). An attempt whose call was decided otherwise still runs: that is wasted work.
@@ -150,7 +153,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     ) {
         let station = &mut self.stations[service];
         let call = self.calls.get_mut(h).expect("a call being served exists");
-        let time = &self.model.endpoints[call.endpoint as usize].service_time;
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let time = match &endpoint.after_time {
+            Some(after) if FULL && call.stage == AFTER => after,
+            _ => &endpoint.service_time,
+        };
         let side = if FULL && self.side_on {
             self.side.get_mut(h.index() as usize)
         } else {
@@ -180,6 +187,17 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let (service, instance, admitted) =
             (call.service as usize, call.instance as usize, call.admitted);
+        if FULL && call.stage == AFTER {
+            // The work after the calls is done: free the worker and respond.
+            if self.stations[service].blocking {
+                self.release_worker(now, queue, service, instance, admitted);
+            } else {
+                self.stations[service].extend_residence(admitted, now, self.warmup);
+                self.free_worker(now, queue, service, instance);
+            }
+            self.finish(now, queue, h);
+            return;
+        }
         let failed = FULL
             && endpoint.error_probability > 0.0
             && self.rng.random::<f64>() < endpoint.error_probability;
@@ -215,6 +233,18 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         admitted: SimTime,
     ) {
         self.stations[service].record_residence(admitted, now, self.warmup);
+        self.free_worker(now, queue, service, i);
+    }
+
+    /// Hands instance `i`'s worker to the oldest waiting call that is still wanted, or frees it.
+    #[inline(always)]
+    fn free_worker(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        service: ServiceId,
+        i: usize,
+    ) {
         while let Some(next) = self.stations[service].instances[i].queue.pop_front() {
             self.stations[service].queued.add(now, -1);
             let Some(call) = self.calls.get(next) else {
@@ -370,6 +400,13 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let next = call.stage as usize + 1;
         if call.error.is_none() && next < self.plan.stages(call.endpoint) {
             self.start_stage(now, queue, h, next);
+        } else if FULL
+            && call.error.is_none()
+            && self.model.endpoints[call.endpoint as usize]
+                .after_time
+                .is_some()
+        {
+            self.begin_after(now, queue, h);
         } else {
             let service = call.service as usize;
             if self.stations[service].blocking {
@@ -377,6 +414,38 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 self.release_worker(now, queue, service, instance, admitted);
             }
             self.finish(now, queue, h);
+        }
+    }
+
+    /// The calls of `h` have returned; its endpoint works on before responding, on a worker of
+    /// the same instance: the one it holds (blocking), or the next free one (non-blocking).
+    fn begin_after(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        let call = self.calls.get_mut(h).expect("a call returning to exists");
+        call.stage = AFTER;
+        let (service, i) = (call.service as usize, call.instance as usize);
+        let station = &mut self.stations[service];
+        if station.blocking {
+            let after = self.model.endpoints[call.endpoint as usize]
+                .after_time
+                .as_ref()
+                .expect("checked by the caller");
+            let work = after.sample(&mut self.rng);
+            call.phase = Phase::Serving;
+            queue.schedule(now + work, Event::ServiceDone { call: h });
+            self.on_paths(h, service, SimTime::ZERO, work);
+            return;
+        }
+        call.admitted = now;
+        let instance = &mut station.instances[i];
+        if instance.busy < station.workers {
+            instance.busy += 1;
+            station.busy.add(now, 1);
+            self.begin_service(now, queue, h, service, i);
+        } else {
+            instance.queue.make_room();
+            instance.queue.push_back(h);
+            station.queued.add(now, 1);
+            call.phase = Phase::Queued;
         }
     }
 
@@ -517,7 +586,8 @@ fn start_work<const FULL: bool>(
     if let Some(side) = side {
         side.started = now;
         side.work = work;
-        if track_active {
+        // Listed once while at the instance (work after the calls starts work again).
+        if track_active && side.slot == u32::MAX {
             side.slot = instance.active.len() as u32;
             instance.active.push(h);
         }

@@ -179,6 +179,15 @@ impl Station {
         }
     }
 
+    /// Adds the residence of a call's work after its calls (from `since` to `now`) to the call
+    /// already counted: residence stays per call, so Little's law holds per station.
+    #[inline]
+    pub fn extend_residence(&mut self, since: SimTime, now: SimTime, warmup: SimTime) {
+        if since >= warmup {
+            self.resided_ns += u128::from((now - since).0);
+        }
+    }
+
     /// Records that a call admitted at `admitted` released its worker at `now`.
     #[inline]
     pub fn record_residence(&mut self, admitted: SimTime, now: SimTime, warmup: SimTime) {

@@ -318,9 +318,10 @@ impl Tracer {
     /// Call `h` got a worker at `instance` after waiting `queued`, for `work` of processing.
     pub fn served(&mut self, h: Handle, instance: u32, queued: SimTime, work: SimTime) {
         if let Some(s) = self.span(h, false) {
+            // Work after the calls is a second stretch of the same span.
             s.instance = Some(instance);
-            s.queued = queued;
-            s.work = work;
+            s.queued += queued;
+            s.work += work;
         }
     }
 

@@ -436,6 +436,47 @@ service_ms = { dist = "exponential", mean_ms = 4 }
     }
 }
 
+/// Work after the calls: the endpoint takes a worker again when its call returns, so its
+/// station is busy λ·(before + after)/c of the time, whatever the queueing; Little's law holds at
+/// both stations with the residence counted once per call.
+fn work_after_calls() -> Case {
+    let model = load(
+        "work-after",
+        r#"
+[simulation]
+duration_s = 600
+warmup_s = 10
+seed = 23
+[workload]
+type = "open"
+rate_per_s = 300
+[[workload.mix]]
+route = "front.get"
+[gateway]
+service_ms = 0
+[services.front]
+workers = 2
+[services.front.endpoints.get]
+service_ms = { dist = "exponential", mean_ms = 1 }
+after_ms = { dist = "exponential", mean_ms = 3 }
+calls = [["back.get"]]
+[services.back]
+workers = 8
+[services.back.endpoints.get]
+service_ms = { dist = "exponential", mean_ms = 5 }
+"#,
+    );
+    Case {
+        name: "work after calls (a second visit to the worker)".into(),
+        model,
+        reps: 10,
+        checks: vec![Check::new("front utilisation", 300.0 * 0.004 / 2.0, |r| {
+            r.services[1].utilisation
+        })],
+        little: true,
+    }
+}
+
 /// Every reference case, in the order of the table.
 pub fn suite() -> Vec<Case> {
     vec![
@@ -461,5 +502,6 @@ pub fn suite() -> Vec<Case> {
         fork_join(),
         probable_call(),
         repeated_call(),
+        work_after_calls(),
     ]
 }

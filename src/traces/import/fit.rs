@@ -2,7 +2,7 @@
 //! likelihood, among exponential, lognormal, gamma and Weibull, chosen by Akaike's information
 //! criterion, with the Kolmogorov–Smirnov distance of the choice as its goodness of fit.
 
-use crate::model::gamma_fn;
+use crate::model::{erfc, gamma_fn};
 
 /// A fitted distribution, in the model file's terms (milliseconds).
 #[derive(Clone, Debug, PartialEq)]
@@ -272,24 +272,6 @@ fn lower_gamma_regularized(a: f64, x: f64) -> f64 {
         }
         (1.0 - (-x + a * x.ln() - ln_gamma_a).exp() * h).clamp(0.0, 1.0)
     }
-}
-
-/// The complementary error function (Numerical Recipes' erfc, fractional error under 1.2e-7).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    if x >= 0.0 { r } else { 2.0 - r }
 }
 
 #[cfg(test)]

@@ -52,6 +52,9 @@ pub struct DraftEndpoint {
     pub name: String,
     pub original: Option<String>,
     pub samples_ms: Vec<f64>,
+    /// Processing after the calls, when the traces show it (then `samples_ms` is the part
+    /// before the calls).
+    pub after_ms: Option<Vec<f64>>,
     pub stages: Vec<Vec<DraftCall>>,
     pub invocations: u64,
     pub error_probability: f64,
@@ -91,6 +94,8 @@ struct Made {
 #[derive(Default)]
 struct EndpointStats {
     samples_ns: Vec<i64>,
+    /// Per invocation, the part of its own time after its calls.
+    after_ns: Vec<i64>,
     invocations: u64,
     errors_own: u64,
     /// Per invocation: stages of callees.
@@ -152,6 +157,7 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
                     let e = endpoints.entry(key).or_default();
                     e.invocations += 1;
                     e.samples_ns.push(inv.own_ns);
+                    e.after_ns.push(inv.after_ns);
                     e.errors_own += u64::from(inv.error_own);
                     e.patterns.push(inv.stages);
                     e.uninstrumented |= inv.uninstrumented;
@@ -254,7 +260,8 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
             service.endpoints.push(DraftEndpoint {
                 original: (local != spans.name(key.1)).then(|| spans.name(key.1).to_string()),
                 name: local,
-                samples_ms: samples_ms(&e.samples_ns),
+                samples_ms: samples_ms(&before(e)),
+                after_ms: after(e).map(|a| samples_ms(&a)),
                 stages: stages(&e.patterns, &endpoint_names),
                 invocations: e.invocations,
                 error_probability: e.errors_own as f64 / e.invocations.max(1) as f64,
@@ -352,6 +359,23 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
     }
     fold_cycles(&mut draft);
     Ok(draft)
+}
+
+/// The work an endpoint does after its calls, per invocation, when it is worth a field of its
+/// own: at least 10 µs and 2% of its processing on average (less is timestamp noise).
+fn after(e: &EndpointStats) -> Option<Vec<i64>> {
+    let n = e.after_ns.len().max(1) as f64;
+    let after = e.after_ns.iter().sum::<i64>() as f64 / n;
+    let own = e.samples_ns.iter().sum::<i64>() as f64 / n;
+    (after >= 10_000.0 && after >= 0.02 * own).then(|| e.after_ns.clone())
+}
+
+/// The processing before the calls (all of it when [`after`] is not worth a field).
+fn before(e: &EndpointStats) -> Vec<i64> {
+    match after(e) {
+        Some(a) => e.samples_ns.iter().zip(&a).map(|(o, a)| o - a).collect(),
+        None => e.samples_ns.clone(),
+    }
 }
 
 /// Processing samples in ms, at most [`MAX_SAMPLES`] (evenly spaced quantiles beyond).
@@ -480,6 +504,7 @@ fn fold_cycles(draft: &mut Draft) {
                     name: e.name.clone(),
                     original: e.original.clone(),
                     samples_ms: std::mem::take(&mut e.samples_ms),
+                    after_ms: e.after_ms.take(),
                     stages: std::mem::take(&mut e.stages),
                     invocations: e.invocations,
                     error_probability: e.error_probability,
@@ -606,6 +631,8 @@ enum Found {
 
 struct Invocation {
     own_ns: i64,
+    /// Of `own_ns`, the part after the last call returned.
+    after_ns: i64,
     error_own: bool,
     stages: Vec<Vec<Key>>,
     instance: Option<u32>,
@@ -836,6 +863,7 @@ fn invocation(
                             callee,
                             Invocation {
                                 own_ns: span.end_ns - span.start_ns,
+                                after_ns: 0,
                                 error_own: span.error,
                                 stages: Vec::new(),
                                 instance: None,
@@ -920,10 +948,17 @@ fn invocation(
         .unwrap_or(0)
         .clamp(0, (s.end_ns - s.start_ns).max(0));
     let own = (s.end_ns - s.start_ns - covered - queue).max(0);
+    // Work after the calls: from the end of the last call to the response.
+    let after = made
+        .iter()
+        .map(|m| m.end)
+        .max()
+        .map_or(0, |last| (s.end_ns - last).clamp(0, own));
     let busy_start = s.start_ns + queue;
     let busy_end = made.first().map_or(s.end_ns, |m| m.start.min(s.end_ns));
     let inv = Invocation {
         own_ns: own,
+        after_ns: after,
         error_own: s.error && !error_child,
         stages,
         instance: s.instance,

@@ -92,11 +92,27 @@ pub fn import(
     data_dir: &str,
     settings: Settings,
 ) -> Result<Imported, ImportError> {
-    let sampled = settings.sampled;
     let mut spans = read::Spans::default();
     for path in inputs(paths)? {
         read::read_file(Path::new(&path), &mut spans)?;
     }
+    model(spans, name, data_dir, settings)
+}
+
+/// Imports traces held in memory (for fuzzing and tests): `name` labels them in messages.
+pub fn import_bytes(name: &str, bytes: &[u8]) -> Result<Imported, ImportError> {
+    let mut spans = read::Spans::default();
+    read::read_from(Path::new(name), bytes, &mut spans)?;
+    model(spans, "imported", "imported-data", Settings::default())
+}
+
+/// The model the spans read describe, and what could not be used.
+fn model(
+    spans: read::Spans,
+    name: &str,
+    data_dir: &str,
+    settings: Settings,
+) -> Result<Imported, ImportError> {
     let mut notes: Vec<String> = spans
         .dropped
         .iter()
@@ -105,6 +121,7 @@ pub fn import(
         .collect();
     let sources: Vec<(String, &str)> = spans.formats.clone();
     let mut draft = infer::infer(spans).map_err(ImportError::Model)?;
+    let sampled = settings.sampled;
     if sampled < 1.0 {
         draft.rate_per_s /= sampled;
         draft.sampled = sampled;
@@ -116,27 +133,6 @@ pub fn import(
     }
     notes.extend(draft.notes.iter().cloned());
     let written = write::model(&draft, name, data_dir, &sources, settings.fit);
-    Ok(Imported {
-        written,
-        notes,
-        draft,
-    })
-}
-
-/// Imports traces held in memory (for fuzzing and tests): `name` labels them in messages.
-pub fn import_bytes(name: &str, bytes: &[u8]) -> Result<Imported, ImportError> {
-    let mut spans = read::Spans::default();
-    read::read_from(Path::new(name), bytes, &mut spans)?;
-    let sources: Vec<(String, &str)> = spans.formats.clone();
-    let mut notes: Vec<String> = spans
-        .dropped
-        .iter()
-        .map(|(why, n)| format!("{n} {why}: left out"))
-        .chain(spans.noted.iter().map(|(what, n)| format!("{n} {what}")))
-        .collect();
-    let draft = infer::infer(spans).map_err(ImportError::Model)?;
-    notes.extend(draft.notes.iter().cloned());
-    let written = write::model(&draft, "imported", "imported-data", &sources, false);
     Ok(Imported {
         written,
         notes,

@@ -124,10 +124,17 @@ fn call_text(c: &DraftCall) -> String {
 
 fn endpoint(out: &mut String, times: &mut Times, service: &str, e: &DraftEndpoint) {
     let _ = writeln!(out, "\n[services.{service}.endpoints.{}]", e.name);
+    let own = match &e.after_ms {
+        Some(after) => format!(
+            "{} ms before its calls and {} ms after them",
+            short(mean(&e.samples_ms), 4),
+            short(mean(after), 4)
+        ),
+        None => format!("{} ms", short(mean(&e.samples_ms), 4)),
+    };
     let mut about = format!(
-        "{} calls seen; own processing {} ms on average (the server span minus its calls{})",
+        "{} calls seen; own processing {own} on average (the server span minus its calls{})",
         e.invocations,
-        short(mean(&e.samples_ms), 4),
         if e.uninstrumented {
             ": here the caller's client span, as this service is not instrumented"
         } else {
@@ -140,6 +147,14 @@ fn endpoint(out: &mut String, times: &mut Times, service: &str, e: &DraftEndpoin
     let _ = writeln!(out, "# {about}");
     let value = times.value(&format!("{service}.{}", e.name), &e.samples_ms);
     let _ = writeln!(out, "service_ms = {value}");
+    if let Some(after) = &e.after_ms {
+        let value = times.value(&format!("{service}.{}.after", e.name), after);
+        let _ = writeln!(
+            out,
+            "# and after its calls have returned, before responding:"
+        );
+        let _ = writeln!(out, "after_ms = {value}");
+    }
     if !e.stages.is_empty() {
         let stages: Vec<String> = e
             .stages
