@@ -2,14 +2,12 @@
 //! allocator (criterion measures time, not bytes). `cargo bench --bench memory` prints a table.
 
 use meshsim::engine::SimTime;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 #[path = "common/counting.rs"]
 mod counting;
 use counting::{CURRENT, PEAK};
-
 
 /// Peak heap bytes while simulating `model`.
 fn peak_bytes(model: &meshsim::model::Model) -> usize {

@@ -9,14 +9,12 @@
 
 use meshsim::sim::{Options, TraceSampling, simulate_with};
 use meshsim::traces::{export, import};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 #[path = "common/counting.rs"]
 mod counting;
 use counting::{CURRENT, PEAK};
-
 
 fn main() {
     // The built-in model for 900 s: about 358,000 requests, 1.07 million spans.
