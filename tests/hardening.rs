@@ -566,7 +566,7 @@ proptest! {
         cut in 0.0f64..1.0,
         edits in prop::collection::vec((0.0f64..1.0, any::<u8>(), any::<bool>()), 0..6),
     ) {
-        let corpus = ["fuzz/corpus/trace_import/otlp.json", "fuzz/corpus/trace_import/jaeger.json", "fuzz/corpus/trace_import/zipkin.json"];
+        let corpus = ["fuzz/corpus/trace_import/seed-otlp.json", "fuzz/corpus/trace_import/seed-jaeger.json", "fuzz/corpus/trace_import/seed-zipkin.json"];
         let mut bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(corpus[which])).unwrap();
         for (at, b, insert) in edits {
             let i = ((bytes.len() as f64) * at) as usize;

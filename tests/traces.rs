@@ -910,3 +910,38 @@ fn fitting_finds_the_families_the_model_was_written_with() {
             .any(|f| f.contains("rejected at the 5% level"))
     );
 }
+
+/// A → B → A, common in real systems, is a cycle meshsim does not simulate: the endpoints of A
+/// that B calls move to a service of their own, said on stderr, and the model runs.
+#[test]
+fn a_call_cycle_between_services_is_folded_and_said() {
+    let mut spans = Vec::new();
+    for t in 0..50u64 {
+        let t0 = 1_000_000 + t * 10_000;
+        let s = |id, parent, service, name, kind, start, dur| S {
+            trace: t + 1,
+            id,
+            parent,
+            service,
+            name,
+            kind,
+            start_us: start,
+            dur_us: Some(dur),
+            instance: "i",
+        };
+        spans.push(s(1, None, "orders", "place", "SERVER", t0, 5_000));
+        spans.push(s(2, Some(1), "orders", "check", "CLIENT", t0 + 500, 3_000));
+        spans.push(s(3, Some(2), "stock", "check", "SERVER", t0 + 600, 2_800));
+        spans.push(s(4, Some(3), "stock", "price", "CLIENT", t0 + 1_000, 1_000));
+        spans.push(s(5, Some(4), "orders", "price", "SERVER", t0 + 1_100, 800));
+    }
+    let dir = folder(&[("cycle.json", otlp(&spans))]);
+    let (m, imported) = import_into(&[dir.path().join("cycle.json")], dir.path());
+    let notes = imported.notes.join("\n");
+    assert!(notes.contains("close a cycle"), "{notes}");
+    let names: Vec<&str> = m.services.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"orders_from_stock"), "{names:?}");
+    assert!(m.endpoint_by_name("orders_from_stock.price").is_some());
+    let r = meshsim::sim::simulate(&with_duration(m, 5.0, 1.0));
+    assert!(r.all.completed > 100);
+}

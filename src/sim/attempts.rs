@@ -113,7 +113,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         state.attempts += 1;
         state.live += 1;
         let attempts = u32::from(state.attempts);
-        if let Some(t) = self.tracer.as_mut() {
+        if self.tracing
+            && let Some(t) = self.tracer.as_mut()
+        {
             t.call_made(attempt, &call, now);
             t.attempt(attempt, attempts as u16);
         }
@@ -213,7 +215,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if self.abandon(h).is_none() {
             return;
         }
-        if let Some(t) = self.tracer.as_mut() {
+        if self.tracing
+            && let Some(t) = self.tracer.as_mut()
+        {
             t.gave_up(h, now);
         }
         let CallSide {

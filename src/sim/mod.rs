@@ -210,6 +210,7 @@ fn run<const FULL: bool>(model: &Model, options: &Options) -> RunResult {
         sim.tail_cut = vec![0; model.routes.len()];
     }
     if let Some(sampling) = options.traces {
+        sim.tracing = true;
         sim.tracer = Some(Box::new(traces::Tracer::new(
             sampling,
             model.seed,
@@ -316,6 +317,8 @@ struct Simulator<'m, const FULL: bool> {
     /// Per arena slot of `calls`: what only policies and crashes need, when the model has them.
     side: Vec<CallSide>,
     side_on: bool,
+    /// Spans are being recorded (`tracer` is set): tested first, beside the other flags.
+    tracing: bool,
     requests: Vec<u64>,
     errors: Vec<[u64; ErrorKind::ALL.len()]>,
     latency: Vec<LatencyRecorder>,
@@ -331,6 +334,9 @@ struct Simulator<'m, const FULL: bool> {
     tracer: Option<Box<traces::Tracer>>,
     /// Scratch: per call of the stage being started, the copies drawn (stages that vary).
     copies: Vec<u32>,
+    /// Some endpoint works after its calls (`after_ms`): one test in the hot path for models
+    /// without, instead of a look at the endpoint.
+    after_work: bool,
     /// Requests sent and not yet completed, and the cap on them.
     in_flight: u64,
     /// `in_flight` at the middle of the measured window (once the run got there).
@@ -450,7 +456,9 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             paths: None,
             tail_cut: Vec::new(),
             tracer: None,
+            tracing: false,
             copies: Vec::new(),
+            after_work: model.endpoints.iter().any(|e| e.after_time.is_some()),
             in_flight: 0,
             in_flight_at_middle: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,

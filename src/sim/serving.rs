@@ -42,7 +42,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             self.calls.remove(h);
             return;
         }
-        if FULL && let Some(t) = self.tracer.as_mut() {
+        if FULL
+            && self.tracing
+            && let Some(t) = self.tracer.as_mut()
+        {
             t.arrived(h, now);
         }
         // One lookup of the call for the whole admission (the hot path of every call).
@@ -122,6 +125,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     #[inline(always)]
     fn on_paths(&mut self, h: Handle, service: ServiceId, waited: SimTime, work: SimTime) {
         if FULL
+            && self.tracing
             && let Some(t) = self.tracer.as_mut()
             && let Some(call) = self.calls.get(h)
         {
@@ -154,9 +158,13 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let station = &mut self.stations[service];
         let call = self.calls.get_mut(h).expect("a call being served exists");
         let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let time = match &endpoint.after_time {
-            Some(after) if FULL && call.stage == AFTER => after,
-            _ => &endpoint.service_time,
+        let time = if FULL && self.after_work && call.stage == AFTER {
+            endpoint
+                .after_time
+                .as_ref()
+                .unwrap_or(&endpoint.service_time)
+        } else {
+            &endpoint.service_time
         };
         let side = if FULL && self.side_on {
             self.side.get_mut(h.index() as usize)
@@ -187,7 +195,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let (service, instance, admitted) =
             (call.service as usize, call.instance as usize, call.admitted);
-        if FULL && call.stage == AFTER {
+        if FULL && self.after_work && call.stage == AFTER {
             // The work after the calls is done: free the worker and respond.
             if self.stations[service].blocking {
                 self.release_worker(now, queue, service, instance, admitted);
@@ -285,14 +293,13 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         };
         let endpoint = call.endpoint;
         let targets = self.plan.stage(endpoint, stage);
+        // A stage of plain calls (the common case) draws nothing and sends one of each.
         let varies = self.plan.varies(endpoint, stage);
-        let mut copies = std::mem::take(&mut self.copies);
         let total = if varies {
-            self.draw_copies(endpoint, stage, &mut copies)
+            draw_copies(self.plan, &mut self.rng, endpoint, stage, &mut self.copies)
         } else {
             targets.len()
         };
-        let call = self.calls.get_mut(h).expect("looked up above");
         let caller = call.service as usize;
         call.stage = stage as u16;
         call.phase = Phase::Downstream;
@@ -307,33 +314,20 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             SimTime::MAX
         };
         let measured = self.measured(now);
-        for (k, target) in targets.iter().enumerate() {
-            let n = if varies { copies[k] } else { 1 };
-            for _ in 0..n {
+        if varies {
+            let copies = std::mem::take(&mut self.copies);
+            for (target, &n) in targets.iter().zip(&copies) {
+                for _ in 0..n {
+                    self.send_call(now, queue, h, target, caller, origin, deadline, measured);
+                }
+            }
+            self.copies = copies;
+        } else {
+            for target in targets {
                 self.send_call(now, queue, h, target, caller, origin, deadline, measured);
             }
         }
-        self.copies = copies;
         self.child_returned(now, queue, h, None);
-    }
-
-    /// Draws, for each call of a stage that varies, how many copies are made (0 when it is
-    /// skipped); returns their total.
-    fn draw_copies(&mut self, endpoint: u32, stage: usize, copies: &mut Vec<u32>) -> usize {
-        copies.clear();
-        for (k, hop) in self.plan.stage(endpoint, stage).iter().enumerate() {
-            let made = hop.probability >= 1.0 || self.rng.random::<f64>() < hop.probability;
-            let n = if !made {
-                0
-            } else if hop.copies == RANDOM_COUNT {
-                let u = self.rng.random::<f64>();
-                self.plan.count(endpoint, stage, k).draw(u)
-            } else {
-                hop.copies
-            };
-            copies.push(n);
-        }
-        copies.iter().map(|&n| n as usize).sum()
     }
 
     /// Sends one downstream call of `h` (a stage's loop).
@@ -359,7 +353,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             let service = target.service as usize;
             let call = Call::child(h, target.endpoint, service, caller, origin);
             let child = self.new_call(call);
-            if FULL && let Some(t) = self.tracer.as_mut() {
+            if FULL
+                && self.tracing
+                && let Some(t) = self.tracer.as_mut()
+            {
                 t.call_made(child, &call, now);
             }
             if FULL && self.model.propagate_deadline {
@@ -401,6 +398,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if call.error.is_none() && next < self.plan.stages(call.endpoint) {
             self.start_stage(now, queue, h, next);
         } else if FULL
+            && self.after_work
             && call.error.is_none()
             && self.model.endpoints[call.endpoint as usize]
                 .after_time
@@ -492,7 +490,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             self.complete_request(now, queue, h);
             return;
         }
-        if FULL && let Some(t) = self.tracer.as_mut() {
+        if FULL
+            && self.tracing
+            && let Some(t) = self.tracer.as_mut()
+        {
             t.responded(h, now, call.error);
         }
         call.phase = Phase::Responding;
@@ -527,12 +528,17 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 self.request_done(now, queue, origin, route, user, call.error);
             }
         } else if FULL && self.side_on && self.side(h).exchange != Handle::NONE {
-            if let Some(t) = self.tracer.as_mut() {
+            if self.tracing
+                && let Some(t) = self.tracer.as_mut()
+            {
                 t.returned(h, now, call.error);
             }
             self.attempt_returned(now, queue, call, h);
         } else {
-            if FULL && let Some(t) = self.tracer.as_mut() {
+            if FULL
+                && self.tracing
+                && let Some(t) = self.tracer.as_mut()
+            {
                 t.returned(h, now, call.error);
             }
             self.critical_child(call.parent, h, SimTime::ZERO);
@@ -594,4 +600,29 @@ fn start_work<const FULL: bool>(
     }
     queue.schedule(now + work, Event::ServiceDone { call: h });
     (now - call.admitted, work)
+}
+
+/// Draws, for each call of stage `stage` of `endpoint` (one that varies), how many copies are
+/// made (0 when it is skipped) into `copies`; returns their total.
+fn draw_copies(
+    plan: &super::plan::Plan,
+    rng: &mut crate::engine::SimRng,
+    endpoint: u32,
+    stage: usize,
+    copies: &mut Vec<u32>,
+) -> usize {
+    copies.clear();
+    for (k, hop) in plan.stage(endpoint, stage).iter().enumerate() {
+        let made = hop.probability >= 1.0 || rng.random::<f64>() < hop.probability;
+        let n = if !made {
+            0
+        } else if hop.copies == RANDOM_COUNT {
+            let u = rng.random::<f64>();
+            plan.count(endpoint, stage, k).draw(u)
+        } else {
+            hop.copies
+        };
+        copies.push(n);
+    }
+    copies.iter().map(|&n| n as usize).sum()
 }
