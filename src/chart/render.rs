@@ -404,9 +404,28 @@ fn draw_legend<DB: DrawingBackend>(
     scale: f64,
 ) -> Result<(), String> {
     let px = |v: f64| (v * scale).round() as i32;
-    let font = ("sans-serif", px(19.0)).into_font().color(&BLACK);
+    // Entries 30 px apart while they fit in the panel's height; closer (down to 16 px, the text
+    // smaller) when there are many; beyond that the last line says how many are left out.
+    let named: Vec<&Series> = series.iter().filter(|s| !s.name.is_empty()).collect();
+    let room = f64::from(area.dim_in_pixel().1) / scale - 24.0;
+    let step = (room / named.len().max(1) as f64).clamp(16.0, 30.0);
+    let fits = ((room / step) as usize).max(1);
+    let shown = if named.len() > fits {
+        fits - 1
+    } else {
+        named.len()
+    };
+    let font = ("sans-serif", px((step * 0.63).min(19.0)))
+        .into_font()
+        .color(&BLACK);
     let mut y = px(24.0);
-    for s in series.iter().filter(|s| !s.name.is_empty()) {
+    if shown < named.len() {
+        let more = format!("… and {} more", named.len() - shown);
+        let at = (px(52.0), px(24.0 + step * shown as f64));
+        area.draw(&Text::new(more, at, font.clone()))
+            .map_err(|e| e.to_string())?;
+    }
+    for s in named.into_iter().take(shown) {
         let thick = if s.bars.is_empty() { 3.0 } else { 14.0 };
         let st = colour(s).stroke_width(px(thick).max(1) as u32);
         let (a, b) = ((px(4.0), y), (px(44.0), y));
@@ -441,7 +460,7 @@ fn draw_legend<DB: DrawingBackend>(
             )),
         ))
         .map_err(|e| e.to_string())?;
-        y += px(30.0);
+        y += px(step);
     }
     Ok(())
 }

@@ -113,11 +113,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         state.attempts += 1;
         state.live += 1;
         let attempts = u32::from(state.attempts);
-        if self.tracing
-            && let Some(t) = self.tracer.as_mut()
-        {
-            t.call_made(attempt, &call, now);
-            t.attempt(attempt, attempts as u16);
+        if let Some(t) = self.tracer.as_mut() {
+            t.call_made(attempt, &call, attempts as u16, now);
         }
         let policy = &self.edges[ex.edge as usize].policy;
         let mut timeout = policy.timeout.map_or(SimTime::MAX, |t| now + t);
@@ -215,9 +212,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if self.abandon(h).is_none() {
             return;
         }
-        if self.tracing
-            && let Some(t) = self.tracer.as_mut()
-        {
+        if let Some(t) = self.tracer.as_mut() {
             t.gave_up(h, now);
         }
         let CallSide {

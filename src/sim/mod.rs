@@ -210,7 +210,6 @@ fn run<const FULL: bool>(model: &Model, options: &Options) -> RunResult {
         sim.tail_cut = vec![0; model.routes.len()];
     }
     if let Some(sampling) = options.traces {
-        sim.tracing = true;
         sim.tracer = Some(Box::new(traces::Tracer::new(
             sampling,
             model.seed,
@@ -317,8 +316,6 @@ struct Simulator<'m, const FULL: bool> {
     /// Per arena slot of `calls`: what only policies and crashes need, when the model has them.
     side: Vec<CallSide>,
     side_on: bool,
-    /// Spans are being recorded (`tracer` is set): tested first, beside the other flags.
-    tracing: bool,
     requests: Vec<u64>,
     errors: Vec<[u64; ErrorKind::ALL.len()]>,
     latency: Vec<LatencyRecorder>,
@@ -456,7 +453,6 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             paths: None,
             tail_cut: Vec::new(),
             tracer: None,
-            tracing: false,
             copies: Vec::new(),
             after_work: model.endpoints.iter().any(|e| e.after_time.is_some()),
             in_flight: 0,

@@ -52,10 +52,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         call.route = route as u16;
         call.user = user;
         let h = self.new_call(call);
-        if FULL
-            && self.tracing
-            && let Some(t) = self.tracer.as_mut()
-        {
+        if FULL && let Some(t) = self.tracer.as_mut() {
             t.request(h, &call, now);
         }
         if FULL && self.model.propagate_deadline {
@@ -100,10 +97,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             return;
         };
         let (origin, route, user) = (call.origin, call.route as usize, call.user);
-        if FULL
-            && self.tracing
-            && let Some(t) = self.tracer.as_mut()
-        {
+        if FULL && let Some(t) = self.tracer.as_mut() {
             t.request_done(h, now, Some(ErrorKind::Timeout));
         }
         self.request_done(now, queue, origin, route, user, Some(ErrorKind::Timeout));
@@ -123,10 +117,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             // The client gave up at its deadline and was counted then.
             return;
         }
-        if FULL
-            && self.tracing
-            && let Some(t) = self.tracer.as_mut()
-        {
+        if FULL && let Some(t) = self.tracer.as_mut() {
             t.request_done(h, now, call.error);
         }
         if call.error.is_none() && call.origin >= self.warmup {

@@ -42,10 +42,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             self.calls.remove(h);
             return;
         }
-        if FULL
-            && self.tracing
-            && let Some(t) = self.tracer.as_mut()
-        {
+        if FULL && let Some(t) = self.tracer.as_mut() {
             t.arrived(h, now);
         }
         // One lookup of the call for the whole admission (the hot path of every call).
@@ -125,7 +122,6 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     #[inline(always)]
     fn on_paths(&mut self, h: Handle, service: ServiceId, waited: SimTime, work: SimTime) {
         if FULL
-            && self.tracing
             && let Some(t) = self.tracer.as_mut()
             && let Some(call) = self.calls.get(h)
         {
@@ -353,11 +349,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             let service = target.service as usize;
             let call = Call::child(h, target.endpoint, service, caller, origin);
             let child = self.new_call(call);
-            if FULL
-                && self.tracing
-                && let Some(t) = self.tracer.as_mut()
-            {
-                t.call_made(child, &call, now);
+            if FULL && let Some(t) = self.tracer.as_mut() {
+                t.call_made(child, &call, 1, now);
             }
             if FULL && self.model.propagate_deadline {
                 self.side_mut(child).deadline = deadline;
@@ -490,10 +483,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             self.complete_request(now, queue, h);
             return;
         }
-        if FULL
-            && self.tracing
-            && let Some(t) = self.tracer.as_mut()
-        {
+        if FULL && let Some(t) = self.tracer.as_mut() {
             t.responded(h, now, call.error);
         }
         call.phase = Phase::Responding;
@@ -528,17 +518,12 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 self.request_done(now, queue, origin, route, user, call.error);
             }
         } else if FULL && self.side_on && self.side(h).exchange != Handle::NONE {
-            if self.tracing
-                && let Some(t) = self.tracer.as_mut()
-            {
+            if let Some(t) = self.tracer.as_mut() {
                 t.returned(h, now, call.error);
             }
             self.attempt_returned(now, queue, call, h);
         } else {
-            if FULL
-                && self.tracing
-                && let Some(t) = self.tracer.as_mut()
-            {
+            if FULL && let Some(t) = self.tracer.as_mut() {
                 t.returned(h, now, call.error);
             }
             self.critical_child(call.parent, h, SimTime::ZERO);

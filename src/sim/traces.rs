@@ -238,9 +238,10 @@ impl Tracer {
         );
     }
 
-    /// Call `h` was made by its parent (a downstream call or an attempt): opens its client span
-    /// at the caller and its server span, which starts when the call reaches its service.
-    pub fn call_made(&mut self, h: Handle, call: &Call, now: SimTime) {
+    /// Call `h` was made by its parent (a downstream call, or the `attempt`-th attempt of one):
+    /// opens its client span at the caller and its server span, which starts when the call
+    /// reaches its service.
+    pub fn call_made(&mut self, h: Handle, call: &Call, attempt: u16, now: SimTime) {
         let Some(parent) = self.open.get(call.parent) else {
             return;
         };
@@ -261,7 +262,7 @@ impl Tracer {
             end: None,
             queued: SimTime::ZERO,
             work: SimTime::ZERO,
-            attempt: 1,
+            attempt,
             error: None,
             abandoned: false,
             unfinished: false,
@@ -299,13 +300,6 @@ impl Tracer {
         self.traces
             .get_mut(open.slot, open.request)
             .map(|t| &mut t.spans[i as usize])
-    }
-
-    /// Attempt `h` is the `n`-th of its call.
-    pub fn attempt(&mut self, h: Handle, n: u16) {
-        if let Some(s) = self.span(h, true) {
-            s.attempt = n;
-        }
     }
 
     /// Call `h` reached its service.

@@ -181,7 +181,7 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
             },
         );
     }
-    draft.spans_used = n as u64 - counts.unused;
+    draft.spans_used = n as u64;
     if endpoints.is_empty() {
         return Err(
             "the traces have no server spans (a service handling a call): meshsim needs them to know the services and endpoints"
@@ -655,7 +655,6 @@ struct Counts {
     uninstrumented_calls: u64,
     repeated_across_stages: u64,
     recursion: u64,
-    unused: u64,
 }
 
 impl Counts {
@@ -704,7 +703,7 @@ fn one_trace(
     }
     // Parent of each member, as a member index; orphans and roots have none.
     let mut parent: HashMap<usize, usize> = HashMap::new();
-    let mut orphan: Vec<usize> = Vec::new();
+    let mut orphan: std::collections::HashSet<usize> = std::collections::HashSet::new();
     for &m in members {
         let s = &spans[m];
         if s.shared
@@ -718,7 +717,7 @@ fn one_trace(
         }
         let Some(p) = s.parent else { continue };
         let Some(candidates) = by_id.get(&p) else {
-            orphan.push(m);
+            orphan.insert(m);
             continue;
         };
         let pick = if candidates.len() > 1 {

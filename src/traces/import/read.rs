@@ -499,7 +499,6 @@ fn otlp_resource(rs: OtlpResourceSpans, spans: &mut Spans) {
                     peer,
                     shared: false,
                 });
-                let _ = attr("error");
                 if s.attributes.iter().any(|a| {
                     a.key == "error" && a.value.as_ref().and_then(|v| v.bool_value) == Some(true)
                 }) && let Some(last) = spans.spans.last_mut()
