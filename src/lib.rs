@@ -33,6 +33,7 @@
 //! | [`validation`] | the reference cases against theory |
 //! | [`report`] | tables, CSV files, `run.json`, `report.html` |
 //! | [`planning`], [`sweep`] | capacity, right-sizing, comparison; sweeps, shards, merge |
+//! | [`measured`] | a model held against measurements of the real system (`meshsim predict`) |
 //! | [`chart`] | charts drawn from the CSV files |
 //! | [`cli`] | the command line; the only place that reads the terminal or Ctrl-C |
 
@@ -42,6 +43,7 @@ pub mod cli;
 pub mod cost;
 pub mod engine;
 pub mod error;
+pub mod measured;
 pub mod model;
 pub mod output;
 pub mod planning;

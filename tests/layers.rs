@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "report",
     "planning",
     "sweep",
+    "measured",
     "chart",
     "cli",
 ];

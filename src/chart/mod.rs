@@ -7,6 +7,7 @@
 
 pub mod capacity;
 pub mod compare;
+pub mod measured;
 mod render;
 pub mod run;
 pub mod sweep;

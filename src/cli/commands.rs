@@ -213,7 +213,9 @@ pub(super) fn draw_charts(
     route: &str,
     title: &str,
 ) -> Result<Vec<PathBuf>, Error> {
-    let figures = if dir.join("compare_load.csv").is_file() {
+    let figures = if dir.join("reality.csv").is_file() {
+        crate::chart::measured::figures(dir)
+    } else if dir.join("compare_load.csv").is_file() {
         crate::chart::compare::figures(dir)
     } else if dir.join("capacity_search.csv").is_file() {
         crate::chart::capacity::figures(dir)

@@ -72,6 +72,49 @@ pub enum Command {
     /// Build a model from distributed traces (OTLP/JSON, Jaeger JSON, Zipkin v2 JSON): services,
     /// endpoints, calls in stages, processing times, link latency and the workload.
     Import(ImportArgs),
+    /// Hold a model against measurements of the real system: simulate it at each measured load
+    /// and write reality.csv (measured beside predicted, per load, route and metric), a chart
+    /// and a table.
+    Predict(PredictArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The model (e.g. written by `meshsim import` from the system's traces).
+    pub model: PathBuf,
+    /// A load generator's requests: CSV with the columns rate_rps, route, scheduled_s,
+    /// latency_ms, status (one row per request; routes named as the model's, or as the traces
+    /// name the endpoint).
+    #[arg(long, value_name = "FILE.csv", required_unless_present = "saturation")]
+    pub measured: Option<PathBuf>,
+    /// Leave out the measured requests scheduled in each load's first SECONDS (the system
+    /// warming up, as the model's warmup_s does).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_seconds)]
+    pub warmup_s: f64,
+    /// Replications per load.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub reps: u32,
+    /// Print the model's saturation rate (req/s: where its busiest station, blocking workers
+    /// held for their calls, reaches utilisation 1) and the busiest station, and stop.
+    #[arg(long, conflicts_with = "measured")]
+    pub saturation: bool,
+    /// Override a value of the model, e.g. --set simulation.duration_s=30 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<Override>,
+    /// Where to write [default: output/<model>-predict/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+    #[command(flatten)]
+    pub runner: Runner,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("`{s}` is not a number of seconds ≥ 0"))
 }
 
 #[derive(Debug, Args)]
@@ -493,6 +536,7 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Rightsize(args)) => planning::rightsize(args),
         Some(Command::Compare(args)) => planning::compare(args),
         Some(Command::Import(args)) => commands::import(args),
+        Some(Command::Predict(args)) => planning::predict(args),
     }
 }
 

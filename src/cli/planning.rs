@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::output::write_atomic;
 use crate::planning;
 use crate::report::{csv_bytes, number};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `println!` unless `-q`.
 macro_rules! say {
@@ -269,12 +269,24 @@ pub(super) fn compare(args: CompareArgs) -> Result<(), Error> {
     let md = out.join("compare.md");
     write_atomic(&md, table.as_bytes())?;
     written.push(md);
-    if !args.charts.no_charts {
+    chart_and_list(&out, written, &args.charts, "architectures compared", q)
+}
+
+/// Draws an output folder's charts and `report.html` (unless `--no-charts`) and says what was
+/// written there.
+fn chart_and_list(
+    out: &Path,
+    mut written: Vec<PathBuf>,
+    charts: &super::ChartArgs,
+    title: &str,
+    q: bool,
+) -> Result<(), Error> {
+    if !charts.no_charts {
         written.extend(super::commands::draw_charts(
-            &out,
-            &args.charts.style(),
+            out,
+            &charts.style(),
             "all",
-            "architectures compared",
+            title,
         )?);
     }
     let names: Vec<String> = written
@@ -539,4 +551,60 @@ fn replications(count: u32) -> crate::sim::Replications {
         count,
         cancel: super::interrupt::cancel(),
     }
+}
+
+pub(super) fn predict(args: super::PredictArgs) -> Result<(), Error> {
+    use crate::measured;
+    let q = args.runner.quiet;
+    let model = crate::model::load_file(&args.model, &args.set)?;
+    if args.saturation {
+        let (rate, busiest) = measured::saturation(&model).ok_or_else(|| {
+            Error::Usage(format!(
+                "`{}` has no saturation rate: it needs an open workload that does some work",
+                model.name
+            ))
+        })?;
+        println!("{rate:.3}");
+        eprintln!(
+            "{}: saturates at {rate:.1} req/s (busiest: {busiest})",
+            model.name
+        );
+        return Ok(());
+    }
+    let file = args.measured.as_ref().expect("clap requires --measured");
+    let m = measured::read(file).map_err(Error::Usage)?;
+    let pool = args.runner.pool()?;
+    let out = super::output_dir(args.out.as_ref(), || {
+        Path::new("output").join(format!("{}-predict", model.name))
+    })?;
+    say!(
+        q,
+        "meshsim {}: `{}` against {} ({} requests at {} loads), {} replications per load",
+        env!("CARGO_PKG_VERSION"),
+        model.name,
+        file.display(),
+        m.requests.len(),
+        m.rates.len(),
+        args.reps
+    );
+    let c = pool
+        .install(|| measured::compare(&model, &m, args.warmup_s, replications(args.reps)))
+        .map_err(|e| {
+            if super::interrupt::cancel().requested() {
+                Error::Interrupted("nothing was written".into())
+            } else {
+                Error::Usage(e)
+            }
+        })?;
+    let table = measured::table(&c);
+    say!(q, "\n{}", table.trim_end());
+    std::fs::create_dir_all(&out).map_err(|source| crate::output::OutputError::Io {
+        path: out.clone(),
+        source,
+    })?;
+    let written = vec![out.join("reality.csv"), out.join("reality.md")];
+    write_atomic(&written[0], &measured::csv(&c))?;
+    write_atomic(&written[1], table.as_bytes())?;
+    let title = format!("{}: measured and predicted", model.name);
+    chart_and_list(&out, written, &args.charts, &title, q)
 }

@@ -31,6 +31,8 @@ pub struct DraftGateway {
     pub workers: u32,
     /// Route endpoint (`service.endpoint`) and its weight (root requests seen).
     pub routes: Vec<(String, u64)>,
+    /// The traced clients meshsim's gateway stands for (their spans are above the roots).
+    pub clients: Vec<String>,
     /// Whether the traces' root service is a gateway forwarding each request to one endpoint.
     pub from_traces: bool,
 }
@@ -134,6 +136,8 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
     let mut service_order: Vec<u32> = Vec::new();
     let mut links: BTreeMap<(u32, u32), (f64, u64)> = BTreeMap::new();
     let mut roots: Vec<(i64, Key)> = Vec::new();
+    // Services whose client spans sent requests in (load generators, browsers, other systems).
+    let mut clients: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
     let mut counts = Counts::default();
     let mut start = 0;
     while start < n {
@@ -177,7 +181,15 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
                         l.1 += 1;
                     }
                 }
-                Found::Root(at) => roots.push((at, key)),
+                Found::Root(at, client) => {
+                    roots.push((at, key));
+                    if let Some((client, one_way)) = client {
+                        clients.insert(client);
+                        let l = links.entry((client, key.0)).or_insert((0.0, 0));
+                        l.0 += one_way as f64;
+                        l.1 += 1;
+                    }
+                }
             },
         );
     }
@@ -189,13 +201,17 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
         );
     }
     counts.notes(&mut draft.notes);
+    // A client that also serves calls is a service like the others.
+    clients.retain(|c| !services.contains_key(c));
     // Names: services and endpoints as meshsim identifiers.
     let mut service_names: HashMap<u32, String> = HashMap::new();
     let mut taken: Vec<String> = vec!["gateway".into()];
     // A root service called `gateway` that forwards each request to one endpoint is meshsim's
-    // gateway.
+    // gateway; unless the clients are traced: then meshsim's gateway stands for them, and their
+    // hop to the root service is a link.
     let gateway_service = roots
         .first()
+        .filter(|_| clients.is_empty())
         .map(|r| r.1.0)
         .filter(|&s| spans.name(s) == "gateway")
         .filter(|&s| roots.iter().all(|r| r.1.0 == s))
@@ -215,9 +231,13 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
         }
         let mut name = identifier(spans.name(s));
         if name == "gateway" {
-            // meshsim's gateway forwards each request to one endpoint; this one does more.
             name = "gateway_service".into();
-            draft.notes.push("the root service `gateway` does not forward each request to exactly one call (it fans out, retries or hedges): it is modelled as the service `gateway_service` behind a gateway that takes no time".into());
+            draft.notes.push(if clients.is_empty() {
+                // meshsim's gateway forwards each request to one endpoint; this one does more.
+                "the root service `gateway` does not forward each request to exactly one call (it fans out, retries or hedges): it is modelled as the service `gateway_service` behind a gateway that takes no time".into()
+            } else {
+                "the clients' spans are in the traces, so meshsim's gateway stands for the clients: the service `gateway` is modelled as `gateway_service`, behind it".into()
+            });
         }
         let name = unique(name, &mut taken);
         service_names.insert(s, name);
@@ -308,6 +328,7 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
                 samples_ms: samples_ms(&samples),
                 workers: concurrency(&services[&g]),
                 routes: weights,
+                clients: Vec::new(),
                 from_traces: true,
             };
         }
@@ -323,13 +344,21 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
                 samples_ms: Vec::new(),
                 workers: 1,
                 routes: weights,
+                clients: clients.iter().map(|&c| spans.name(c).to_string()).collect(),
                 from_traces: false,
             };
         }
     }
     // Links: one-way time per pair of services, both directions pooled.
+    if !clients.is_empty() {
+        let names: Vec<&str> = clients.iter().map(|&c| spans.name(c)).collect();
+        draft.notes.push(format!(
+            "requests came from clients whose spans are in the traces ({}): the model's gateway stands for them and takes no time; the hop from a client to the service it called (its client span minus that server span, halved: connecting, sending, the client's own delays) is the link from the gateway",
+            names.join(", ")
+        ));
+    }
     let name_of = |s: u32| -> String {
-        if Some(s) == gateway_service {
+        if Some(s) == gateway_service || clients.contains(&s) {
             "gateway".into()
         } else {
             service_names[&s].clone()
@@ -625,8 +654,9 @@ fn unique(name: String, taken: &mut Vec<String>) -> String {
 enum Found {
     /// A server span: one invocation of an endpoint.
     Invocation(Invocation),
-    /// A request entering the system, at this time.
-    Root(i64),
+    /// A request entering the system, at this time; with the client's service and its one-way
+    /// hop to the entry service, when the client's span is in the trace.
+    Root(i64, Option<(u32, i64)>),
 }
 
 struct Invocation {
@@ -763,7 +793,10 @@ fn one_trace(
             && spans[p].kind == Kind::Client
         {
             let (c, s) = (&spans[p], &spans[m]);
-            if s.start_ns < c.start_ns || s.end_ns > c.end_ns {
+            // On one host there is one clock: a server span ending after its client span is
+            // the server finishing its response after the client has read it, not skew.
+            let one_host = c.host.is_some() && c.host == s.host;
+            if !one_host && (s.start_ns < c.start_ns || s.end_ns > c.end_ns) {
                 if s.end_ns - s.start_ns <= c.end_ns - c.start_ns {
                     let middle = |a: i64, b: i64| (i128::from(a) + i128::from(b)) / 2;
                     own = (middle(c.start_ns, c.end_ns) - middle(s.start_ns, s.end_ns)) as i64;
@@ -810,7 +843,17 @@ fn one_trace(
         let (above, under_orphan) = server_above(m);
         let key = (spans[m].service, spans[m].name);
         if !above && !under_orphan && !orphan.contains(&m) {
-            found(Found::Root(spans[m].start_ns), key);
+            // A client span above the root (a load generator's, a browser's): the hop from the
+            // client to the entry service, one way.
+            let client = parent
+                .get(&m)
+                .filter(|&&p| spans[p].kind == Kind::Client)
+                .map(|&p| {
+                    let (c, s) = (&spans[p], &spans[m]);
+                    let gap = (s.start_ns - c.start_ns) + (c.end_ns - s.end_ns);
+                    (c.service, (gap / 2).max(0))
+                });
+            found(Found::Root(spans[m].start_ns, client), key);
         }
         let (inv, leaves) = invocation(spans, m, &children, counts);
         found(Found::Invocation(inv), key);

@@ -33,6 +33,9 @@ pub struct SpanRec {
     pub end_ns: i64,
     /// The instance that recorded it (interned; `None` when the format does not say).
     pub instance: Option<u32>,
+    /// The host it ran on (interned address or host name; `None` when the format does not
+    /// say): spans of one host share its clock, so they are never corrected for skew.
+    pub host: Option<u32>,
     pub error: bool,
     /// meshsim's own attribute: time the call waited for a worker.
     pub queue_ns: Option<i64>,
@@ -433,6 +436,9 @@ fn otlp_resource(rs: OtlpResourceSpans, spans: &mut Spans) {
         let instance = find("service.instance.id")
             .or_else(|| find("host.name"))
             .or_else(|| find("k8s.pod.name"));
+        let host = find("host.name")
+            .or_else(|| find("host.id"))
+            .map(|h| spans.intern(&h));
         let service_id = spans.intern(&service);
         let instance_id = instance.map(|i| spans.intern(&format!("{service}\u{1}{i}")));
         for scope in rs
@@ -494,6 +500,7 @@ fn otlp_resource(rs: OtlpResourceSpans, spans: &mut Spans) {
                     start_ns: start.min(MAX_NS) as i64,
                     end_ns: end.min(MAX_NS) as i64,
                     instance: instance_id,
+                    host,
                     error,
                     queue_ns,
                     peer,
@@ -676,6 +683,11 @@ fn jaeger_trace(t: JaegerTrace, spans: &mut Spans) {
                     ["service.instance.id", "hostname", "ip", "host.name"].contains(&t.key.as_str())
                 })
                 .map(|t| tag_text(&t.value));
+            let host = process
+                .tags
+                .iter()
+                .find(|t| ["hostname", "ip", "host.name"].contains(&t.key.as_str()))
+                .map(|t| spans.intern(&tag_text(&t.value)));
             let service = spans.intern(&process.service_name);
             let instance =
                 instance_tag.map(|i| spans.intern(&format!("{}\u{1}{i}", process.service_name)));
@@ -694,6 +706,7 @@ fn jaeger_trace(t: JaegerTrace, spans: &mut Spans) {
                 start_ns: micros_to_ns(start_us),
                 end_ns: micros_to_ns(start_us.saturating_add(duration_us)),
                 instance,
+                host,
                 error,
                 queue_ns,
                 peer,
@@ -812,6 +825,9 @@ fn zipkin_span(s: ZipkinSpan, spans: &mut Spans) {
             let ip = l.ipv4.clone().or(l.ipv6.clone())?;
             Some(format!("{ip}:{}", l.port.unwrap_or(0)))
         });
+        let host = local
+            .and_then(|l| l.ipv4.clone().or(l.ipv6.clone()))
+            .map(|h| spans.intern(&h));
         let service_id = spans.intern(&service);
         let instance = instance.map(|i| spans.intern(&format!("{service}\u{1}{i}")));
         let peer = s
@@ -841,6 +857,7 @@ fn zipkin_span(s: ZipkinSpan, spans: &mut Spans) {
             start_ns: micros_to_ns(start_us),
             end_ns: micros_to_ns(start_us.saturating_add(duration_us)),
             instance,
+            host,
             error: s.tags.contains_key("error"),
             queue_ns,
             peer,

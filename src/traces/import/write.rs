@@ -269,6 +269,13 @@ pub fn model(
         );
         let value = times.value("gateway", &draft.gateway.samples_ms);
         let _ = writeln!(out, "service_ms = {value}");
+    } else if !draft.gateway.clients.is_empty() {
+        let _ = writeln!(
+            out,
+            "# Stands for the traced clients ({}): takes no time; their hop to the first service is the link below.",
+            draft.gateway.clients.join(", ")
+        );
+        let _ = writeln!(out, "service_ms = 0");
     } else {
         let _ = writeln!(
             out,

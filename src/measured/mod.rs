@@ -1,0 +1,365 @@
+//! A model held against measurements of the real system it describes (`meshsim predict`): per
+//! load and route, what a load generator measured beside what the model predicts at that load,
+//! each with its uncertainty.
+//!
+//! The measured side: requests scheduled after the warm-up, latency from each request's
+//! scheduled time (as an open-loop generator measures it), quantiles of the successful ones;
+//! its 95% interval from batch means (the window cut into [`BATCHES`] consecutive batches), so
+//! that a comparison says how well the measurement itself is known. The predicted side: the
+//! model at the same rate, replicated, with Student's t interval over the replications.
+
+mod read;
+
+pub use read::{COLUMNS, Measurements, Request, read};
+
+use crate::model::{Model, Workload};
+use crate::sim::{Options, Replications, RouteResult, RunResult};
+use crate::stats::mean_ci95;
+
+/// The metrics compared, in the order written.
+pub const METRICS: [&str; 5] = ["throughput_rps", "mean_ms", "p50_ms", "p90_ms", "p99_ms"];
+
+/// Batches of the measured window, for the measured intervals.
+pub const BATCHES: usize = 5;
+
+/// One metric of one route at one load.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub rate_rps: f64,
+    /// The route as the measurements name it, or `all`.
+    pub route: String,
+    pub metric: &'static str,
+    pub measured: f64,
+    /// Half-width of the measured value's 95% interval (batch means); NaN when unknown.
+    pub measured_ci95: f64,
+    pub predicted: f64,
+    pub predicted_ci95: f64,
+    /// Successful measured requests the value rests on.
+    pub measured_n: usize,
+}
+
+impl Row {
+    /// (predicted − measured) / measured.
+    pub fn error(&self) -> f64 {
+        (self.predicted - self.measured) / self.measured
+    }
+}
+
+/// The whole comparison.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    pub model: String,
+    pub file: String,
+    pub reps: u32,
+    pub warmup_s: f64,
+    /// Rates ascending; per rate the measured routes in the model's route order, then `all`.
+    pub rows: Vec<Row>,
+}
+
+/// The model's route each measured route stands for: the same name, or the model route whose
+/// endpoint is the measured name as `meshsim import` makes it an identifier (`GET /user/<id>`
+/// → `…GET__user__id_`), so that a load generator can name routes as the traces do.
+pub fn match_routes(model: &Model, m: &Measurements) -> Result<Vec<usize>, String> {
+    m.routes
+        .iter()
+        .zip(&m.route_lines)
+        .map(|(name, line)| {
+            let id = crate::traces::import::infer::identifier(name);
+            let found = model
+                .routes
+                .iter()
+                .position(|r| r.name == *name)
+                .or_else(|| {
+                    let mut hits = model
+                        .routes
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.name.rsplit('.').next() == Some(id.as_str()));
+                    match (hits.next(), hits.next()) {
+                        (Some((i, _)), None) => Some(i),
+                        _ => None,
+                    }
+                });
+            found.ok_or_else(|| {
+                format!(
+                    "{}:{line}: the route `{name}` matches no route of the model `{}`; its routes: {} (name them so, or by the endpoint's name in the traces)",
+                    m.file,
+                    model.name,
+                    model
+                        .routes
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// The model at `rate` requests per second (open workloads only; checked by the caller).
+pub fn at_rate(model: &Model, rate: f64) -> Model {
+    let mut m = model.clone();
+    if let Workload::Open { rate_per_s, .. } = &mut m.workload {
+        *rate_per_s = rate;
+    }
+    m
+}
+
+/// Compares `m` with `model`'s predictions at each measured rate, `reps` replications each.
+pub fn compare(
+    model: &Model,
+    m: &Measurements,
+    warmup_s: f64,
+    reps: Replications,
+) -> Result<Comparison, String> {
+    if !matches!(model.workload, Workload::Open { .. }) {
+        return Err(format!(
+            "the model `{}` has a closed workload; measurements at a rate need an open one (type = \"open\")",
+            model.name
+        ));
+    }
+    let routes = match_routes(model, m)?;
+    // Measured routes in the model's route order.
+    let mut order: Vec<usize> = (0..m.routes.len()).collect();
+    order.sort_by_key(|&i| routes[i]);
+    let count = reps.count;
+    let mut rows = Vec::new();
+    for &rate in &m.rates {
+        let requests: Vec<&Request> = m
+            .requests
+            .iter()
+            .filter(|r| r.rate_rps == rate && r.scheduled_s >= warmup_s)
+            .collect();
+        let end = requests.iter().map(|r| r.scheduled_s).fold(0.0, f64::max);
+        if requests.is_empty() || end <= warmup_s {
+            return Err(format!(
+                "{}: at {rate} req/s no request was scheduled after the warm-up of {warmup_s} s",
+                m.file
+            ));
+        }
+        let options = Options {
+            cancel: reps.cancel,
+            ..Options::default()
+        };
+        let runs = crate::sim::replicate(&at_rate(model, rate), count, &options);
+        if reps.cancel.requested() {
+            return Err("interrupted".into());
+        }
+        if let Some(stop) = runs.iter().find_map(|r| r.stopped.as_ref()) {
+            return Err(format!(
+                "the model at {rate} req/s did not run to its end: {stop}"
+            ));
+        }
+        let window = (warmup_s, end);
+        for &i in &order {
+            let measured: Vec<&Request> =
+                requests.iter().copied().filter(|r| r.route == i).collect();
+            let predicted: Vec<&RouteResult> =
+                runs.iter().map(|run| &run.routes[routes[i]]).collect();
+            rows.extend(rows_for(rate, &m.routes[i], &measured, window, &predicted));
+        }
+        let all: Vec<&RouteResult> = runs.iter().map(|run: &RunResult| &run.all).collect();
+        rows.extend(rows_for(rate, "all", &requests, window, &all));
+    }
+    Ok(Comparison {
+        model: model.name.clone(),
+        file: m.file.clone(),
+        reps: count,
+        warmup_s,
+        rows,
+    })
+}
+
+/// The metric `k` of [`METRICS`] over measured requests in `window` (s).
+fn measure(k: usize, requests: &[&Request], window: (f64, f64)) -> (f64, usize) {
+    let mut ok: Vec<f64> = requests
+        .iter()
+        .filter(|r| r.ok)
+        .map(|r| r.latency_ms)
+        .collect();
+    let n = ok.len();
+    let value = match k {
+        0 => n as f64 / (window.1 - window.0),
+        1 if n > 0 => ok.iter().sum::<f64>() / n as f64,
+        2..=4 if n > 0 => {
+            ok.sort_by(f64::total_cmp);
+            let q = [0.5, 0.9, 0.99][k - 2];
+            // Nearest rank: the smallest value with at least q of the values at or below it.
+            ok[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+        }
+        _ => f64::NAN,
+    };
+    (value, n)
+}
+
+/// The metric `k` of one replication's route.
+fn predict(k: usize, r: &RouteResult) -> f64 {
+    match k {
+        0 => r.throughput_rps(),
+        1 => r.latency.mean_ms(),
+        _ => r.latency.quantile_ms([0.5, 0.9, 0.99][k - 2]),
+    }
+}
+
+fn rows_for(
+    rate: f64,
+    route: &str,
+    measured: &[&Request],
+    window: (f64, f64),
+    predicted: &[&RouteResult],
+) -> Vec<Row> {
+    let width = (window.1 - window.0) / BATCHES as f64;
+    let batches: Vec<(Vec<&Request>, (f64, f64))> = (0..BATCHES)
+        .map(|b| {
+            let (from, to) = (
+                window.0 + b as f64 * width,
+                window.0 + (b + 1) as f64 * width,
+            );
+            let last = b + 1 == BATCHES;
+            let inside = measured
+                .iter()
+                .copied()
+                .filter(|r| r.scheduled_s >= from && (r.scheduled_s < to || last))
+                .collect();
+            (inside, (from, to))
+        })
+        .collect();
+    METRICS
+        .iter()
+        .enumerate()
+        .map(|(k, &metric)| {
+            let (value, n) = measure(k, measured, window);
+            let per_batch: Vec<f64> = batches
+                .iter()
+                .map(|(b, w)| measure(k, b, *w).0)
+                .filter(|v| v.is_finite())
+                .collect();
+            let spread = if per_batch.len() == BATCHES {
+                mean_ci95(&per_batch).half_width
+            } else {
+                f64::NAN
+            };
+            let values: Vec<f64> = predicted.iter().map(|r| predict(k, r)).collect();
+            let ci = mean_ci95(&values);
+            Row {
+                rate_rps: rate,
+                route: route.to_string(),
+                metric,
+                measured: value,
+                measured_ci95: spread,
+                predicted: ci.mean,
+                predicted_ci95: ci.half_width,
+                measured_n: n,
+            }
+        })
+        .collect()
+}
+
+/// The saturation rate of an open model: the rate at which its busiest station would reach
+/// utilisation 1, counting a blocking station's workers as held for its calls' response times
+/// (at the model's own rate); with the busiest station's name. `None` for a closed workload or a
+/// model that does no work.
+pub fn saturation(model: &Model) -> Option<(f64, String)> {
+    let Workload::Open { rate_per_s, .. } = model.workload else {
+        return None;
+    };
+    let analysis = crate::analysis::analyze(model);
+    let busiest = analysis
+        .stations
+        .iter()
+        .filter(|s| s.utilisation.is_finite())
+        .max_by(|a, b| a.utilisation.total_cmp(&b.utilisation))?;
+    (busiest.utilisation > 0.0).then(|| (rate_per_s / busiest.utilisation, busiest.name.clone()))
+}
+
+/// The columns of `reality.csv`.
+pub const CSV_COLUMNS: [&str; 9] = [
+    "rate_rps",
+    "route",
+    "metric",
+    "measured",
+    "predicted",
+    "predicted_ci95",
+    "error",
+    "measured_ci95",
+    "measured_requests",
+];
+
+/// `reality.csv`: one row per load, route and metric (tidy).
+pub fn csv(c: &Comparison) -> Vec<u8> {
+    use crate::report::number;
+    let rows = c
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                number(r.rate_rps),
+                r.route.clone(),
+                r.metric.to_string(),
+                number(r.measured),
+                number(r.predicted),
+                number(r.predicted_ci95),
+                number(r.error()),
+                number(r.measured_ci95),
+                r.measured_n.to_string(),
+            ]
+        })
+        .collect();
+    crate::report::csv_bytes(&CSV_COLUMNS, rows)
+}
+
+/// The printed (and Markdown) table: per load and route, throughput, mean and p99, measured
+/// (± its 95% interval) beside predicted, and the error.
+pub fn table(c: &Comparison) -> String {
+    let mut out = String::from(
+        "| req/s | route | throughput meas. | pred. | mean ms meas. | pred. | error | p99 ms meas. | pred. | error |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    let fmt = |v: f64, ci: f64| {
+        if ci.is_finite() {
+            format!("{} ± {}", short(v), short(ci))
+        } else {
+            short(v)
+        }
+    };
+    for group in c.rows.chunks(METRICS.len()) {
+        let [thr, mean, _, _, p99] = group else {
+            continue;
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            short(thr.rate_rps),
+            thr.route,
+            short(thr.measured),
+            short(thr.predicted),
+            fmt(mean.measured, mean.measured_ci95),
+            fmt(mean.predicted, mean.predicted_ci95),
+            percent(mean.error()),
+            fmt(p99.measured, p99.measured_ci95),
+            fmt(p99.predicted, p99.predicted_ci95),
+            percent(p99.error()),
+        ));
+    }
+    out
+}
+
+/// Three significant digits, at least one decimal below 100.
+fn short(v: f64) -> String {
+    if !v.is_finite() {
+        "–".into()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn percent(e: f64) -> String {
+    if e.is_finite() {
+        format!("{:+.1}%", 100.0 * e)
+    } else {
+        "–".into()
+    }
+}

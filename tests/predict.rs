@@ -1,0 +1,344 @@
+//! `meshsim predict`: a model held against a real system's measurements. Measurements of a
+//! system the model describes agree with its prediction within their uncertainty; routes match
+//! by name or by the traces' endpoint name; bad files are refused with file and line; the
+//! saturation rate counts blocking workers held for their calls. And `import` of traces whose
+//! clients are traced (a load generator's spans) models the client hop as a link.
+
+mod common;
+use common::*;
+use std::fmt::Write as _;
+
+/// A small deterministic generator (xorshift*), so the synthetic measurements need no crate.
+struct Rng(u64);
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        ((self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn exponential(&mut self, mean: f64) -> f64 {
+        -mean * self.uniform().ln()
+    }
+}
+
+/// What a load generator would record from a real M/M/1 server (Lindley's recursion): Poisson
+/// arrivals at `rate` for `seconds`, exponential service of mean `service_ms`.
+fn mm1_measurements(out: &mut String, rate: f64, seconds: f64, service_ms: f64, seed: u64) {
+    let mut rng = Rng(seed);
+    let (mut t, mut free_at) = (0.0f64, 0.0f64);
+    loop {
+        t += rng.exponential(1.0 / rate);
+        if t > seconds {
+            break;
+        }
+        let start = free_at.max(t);
+        free_at = start + rng.exponential(service_ms / 1e3);
+        let latency_ms = (free_at - t) * 1e3;
+        writeln!(out, "{rate},GET /items,{t:.6},{latency_ms:.4},200").unwrap();
+    }
+}
+
+const MM1: &str = r#"
+[simulation]
+duration_s = 200
+warmup_s = 10
+[workload]
+type = "open"
+rate_per_s = 10
+[[workload.mix]]
+route = "api.GET__items"
+[gateway]
+[services.api]
+[services.api.endpoints.GET__items]
+service_ms = { dist = "exponential", mean_ms = 10 }
+"#;
+
+fn rows(csv: &str) -> Vec<Vec<String>> {
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+/// Measurements of an M/M/1 server at 50% and 75% load agree with the M/M/1 model's prediction:
+/// for every metric of both loads, the difference is within four standard errors of the two
+/// uncertainties together (measured by batch means, predicted over replications).
+#[test]
+fn measurements_of_the_system_a_model_describes_agree_with_its_prediction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("model.toml"), MM1).unwrap();
+    let mut csv = String::from("rate_rps,route,scheduled_s,latency_ms,status\n");
+    mm1_measurements(&mut csv, 50.0, 300.0, 10.0, 7);
+    mm1_measurements(&mut csv, 75.0, 300.0, 10.0, 8);
+    std::fs::write(dir.join("measured.csv"), csv).unwrap();
+    let out = meshsim(
+        &[
+            "predict",
+            "model.toml",
+            "--measured",
+            "measured.csv",
+            "--warmup-s",
+            "10",
+            "--reps",
+            "8",
+            "--out",
+            "cmp",
+            "--no-charts",
+            "-q",
+        ],
+        dir,
+    );
+    ok(&out);
+    let text = std::fs::read_to_string(dir.join("cmp/reality.csv")).unwrap();
+    assert!(text.starts_with(
+        "rate_rps,route,metric,measured,predicted,predicted_ci95,error,measured_ci95,measured_requests\n"
+    ));
+    let rows = rows(&text);
+    // Two loads × (the route and all) × five metrics.
+    assert_eq!(rows.len(), 2 * 2 * 5, "{text}");
+    let t4 = 2.776; // t(0.975, 4): the measured interval rests on 5 batches
+    let t7 = 2.365; // t(0.975, 7): 8 replications
+    for r in &rows {
+        let v = |i: usize| r[i].parse::<f64>().unwrap();
+        let (measured, predicted, pci, mci) = (v(3), v(4), v(5), v(7));
+        let se = ((mci / t4).powi(2) + (pci / t7).powi(2)).sqrt();
+        assert!(
+            (predicted - measured).abs() < 4.0 * se,
+            "{r:?}: predicted {predicted} vs measured {measured} (se {se})"
+        );
+        let error = v(6);
+        assert!((error - (predicted - measured) / measured).abs() < 1e-5);
+    }
+    // And the M/M/1 mean itself, 1/(μ − λ): 20 ms at 50 req/s, 40 ms at 75.
+    for (rate, theory) in [("50", 20.0), ("75", 40.0)] {
+        let r = rows
+            .iter()
+            .find(|r| r[0] == rate && r[1] == "all" && r[2] == "mean_ms")
+            .unwrap();
+        let predicted: f64 = r[4].parse().unwrap();
+        assert!((predicted / theory - 1.0).abs() < 0.06, "{r:?}");
+    }
+}
+
+/// A measured route named as the traces name the endpoint (`GET /items`) is the model route
+/// whose endpoint `import` made of it (`api.GET__items`); the table says so per route.
+#[test]
+fn routes_match_by_the_traces_endpoint_name_and_the_outputs_are_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("model.toml"), MM1).unwrap();
+    let mut csv = String::from("rate_rps,route,scheduled_s,latency_ms,status\n");
+    mm1_measurements(&mut csv, 40.0, 30.0, 10.0, 3);
+    std::fs::write(dir.join("measured.csv"), csv).unwrap();
+    let out = ok(&meshsim(
+        &[
+            "predict",
+            "model.toml",
+            "--measured",
+            "measured.csv",
+            "--reps",
+            "2",
+            "--set",
+            "simulation.duration_s=20",
+            "--out",
+            "cmp",
+        ],
+        dir,
+    ));
+    assert!(out.contains("| 40.0 | GET /items |"), "{out}");
+    for f in [
+        "reality.csv",
+        "reality.md",
+        "reality.png",
+        "reality.svg",
+        "report.html",
+    ] {
+        assert!(dir.join("cmp").join(f).is_file(), "{f} missing");
+    }
+    // `plot` redraws the comparison from its CSV.
+    std::fs::remove_file(dir.join("cmp/reality.png")).unwrap();
+    ok(&meshsim(&["plot", "cmp"], dir));
+    assert!(dir.join("cmp/reality.png").is_file());
+}
+
+/// Bad measurement files are refused with the file, the line and what is allowed (exit 2).
+#[test]
+fn bad_measurement_files_are_refused_with_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("model.toml"), MM1).unwrap();
+    let cases = [
+        (
+            "rate_rps,route,scheduled_s,latency_ms\n10,GET /items,1,5\n",
+            "bad.csv:1: no column `status`",
+        ),
+        (
+            "rate_rps,route,scheduled_s,latency_ms,status\n10,GET /items,1,5,200\n10,GET /items,2,abc,200\n",
+            "bad.csv:3: column `latency_ms`: `abc` is not a latency",
+        ),
+        (
+            "rate_rps,route,scheduled_s,latency_ms,status\n10,GET /other,1,5,200\n",
+            "bad.csv:2: the route `GET /other` matches no route of the model `model`; its routes: api.GET__items",
+        ),
+        (
+            "rate_rps,route,scheduled_s,latency_ms,status\n",
+            "bad.csv: no requests",
+        ),
+    ];
+    for (text, message) in cases {
+        std::fs::write(dir.join("bad.csv"), text).unwrap();
+        let out = meshsim(
+            &[
+                "predict",
+                "model.toml",
+                "--measured",
+                "bad.csv",
+                "--out",
+                "x",
+            ],
+            dir,
+        );
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{err}");
+        assert!(!dir.join("x/reality.csv").exists());
+    }
+}
+
+/// The saturation rate counts a blocking service's workers as held for its calls: one worker
+/// doing 2 ms itself and waiting on an 8 ms call saturates at 100 req/s, not 500.
+#[test]
+fn saturation_counts_blocking_workers_held_for_their_calls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let model = r#"
+[simulation]
+duration_s = 10
+[workload]
+type = "open"
+rate_per_s = 5
+[[workload.mix]]
+route = "front.get"
+[gateway]
+[services.front]
+blocking = true
+[services.front.endpoints.get]
+service_ms = 2
+calls = [["back.get"]]
+[services.back]
+workers = 50
+[services.back.endpoints.get]
+service_ms = 8
+"#;
+    std::fs::write(dir.join("model.toml"), model).unwrap();
+    let out = ok(&meshsim(&["predict", "model.toml", "--saturation"], dir));
+    let rate: f64 = out.trim().parse().unwrap();
+    assert!((rate - 100.0).abs() < 1.0, "{rate}");
+    let non_blocking = model.replace("blocking = true\n", "");
+    std::fs::write(dir.join("model.toml"), non_blocking).unwrap();
+    let out = ok(&meshsim(&["predict", "model.toml", "--saturation"], dir));
+    let rate: f64 = out.trim().parse().unwrap();
+    assert!((rate - 500.0).abs() < 5.0, "{rate}");
+}
+
+#[allow(clippy::too_many_arguments)]
+fn zipkin(
+    trace: u32,
+    id: u32,
+    parent: Option<u32>,
+    kind: &str,
+    service: &str,
+    port: u32,
+    start_us: u64,
+    duration_us: u64,
+) -> String {
+    format!(
+        r#"{{"traceId":"{trace:032x}","id":"{id:016x}",{}"kind":"{kind}","name":"GET /user/<id>","timestamp":{start_us},"duration":{duration_us},"localEndpoint":{{"serviceName":"{service}","ipv4":"127.0.0.1","port":{port}}}}}"#,
+        parent.map_or(String::new(), |p| format!(r#""parentId":"{p:016x}","#))
+    )
+}
+
+/// Traces whose clients are traced too (a load generator's client span above each request):
+/// meshsim's gateway stands for the clients, the traced `gateway` becomes a service behind it,
+/// and the hop from client to it is a link of the measured one-way time. All spans come from
+/// one host: a server span ending after its client span is not "corrected" as clock skew.
+#[test]
+fn import_models_the_traced_clients_hop_as_a_link() {
+    let mut lines = String::new();
+    for t in 0..200u32 {
+        let at = 1_700_000_000_000_000u64 + u64::from(t) * 10_000;
+        // The client's span: 10 ms; the gateway's server span starts 1 ms in and ends 0.2 ms
+        // after it (the server closing the connection after the client has read the answer).
+        let spans = [
+            zipkin(t + 1, 4 * t + 1, None, "CLIENT", "client", 0, at, 10_000),
+            zipkin(
+                t + 1,
+                4 * t + 2,
+                Some(4 * t + 1),
+                "SERVER",
+                "gateway",
+                8000,
+                at + 1_000,
+                9_200,
+            ),
+            zipkin(
+                t + 1,
+                4 * t + 3,
+                Some(4 * t + 2),
+                "CLIENT",
+                "gateway",
+                8000,
+                at + 2_000,
+                6_000,
+            ),
+            zipkin(
+                t + 1,
+                4 * t + 4,
+                Some(4 * t + 3),
+                "SERVER",
+                "user",
+                8001,
+                at + 2_500,
+                5_000,
+            ),
+        ];
+        writeln!(lines, "[{}]", spans.join(",")).unwrap();
+    }
+    let imported =
+        meshsim::traces::import::import_bytes("loadgen.jsonl", lines.as_bytes()).unwrap();
+    let text = &imported.written.text;
+    assert!(text.contains("[services.gateway_service]"), "{text}");
+    assert!(
+        text.contains("route = \"gateway_service.GET__user__id\""),
+        "{text}"
+    );
+    // One way: (1 ms before + (−0.2 ms) after) / 2 = 0.4 ms.
+    let link = text
+        .split("[links.gateway_gateway_service]")
+        .nth(1)
+        .expect("a link from the clients to the gateway service");
+    assert!(link.contains("latency_ms = 0.4 "), "{link}");
+    assert!(
+        !imported.notes.iter().any(|n| n.contains("clock skew")),
+        "{:?}",
+        imported.notes
+    );
+    assert!(
+        imported
+            .notes
+            .iter()
+            .any(|n| n.contains("clients whose spans are in the traces (client)")),
+        "{:?}",
+        imported.notes
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("imported.toml"), text).unwrap();
+    for (name, bytes) in &imported.written.files {
+        let path = tmp.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    meshsim::model::load_file(&tmp.path().join("imported.toml"), &[]).expect("the model loads");
+}
