@@ -8,6 +8,7 @@ the deployment's known configuration (workers per service, sync workers = blocki
 
 import argparse
 import csv
+import json
 import os
 import shutil
 import signal
@@ -129,17 +130,114 @@ class System:
             raise RuntimeError(f"ports still bound after stopping the services: {busy}")
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_s(pgid):
+    """CPU seconds (user + system) spent so far by the processes of process group `pgid`."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def machine_busy_s():
+    """Busy CPU seconds of the whole machine so far, and the elapsed CPU seconds (all cores)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / CLOCK_TICKS, sum(v) / CLOCK_TICKS
+
+
 def run(cmd, **kw):
     """Runs a command, echoing it; fails the check if it fails."""
     say("$ " + " ".join(str(c) for c in cmd))
     subprocess.run([str(c) for c in cmd], check=True, **kw)
 
 
-def loadgen(venv, url, rate, seconds, requests, seed, out, trace_dir):
+def loadgen(venv, url, rate, seconds, requests, seed, out, trace_dir, cpu_out=None):
     cmd = [os.path.join(venv, "bin", "python"), os.path.join(HERE, "loadgen.py"), "--url", url,
            "--rate", f"{rate:.3f}", "--duration", f"{seconds:.3f}", "--max-requests",
            str(requests), "--seed", str(seed), "--out", out, "--trace-dir", trace_dir]
+    if cpu_out:
+        cmd += ["--cpu-out", cpu_out]
     run(cmd)
+
+
+def span_cpu_ms(trace_dir):
+    """Mean CPU per call of each service, from its server spans' `cpu_ms` tags."""
+    sums = {}
+    for name in os.listdir(trace_dir):
+        with open(os.path.join(trace_dir, name)) as f:
+            for line in f:
+                for span in json.loads(line):
+                    cpu = span.get("tags", {}).get("cpu_ms")
+                    if span.get("kind") == "SERVER" and cpu is not None:
+                        s = sums.setdefault(span["localEndpoint"]["serviceName"], [0.0, 0])
+                        s[0] += float(cpu)
+                        s[1] += 1
+    return {k: v[0] / v[1] for k, v in sums.items()}
+
+
+def calibrate_cpu(args, system, n, out):
+    """Traces `n` requests at the calibration rate and measures what they cost in CPU: per call
+    of each service (its processes' CPU time, less what they burn idle, over the calls it
+    served), per request of the load generator, and the machine's own background load. These
+    are measurements of the deployment, made once at the calibration load; returns the
+    `meshsim import` arguments that state them (all on one host of this machine's cores)."""
+    groups = {name: p.pid for name, p in zip(("user", "order", "gateway"), system.procs)}
+    # The first worker answering /health does not mean all have booted (importing Flask costs
+    # CPU): let them settle before measuring what the idle services burn.
+    time.sleep(3.0)
+    idle_s = 3.0
+    busy0, all0 = machine_busy_s()
+    cpu0 = {k: group_cpu_s(g) for k, g in groups.items()}
+    time.sleep(idle_s)
+    busy1, all1 = machine_busy_s()
+    cpu1 = {k: group_cpu_s(g) for k, g in groups.items()}
+    idle = {k: (cpu1[k] - cpu0[k]) / idle_s for k in groups}
+    cores = os.cpu_count() or 1
+    background = max(0.0, (busy1 - busy0) / (all1 - all0) * cores)
+    started = time.time()
+    requests_csv = os.path.join(out, "calibrate.csv")
+    cpu_file = os.path.join(out, "calibrate-loadgen-cpu.txt")
+    loadgen(args.venv, system.url, args.calibrate_rate, 1.5 * n / args.calibrate_rate, n, 1,
+            requests_csv, system.trace_dir, cpu_file)
+    elapsed = time.time() - started
+    cpu2 = {k: group_cpu_s(g) for k, g in groups.items()}
+    with open(requests_csv) as f:
+        routes = [row["route"] for row in csv.DictReader(f)]
+    calls = {"gateway": len(routes),
+             "user": sum(r.startswith("GET /user") for r in routes),
+             "order": sum(r.startswith("POST /order") for r in routes)}
+    # What the whole processes spent (less their idle burn) over the calls, for comparison:
+    # it also counts the wake-ups of idle sync workers racing to accept each connection, a
+    # cost that fades as the workers get busy.
+    accounted = {k: max(0.0, cpu2[k] - cpu1[k] - idle[k] * elapsed) / max(1, calls[k]) * 1e3
+                 for k in groups}
+    # Per call: the CPU each server span saw its worker spend (the `cpu_ms` tag).
+    per_call = span_cpu_ms(system.trace_dir)
+    say("== CPU per call from the processes' accounting: " + ", ".join(
+        f"{k} {v:.3f} ms" for k, v in accounted.items()))
+    with open(cpu_file) as f:
+        client = float(f.read()) / max(1, len(routes)) * 1e3
+    model_name = {"gateway": "gateway_service", "user": "user", "order": "order"}
+    say("== CPU per call at calibration: " + ", ".join(
+        f"{k} {v:.3f} ms" for k, v in per_call.items())
+        + f"; load generator {client:.3f} ms per request; machine background "
+        f"{background:.3f} of {cores} cores")
+    sets = [f"hosts.machine.cores={cores}", f"hosts.machine.background_cores={background:.4f}",
+            "gateway.host=machine", "gateway.workers=1"]
+    sets += [f"services.{model_name[k]}.host=machine" for k in groups]
+    cpu = [f"{model_name[k]}={v:.4f}" for k, v in per_call.items()] + [f"gateway={client:.4f}"]
+    return [x for c in cpu for x in ("--cpu", c)] + [x for k in sets for x in ("--set", k)]
 
 
 def measure(args, mode, system, rate, seed, out_csv):
@@ -161,6 +259,8 @@ def main(argv):
     p.add_argument("--meshsim", required=True)
     p.add_argument("--calibrate-rate", type=float, default=60.0,
                    help="req/s of the calibration run (about 25%% of capacity), default 60")
+    p.add_argument("--no-cpu", action="store_true",
+                   help="leave the measured CPU out of the model (no CPU sharing on the host)")
     p.add_argument("--keep-traces", action="store_true",
                    help="keep the traces of the measured loads (the calibration's are kept)")
     args = p.parse_args(argv)
@@ -185,13 +285,12 @@ def main(argv):
         say(f"== calibrate: {n} requests at {args.calibrate_rate:g} req/s, traced")
         calib.start()
         try:
-            loadgen(args.venv, calib.url, args.calibrate_rate, 1.5 * n / args.calibrate_rate, n,
-                    1, os.path.join(out, "calibrate.csv"), calib.trace_dir)
+            cpu = calibrate_cpu(args, calib, n, out)
         finally:
             calib.stop()
         model = os.path.join(out, "model.toml")
         run([args.meshsim, "import", calib.trace_dir, "--out", model]
-            + [x for k in KNOWN for x in ("--set", k)])
+            + [x for k in KNOWN for x in ("--set", k)] + ([] if args.no_cpu else cpu))
         saturation = float(subprocess.run(
             [args.meshsim, "predict", model, "--saturation"], check=True,
             capture_output=True, text=True).stdout.split()[0])

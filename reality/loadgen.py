@@ -23,6 +23,7 @@ import csv
 import json
 import os
 import random
+import resource
 import sys
 import time
 from urllib.parse import urlparse
@@ -46,6 +47,7 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=10.0, help="client timeout, s")
     p.add_argument("--trace-dir", help="write a client span per request here (Zipkin v2)")
     p.add_argument("--out", required=True, help="CSV of the requests")
+    p.add_argument("--cpu-out", help="write the CPU seconds the generator spent sending here")
     args = p.parse_args(argv)
     host = urlparse(args.url).hostname
     if host not in ("127.0.0.1", "localhost"):
@@ -134,7 +136,12 @@ async def run(args):
 
 def main(argv):
     args = parse_args(argv)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     records, spans = asyncio.run(run(args))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    if args.cpu_out:
+        with open(args.cpu_out, "w") as f:
+            f.write(f"{(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}\n")
     tmp = args.out + ".tmp"
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)

@@ -6,8 +6,6 @@ request and its closing of the connection (about a millisecond per request on th
 would look like network time, which holds no worker, and a model imported from them would
 see the gateway's workers free for longer than they are."""
 
-import time
-
 
 def post_worker_init(worker):
     import zipkin  # the app's own module (importable once gunicorn has chdir'ed to services/)
@@ -15,7 +13,7 @@ def post_worker_init(worker):
     handle = worker.handle
 
     def traced_handle(listener, client, addr):
-        zipkin.CONNECTION["accepted_ns"] = time.time_ns()
+        zipkin.connection_accepted()
         try:
             handle(listener, client, addr)
         finally:

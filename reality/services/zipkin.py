@@ -72,17 +72,27 @@ class Tracer:
 # accepted it. With it, a server span covers all the time the worker spends on the request
 # (reading and parsing it, answering, closing the connection), not only the WSGI call, and the
 # spans are written once the connection is closed.
-CONNECTION = {"accepted_ns": None, "pending": None}
+# The worker's CPU time at that moment (the process's, which serves one request at a time) lets
+# the server span say how much CPU the request cost: the tag `cpu_ms`.
+CONNECTION = {"accepted_ns": None, "cpu_ns": None, "pending": None}
+
+
+def connection_accepted():
+    CONNECTION["accepted_ns"] = time.time_ns()
+    CONNECTION["cpu_ns"] = time.process_time_ns()
 
 
 def connection_closed():
     """The worker closed the connection: the pending server span ends now and is written."""
     pending = CONNECTION["pending"]
+    cpu_ns = CONNECTION["cpu_ns"]
     CONNECTION["accepted_ns"] = None
+    CONNECTION["cpu_ns"] = None
     CONNECTION["pending"] = None
     if pending is not None:
         tracer, spans = pending
         spans[0]["duration"] = max(1, (time.time_ns() // 1000) - spans[0]["timestamp"])
+        spans[0]["tags"]["cpu_ms"] = "%.4f" % ((time.process_time_ns() - cpu_ns) / 1e6)
         tracer.write(spans)
 
 

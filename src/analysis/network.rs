@@ -255,7 +255,11 @@ impl<'m> Network<'m> {
                     .map_or(0.0, |a| {
                         a.mean_ms() + if service.blocking { 0.0 } else { wait }
                     });
-                times.response_ms[e] = wait + st.mean_ms() + d_mean + after;
+                let cpu = self.model.endpoints[e]
+                    .cpu_time
+                    .as_ref()
+                    .map_or(0.0, |c| c.mean_ms());
+                times.response_ms[e] = wait + cpu + st.mean_ms() + d_mean + after;
                 times.shift_ms[e] = if st.is_constant() { st.mean_ms() } else { 0.0 } + d_fixed;
             }
         }
@@ -281,7 +285,12 @@ impl<'m> Network<'m> {
                 .after_time
                 .as_ref()
                 .map_or(0.0, |a| a.mean_ms());
-            let (m, cv) = (st.mean_ms() + after, st.cv());
+            // CPU work at full speed (the sharing of cores is not analysed: labelled).
+            let cpu = self.model.endpoints[e]
+                .cpu_time
+                .as_ref()
+                .map_or(0.0, |c| c.mean_ms());
+            let (m, cv) = (cpu + st.mean_ms() + after, st.cv());
             let d = if service.blocking { *d } else { 0.0 };
             mean += w * (m + d);
             second += w * (m * m * (1.0 + cv * cv) + 2.0 * m * d + 2.0 * d * d);
@@ -329,7 +338,7 @@ pub fn exponential_service(model: &Model, s: ServiceId) -> bool {
     if service
         .endpoints
         .iter()
-        .any(|&e| model.endpoints[e].after_time.is_some())
+        .any(|&e| model.endpoints[e].after_time.is_some() || model.endpoints[e].cpu_time.is_some())
     {
         return false;
     }

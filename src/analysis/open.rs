@@ -219,6 +219,9 @@ pub fn route_quality(
         if endpoint.after_time.is_some() {
             q.approx("work after calls: one more wait and service at the same station");
         }
+        if endpoint.cpu_time.is_some() {
+            q.approx(super::quality::CPU_SHARING);
+        }
         if endpoint.stages.iter().flatten().any(|d| !d.is_once()) {
             q.approx("calls made sometimes or repeatedly: each copy as a shifted exponential");
         }

@@ -325,6 +325,7 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
         import::Settings {
             sampled: args.sampled.unwrap_or(1.0),
             fit: args.fit,
+            cpu: args.cpu.clone(),
         },
     )
     .map_err(|e| Error::Usage(e.to_string()))?;

@@ -110,6 +110,19 @@ pub struct PredictArgs {
     pub runner: Runner,
 }
 
+fn parse_cpu(s: &str) -> Result<(String, f64), String> {
+    let (name, ms) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not SERVICE=MS (e.g. user=1.2)"))?;
+    let ms = ms
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("`{ms}` is not a number of milliseconds ≥ 0"))?;
+    Ok((name.trim().to_string(), ms))
+}
+
 fn parse_seconds(s: &str) -> Result<f64, String> {
     s.parse::<f64>()
         .ok()
@@ -134,6 +147,12 @@ pub struct ImportArgs {
     /// instead of writing the measured samples.
     #[arg(long)]
     pub fit: bool,
+    /// CPU per call of a service, measured outside the traces (its processes' CPU time over
+    /// the calls it served), e.g. --cpu user=1.2 (repeatable): written as the endpoints'
+    /// cpu_ms and taken out of their processing; `gateway` names the traced clients. Place the
+    /// services on a host with --set (hosts.node.cores=2, services.user.host=node).
+    #[arg(long, value_name = "SERVICE=MS", value_parser = parse_cpu)]
+    pub cpu: Vec<(String, f64)>,
     /// Set what traces cannot tell, e.g. --set services.user.workers=8 (repeatable; applied to
     /// the written model and checked with it).
     #[arg(long = "set", value_name = "PATH=VALUE")]

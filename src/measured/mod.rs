@@ -256,21 +256,39 @@ fn rows_for(
         .collect()
 }
 
-/// The saturation rate of an open model: the rate at which its busiest station would reach
-/// utilisation 1, counting a blocking station's workers as held for its calls' response times
-/// (at the model's own rate); with the busiest station's name. `None` for a closed workload or a
+/// The saturation rate of an open model: the rate at which its busiest station or host would
+/// reach utilisation 1, counting a blocking station's workers as held for its calls' response
+/// times (at the model's own rate) and a host's background load as fixed; with the name of the
+/// busiest. `None` for a closed workload or a
 /// model that does no work.
 pub fn saturation(model: &Model) -> Option<(f64, String)> {
     let Workload::Open { rate_per_s, .. } = model.workload else {
         return None;
     };
     let analysis = crate::analysis::analyze(model);
-    let busiest = analysis
+    // Each station saturates at the rate where its utilisation (linear in the rate) reaches 1.
+    let stations = analysis
         .stations
         .iter()
-        .filter(|s| s.utilisation.is_finite())
-        .max_by(|a, b| a.utilisation.total_cmp(&b.utilisation))?;
-    (busiest.utilisation > 0.0).then(|| (rate_per_s / busiest.utilisation, busiest.name.clone()))
+        .filter(|s| s.utilisation > 0.0)
+        .map(|s| (rate_per_s / s.utilisation, s.name.clone()));
+    // A host, where the calls' CPU work per second fills the cores the background leaves.
+    let visits = crate::analysis::visits_per_request(model);
+    let hosts = model.hosts.iter().enumerate().filter_map(|(id, h)| {
+        let cpu_ms: f64 = model
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| model.services[e.service].host == Some(id))
+            .map(|(i, e)| visits[i] * e.cpu_time.as_ref().map_or(0.0, |c| c.mean_ms()))
+            .sum();
+        let free = (f64::from(h.cores) - h.background_cores) * h.speed;
+        (cpu_ms > 0.0).then(|| (free * 1e3 / cpu_ms, format!("host {}", h.name)))
+    });
+    stations
+        .chain(hosts)
+        .filter(|(r, _)| r.is_finite())
+        .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
 /// The columns of `reality.csv`.

@@ -8,6 +8,7 @@
 mod diagnostic;
 mod dist;
 mod downstream;
+mod hosts;
 mod overrides;
 pub mod raw;
 mod resilience;
@@ -16,6 +17,7 @@ mod validate;
 pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
 pub use dist::{Dist, erfc, gamma_fn};
 pub use downstream::{CallCount, Downstream};
+pub use hosts::{Host, HostId};
 pub use overrides::Override;
 pub use resilience::{
     ArrivalPattern, Autoscale, Backoff, BreakerPolicy, CallPolicy, Edge, Fault, FaultKind, Jitter,
@@ -53,6 +55,8 @@ pub struct Model {
     pub routes: Vec<Route>,
     /// The gateway (index 0) followed by the services in file order.
     pub services: Vec<Service>,
+    /// `[hosts]`, in file order (empty: no service shares CPU).
+    pub hosts: Vec<Host>,
     /// Every endpoint of every service, the gateway's included.
     pub endpoints: Vec<Endpoint>,
     pub links: Vec<Link>,
@@ -177,6 +181,8 @@ pub struct Service {
     /// A token bucket in front of the service; calls without a token are shed.
     pub rate_limit: Option<RateLimit>,
     pub autoscale: Option<Autoscale>,
+    /// The host its instances run on, whose cores its endpoints' CPU work shares.
+    pub host: Option<HostId>,
     pub endpoints: Vec<EndpointId>,
 }
 
@@ -200,12 +206,17 @@ pub struct Endpoint {
     /// Probability that a call answers with an error after its processing (and makes no
     /// downstream calls): a bug, a failing dependency outside the model.
     pub error_probability: f64,
+    /// CPU work per call (on its service's host, shared by processor sharing), done before
+    /// `service_time`; `None` when the endpoint's processing needs no modelled CPU.
+    pub cpu_time: Option<Dist>,
 }
 
 impl Endpoint {
-    /// Mean processing per call: before its calls and after them.
+    /// Mean processing per call (CPU work at full speed, then before its calls and after them).
     pub fn work_mean_ms(&self) -> f64 {
-        self.service_time.mean_ms() + self.after_time.as_ref().map_or(0.0, Dist::mean_ms)
+        self.cpu_time.as_ref().map_or(0.0, Dist::mean_ms)
+            + self.service_time.mean_ms()
+            + self.after_time.as_ref().map_or(0.0, Dist::mean_ms)
     }
 }
 

@@ -90,6 +90,7 @@ fn allowed_fields(path: &[String]) -> Option<&'static [&'static str]> {
         ["services", _] => Some(fields::SERVICE),
         ["services", _, "endpoints", _] => Some(fields::ENDPOINT),
         ["links", _] => Some(fields::LINK),
+        ["hosts", _] => Some(fields::HOST),
         ["sweep"] => Some(fields::SWEEP),
         ["workload", "pattern"] => Some(fields::PATTERN),
         ["faults", _] => Some(fields::FAULT),
@@ -100,7 +101,7 @@ fn allowed_fields(path: &[String]) -> Option<&'static [&'static str]> {
         [.., "circuit_breaker"] => Some(fields::BREAKER),
         [.., "rate_limit"] => Some(fields::RATE_LIMIT),
         ["services", _, "autoscale"] => Some(fields::AUTOSCALE),
-        [.., "service_ms" | "think_ms" | "latency_ms"] => Some(fields::DIST),
+        [.., "service_ms" | "think_ms" | "latency_ms" | "cpu_ms"] => Some(fields::DIST),
         _ => None,
     }
 }
@@ -108,6 +109,24 @@ fn allowed_fields(path: &[String]) -> Option<&'static [&'static str]> {
 /// Sets one override in the tree, refusing paths that name no existing or allowed field.
 fn set(root: &mut Table, o: &Override) -> Result<(), String> {
     let (last, parents) = o.path.split_last().expect("paths are non-empty");
+    // A host may be added from the command line: `--set hosts.node.cores=4`.
+    if let [hosts, name] = parents
+        && hosts == "hosts"
+        && fields::HOST.contains(&last.as_str())
+    {
+        let table = root
+            .entry("hosts")
+            .or_insert_with(|| {
+                let mut t = Table::new();
+                t.set_implicit(true);
+                toml_edit::Item::Table(t)
+            })
+            .as_table_mut()
+            .ok_or("`hosts` is not a table")?;
+        if !table.contains_key(name) {
+            table.insert(name, toml_edit::Item::Table(Table::new()));
+        }
+    }
     let mut here: Slot = Slot::Table(root);
     for (depth, key) in parents.iter().enumerate() {
         here = here.child(key).ok_or_else(|| {

@@ -23,6 +23,17 @@ pub struct RawModel {
     #[serde(default)]
     pub faults: Vec<RawFault>,
     pub cost: Option<RawCost>,
+    #[serde(default)]
+    pub hosts: IndexMap<String, RawHost>,
+}
+
+/// `[hosts.NAME]`: a machine whose cores the CPU work (`cpu_ms`) of the services on it shares.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHost {
+    pub cores: i64,
+    pub speed: Option<f64>,
+    pub background_cores: Option<f64>,
 }
 
 /// `[cost]`: prices, in any currency (the outputs use the same).
@@ -199,6 +210,8 @@ pub struct RawGateway {
     pub max_concurrency: Option<i64>,
     pub rate_limit: Option<RawRateLimit>,
     pub client: Option<RawClient>,
+    pub host: Option<String>,
+    pub cpu_ms: Option<toml::Value>,
 }
 
 fn default_one() -> i64 {
@@ -231,6 +244,7 @@ pub struct RawService {
     pub rate_limit: Option<RawRateLimit>,
     pub client: Option<RawClient>,
     pub autoscale: Option<RawAutoscale>,
+    pub host: Option<String>,
     pub endpoints: IndexMap<String, RawEndpoint>,
 }
 
@@ -251,6 +265,8 @@ pub struct RawEndpoint {
     /// Probability that a call ends in an error response after its processing.
     #[serde(default)]
     pub error_probability: f64,
+    /// CPU work per call, shared on the service's host (before `service_ms`).
+    pub cpu_ms: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,7 +300,9 @@ pub mod fields {
         "sweep",
         "faults",
         "cost",
+        "hosts",
     ];
+    pub const HOST: &[&str] = &["cores", "speed", "background_cores"];
     pub const COST: &[&str] = &["instance_hour", "default_instance_hour", "per_gb"];
     pub const SWEEP: &[&str] = &["vary", "reps"];
     pub const SIMULATION: &[&str] = &["duration_s", "warmup_s", "seed"];
@@ -368,6 +386,8 @@ pub mod fields {
         "max_concurrency",
         "rate_limit",
         "client",
+        "host",
+        "cpu_ms",
     ];
     pub const SERVICE: &[&str] = &[
         "instances",
@@ -379,6 +399,7 @@ pub mod fields {
         "rate_limit",
         "client",
         "autoscale",
+        "host",
         "endpoints",
     ];
     pub const ENDPOINT: &[&str] = &[
@@ -388,6 +409,7 @@ pub mod fields {
         "calls",
         "after_ms",
         "error_probability",
+        "cpu_ms",
     ];
     pub const LINK: &[&str] = &[
         "between",
@@ -454,5 +476,6 @@ mod tests {
         assert_eq!(accepted_fields::<RawAutoscale>(), fields::AUTOSCALE);
         assert_eq!(accepted_fields::<RawFault>(), fields::FAULT);
         assert_eq!(accepted_fields::<RawCost>(), fields::COST);
+        assert_eq!(accepted_fields::<RawHost>(), fields::HOST);
     }
 }

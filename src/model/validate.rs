@@ -57,6 +57,14 @@ pub fn validate(
         ));
     }
 
+    let hosts = super::hosts::hosts(&raw.hosts)?;
+    let gateway_host = super::hosts::place("gateway.host", raw.gateway.host.as_deref(), &hosts)?;
+    let gateway_cpu = cpu_time(
+        raw.gateway.cpu_ms.as_ref(),
+        "gateway",
+        gateway_host,
+        base_dir,
+    )?;
     let mut services = vec![Service {
         name: "gateway".into(),
         instances: 1,
@@ -76,6 +84,7 @@ pub fn validate(
             .map(|r| resilience::rate_limit(r, "gateway.rate_limit"))
             .transpose()?,
         autoscale: None,
+        host: gateway_host,
         endpoints: Vec::new(),
     }];
     let gateway_time = match &raw.gateway.service_ms {
@@ -83,7 +92,7 @@ pub fn validate(
         None => Dist::Constant { ns: 0 },
     };
 
-    let endpoints = services_and_endpoints(&raw.services, &mut services, base_dir)?;
+    let endpoints = services_and_endpoints(&raw.services, &mut services, &hosts, base_dir)?;
     let mut endpoints = resolve_calls(&raw.services, endpoints)?;
     check_cycles(&services, &endpoints)?;
 
@@ -93,6 +102,7 @@ pub fn validate(
         &mut services,
         &mut endpoints,
         &gateway_time,
+        &gateway_cpu,
     )?;
     let links = links(&raw.links, &services, base_dir)?;
     let clients: Vec<(String, Option<raw::RawClient>)> =
@@ -140,6 +150,7 @@ pub fn validate(
         workload,
         routes,
         services,
+        hosts,
         endpoints,
         links,
         edges,
@@ -222,6 +233,7 @@ struct PendingEndpoint {
 fn services_and_endpoints(
     raw: &IndexMap<String, raw::RawService>,
     services: &mut Vec<Service>,
+    hosts: &[super::Host],
     base_dir: &Path,
 ) -> Result<Vec<PendingEndpoint>, Invalid> {
     if raw.is_empty() {
@@ -261,6 +273,7 @@ fn services_and_endpoints(
                 .map(|r| resilience::rate_limit(r, &format!("{path}.rate_limit")))
                 .transpose()?,
             autoscale: None,
+            host: super::hosts::place(&format!("{path}.host"), svc.host.as_deref(), hosts)?,
             endpoints: Vec::new(),
         };
         if let Some(a) = &svc.autoscale {
@@ -293,6 +306,7 @@ fn services_and_endpoints(
                     request_bytes: bytes(&format!("{ep_path}.request_bytes"), ep.request_bytes)?,
                     response_bytes: bytes(&format!("{ep_path}.response_bytes"), ep.response_bytes)?,
                     stages: Vec::new(),
+                    cpu_time: cpu_time(ep.cpu_ms.as_ref(), &ep_path, service.host, base_dir)?,
                     after_time: ep
                         .after_ms
                         .as_ref()
@@ -538,6 +552,7 @@ fn routes(
     services: &mut [Service],
     endpoints: &mut Vec<Endpoint>,
     gateway_time: &Dist,
+    gateway_cpu: &Option<Dist>,
 ) -> Result<Vec<Route>, Invalid> {
     if mix.len() > MAX_ROUTES {
         return Err(Invalid::at(
@@ -592,6 +607,7 @@ fn routes(
             stages: vec![vec![super::Downstream::once(target)]],
             after_time: None,
             error_probability: 0.0,
+            cpu_time: gateway_cpu.clone(),
         });
         services[GATEWAY].endpoints.push(gateway_endpoint);
         routes.push(Route {
@@ -797,6 +813,30 @@ fn non_negative(path: &str, value: f64) -> Result<f64, Invalid> {
         ));
     }
     Ok(value)
+}
+
+/// `cpu_ms` of the table at `path`: CPU work needs a host to run on.
+fn cpu_time(
+    value: Option<&toml::Value>,
+    path: &str,
+    host: Option<super::HostId>,
+    base_dir: &Path,
+) -> Result<Option<Dist>, Invalid> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let at = format!("{path}.cpu_ms");
+    if host.is_none() {
+        let service = path.split(".endpoints.").next().unwrap_or(path);
+        return Err(Invalid::at(
+            &at,
+            "CPU work needs a host whose cores it shares",
+        )
+        .help(format!(
+            "declare [hosts.NAME] with cores = N and set {service}.host = \"NAME\"; without hosts, put the time in service_ms"
+        )));
+    }
+    duration_value(value, &at, base_dir).map(Some)
 }
 
 /// A duration field: a number of milliseconds, or a distribution table.

@@ -168,6 +168,34 @@ pub fn services_csv(result: &RunResult) -> Vec<u8> {
     to_bytes(SERVICES_COLUMNS, rows)
 }
 
+/// The columns of `hosts.csv`.
+pub const HOSTS_COLUMNS: &[&str] = &[
+    "host",
+    "cores",
+    "cpu_utilisation",
+    "mean_computing",
+    "background_cores",
+];
+
+/// `hosts.csv`: one row per host: its cores' utilisation (calls' CPU work and background) and
+/// the mean number of calls computing on it (running or waiting for a core).
+pub fn hosts_csv(result: &RunResult) -> Vec<u8> {
+    let rows = result
+        .hosts
+        .iter()
+        .map(|h| {
+            vec![
+                h.name.clone(),
+                h.cores.to_string(),
+                number(h.cpu_utilisation),
+                number(h.mean_computing),
+                number(h.background_cores),
+            ]
+        })
+        .collect();
+    to_bytes(HOSTS_COLUMNS, rows)
+}
+
 /// `links.csv`: one row per link direction.
 pub fn links_csv(result: &RunResult) -> Vec<u8> {
     let rows = result

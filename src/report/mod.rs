@@ -55,6 +55,9 @@ pub fn write_run(
     if !result.scaling.is_empty() {
         files.push(("scaling.csv", scaling_csv(result)));
     }
+    if !result.hosts.is_empty() {
+        files.push(("hosts.csv", csv_files::hosts_csv(result)));
+    }
     if let Some(ts) = &result.timeseries {
         files.push(("timeseries.csv", timeseries_csv(ts)));
         files.push(("metrics.om", metrics::openmetrics(&model.name, ts)));

@@ -36,6 +36,9 @@ pub enum Event {
     InstanceReady { service: u32, instance: u32 },
     /// A time-series interval ends.
     Tick,
+    /// The next completion of CPU work on `host` is due, if the host's schedule is still of
+    /// `generation`.
+    CpuDone { host: u32, generation: u32 },
 }
 
 /// The first word of a packed [`Event`]: which event it is.
@@ -54,6 +57,7 @@ mod tag {
     pub const SCALE: u64 = 11;
     pub const INSTANCE_READY: u64 = 12;
     pub const TICK: u64 = 13;
+    pub const CPU_DONE: u64 = 14;
 }
 
 /// Two `u32`s in one word, `low` in the low half.
@@ -82,6 +86,7 @@ impl Packed for Event {
                 (tag::INSTANCE_READY, pair(service, instance))
             }
             Event::Tick => (tag::TICK, 0),
+            Event::CpuDone { host, generation } => (tag::CPU_DONE, pair(host, generation)),
         };
         Words { kind, payload }
     }
@@ -111,6 +116,10 @@ impl Packed for Event {
                 instance: high,
             },
             tag::TICK => Event::Tick,
+            tag::CPU_DONE => Event::CpuDone {
+                host: low,
+                generation: high,
+            },
             other => unreachable!("no event packs to tag {other}"),
         }
     }

@@ -9,6 +9,7 @@ mod attempts;
 mod breakdown;
 mod call;
 mod faults;
+mod hosts;
 mod messages;
 mod network;
 mod plan;
@@ -22,6 +23,7 @@ mod traces;
 
 pub use breakdown::{Component, RouteBreakdown, hop_parts, link_hop};
 pub use call::ErrorKind;
+pub use hosts::HostResult;
 pub use network::{MAX_RETRANSMISSIONS, MAX_RTO};
 pub use policy::EdgeStats;
 pub use result::{
@@ -186,7 +188,7 @@ fn is_plain(model: &Model, options: &Options) -> bool {
         && model
             .endpoints
             .iter()
-            .all(|e| e.error_probability == 0.0 && e.after_time.is_none())
+            .all(|e| e.error_probability == 0.0 && e.after_time.is_none() && e.cpu_time.is_none())
         && model.links.iter().all(|l| l.loss == 0.0)
         && !options.breakdown
         && options.timeseries.is_none()
@@ -334,6 +336,12 @@ struct Simulator<'m, const FULL: bool> {
     /// Some endpoint works after its calls (`after_ms`): one test in the hot path for models
     /// without, instead of a look at the endpoint.
     after_work: bool,
+    /// `[hosts]`, whose cores the endpoints' CPU work (`cpu_ms`) shares.
+    hosts: Vec<hosts::HostState>,
+    /// Some endpoint does CPU work: one test in the hot path for models without.
+    cpu_work: bool,
+    /// Scratch: the calls a host has just finished computing.
+    cpu_scratch: Vec<hosts::Job>,
     /// Requests sent and not yet completed, and the cap on them.
     in_flight: u64,
     /// `in_flight` at the middle of the measured window (once the run got there).
@@ -369,6 +377,9 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
                 self.instance_ready(now, service as usize, instance as usize)
             }
             Event::Tick => self.tick(now, queue),
+            Event::CpuDone { host, generation } => {
+                self.cpu_done(now, queue, host as usize, generation)
+            }
         }
     }
 
@@ -455,6 +466,13 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             tracer: None,
             copies: Vec::new(),
             after_work: model.endpoints.iter().any(|e| e.after_time.is_some()),
+            hosts: model
+                .hosts
+                .iter()
+                .map(|h| hosts::HostState::new(h, model.warmup))
+                .collect(),
+            cpu_work: model.endpoints.iter().any(|e| e.cpu_time.is_some()),
+            cpu_scratch: Vec::new(),
             in_flight: 0,
             in_flight_at_middle: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,

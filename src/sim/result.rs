@@ -22,6 +22,8 @@ pub struct RunResult {
     pub services: Vec<ServiceResult>,
     /// Two per link, one per direction.
     pub links: Vec<LinkResult>,
+    /// One per `[hosts]` table, in file order.
+    pub hosts: Vec<super::HostResult>,
     /// One per caller → callee edge of the call graph.
     pub edges: Vec<EdgeResult>,
     /// Autoscaling decisions, in time order (warm-up included).
@@ -347,7 +349,14 @@ pub(super) fn collect<const FULL: bool>(
         out.push(paths.breakdown("all", &every, p99(&all), &hops));
         out
     });
+    let hosts = model
+        .hosts
+        .iter()
+        .zip(sim.hosts.iter_mut())
+        .map(|(h, state)| state.result(h, end))
+        .collect();
     RunResult {
+        hosts,
         model: model.name.clone(),
         seed: model.seed,
         duration_s: model.duration.as_secs_f64(),

@@ -96,12 +96,18 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             } else {
                 None
             };
-            let (waited, work) = start_work::<FULL>(
+            let cpu = if FULL && self.cpu_work {
+                endpoint.cpu_time.as_ref().zip(station.host)
+            } else {
+                None
+            };
+            let (waited, work, demand) = start_work::<FULL>(
                 call,
                 h,
                 station,
                 i,
                 time,
+                cpu,
                 now,
                 self.warmup,
                 &mut self.rng,
@@ -110,6 +116,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 queue,
             );
             self.on_paths(h, service, waited, work);
+            if let Some((host, demand)) = demand {
+                self.compute(now, queue, host, h, demand, work - demand);
+            }
         } else {
             instance.queue.make_room();
             instance.queue.push_back(h);
@@ -154,7 +163,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let station = &mut self.stations[service];
         let call = self.calls.get_mut(h).expect("a call being served exists");
         let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let time = if FULL && self.after_work && call.stage == AFTER {
+        let after = FULL && self.after_work && call.stage == AFTER;
+        let time = if after {
             endpoint
                 .after_time
                 .as_ref()
@@ -162,17 +172,24 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         } else {
             &endpoint.service_time
         };
+        // CPU work comes before the processing of the first phase only.
+        let cpu = if FULL && self.cpu_work && !after {
+            endpoint.cpu_time.as_ref().zip(station.host)
+        } else {
+            None
+        };
         let side = if FULL && self.side_on {
             self.side.get_mut(h.index() as usize)
         } else {
             None
         };
-        let (waited, work) = start_work::<FULL>(
+        let (waited, work, demand) = start_work::<FULL>(
             call,
             h,
             station,
             i,
             time,
+            cpu,
             now,
             self.warmup,
             &mut self.rng,
@@ -181,6 +198,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             queue,
         );
         self.on_paths(h, service, waited, work);
+        if let Some((host, demand)) = demand {
+            self.compute(now, queue, host, h, demand, work - demand);
+        }
     }
 
     /// A worker finished processing: make the downstream calls, or respond.
@@ -560,18 +580,24 @@ fn start_work<const FULL: bool>(
     station: &mut super::station::Station,
     i: usize,
     time: &crate::model::Dist,
+    cpu: Option<(&crate::model::Dist, usize)>,
     now: SimTime,
     warmup: SimTime,
     rng: &mut crate::engine::SimRng,
     track_active: bool,
     side: Option<&mut CallSide>,
     queue: &mut EventQueue<Event>,
-) -> (SimTime, SimTime) {
+) -> (SimTime, SimTime, Option<(usize, SimTime)>) {
     station.record_wait(call.admitted, now, warmup);
     let instance = &mut station.instances[i];
+    // CPU work first (drawn first), then the rest of the processing.
+    let demand = cpu.map(|(d, host)| (host, d.sample(rng)));
     let mut work = time.sample(rng);
     if FULL && instance.slowdown != 1.0 {
         work = SimTime::from_nanos_f64(work.0 as f64 * instance.slowdown);
+    }
+    if let Some((_, d)) = demand {
+        work += d;
     }
     call.phase = Phase::Serving;
     if let Some(side) = side {
@@ -583,8 +609,10 @@ fn start_work<const FULL: bool>(
             instance.active.push(h);
         }
     }
-    queue.schedule(now + work, Event::ServiceDone { call: h });
-    (now - call.admitted, work)
+    if demand.is_none() {
+        queue.schedule(now + work, Event::ServiceDone { call: h });
+    }
+    (now - call.admitted, work, demand)
 }
 
 /// Draws, for each call of stage `stage` of `endpoint` (one that varies), how many copies are

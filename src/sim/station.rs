@@ -102,6 +102,8 @@ pub struct Station {
     pub workers: u32,
     pub queue_capacity: Option<u32>,
     pub blocking: bool,
+    /// The host whose cores its endpoints' CPU work shares.
+    pub host: Option<usize>,
     balancer: LoadBalancer,
     next: usize,
     /// Calls admitted and not yet responded to, over all instances (for `max_concurrency`).
@@ -145,6 +147,7 @@ impl Station {
             workers: service.workers,
             queue_capacity: service.queue_capacity,
             blocking: service.blocking,
+            host: service.host,
             balancer: service.load_balancer,
             next: 0,
             outstanding: 0,

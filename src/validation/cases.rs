@@ -477,6 +477,70 @@ service_ms = { dist = "exponential", mean_ms = 5 }
     }
 }
 
+/// Processor sharing on a host: two services on one core, CPU-only work, A at 300 req/s × 1 ms
+/// and B at 250 req/s × 2 ms (ρ = 0.8). Each class's mean response is its mean work over
+/// 1 − ρ: 5 ms and 10 ms. With `dist` = constant work (M/D/1-PS), the means are the same:
+/// processor sharing is insensitive to the work's distribution beyond its mean.
+fn processor_sharing(dist: &str, label: &str) -> Case {
+    let work = |mean: u32| {
+        if dist == "exponential" {
+            format!("{{ dist = \"exponential\", mean_ms = {mean} }}")
+        } else {
+            format!("{{ dist = \"constant\", value_ms = {mean} }}")
+        }
+    };
+    let model = load(
+        "processor-sharing",
+        &format!(
+            r#"
+[simulation]
+duration_s = 900
+warmup_s = 10
+seed = 29
+[workload]
+type = "open"
+rate_per_s = 550
+[[workload.mix]]
+route = "a.work"
+weight = 300
+[[workload.mix]]
+route = "b.work"
+weight = 250
+[gateway]
+workers = 100000
+[hosts.node]
+cores = 1
+[services.a]
+host = "node"
+workers = 100000
+[services.a.endpoints.work]
+service_ms = 0
+cpu_ms = {}
+[services.b]
+host = "node"
+workers = 100000
+[services.b.endpoints.work]
+service_ms = 0
+cpu_ms = {}
+"#,
+            work(1),
+            work(2)
+        ),
+    );
+    Case {
+        name: format!("{label}: two services on one core, ρ=0.8"),
+        model,
+        reps: 10,
+        checks: vec![
+            Check::new("A mean response ms", 5.0, |r| r.routes[0].latency.mean_ms()),
+            Check::new("B mean response ms", 10.0, |r| {
+                r.routes[1].latency.mean_ms()
+            }),
+        ],
+        little: true,
+    }
+}
+
 /// Every reference case, in the order of the table.
 pub fn suite() -> Vec<Case> {
     vec![
@@ -503,5 +567,7 @@ pub fn suite() -> Vec<Case> {
         probable_call(),
         repeated_call(),
         work_after_calls(),
+        processor_sharing("exponential", "M/M/1-PS"),
+        processor_sharing("constant", "M/D/1-PS"),
     ]
 }

@@ -33,6 +33,8 @@ pub struct DraftGateway {
     pub routes: Vec<(String, u64)>,
     /// The traced clients meshsim's gateway stands for (their spans are above the roots).
     pub clients: Vec<String>,
+    /// The clients' CPU per request, when measured (`--cpu gateway=MS`).
+    pub cpu_ms: Option<f64>,
     /// Whether the traces' root service is a gateway forwarding each request to one endpoint.
     pub from_traces: bool,
 }
@@ -62,6 +64,8 @@ pub struct DraftEndpoint {
     pub error_probability: f64,
     /// A leaf made from client spans to an uninstrumented service.
     pub uninstrumented: bool,
+    /// CPU per call measured outside the traces (`--cpu`), taken out of the samples.
+    pub cpu_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -286,6 +290,7 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
                 invocations: e.invocations,
                 error_probability: e.errors_own as f64 / e.invocations.max(1) as f64,
                 uninstrumented: e.uninstrumented,
+                cpu_ms: None,
             });
         }
         draft.services.push(service);
@@ -329,6 +334,7 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
                 workers: concurrency(&services[&g]),
                 routes: weights,
                 clients: Vec::new(),
+                cpu_ms: None,
                 from_traces: true,
             };
         }
@@ -345,6 +351,7 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
                 workers: 1,
                 routes: weights,
                 clients: clients.iter().map(|&c| spans.name(c).to_string()).collect(),
+                cpu_ms: None,
                 from_traces: false,
             };
         }
@@ -538,6 +545,7 @@ fn fold_cycles(draft: &mut Draft) {
                     invocations: e.invocations,
                     error_probability: e.error_probability,
                     uninstrumented: e.uninstrumented,
+                    cpu_ms: e.cpu_ms,
                 });
                 false
             } else {

@@ -3,6 +3,7 @@
 //! [`read`] normalises every format into one span type, [`infer`] turns spans into a model
 //! draft, [`write`] writes it as a commented model file with its measured samples beside it.
 
+mod cpu;
 pub mod fit;
 pub mod infer;
 pub mod read;
@@ -68,12 +69,14 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
 }
 
 /// How to import.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// The share of requests the traces hold (1 when every request was traced).
     pub sampled: f64,
     /// Fit a distribution to each processing time instead of keeping the samples.
     pub fit: bool,
+    /// CPU per call by service, measured outside the traces (`--cpu NAME=MS`).
+    pub cpu: Vec<(String, f64)>,
 }
 
 impl Default for Settings {
@@ -81,6 +84,7 @@ impl Default for Settings {
         Settings {
             sampled: 1.0,
             fit: false,
+            cpu: Vec::new(),
         }
     }
 }
@@ -130,6 +134,10 @@ fn model(
             100.0 * sampled,
             draft.rate_per_s
         ));
+    }
+    if !settings.cpu.is_empty() {
+        let done = cpu::apply(&mut draft, &settings.cpu).map_err(ImportError::Model)?;
+        draft.notes.extend(done);
     }
     notes.extend(draft.notes.iter().cloned());
     let written = write::model(&draft, name, data_dir, &sources, settings.fit);

@@ -145,6 +145,13 @@ fn endpoint(out: &mut String, times: &mut Times, service: &str, e: &DraftEndpoin
         let _ = write!(about, "; `{o}` in the traces");
     }
     let _ = writeln!(out, "# {about}");
+    if let Some(cpu) = e.cpu_ms {
+        let _ = writeln!(
+            out,
+            "cpu_ms = {}   # measured outside the traces (--cpu): CPU per call, shared on its host; taken out of the processing below",
+            short(cpu, 4)
+        );
+    }
     let value = times.value(&format!("{service}.{}", e.name), &e.samples_ms);
     let _ = writeln!(out, "service_ms = {value}");
     if let Some(after) = &e.after_ms {
@@ -276,6 +283,13 @@ pub fn model(
             draft.gateway.clients.join(", ")
         );
         let _ = writeln!(out, "service_ms = 0");
+        if let Some(cpu) = draft.gateway.cpu_ms {
+            let _ = writeln!(
+                out,
+                "cpu_ms = {}   # the clients' CPU per request, measured outside the traces (--cpu gateway)",
+                short(cpu, 4)
+            );
+        }
     } else {
         let _ = writeln!(
             out,

@@ -1,0 +1,233 @@
+//! Hosts and CPU sharing: the CPU work of calls on one host shares its cores by processor
+//! sharing. Checked against closed forms: two classes on one core (mean response E[S]/(1 − ρ)
+//! per class), insensitivity (deterministic work has the same mean as exponential), several
+//! cores (the number computing is M/M/c's); and against the model file's rules.
+
+mod common;
+use common::*;
+
+/// Two services on a host of `cores`, each with ample workers and CPU-only work.
+fn two_services(cores: u32, rate: f64, a_weight: f64, a_cpu: &str, b_cpu: &str) -> String {
+    format!(
+        r#"
+[simulation]
+duration_s = 120
+warmup_s = 10
+[workload]
+type = "open"
+rate_per_s = {rate}
+[[workload.mix]]
+route = "a.work"
+weight = {a_weight}
+[[workload.mix]]
+route = "b.work"
+weight = {}
+[gateway]
+workers = 100000
+[hosts.node]
+cores = {cores}
+[services.a]
+host = "node"
+workers = 100000
+[services.a.endpoints.work]
+service_ms = 0
+cpu_ms = {a_cpu}
+[services.b]
+host = "node"
+workers = 100000
+[services.b.endpoints.work]
+service_ms = 0
+cpu_ms = {b_cpu}
+"#,
+        1.0 - a_weight
+    )
+}
+
+fn mean_ms(runs: &[meshsim::sim::RunResult], route: usize) -> MeanCi {
+    ci(runs, |r| r.routes[route].latency.mean_ms())
+}
+use meshsim::stats::MeanCi;
+
+/// The issue's case: one core, A at 300 req/s × 1 ms and B at 250 req/s × 2 ms (ρ = 0.8).
+/// Under processor sharing each class's mean response is its mean work over 1 − ρ: 5 ms and
+/// 10 ms (first-come first-served would give both the same wait).
+#[test]
+fn two_services_on_one_core_share_it_by_processor_sharing() {
+    let text = two_services(
+        1,
+        550.0,
+        300.0 / 550.0,
+        "{ dist = \"exponential\", mean_ms = 1 }",
+        "{ dist = \"exponential\", mean_ms = 2 }",
+    );
+    let runs = replicate(&model_from(&text, &[]), 10);
+    assert_agrees("A mean response ms", 5.0, mean_ms(&runs, 0), 0.05);
+    assert_agrees("B mean response ms", 10.0, mean_ms(&runs, 1), 0.05);
+    assert_agrees(
+        "host utilisation",
+        0.8,
+        ci(&runs, |r| r.hosts[0].cpu_utilisation),
+        0.01,
+    );
+    // The mean number computing: ρ / (1 − ρ) = 4.
+    assert_agrees(
+        "mean computing",
+        4.0,
+        ci(&runs, |r| r.hosts[0].mean_computing),
+        0.05,
+    );
+}
+
+/// M/G/1-PS is insensitive: constant work of 1 ms at ρ = 0.8 has the mean response of
+/// exponential work, 1 / (1 − 0.8) = 5 ms (first-come first-served would give M/D/1's 3 ms).
+#[test]
+fn processor_sharing_is_insensitive_to_the_work_distribution() {
+    let constant = "{ dist = \"constant\", value_ms = 1 }";
+    let text = two_services(1, 800.0, 0.5, constant, constant);
+    let runs = replicate(&model_from(&text, &[]), 10);
+    assert_agrees(
+        "mean response ms",
+        5.0,
+        ci(&runs, |r| r.all.latency.mean_ms()),
+        0.05,
+    );
+}
+
+/// With c cores each call gets min(1, c / n) of one: the number computing is M/M/c's, so the
+/// mean response is Erlang C's (2 cores at ρ = 0.8).
+#[test]
+fn several_cores_give_the_multi_server_mean() {
+    let exp = "{ dist = \"exponential\", mean_ms = 1 }";
+    let text = two_services(2, 1600.0, 0.5, exp, exp);
+    let runs = replicate(&model_from(&text, &[]), 10);
+    let theory = mmc_response_time(1600.0, 1000.0, 2) * 1e3;
+    assert_agrees(
+        "mean response ms",
+        theory,
+        ci(&runs, |r| r.all.latency.mean_ms()),
+        0.05,
+    );
+}
+
+/// A background load of b cores is b threads always runnable: alone with one call on a
+/// 1-core host it halves the call's speed (b = 1 is refused; b = 0.5 gives 1 / 1.5). At a low
+/// rate (calls seldom overlap) the response is the work times (1 + b).
+#[test]
+fn a_background_load_slows_the_calls_on_its_host() {
+    let exp = "{ dist = \"constant\", value_ms = 1 }";
+    let text = two_services(1, 2.0, 0.5, exp, exp);
+    let runs = replicate(&model_from(&text, &["hosts.node.background_cores=0.5"]), 3);
+    let mean = ci(&runs, |r| r.all.latency.mean_ms());
+    assert!((mean.mean - 1.5).abs() < 0.02, "{mean:?}");
+    // Background and calls together: 0.5 of the core, plus 2/s × 1.5 ms.
+    let u = ci(&runs, |r| r.hosts[0].cpu_utilisation);
+    assert!((u.mean - 0.503).abs() < 0.002, "{u:?}");
+}
+
+/// The service time after the CPU work needs no core; the worker is held through both.
+#[test]
+fn cpu_work_then_waiting_adds_up_and_holds_the_worker() {
+    let text = r#"
+[simulation]
+duration_s = 60
+warmup_s = 5
+[workload]
+type = "open"
+rate_per_s = 5
+[[workload.mix]]
+route = "a.work"
+[gateway]
+[hosts.node]
+cores = 4
+[services.a]
+host = "node"
+[services.a.endpoints.work]
+cpu_ms = 2
+service_ms = 3
+"#;
+    let r = &replicate(&model_from(text, &[]), 1)[0];
+    // No contention at 5 req/s on 4 cores, and the lone worker rarely queues: ≈ 5 ms.
+    let mean = r.all.latency.mean_ms();
+    assert!((5.0..5.2).contains(&mean), "{mean}");
+    let held = r.services[1].utilisation;
+    assert!((held - 5.0 * 5.0 / 1000.0).abs() < 0.005, "{held}");
+}
+
+/// What the model file refuses, with the path and what is allowed.
+#[test]
+fn bad_hosts_are_refused_with_the_path_and_the_fix() {
+    let base = two_services(1, 10.0, 0.5, "1", "1");
+    let cases: [(&str, &[&str], &str); 5] = [
+        ("cores = 1", &["hosts.node.cores=0"], "hosts.node.cores"),
+        ("", &["services.a.host=nodee"], "unknown host `nodee`"),
+        (
+            "",
+            &["hosts.node.background_cores=1"],
+            "below the host's 1 cores",
+        ),
+        ("", &["hosts.node.speed=0"], "hosts.node.speed"),
+        ("host = \"node\"\nworkers", &[], "CPU work needs a host"),
+    ];
+    for (find, sets, message) in cases {
+        // The last case removes service a's placement.
+        let text = if find.starts_with("host") {
+            base.replacen("host = \"node\"\nworkers", "workers", 1)
+        } else {
+            base.clone()
+        };
+        let overrides: Vec<meshsim::model::Override> =
+            sets.iter().map(|s| s.parse().unwrap()).collect();
+        let err = meshsim::model::load_str(&text, "m.toml", std::path::Path::new("."), &overrides)
+            .expect_err(message)
+            .to_string();
+        assert!(err.contains(message), "{err}");
+    }
+}
+
+/// `--set hosts.NAME.cores=N` adds a host the model did not have, and `hosts.csv` reports it.
+#[test]
+fn a_host_added_from_the_command_line_runs_and_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = r#"
+[workload]
+type = "open"
+rate_per_s = 200
+[[workload.mix]]
+route = "a.work"
+[simulation]
+duration_s = 20
+[gateway]
+[services.a]
+workers = 8
+[services.a.endpoints.work]
+service_ms = 1
+"#;
+    std::fs::write(tmp.path().join("m.toml"), text).unwrap();
+    ok(&meshsim(
+        &[
+            "run",
+            "m.toml",
+            "--set",
+            "hosts.box.cores=2",
+            "--set",
+            "services.a.host=box",
+            "--set",
+            "services.a.endpoints.work.cpu_ms=2",
+            "--out",
+            "o",
+            "-q",
+        ],
+        tmp.path(),
+    ));
+    let csv = std::fs::read_to_string(tmp.path().join("o/hosts.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("host,cores,cpu_utilisation,mean_computing,background_cores")
+    );
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&row[..2], &["box", "2"]);
+    // 200/s × 2 ms over 2 cores.
+    let u: f64 = row[2].parse().unwrap();
+    assert!((u - 0.2).abs() < 0.02, "{u}");
+}
