@@ -305,11 +305,24 @@ def main(argv):
         system = System(args.venv, load_traces, logs)
         systems.append(system)
         files = []
+        # CPU per call at each load, from the spans, beside calibration's: whether the machine
+        # (or the services) changed speed between calibration and measurement.
+        cpu_rows = [("calibration", args.calibrate_rate, k, v)
+                    for k, v in sorted(span_cpu_ms(calib.trace_dir).items())]
         for i, rate in enumerate(rates):
             say(f"== load {i + 1}/{len(rates)}: {rate:g} req/s for {mode['seconds']} s")
             f = os.path.join(measured, f"rate-{rate:g}.csv")
+            system.trace_dir = os.path.join(load_traces, f"rate-{rate:g}")
             measure(args, mode, system, rate, 100 + i, f)
             files.append((rate, f))
+            at_load = span_cpu_ms(system.trace_dir)
+            cpu_rows += [("load", rate, k, v) for k, v in sorted(at_load.items())]
+            say("   CPU per call (spans): " + ", ".join(
+                f"{k} {v:.3f} ms" for k, v in sorted(at_load.items())))
+        with open(os.path.join(out, "cpu.csv"), "w", newline="") as w:
+            writer = csv.writer(w)
+            writer.writerow(["phase", "rate_rps", "service", "cpu_ms_per_call"])
+            writer.writerows((p, f"{r:g}", k, f"{v:.4f}") for p, r, k, v in cpu_rows)
         if not args.keep_traces:
             shutil.rmtree(load_traces, ignore_errors=True)
         combined = os.path.join(out, "measured.csv")
