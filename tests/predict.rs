@@ -157,6 +157,11 @@ fn routes_match_by_the_traces_endpoint_name_and_the_outputs_are_written() {
     ] {
         assert!(dir.join("cmp").join(f).is_file(), "{f} missing");
     }
+    let report = std::fs::read_to_string(dir.join("cmp/report.html")).unwrap();
+    assert!(
+        report.contains("<h2>Measured and predicted, per load") && report.contains("GET /items"),
+        "report.html shows the comparison's table"
+    );
     // `plot` redraws the comparison from its CSV.
     std::fs::remove_file(dir.join("cmp/reality.png")).unwrap();
     ok(&meshsim(&["plot", "cmp"], dir));

@@ -95,6 +95,7 @@ pub fn write_report(
             "breakdown.csv",
             "Where the time goes (mean ms per hop and component)",
         ),
+        ("hosts.csv", "Hosts: CPU utilisation and calls computing"),
         ("scaling.csv", "Autoscaling decisions"),
         ("cost.csv", "Cost at the simulated load"),
         ("capacity.csv", "Capacity at each SLO"),
@@ -102,6 +103,10 @@ pub fn write_report(
         (
             "capacity_search.csv",
             "Every rate the capacity search simulated",
+        ),
+        (
+            "reality.csv",
+            "Measured and predicted, per load, route and metric (error = (predicted − measured) / measured; the ci95 columns are 95% half-widths)",
         ),
     ];
     for (file, heading) in run_tables {
