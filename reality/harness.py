@@ -28,6 +28,7 @@ WORKERS = {"gateway": 4, "user": 2, "order": 2}
 # What the model is told about it; the imported service names (`gateway` becomes
 # `gateway_service` because meshsim's gateway stands for the traced clients).
 KNOWN = [
+    "name=gateway-user-order-real",
     "services.gateway_service.workers=4", "services.gateway_service.blocking=true",
     "services.user.workers=2", "services.user.blocking=true",
     "services.order.workers=2", "services.order.blocking=true",
