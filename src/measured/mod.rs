@@ -171,26 +171,51 @@ pub fn compare(
     })
 }
 
-/// The metric `k` of [`METRICS`] over measured requests in `window` (s).
-fn measure(k: usize, requests: &[&Request], window: (f64, f64)) -> (f64, usize) {
-    let mut ok: Vec<f64> = requests
-        .iter()
-        .filter(|r| r.ok)
-        .map(|r| r.latency_ms)
-        .collect();
-    let n = ok.len();
-    let value = match k {
-        0 => n as f64 / (window.1 - window.0),
-        1 if n > 0 => ok.iter().sum::<f64>() / n as f64,
-        2..=4 if n > 0 => {
-            ok.sort_by(f64::total_cmp);
-            let q = [0.5, 0.9, 0.99][k - 2];
-            // Nearest rank: the smallest value with at least q of the values at or below it.
-            ok[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+/// The successful requests of a window, summarised once for every metric.
+struct Sample {
+    /// Successful requests per second of the window.
+    throughput: f64,
+    /// Mean latency of the successful requests (in their order, before sorting).
+    mean: f64,
+    /// Their latencies, ascending.
+    sorted: Vec<f64>,
+}
+
+impl Sample {
+    fn new(requests: &[&Request], window: (f64, f64)) -> Sample {
+        let mut sorted: Vec<f64> = requests
+            .iter()
+            .filter(|r| r.ok)
+            .map(|r| r.latency_ms)
+            .collect();
+        let n = sorted.len();
+        let mean = if n > 0 {
+            sorted.iter().sum::<f64>() / n as f64
+        } else {
+            f64::NAN
+        };
+        sorted.sort_by(f64::total_cmp);
+        Sample {
+            throughput: n as f64 / (window.1 - window.0),
+            mean,
+            sorted,
         }
-        _ => f64::NAN,
-    };
-    (value, n)
+    }
+
+    /// The metric `k` of [`METRICS`].
+    fn metric(&self, k: usize) -> f64 {
+        let n = self.sorted.len();
+        match k {
+            0 => self.throughput,
+            1 => self.mean,
+            2..=4 if n > 0 => {
+                let q = [0.5, 0.9, 0.99][k - 2];
+                // Nearest rank: the smallest value with at least q of the values at or below it.
+                self.sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+            }
+            _ => f64::NAN,
+        }
+    }
 }
 
 /// The metric `k` of one replication's route.
@@ -210,29 +235,29 @@ fn rows_for(
     predicted: &[&RouteResult],
 ) -> Vec<Row> {
     let width = (window.1 - window.0) / BATCHES as f64;
-    let batches: Vec<(Vec<&Request>, (f64, f64))> = (0..BATCHES)
+    let batches: Vec<Sample> = (0..BATCHES)
         .map(|b| {
             let (from, to) = (
                 window.0 + b as f64 * width,
                 window.0 + (b + 1) as f64 * width,
             );
             let last = b + 1 == BATCHES;
-            let inside = measured
+            let inside: Vec<&Request> = measured
                 .iter()
                 .copied()
                 .filter(|r| r.scheduled_s >= from && (r.scheduled_s < to || last))
                 .collect();
-            (inside, (from, to))
+            Sample::new(&inside, (from, to))
         })
         .collect();
+    let whole = Sample::new(measured, window);
     METRICS
         .iter()
         .enumerate()
         .map(|(k, &metric)| {
-            let (value, n) = measure(k, measured, window);
             let per_batch: Vec<f64> = batches
                 .iter()
-                .map(|(b, w)| measure(k, b, *w).0)
+                .map(|b| b.metric(k))
                 .filter(|v| v.is_finite())
                 .collect();
             let spread = if per_batch.len() == BATCHES {
@@ -246,11 +271,11 @@ fn rows_for(
                 rate_rps: rate,
                 route: route.to_string(),
                 metric,
-                measured: value,
+                measured: whole.metric(k),
                 measured_ci95: spread,
                 predicted: ci.mean,
                 predicted_ci95: ci.half_width,
-                measured_n: n,
+                measured_n: whole.sorted.len(),
             }
         })
         .collect()

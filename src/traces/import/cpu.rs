@@ -9,6 +9,7 @@
 //! clients; it comes off their link.
 
 use super::infer::Draft;
+use super::write::short;
 
 /// Applies the measured CPU per call to `draft`; returns what it did, for the notes.
 pub fn apply(draft: &mut Draft, cpu: &[(String, f64)]) -> Result<Vec<String>, String> {
@@ -56,7 +57,7 @@ pub fn apply(draft: &mut Draft, cpu: &[(String, f64)]) -> Result<Vec<String>, St
             let cut = shorten_links(draft, name, excess / 2.0);
             note.push_str(&format!(
                 "; {} ms of it per call lay in its calls (its client spans), so its links to its callees are {cut} ms shorter one way",
-                short(excess)
+                short(excess, 4)
             ));
         }
         notes.push(note);
@@ -111,13 +112,9 @@ fn shorten_links(draft: &mut Draft, from: &str, ms: f64) -> String {
             link.latency_ms = (link.latency_ms - ms).max(0.0);
         }
     }
-    short(ms)
+    short(ms, 4)
 }
 
 fn service_of(endpoint: &str) -> String {
     endpoint.split('.').next().unwrap_or(endpoint).to_string()
-}
-
-fn short(x: f64) -> String {
-    format!("{}", (x * 1e4).round() / 1e4)
 }
