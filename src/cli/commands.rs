@@ -141,10 +141,24 @@ pub(super) fn init(args: InitArgs) -> Result<(), Error> {
         .parse()
         .expect("the built-in model is valid TOML");
     doc["name"] = toml_edit::value(name);
-    crate::output::write_atomic(&args.path, doc.to_string().as_bytes())?;
+    // Taplo-based editors (VS Code's Even Better TOML, Helix, Zed) read this line and complete
+    // and check the model against the schema written beside it.
+    let text = format!(
+        "#:schema ./{}\n{}",
+        model::schema::FILE_NAME,
+        doc.to_string()
+    );
+    let schema_path = args
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new(""))
+        .join(model::schema::FILE_NAME);
+    crate::output::write_atomic(&args.path, text.as_bytes())?;
+    crate::output::write_atomic(&schema_path, model::schema::json().as_bytes())?;
     println!(
-        "wrote the built-in model to {}; edit it, then: meshsim run {}",
+        "wrote the built-in model to {} (and its schema, for editors, to {}); edit it, then: meshsim run {}",
         args.path.display(),
+        schema_path.display(),
         args.path.display()
     );
     Ok(())

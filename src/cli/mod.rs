@@ -45,6 +45,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a model and print its offered load and utilisation per service, without simulating.
     Check(ModelArgs),
+    /// Print the JSON Schema of the model file (for editors: completion and checking as you type).
+    Schema,
     /// Write the built-in model to a file, to start editing.
     Init(InitArgs),
     /// What queueing theory says about a model: response times, utilisation, queues and waits
@@ -538,6 +540,18 @@ pub struct InitArgs {
     pub force: bool,
 }
 
+/// Prints the model's JSON Schema; a reader that stops early (`| head`) is not an error.
+fn print_schema() -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(crate::model::schema::json().as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Failed(format!("cannot print the schema: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Runs the parsed command line.
 pub fn execute(cli: Cli) -> Result<(), Error> {
     interrupt::install_handler();
@@ -546,6 +560,7 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Run(args)) => run(args),
         Some(Command::Check(args)) => check(args),
         Some(Command::Init(args)) => init(args),
+        Some(Command::Schema) => print_schema(),
         Some(Command::Analyze(args)) => analyze(args),
         Some(Command::Validate(args)) => validate(args),
         Some(Command::Sweep(args)) => sweep(args),

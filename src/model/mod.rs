@@ -12,6 +12,7 @@ mod hosts;
 mod overrides;
 pub mod raw;
 mod resilience;
+pub mod schema;
 mod validate;
 
 pub use diagnostic::{Diagnostic, ModelError, did_you_mean};

@@ -4,68 +4,104 @@
 //! turns these into the typed [`crate::model::Model`]. Counts are read as `i64` so that a negative
 //! number gets meshsim's own message ("must be at least 1") rather than a type error. Durations are
 //! kept as raw TOML values because they are either a number or a distribution table.
+//!
+//! The doc comments on the fields are the descriptions of `meshsim schema` (the JSON Schema that
+//! editors complete and check models with), so they speak to the person writing a model.
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// The whole model file.
-#[derive(Debug, Deserialize)]
+use super::schema;
+
+/// A meshsim model: a workload sent through a gateway to services that call each other over links.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "meshsim model")]
+#[schemars(rename = "Model")]
 pub struct RawModel {
+    /// Names the output folder `output/<name>/` (default: the file's name).
     pub name: Option<String>,
+    /// How long to simulate, the warm-up left out of the statistics, and the seed.
     pub simulation: RawSimulation,
+    /// Who sends requests: open-loop arrivals or a closed population of users, and the routes.
     pub workload: RawWorkload,
+    /// Where every request enters; it processes each request, then forwards it to its route.
     pub gateway: RawGateway,
+    /// The services by name (`gateway` is reserved), each with its endpoints.
     pub services: IndexMap<String, RawService>,
+    /// Network links by name; two nodes without a link talk in-process, with no delay.
     #[serde(default)]
     pub links: IndexMap<String, RawLink>,
+    /// The parameters `meshsim sweep` varies when the command line names none.
     pub sweep: Option<RawSweep>,
+    /// Things that go wrong for a while: crashes, slowdowns, degraded or partitioned links.
     #[serde(default)]
     pub faults: Vec<RawFault>,
+    /// Prices: with them, runs report the cost per hour and per million requests.
     pub cost: Option<RawCost>,
+    /// Machines whose cores the CPU work (`cpu_ms`) of the services placed on them shares.
     #[serde(default)]
     pub hosts: IndexMap<String, RawHost>,
 }
 
 /// `[hosts.NAME]`: a machine whose cores the CPU work (`cpu_ms`) of the services on it shares.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Host")]
 pub struct RawHost {
+    /// Cores of the machine (at least 1).
+    #[schemars(range(min = 1))]
     pub cores: i64,
+    /// CPU work runs this many times as fast as where `cpu_ms` was measured (default 1).
     pub speed: Option<f64>,
+    /// Other work always runnable on the host (a noisy neighbour, the OS), in cores, below `cores`
+    /// (default 0).
     pub background_cores: Option<f64>,
 }
 
 /// `[cost]`: prices, in any currency (the outputs use the same).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Cost")]
 pub struct RawCost {
-    /// Price per instance-hour, by service name (`gateway` included).
+    /// Price per instance-hour, by service name (`gateway` included): `{ gateway = 0.05 }`.
     #[serde(default)]
     pub instance_hour: IndexMap<String, f64>,
-    /// Price per instance-hour of services not listed.
+    /// Price per instance-hour of services not listed in `instance_hour`.
     #[serde(default)]
     pub default_instance_hour: f64,
-    /// Price per GB crossing a link, for links without their own `cost_per_gb`.
+    /// Price per GB (10⁹ bytes) crossing a link, for links without their own `cost_per_gb`.
     #[serde(default)]
     pub per_gb: f64,
 }
 
 /// `[sweep]`: parameters to vary, as strings (`"100:900:100"`) or arrays (`[0.5, 5, 50]`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Sweep")]
 pub struct RawSweep {
+    /// Model paths to vary (`"workload.rate_per_s"`), each a SPEC string (`"100:900:100"`,
+    /// `"log:10:1000:12"`) or an array of values.
     #[serde(default)]
+    #[schemars(schema_with = "schema::sweep_vary")]
     pub vary: IndexMap<String, toml::Value>,
+    /// Replications per point (default 10).
+    #[schemars(range(min = 1))]
     pub reps: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[simulation]`: how long, and with which seed.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Simulation")]
 pub struct RawSimulation {
+    /// Simulated time in seconds (> 0).
     pub duration_s: f64,
+    /// Requests arriving before this many seconds are left out of the statistics (< `duration_s`).
     #[serde(default)]
     pub warmup_s: f64,
+    /// Seed of the run's random-number generator: the same model and seed give the same output.
     #[serde(default = "default_seed")]
     pub seed: u64,
 }
@@ -74,125 +110,239 @@ fn default_seed() -> u64 {
     1
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+/// Whether arrivals ignore the system (open) or wait for it (closed).
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "WorkloadKind")]
 pub enum RawWorkloadKind {
+    /// Poisson arrivals at `rate_per_s`, whatever the system does.
     Open,
+    /// A fixed population of `users`, each sending, waiting for the response and thinking.
     Closed,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[workload]`: who sends requests, how often, and to which routes.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Workload")]
 pub struct RawWorkload {
+    /// `"open"` (Poisson arrivals) or `"closed"` (a fixed population of users).
     #[serde(rename = "type")]
     pub kind: RawWorkloadKind,
+    /// Open only, required there: arrivals per second (> 0).
     pub rate_per_s: Option<f64>,
+    /// Closed only, required there: the number of users (at least 1).
+    #[schemars(range(min = 1))]
     pub users: Option<i64>,
+    /// Closed only: think time after each response (ms, a number or a distribution table).
+    #[serde(default)]
+    #[schemars(schema_with = "schema::duration")]
     pub think_ms: Option<toml::Value>,
+    /// The routes clients call and how often: `[[workload.mix]]` tables, at least one.
     #[serde(default)]
     pub mix: Vec<RawMix>,
-    /// The client gives up on a request after this long.
+    /// The client gives up on a request after this many ms (an error of kind `timeout`).
     pub deadline_ms: Option<f64>,
-    /// Whether the remaining deadline travels with every call.
+    /// Whether the remaining deadline travels with every call (callers shorten their timeouts,
+    /// callees drop calls whose deadline has passed).
     #[serde(default)]
     pub propagate_deadline: bool,
+    /// Open only: a time-varying arrival rate.
     pub pattern: Option<RawPattern>,
 }
 
 /// `[workload.pattern]`: a time-varying arrival rate; which fields apply depends on `shape`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Pattern")]
 pub struct RawPattern {
+    /// `step` (at_s, rate_per_s), `ramp` (from_s, to_s, rate_per_s), `spike` (at_s, duration_s,
+    /// rate_per_s), `sine` (period_s, amplitude_per_s) or `table` (interval_s and rates_per_s or
+    /// file).
+    #[schemars(schema_with = "schema::pattern_shape")]
     pub shape: String,
+    /// `step`, `spike`: when the rate changes (s).
     pub at_s: Option<f64>,
+    /// `spike`: how long the spike lasts (s).
     pub duration_s: Option<f64>,
+    /// `ramp`: when the ramp starts (s).
     pub from_s: Option<f64>,
+    /// `ramp`: when it reaches `rate_per_s` (s).
     pub to_s: Option<f64>,
+    /// `step`, `ramp`, `spike`: the rate reached (req/s).
     pub rate_per_s: Option<f64>,
+    /// `sine`: the period (s).
     pub period_s: Option<f64>,
+    /// `sine`: the amplitude around the workload's rate (req/s).
     pub amplitude_per_s: Option<f64>,
+    /// `table`: seconds each rate of the table lasts.
     pub interval_s: Option<f64>,
+    /// `table`: the rates, one per interval (req/s).
     pub rates_per_s: Option<Vec<f64>>,
+    /// `table`: a CSV file of rates, one per line, relative to the model file.
     pub file: Option<String>,
 }
 
 /// How a caller calls others: `[services.NAME.client]`, with `to.CALLEE` overrides.
-#[derive(Debug, Deserialize, Clone, Default)]
+#[derive(Debug, Deserialize, Clone, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Client")]
 pub struct RawClient {
+    /// The caller gives up on an attempt after this many ms (error `timeout`).
     pub timeout_ms: Option<f64>,
+    /// `true`: a timed-out callee stops at once; `false` (default): it finishes the work (counted
+    /// as wasted work).
     pub cancel_on_timeout: Option<bool>,
+    /// At most this many attempts in flight to a callee; more fail at once (`bulkhead`).
+    #[schemars(range(min = 1))]
     pub bulkhead: Option<i64>,
+    /// When no attempt has answered after this many ms, send another and take the first answer
+    /// (shares `retry.max_attempts`).
     pub hedge_after_ms: Option<f64>,
+    /// Retries of failed calls.
     pub retry: Option<RawRetry>,
+    /// A circuit breaker per callee.
     pub circuit_breaker: Option<RawBreaker>,
+    /// Overrides for calls to one callee: `[services.NAME.client.to.CALLEE]`.
     pub to: Option<IndexMap<String, RawClient>>,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+/// `retry`: how often and when a failed call is tried again.
+#[derive(Debug, Deserialize, Clone, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Retry")]
 pub struct RawRetry {
+    /// Attempts in all, the first included (at least 1).
+    #[schemars(range(min = 1))]
     pub max_attempts: i64,
+    /// Delay before retry k: `constant` (`base_ms`) or `exponential` (`base_ms · 2^(k−1)`, the
+    /// default), at most `max_ms`.
+    #[serde(default)]
+    #[schemars(schema_with = "schema::backoff")]
     pub backoff: Option<String>,
+    /// The base delay (ms, default 25).
     pub base_ms: Option<f64>,
+    /// The longest delay (ms, default max(1000, base_ms)).
     pub max_ms: Option<f64>,
+    /// `none`: the delay d; `full` (default): uniform in [0, d]; `equal`: d/2 + uniform in [0, d/2].
+    #[serde(default)]
+    #[schemars(schema_with = "schema::jitter")]
     pub jitter: Option<String>,
+    /// A retry budget: over the last second, retries ≤ this % of first attempts +
+    /// `min_retries_per_s` (default 20 once either is given).
     pub budget_percent: Option<f64>,
+    /// Retries per second always allowed under the budget (default 10 once either is given).
     pub min_retries_per_s: Option<f64>,
+    /// Which failures are retried: `error`, `timeout` (default both).
+    #[serde(default)]
+    #[schemars(schema_with = "schema::retry_on")]
     pub on: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+/// `circuit_breaker`: stops calling a failing callee for a while.
+#[derive(Debug, Deserialize, Clone, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Breaker")]
 pub struct RawBreaker {
+    /// Opens after this many failures in a row.
+    #[schemars(range(min = 1))]
     pub consecutive_failures: Option<i64>,
+    /// Opens when the failed share of the last `window` calls reaches this, once `min_calls` were
+    /// seen.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub failure_rate: Option<f64>,
+    /// Calls the failure rate is taken over (default 20).
+    #[schemars(range(min = 1))]
     pub window: Option<i64>,
+    /// Calls seen before the failure rate counts (default `window`).
+    #[schemars(range(min = 1))]
     pub min_calls: Option<i64>,
+    /// While open, calls fail at once (`circuit_open`); after this many ms it lets probes through.
     pub open_ms: f64,
+    /// Probe calls let through after `open_ms` (default 1): all succeed → closed, one fails → open.
+    #[schemars(range(min = 1))]
     pub probe_calls: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+/// `rate_limit`: a token bucket (starting full); a call without a token is shed (`rate_limited`).
+#[derive(Debug, Deserialize, Clone, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RateLimit")]
 pub struct RawRateLimit {
+    /// Tokens added per second.
     pub rate_per_s: f64,
+    /// Tokens the bucket holds.
     pub burst: f64,
 }
 
-#[derive(Debug, Deserialize)]
+/// `autoscale`: instances added and removed on a metric, as a horizontal pod autoscaler does.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Autoscale")]
 pub struct RawAutoscale {
+    /// `utilisation` (busy workers over workers) or `queue_length` (waiting calls per instance).
+    #[schemars(schema_with = "schema::scale_metric")]
     pub metric: String,
+    /// The value of the metric the scaler aims at (a utilisation in (0, 1]).
     pub target: f64,
+    /// Seconds between decisions.
     pub interval_s: f64,
+    /// Most instances added at one decision.
+    #[schemars(range(min = 1))]
     pub step_up: Option<i64>,
+    /// Most instances removed at one decision.
+    #[schemars(range(min = 1))]
     pub step_down: Option<i64>,
+    /// Fewest instances.
+    #[schemars(range(min = 1))]
     pub min: i64,
+    /// Most instances.
+    #[schemars(range(min = 1))]
     pub max: i64,
+    /// Seconds a new instance takes before it serves.
     pub cold_start_s: Option<f64>,
 }
 
 /// `[[faults]]`: something that goes wrong for `duration_s` from `at_s`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Fault")]
 pub struct RawFault {
+    /// `crash` (service, instance), `slowdown` (service, instance, factor), `link_degradation`
+    /// (link, extra_latency_ms, loss) or `partition` (link).
+    #[schemars(schema_with = "schema::fault_kind")]
     pub kind: String,
+    /// When it starts (s).
     pub at_s: f64,
+    /// How long it lasts (s).
     pub duration_s: f64,
+    /// `crash`, `slowdown`: the service.
     pub service: Option<String>,
+    /// `crash`, `slowdown`: one instance (from 0); all of them if left out.
+    #[schemars(range(min = 0))]
     pub instance: Option<i64>,
+    /// `link_degradation`, `partition`: the link's name.
     pub link: Option<String>,
+    /// `slowdown`: service times are multiplied by this.
     pub factor: Option<f64>,
+    /// `link_degradation`: latency added to each message (ms).
     pub extra_latency_ms: Option<f64>,
+    /// `link_degradation`: chance a transmission is lost, in [0, 1].
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub loss: Option<f64>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[[workload.mix]]`: a route clients call, and how often.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Mix")]
 pub struct RawMix {
+    /// `"service.endpoint"`; each route at most once.
+    #[schemars(schema_with = "schema::route")]
     pub route: String,
+    /// Relative share of requests (weights need not add to 100 but must not all be 0).
     #[serde(default = "default_weight")]
+    #[schemars(range(min = 0.0))]
     pub weight: f64,
 }
 
@@ -200,17 +350,34 @@ fn default_weight() -> f64 {
     1.0
 }
 
-#[derive(Debug, Deserialize)]
+/// `[gateway]`: where every request enters; it processes each request, then forwards it.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Gateway")]
 pub struct RawGateway {
+    /// Requests processed at once.
     #[serde(default = "default_one")]
+    #[schemars(range(min = 1))]
     pub workers: i64,
+    /// Processing per request (ms, a number or a distribution table; default 0).
+    #[serde(default)]
+    #[schemars(schema_with = "schema::duration")]
     pub service_ms: Option<toml::Value>,
+    /// Requests that may wait; more are rejected (default unbounded).
+    #[schemars(range(min = 0))]
     pub queue_capacity: Option<i64>,
+    /// Requests admitted at once; more are shed (`rate_limited`).
+    #[schemars(range(min = 1))]
     pub max_concurrency: Option<i64>,
+    /// A token bucket in front of the gateway.
     pub rate_limit: Option<RawRateLimit>,
+    /// How the gateway calls the services: timeouts, retries, breakers, bulkheads, hedging.
     pub client: Option<RawClient>,
+    /// The host it runs on (a `[hosts.NAME]`), whose cores its `cpu_ms` shares.
     pub host: Option<String>,
+    /// CPU work per request, shared on its host (ms, a number or a distribution table).
+    #[serde(default)]
+    #[schemars(schema_with = "schema::duration")]
     pub cpu_ms: Option<toml::Value>,
 }
 
@@ -218,73 +385,160 @@ fn default_one() -> i64 {
     1
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+/// How a service's calls are spread over its instances.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "LoadBalancer")]
 pub enum RawLoadBalancer {
+    /// Each instance in turn.
     #[default]
     RoundRobin,
+    /// An instance drawn at random.
     Random,
+    /// The instance with the fewest calls admitted and not yet answered (ties rotate).
     LeastOutstanding,
+    /// Two random instances, the less loaded of them.
     PowerOfTwo,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[services.NAME]`: a service, its instances and workers, and its endpoints.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Service")]
 pub struct RawService {
+    /// Replicas behind the load balancer.
     #[serde(default = "default_one")]
+    #[schemars(range(min = 1))]
     pub instances: i64,
+    /// Concurrent calls per instance.
     #[serde(default = "default_one")]
+    #[schemars(range(min = 1))]
     pub workers: i64,
+    /// Calls that may wait per instance; a call arriving at a full queue is rejected (default
+    /// unbounded).
+    #[schemars(range(min = 0))]
     pub queue_capacity: Option<i64>,
+    /// `round_robin`, `random`, `least_outstanding` or `power_of_two`.
     #[serde(default)]
     pub load_balancer: RawLoadBalancer,
+    /// `true`: a worker stays held while its call waits for downstream calls (thread per
+    /// request); `false`: it is released (async servers).
     #[serde(default)]
     pub blocking: bool,
+    /// Calls admitted at once over all instances; more are shed (`rate_limited`).
+    #[schemars(range(min = 1))]
     pub max_concurrency: Option<i64>,
+    /// A token bucket in front of the service.
     pub rate_limit: Option<RawRateLimit>,
+    /// How this service calls others: timeouts, retries, breakers, bulkheads, hedging.
     pub client: Option<RawClient>,
+    /// Instances added and removed on a metric.
     pub autoscale: Option<RawAutoscale>,
+    /// The host its instances run on (a `[hosts.NAME]`), whose cores its endpoints' `cpu_ms`
+    /// shares.
     pub host: Option<String>,
+    /// The service's endpoints by name: `[services.NAME.endpoints.ENDPOINT]`.
     pub endpoints: IndexMap<String, RawEndpoint>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[services.NAME.endpoints.ENDPOINT]`: what one call of the endpoint does.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Endpoint")]
 pub struct RawEndpoint {
+    /// Processing time of one call, before its downstream calls (ms, a number or a distribution
+    /// table).
+    #[schemars(schema_with = "schema::required_duration")]
     pub service_ms: toml::Value,
+    /// Size of the request message sent to this endpoint (bytes).
     #[serde(default)]
+    #[schemars(range(min = 0))]
     pub request_bytes: i64,
+    /// Size of its response (bytes).
     #[serde(default)]
+    #[schemars(range(min = 0))]
     pub response_bytes: i64,
-    /// Stages of calls; each call a string or a `{ call, probability, count }` table (read by
+    /// Downstream calls in stages: stages one after another, the calls of a stage in parallel.
+    /// Each call a `"service.endpoint"` string or a `{ call, probability, count }` table (read by
     /// `downstream::parse`).
     #[serde(default)]
+    #[schemars(schema_with = "schema::calls")]
     pub calls: Vec<Vec<toml::Value>>,
-    /// Processing after the last stage of calls has returned, before responding.
+    /// Processing after the last stage of calls has returned, before responding (ms, a number or
+    /// a distribution table).
+    #[serde(default)]
+    #[schemars(schema_with = "schema::duration")]
     pub after_ms: Option<toml::Value>,
     /// Probability that a call ends in an error response after its processing.
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub error_probability: f64,
-    /// CPU work per call, shared on the service's host (before `service_ms`).
+    /// CPU work per call, shared on the service's host (before `service_ms`; ms, a number or a
+    /// distribution table). Needs the service on a host.
+    #[serde(default)]
+    #[schemars(schema_with = "schema::duration")]
     pub cpu_ms: Option<toml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[links.NAME]`: the network between two nodes.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Link")]
 pub struct RawLink {
+    /// The two nodes: `["gateway", "user"]` or two services.
+    #[schemars(length(min = 2, max = 2))]
     pub between: Vec<String>,
-    pub latency_ms: Option<toml::Value>,
-    pub distance_km: Option<f64>,
-    pub bandwidth_mbps: Option<f64>,
+    /// One-way propagation delay (ms, a number or a distribution table; default 0).
     #[serde(default)]
+    #[schemars(schema_with = "schema::duration")]
+    pub latency_ms: Option<toml::Value>,
+    /// Instead of `latency_ms`: latency = distance ÷ 200,000 km/s (light in fibre).
+    pub distance_km: Option<f64>,
+    /// Each direction is a FIFO transmitter: a message of B bytes occupies it for
+    /// 8·B/bandwidth (default unlimited).
+    pub bandwidth_mbps: Option<f64>,
+    /// Chance that a transmission is lost, in [0, 1].
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub loss: f64,
+    /// A lost message is sent again after this many ms, doubling each time (as TCP does).
     #[serde(default = "default_rto_ms")]
     pub rto_ms: f64,
+    /// Price per GB crossing the link, both directions (default `cost.per_gb`).
     pub cost_per_gb: Option<f64>,
 }
 
 fn default_rto_ms() -> f64 {
     200.0
+}
+
+/// The words a string field accepts, where validation and the schema both read them.
+pub mod words {
+    /// `workload.pattern.shape`.
+    pub const PATTERN_SHAPES: &[&str] = &["step", "ramp", "spike", "sine", "table"];
+    /// `faults.N.kind`.
+    pub const FAULT_KINDS: &[&str] = &["crash", "slowdown", "link_degradation", "partition"];
+    /// `retry.backoff`.
+    pub const BACKOFFS: &[&str] = &["constant", "exponential"];
+    /// `retry.jitter`.
+    pub const JITTERS: &[&str] = &["none", "full", "equal"];
+    /// `retry.on`.
+    pub const RETRY_ON: &[&str] = &["error", "timeout"];
+    /// `autoscale.metric`.
+    pub const SCALE_METRICS: &[&str] = &["utilisation", "queue_length"];
+    /// The fields each distribution takes (beyond `dist`): (name, required fields, optional
+    /// fields).
+    pub const DISTRIBUTIONS: &[(&str, &[&str], &[&str])] = &[
+        ("constant", &["value_ms"], &[]),
+        ("exponential", &["mean_ms"], &[]),
+        ("uniform", &["min_ms", "max_ms"], &[]),
+        ("normal", &["mean_ms", "sd_ms"], &[]),
+        ("lognormal", &["mean_ms", "cv"], &[]),
+        ("gamma", &["mean_ms", "cv"], &[]),
+        ("weibull", &["shape", "scale_ms"], &[]),
+        ("pareto", &["shape", "scale_ms"], &[]),
+        ("empirical", &[], &["samples_ms", "file"]),
+    ];
 }
 
 /// The fields each kind of table accepts: used to check `--set` paths and to suggest the nearest

@@ -421,14 +421,14 @@ fn retry(r: &raw::RawRetry, path: &str) -> Result<RetryPolicy, Invalid> {
     )?;
     let backoff = match r.backoff.as_deref() {
         None => Backoff::Exponential,
-        Some(b) => match word(&format!("{path}.backoff"), b, &["constant", "exponential"])? {
+        Some(b) => match word(&format!("{path}.backoff"), b, raw::words::BACKOFFS)? {
             "constant" => Backoff::Constant,
             _ => Backoff::Exponential,
         },
     };
     let jitter = match r.jitter.as_deref() {
         None => Jitter::Full,
-        Some(j) => match word(&format!("{path}.jitter"), j, &["none", "full", "equal"])? {
+        Some(j) => match word(&format!("{path}.jitter"), j, raw::words::JITTERS)? {
             "none" => Jitter::None,
             "equal" => Jitter::Equal,
             _ => Jitter::Full,
@@ -469,7 +469,7 @@ fn retry(r: &raw::RawRetry, path: &str) -> Result<RetryPolicy, Invalid> {
     if let Some(on) = &r.on {
         (on_error, on_timeout) = (false, false);
         for (i, o) in on.iter().enumerate() {
-            match word(&format!("{path}.on.{i}"), o, &["error", "timeout"])? {
+            match word(&format!("{path}.on.{i}"), o, raw::words::RETRY_ON)? {
                 "error" => on_error = true,
                 _ => on_timeout = true,
             }
@@ -562,7 +562,7 @@ pub fn autoscale(a: &raw::RawAutoscale, path: &str, instances: u32) -> Result<Au
     let metric = match word(
         &format!("{path}.metric"),
         &a.metric,
-        &["utilisation", "queue_length"],
+        raw::words::SCALE_METRICS,
     )? {
         "utilisation" => ScaleMetric::Utilisation,
         _ => ScaleMetric::QueueLength,
@@ -626,7 +626,7 @@ pub fn faults(
     services: &[Service],
     links: &[Link],
 ) -> Result<Vec<Fault>, Invalid> {
-    const KINDS: &[&str] = &["crash", "slowdown", "link_degradation", "partition"];
+    const KINDS: &[&str] = raw::words::FAULT_KINDS;
     let mut out = Vec::new();
     for (i, f) in raw.iter().enumerate() {
         let path = format!("faults.{i}");
@@ -770,7 +770,7 @@ fn fault_link(f: &raw::RawFault, path: &str, links: &[Link]) -> Result<usize, In
 
 /// `[workload.pattern]` of an open workload with base rate `base`.
 pub fn pattern(p: &raw::RawPattern, base_dir: &Path) -> Result<ArrivalPattern, Invalid> {
-    const SHAPES: &[&str] = &["step", "ramp", "spike", "sine", "table"];
+    const SHAPES: &[&str] = raw::words::PATTERN_SHAPES;
     let path = "workload.pattern";
     let shape = word(&format!("{path}.shape"), &p.shape, SHAPES)?;
     let allowed: &[&str] = match shape {

@@ -3,6 +3,7 @@
 
 use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::Dist;
+use super::raw::words::DISTRIBUTIONS;
 use super::raw::{self, RawModel, RawWorkloadKind};
 use super::resilience;
 use super::{
@@ -856,18 +857,6 @@ fn duration_value(value: &toml::Value, path: &str, base_dir: &Path) -> Result<Di
     }
 }
 
-/// The fields each distribution takes (beyond `dist`): (name, required fields, optional fields).
-const DISTRIBUTIONS: &[(&str, &[&str], &[&str])] = &[
-    ("constant", &["value_ms"], &[]),
-    ("exponential", &["mean_ms"], &[]),
-    ("uniform", &["min_ms", "max_ms"], &[]),
-    ("normal", &["mean_ms", "sd_ms"], &[]),
-    ("lognormal", &["mean_ms", "cv"], &[]),
-    ("gamma", &["mean_ms", "cv"], &[]),
-    ("weibull", &["shape", "scale_ms"], &[]),
-    ("pareto", &["shape", "scale_ms"], &[]),
-    ("empirical", &[], &["samples_ms", "file"]),
-];
 
 fn distribution(t: &toml::Table, path: &str, base_dir: &Path) -> Result<Dist, Invalid> {
     let kinds: Vec<&str> = DISTRIBUTIONS.iter().map(|d| d.0).collect();
