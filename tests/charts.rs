@@ -111,11 +111,11 @@ fn a_run_draws_its_latency_cdf_and_time_series() {
     );
     // report.html inlines the charts and the tables.
     let html = std::fs::read_to_string(r.join("report.html")).unwrap();
-    // The latency CDF, the time series and the latency breakdown.
-    assert_eq!(html.matches("<svg").count(), 3);
+    // The topology, the latency CDF, the time series and the latency breakdown.
+    assert_eq!(html.matches("<svg").count(), 4);
     assert!(r.join("breakdown.png").is_file() && r.join("breakdown.svg").is_file());
     assert!(
-        html.contains("<table>") && html.contains("user.get_user") && html.contains("[simulation]")
+        html.contains("<table") && html.contains("user.get_user") && html.contains("[simulation]")
     );
 }
 
@@ -252,8 +252,9 @@ fn plot_redraws_a_folder_and_draws_custom_charts() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a parameter"));
 }
 
-#[test]
-fn report_html_renders_in_a_real_browser() {
+/// The page as headless Chromium leaves it after its scripts ran, in a window 1280 px wide;
+/// `None` (test skipped) on a machine without Chromium, except in CI.
+fn rendered_dom(page: &Path, profile: &Path) -> Option<String> {
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|c| {
@@ -268,8 +269,44 @@ fn report_html_renders_in_a_real_browser() {
             "CI must install chromium (.ci/run does)"
         );
         eprintln!("skipped: no chromium on this machine (`apt-get install chromium`)");
-        return;
+        return None;
     };
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1280,1000",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    assert!(
+        !log.contains("Uncaught") && !log.contains("SyntaxError"),
+        "page errors:\n{log}"
+    );
+    // The page's script outlines any table wider than the page: none may be, at 1280 px.
+    assert!(
+        !dom.contains("tw wide"),
+        "a table scrolls sideways at 1280 px:\n{dom}"
+    );
+    Some(dom)
+}
+
+#[test]
+fn report_html_renders_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     ok(&meshsim(
         &[
@@ -284,37 +321,48 @@ fn report_html_renders_in_a_real_browser() {
         ],
         dir.path(),
     ));
-    let page = dir.path().join("r/report.html");
-    let profile = dir.path().join("profile");
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed: {log}");
+    let Some(dom) = rendered_dom(&dir.path().join("r/report.html"), &dir.path().join("p")) else {
+        return;
+    };
     assert!(
-        dom.contains("<svg") && dom.contains("gateway-user-order") && dom.contains("<table>"),
+        dom.contains("<svg") && dom.contains("gateway-user-order") && dom.contains("<table"),
         "page did not render:\n{dom}"
     );
-    assert!(
-        !log.contains("Uncaught") && !log.contains("SyntaxError"),
-        "page errors:\n{log}"
-    );
+    // The answer first: the headline, then the topology, then the charts, the model last.
+    let at = |s: &str| {
+        dom.find(s)
+            .unwrap_or_else(|| panic!("no `{s}` in the page"))
+    };
+    assert!(at("Throughput") < at("Topology"));
+    assert!(at("Topology") < at("Charts"));
+    assert!(at("Charts") < at("How this was made"));
+    assert!(dom.contains("Bottleneck") && dom.contains("Saturated"));
+}
+
+#[test]
+fn a_sweep_report_leads_with_the_knee_and_the_slo_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&meshsim(
+        &[
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=200,600,1000",
+            "--reps",
+            "2",
+            "--duration",
+            "6",
+            "--slo",
+            "p99<=50ms",
+            "--out",
+            "s",
+            "-q",
+        ],
+        dir.path(),
+    ));
+    let page = std::fs::read_to_string(dir.path().join("s/report.html")).unwrap();
+    assert!(page.contains("p99 leaves its floor") || page.contains("p99 stays within"));
+    assert!(page.contains("SLO <b>p99&lt;=50ms</b>: met at"), "{page}");
+    rendered_dom(&dir.path().join("s/report.html"), &dir.path().join("p"));
 }
 
 #[test]

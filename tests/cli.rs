@@ -138,11 +138,14 @@ fn seed_toml_is_exactly_the_builtin_model_and_init_writes_it() {
     let out = meshsim(&["init", "mine.toml"], dir.path());
     assert!(out.status.success());
     // The built-in model, named after the file so that its results do not land in the
-    // built-in model's output folder.
+    // built-in model's output folder, under the line that points editors at its schema.
     let written = std::fs::read_to_string(dir.path().join("mine.toml")).unwrap();
     assert_eq!(
         written,
-        file.replacen("name = \"gateway-user-order\"", "name = \"mine\"", 1)
+        format!(
+            "#:schema ./meshsim.schema.json\n{}",
+            file.replacen("name = \"gateway-user-order\"", "name = \"mine\"", 1)
+        )
     );
     assert_ne!(written, file);
     // A second init refuses to overwrite.

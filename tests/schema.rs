@@ -15,7 +15,8 @@ fn meshsim(args: &[&str]) -> std::process::Output {
 fn schema() -> jsonschema::Validator {
     let out = meshsim(&["schema"]);
     assert!(out.status.success(), "meshsim schema failed");
-    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the schema is JSON");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the schema is JSON");
     jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
 }
 
@@ -76,18 +77,45 @@ service_ms = 2
 #[test]
 fn broken_models_fail_the_schema_where_the_loader_fails_them() {
     let validator = schema();
-    assert!(violations(&validator, SMALL).is_empty(), "the base model is valid");
+    assert!(
+        violations(&validator, SMALL).is_empty(),
+        "the base model is valid"
+    );
     let broken = [
         // (what is changed, replaced by, the path the schema must name)
         ("rate_per_s = 100", "rate = 100", "/workload"),
         ("type = \"open\"", "type = \"opne\"", "/workload/type"),
-        ("duration_s = 60", "duration_s = \"60\"", "/simulation/duration_s"),
-        ("mean_ms = 5", "mean = 5", "/services/api/endpoints/get/service_ms"),
-        ("\"exponential\"", "\"expo\"", "/services/api/endpoints/get/service_ms"),
-        ("probability = 0.3", "probability = 1.5", "/services/api/endpoints/get/calls/0/0"),
-        ("route = \"api.get\"", "route = \"api\"", "/workload/mix/0/route"),
+        (
+            "duration_s = 60",
+            "duration_s = \"60\"",
+            "/simulation/duration_s",
+        ),
+        (
+            "mean_ms = 5",
+            "mean = 5",
+            "/services/api/endpoints/get/service_ms",
+        ),
+        (
+            "\"exponential\"",
+            "\"expo\"",
+            "/services/api/endpoints/get/service_ms",
+        ),
+        (
+            "probability = 0.3",
+            "probability = 1.5",
+            "/services/api/endpoints/get/calls/0/0",
+        ),
+        (
+            "route = \"api.get\"",
+            "route = \"api\"",
+            "/workload/mix/0/route",
+        ),
         ("[gateway]", "[gateway]\nworkers = 0", "/gateway/workers"),
-        ("service_ms = 2", "service_ms = -2", "/services/db/endpoints/query/service_ms"),
+        (
+            "service_ms = 2",
+            "service_ms = -2",
+            "/services/db/endpoints/query/service_ms",
+        ),
     ];
     for (from, to, path) in broken {
         let text = SMALL.replacen(from, to, 1);
@@ -115,7 +143,10 @@ fn the_schema_describes_every_field_for_the_editor() {
             }
         }
     }
-    assert!(missing.is_empty(), "fields without a description: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "fields without a description: {missing:?}"
+    );
 }
 
 #[test]
@@ -123,7 +154,11 @@ fn init_points_the_model_at_the_schema_it_writes() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("mine.toml");
     let out = meshsim(&["init", model.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&model).unwrap();
     assert!(
         text.starts_with("#:schema ./meshsim.schema.json\n"),
@@ -134,6 +169,10 @@ fn init_points_the_model_at_the_schema_it_writes() {
     assert_eq!(written, meshsim(&["schema"]).stdout);
     // The comment does not stop the model from loading, and the model satisfies its schema.
     let check = meshsim(&["check", model.to_str().unwrap()]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert!(violations(&schema(), &text).is_empty());
 }

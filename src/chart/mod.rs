@@ -11,6 +11,7 @@ pub mod measured;
 mod render;
 pub mod run;
 pub mod sweep;
+pub mod topology;
 
 pub use render::{render_png, render_svg};
 

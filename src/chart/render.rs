@@ -16,7 +16,6 @@ fn colour(s: &Series) -> RGBColor {
     }
 }
 
-/// Renders a PNG image.
 /// The style with the image grown to give each of many stacked panels room (260 px per panel
 /// at the default size, beyond the first three), so that axis labels never overlap.
 fn grown(figure: &Figure, style: &Style) -> Style {
@@ -28,6 +27,7 @@ fn grown(figure: &Figure, style: &Style) -> Style {
     }
 }
 
+/// Renders a PNG image.
 pub fn render_png(figure: &Figure, style: &Style) -> Result<Vec<u8>, String> {
     let style = &grown(figure, style);
     let (w, h) = (style.width, style.height);
@@ -37,6 +37,11 @@ pub fn render_png(figure: &Figure, style: &Style) -> Result<Vec<u8>, String> {
         draw(&root, figure, style)?;
         root.present().map_err(|e| e.to_string())?;
     }
+    encode_png(&rgb, w, h)
+}
+
+/// Encodes an RGB buffer of `w` × `h` pixels as PNG.
+pub(super) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut out, w, h);
@@ -47,7 +52,7 @@ pub fn render_png(figure: &Figure, style: &Style) -> Result<Vec<u8>, String> {
         encoder.set_compression(png::Compression::Best);
         encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-        writer.write_image_data(&rgb).map_err(|e| e.to_string())?;
+        writer.write_image_data(rgb).map_err(|e| e.to_string())?;
     }
     Ok(out)
 }

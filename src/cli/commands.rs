@@ -70,6 +70,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Error> {
             &args.charts.style(),
             "all",
             &format!("{}: one run", model.name),
+            Some(&model),
         )?);
     }
     if !args.quiet {
@@ -143,11 +144,7 @@ pub(super) fn init(args: InitArgs) -> Result<(), Error> {
     doc["name"] = toml_edit::value(name);
     // Taplo-based editors (VS Code's Even Better TOML, Helix, Zed) read this line and complete
     // and check the model against the schema written beside it.
-    let text = format!(
-        "#:schema ./{}\n{}",
-        model::schema::FILE_NAME,
-        doc.to_string()
-    );
+    let text = format!("#:schema ./{}\n{}", model::schema::FILE_NAME, doc);
     let schema_path = args
         .path
         .parent()
@@ -160,6 +157,30 @@ pub(super) fn init(args: InitArgs) -> Result<(), Error> {
         args.path.display(),
         schema_path.display(),
         args.path.display()
+    );
+    Ok(())
+}
+
+pub(super) fn graph(args: GraphArgs) -> Result<(), Error> {
+    let model = args.model.load()?;
+    let out = super::output_dir(args.out.as_ref(), || Path::new("output").join(&model.name))?;
+    let topology = crate::chart::topology::Topology::from_analysis(&model);
+    let files = crate::chart::topology::write(&out, &topology)?;
+    if topology.nodes.len() > crate::chart::topology::MAX_DRAWN_NODES {
+        println!(
+            "{} boxes are too many to draw legibly: wrote the DOT file only (lay it out with Graphviz, e.g. `sfdp -Tsvg`)",
+            topology.nodes.len()
+        );
+    }
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .collect();
+    println!(
+        "{}\nwrote {}/{{{}}}",
+        topology.subtitle,
+        out.display(),
+        names.join(", ")
     );
     Ok(())
 }
@@ -220,13 +241,27 @@ pub(super) fn validate(args: ValidateArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Draws every chart the files in `dir` allow (sweep or run) and writes report.html.
+/// Draws every chart the files in `dir` allow (sweep or run) and writes report.html. For a run,
+/// the topology is drawn too, from `model` or else the folder's `model.toml`.
 pub(super) fn draw_charts(
     dir: &Path,
     style: &crate::chart::Style,
     route: &str,
     title: &str,
+    model: Option<&model::Model>,
 ) -> Result<Vec<PathBuf>, Error> {
+    let is_run = ![
+        "reality.csv",
+        "compare_load.csv",
+        "capacity_search.csv",
+        "points.csv",
+    ]
+    .iter()
+    .any(|f| dir.join(f).is_file());
+    let mut files = Vec::new();
+    if is_run {
+        files.extend(run_topology(dir, model)?);
+    }
     let figures = if dir.join("reality.csv").is_file() {
         crate::chart::measured::figures(dir)
     } else if dir.join("compare_load.csv").is_file() {
@@ -246,7 +281,7 @@ pub(super) fn draw_charts(
             .map(|f| crate::chart::write_figure(dir, f, style))
             .collect::<Result<_, _>>()?
     };
-    let mut files: Vec<PathBuf> = written.into_iter().flatten().collect();
+    files.extend(written.into_iter().flatten());
     let svgs: Vec<PathBuf> = files
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "svg"))
@@ -259,6 +294,46 @@ pub(super) fn draw_charts(
         &svgs,
     )?);
     Ok(files)
+}
+
+/// `topology.{dot,svg,png}` of a run in `dir`, coloured by its results. Without `model`, the
+/// folder's `model.toml` is loaded; when it cannot be (it names a file relative to where it was
+/// first read), the topology is left as it is.
+fn run_topology(dir: &Path, model: Option<&model::Model>) -> Result<Vec<PathBuf>, Error> {
+    let loaded;
+    let model = match model {
+        Some(m) => m,
+        None => match run_model(dir) {
+            Some(m) => {
+                loaded = m;
+                &loaded
+            }
+            None => return Ok(Vec::new()),
+        },
+    };
+    match crate::chart::topology::Topology::from_run(model, dir) {
+        Ok(t) => Ok(crate::chart::topology::write(dir, &t)?),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// The model of the run in `dir`: its `model.toml`, with the files it names (empirical
+/// distributions) looked up beside the folder, or else beside the model file `run.json` names.
+fn run_model(dir: &Path) -> Option<model::Model> {
+    let text = std::fs::read_to_string(dir.join("model.toml")).ok()?;
+    let file = dir.join("model.toml").display().to_string();
+    let original = std::fs::read(dir.join("run.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("model_file")?.as_str().map(PathBuf::from));
+    let bases = [
+        Some(dir.to_path_buf()),
+        original.and_then(|f| f.parent().map(Path::to_path_buf)),
+    ];
+    bases
+        .into_iter()
+        .flatten()
+        .find_map(|base| model::load_str(&text, &file, &base, &[]).ok())
 }
 
 /// The command shown in `report.html`: the one that made the data (from `run.json` or
@@ -313,7 +388,7 @@ pub(super) fn plot(args: PlotArgs) -> Result<(), Error> {
                     "one run"
                 }
             );
-            draw_charts(&args.dir, &style, &args.route, &title)?
+            draw_charts(&args.dir, &style, &args.route, &title, None)?
         }
     };
     for f in &files {

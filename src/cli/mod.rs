@@ -6,7 +6,7 @@ mod interrupt;
 mod planning;
 mod sweeps;
 
-use commands::{analyze, check, draw_charts, init, plot, run, validate};
+use commands::{analyze, check, draw_charts, graph, init, plot, run, validate};
 use sweeps::{main_job, merge, sweep};
 
 use crate::error::Error;
@@ -45,6 +45,9 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a model and print its offered load and utilisation per service, without simulating.
     Check(ModelArgs),
+    /// Draw the model's topology: topology.svg and .png (boxes coloured by the utilisation
+    /// queueing theory predicts, arrows labelled with calls/s) and topology.dot for Graphviz.
+    Graph(GraphArgs),
     /// Print the JSON Schema of the model file (for editors: completion and checking as you type).
     Schema,
     /// Write the built-in model to a file, to start editing.
@@ -525,6 +528,15 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Output folder [default: output/<model name>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Where to write validation.csv.
     #[arg(long, value_name = "DIR", default_value = "output/validation")]
@@ -561,6 +573,7 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Check(args)) => check(args),
         Some(Command::Init(args)) => init(args),
         Some(Command::Schema) => print_schema(),
+        Some(Command::Graph(args)) => graph(args),
         Some(Command::Analyze(args)) => analyze(args),
         Some(Command::Validate(args)) => validate(args),
         Some(Command::Sweep(args)) => sweep(args),

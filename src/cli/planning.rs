@@ -65,7 +65,7 @@ pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
     ];
     if !args.charts.no_charts {
         let title = format!("{}: capacity", model.name);
-        for f in super::draw_charts(&out, &args.charts.style(), "all", &title)? {
+        for f in super::draw_charts(&out, &args.charts.style(), "all", &title, None)? {
             files.extend(f.file_name().map(|n| n.to_string_lossy().into_owned()));
         }
     }
@@ -287,6 +287,7 @@ fn chart_and_list(
             &charts.style(),
             "all",
             title,
+            None,
         )?);
     }
     let names: Vec<String> = written

@@ -143,7 +143,7 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
         );
         outcome
             .files
-            .extend(pool.install(|| draw_charts(&out, &args.charts.style(), "all", &title))?);
+            .extend(pool.install(|| draw_charts(&out, &args.charts.style(), "all", &title, None))?);
     }
     if !args.quiet {
         if outcome.resumed > 0 {
@@ -331,7 +331,7 @@ pub(super) fn merge(args: MergeArgs) -> Result<(), Error> {
         crate::output::write_atomic(&args.out.join("model.toml"), &model)?;
     }
     if !args.charts.no_charts {
-        draw_charts(&args.out, &args.charts.style(), "all", "merged sweep")?;
+        draw_charts(&args.out, &args.charts.style(), "all", "merged sweep", None)?;
     }
     let missing = &merged.missing;
     if !missing.is_empty() {

@@ -8,8 +8,8 @@
 //! reading the same lists as validation does.
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use std::borrow::Cow;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 use super::raw::{RawModel, words};
 
@@ -99,7 +99,9 @@ fn distribution_field(name: &str) -> Value {
                           "description": "A CSV file of measured ms (first field of each line), relative to the model file." }),
         "cv" => json!({ "type": "number", "exclusiveMinimum": 0,
                         "description": "Coefficient of variation (standard deviation ÷ mean)." }),
-        "shape" => json!({ "type": "number", "exclusiveMinimum": 0, "description": "Shape parameter." }),
+        "shape" => {
+            json!({ "type": "number", "exclusiveMinimum": 0, "description": "Shape parameter." })
+        }
         _ => json!({ "type": "number", "minimum": 0, "description": "Milliseconds." }),
     }
 }

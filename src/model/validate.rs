@@ -857,7 +857,6 @@ fn duration_value(value: &toml::Value, path: &str, base_dir: &Path) -> Result<Di
     }
 }
 
-
 fn distribution(t: &toml::Table, path: &str, base_dir: &Path) -> Result<Dist, Invalid> {
     let kinds: Vec<&str> = DISTRIBUTIONS.iter().map(|d| d.0).collect();
     let kind = match t.get("dist") {

@@ -1,5 +1,9 @@
-//! `report.html`: one self-contained page per run or sweep — the charts inline as SVG, the
-//! summary tables, the model and the command that produced it — that opens offline anywhere.
+//! `report.html`: one self-contained page per run or sweep — the headline numbers, the topology
+//! and the charts inline as SVG, the tables, the model and the command that produced it — that
+//! opens offline anywhere.
+
+mod headline;
+mod table;
 
 use crate::output::{OutputError, write_atomic};
 use std::fmt::Write;
@@ -13,56 +17,35 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A CSV file as an HTML table; `keep` filters rows (given the header and the row).
-fn csv_table(
-    path: &Path,
-    keep: impl Fn(&[String], &[String]) -> bool,
-    columns: Option<&[&str]>,
-) -> Option<String> {
-    let mut r = csv::Reader::from_path(path).ok()?;
-    let header: Vec<String> = r.headers().ok()?.iter().map(String::from).collect();
-    let idx: Vec<usize> = match columns {
-        Some(cols) => cols
-            .iter()
-            .filter_map(|c| header.iter().position(|h| h == c))
-            .collect(),
-        None => (0..header.len()).collect(),
-    };
-    let mut s = String::from("<table><thead><tr>");
-    for &i in &idx {
-        let _ = write!(s, "<th>{}</th>", escape(&header[i]));
-    }
-    s.push_str("</tr></thead><tbody>");
-    for rec in r.records().flatten() {
-        let row: Vec<String> = rec.iter().map(String::from).collect();
-        if !keep(&header, &row) {
-            continue;
-        }
-        s.push_str("<tr>");
-        for &i in &idx {
-            let v = row.get(i).map(String::as_str).unwrap_or("");
-            let class = if v.parse::<f64>().is_ok() {
-                " class=\"n\""
-            } else {
-                ""
-            };
-            let _ = write!(s, "<td{class}>{}</td>", escape(v));
-        }
-        s.push_str("</tr>");
-    }
-    s.push_str("</tbody></table>");
-    Some(s)
-}
-
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:2rem auto;max-width:1250px;color:#222;padding:0 1rem}\
 h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}\
-.meta{color:#555}code,pre{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:.85rem}\
-pre{background:#f6f8fa;padding:1rem;overflow:auto;border-radius:4px}\
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;display:block;overflow-x:auto}\
-th,td{border:1px solid #ddd;padding:.25rem .5rem;white-space:nowrap}th{background:#f0f3f6;text-align:left}\
-td.n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1rem 0}figure svg{width:100%;height:auto;border:1px solid #eee}";
+.meta,.note{color:#555}.note{font-size:.8rem;margin:.2rem 0 1rem}code,pre{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:.85rem}\
+pre{background:#f6f8fa;padding:1rem;overflow:auto;border-radius:4px;white-space:pre-wrap}\
+.tw{max-width:100%}table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0;max-width:100%}\
+th,td{border:1px solid #ddd;padding:.25rem .45rem}td{white-space:nowrap}th{background:#f0f3f6;text-align:left;vertical-align:bottom;font-weight:600}\
+table.sortable th{cursor:pointer}th.asc::after{content:' ▲'}th.desc::after{content:' ▼'}\
+td.n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1rem 0}figure svg{width:100%;height:auto;border:1px solid #eee}\
+.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}.card{flex:1 1 10rem;border:1px solid #ddd;border-radius:6px;padding:.6rem .8rem;background:#fafbfc}\
+.card .k{font-size:.8rem;color:#555;text-transform:uppercase;letter-spacing:.03em}.card .v{font-size:1.5rem;font-weight:600;margin:.2rem 0;overflow-wrap:anywhere}.card .d{font-size:.8rem;color:#555}\
+.card.alarm{border-color:#d55e00;background:#fff4ec}.card.alarm .v{color:#b04a00}ul.headline{font-size:1.05rem;line-height:1.6}\
+.wide{outline:2px dashed #d55e00}details summary{cursor:pointer;font-weight:600}";
+
+/// Click a header to sort by it (numbers by value, text alphabetically; again to reverse). A
+/// table wider than the page is outlined, so that a layout regression shows (and tests see it).
+const SCRIPT: &str = "document.querySelectorAll('table.sortable').forEach(function(t){\
+var hs=t.tHead.rows[0].cells;Array.prototype.forEach.call(hs,function(h,i){h.addEventListener('click',function(){\
+var b=t.tBodies[0],rs=Array.prototype.slice.call(b.rows),asc=!h.classList.contains('asc');\
+Array.prototype.forEach.call(hs,function(x){x.classList.remove('asc','desc')});h.classList.add(asc?'asc':'desc');\
+rs.sort(function(p,q){var a=p.cells[i],c=q.cells[i],x=a.dataset.v,y=c.dataset.v;\
+var r=(x!==undefined&&y!==undefined)?parseFloat(x)-parseFloat(y):a.textContent.localeCompare(c.textContent);return asc?r:-r});\
+rs.forEach(function(r){b.appendChild(r)})})})});\
+function markWide(){document.querySelectorAll('.tw').forEach(function(w){w.classList.toggle('wide',w.scrollWidth>document.body.clientWidth+1)})}\
+markWide();window.addEventListener('resize',markWide);";
 
 /// Writes `DIR/report.html` from the files in `dir`; `charts` are SVG files to inline.
+///
+/// The order is the reader's: the headline (the answer), the topology, the charts, the tables,
+/// and last how the results were made (command, version, model).
 pub fn write_report(
     dir: &Path,
     title: &str,
@@ -70,16 +53,26 @@ pub fn write_report(
     charts: &[PathBuf],
 ) -> Result<PathBuf, OutputError> {
     let mut body = String::new();
-    let _ = write!(
-        body,
-        "<h1>{}</h1><p class=\"meta\">meshsim {} — <code>{}</code></p>",
-        escape(title),
-        env!("CARGO_PKG_VERSION"),
-        escape(command)
-    );
+    let _ = write!(body, "<h1>{}</h1>", escape(title));
+    let sweep = dir.join("points.csv").is_file();
+    let headline = if sweep {
+        headline::sweep(dir)
+    } else {
+        headline::run(dir)
+    };
+    if let Some(h) = headline {
+        body.push_str(&h);
+    }
+    if let Ok(svg) = std::fs::read_to_string(dir.join("topology.svg")) {
+        let start = svg.find("<svg").unwrap_or(0);
+        let _ = write!(body, "<h2>Topology</h2><figure>{}</figure>", &svg[start..]);
+    }
     if !charts.is_empty() {
         body.push_str("<h2>Charts</h2>");
         for c in charts {
+            if c.file_name().is_some_and(|f| f == "topology.svg") {
+                continue;
+            }
             if let Ok(svg) = std::fs::read_to_string(c) {
                 let start = svg.find("<svg").unwrap_or(0);
                 let _ = write!(body, "<figure>{}</figure>", &svg[start..]);
@@ -91,10 +84,6 @@ pub fn write_report(
         ("services.csv", "Services"),
         ("links.csv", "Links (per direction)"),
         ("edges.csv", "Calls per edge (attempts, retries, timeouts)"),
-        (
-            "breakdown.csv",
-            "Where the time goes (mean ms per hop and component)",
-        ),
         ("hosts.csv", "Hosts: CPU utilisation and calls computing"),
         ("scaling.csv", "Autoscaling decisions"),
         ("cost.csv", "Cost at the simulated load"),
@@ -106,31 +95,45 @@ pub fn write_report(
         ),
         (
             "reality.csv",
-            "Measured and predicted, per load, route and metric (error = (predicted − measured) / measured; the ci95 columns are 95% half-widths)",
+            "Measured and predicted, per load, route and metric (error = (predicted − measured) / measured; ± are 95% half-widths)",
         ),
     ];
     for (file, heading) in run_tables {
-        if let Some(t) = csv_table(&dir.join(file), |_, _| true, None) {
+        let shape = table::Shape {
+            merge_ci: file == "reality.csv",
+            ..Default::default()
+        };
+        if let Some(t) = table::csv_table(&dir.join(file), &shape) {
             let _ = write!(body, "<h2>{}</h2>{t}", escape(heading));
         }
     }
     if let Some(t) = hop_ranking(&dir.join("breakdown.csv")) {
         let _ = write!(
             body,
-            "<h2>Which hop is to blame: per route, the hops with the largest share of the mean latency</h2>{t}"
+            "<h2>Which hop is to blame: per route, the hops with the largest share of the mean latency</h2>{t}<p class=\"note\">Every hop and component: <code>breakdown.csv</code>.</p>"
         );
     }
     if let Some(t) = points_table(&dir.join("points.csv")) {
         let _ = write!(
             body,
-            "<h2>Sweep points (all routes; <code>_ci95</code> is the 95% CI half-width)</h2>{t}"
+            "<h2>Sweep points (all routes; ± is the 95% confidence half-width)</h2>{t}"
         );
     }
+    let _ = write!(
+        body,
+        "<h2>How this was made</h2><p class=\"meta\">meshsim {} — <code>{}</code></p>",
+        env!("CARGO_PKG_VERSION"),
+        escape(command)
+    );
     if let Ok(model) = std::fs::read_to_string(dir.join("model.toml")) {
-        let _ = write!(body, "<h2>Model</h2><pre>{}</pre>", escape(&model));
+        let _ = write!(
+            body,
+            "<details><summary>Model (model.toml)</summary><pre>{}</pre></details>",
+            escape(&model)
+        );
     }
     let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>{body}<script>{SCRIPT}</script></body></html>\n",
         escape(title)
     );
     let path = dir.join("report.html");
@@ -195,10 +198,12 @@ fn hop_ranking(path: &Path) -> Option<String> {
         for (rank, h) in of.iter().take(5).enumerate() {
             let _ = write!(
                 rows,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.1}%</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"n\" data-v=\"{}\">{}</td><td>{}</td><td class=\"n\" data-v=\"{:.6}\">{:.3}</td><td class=\"n\">{:.1}%</td><td>{}</td></tr>",
                 escape(route),
                 rank + 1,
+                rank + 1,
                 escape(&h.1),
+                h.2,
                 h.2,
                 if total > 0.0 {
                     100.0 * h.2 / total
@@ -213,7 +218,7 @@ fn hop_ranking(path: &Path) -> Option<String> {
         return None;
     }
     Some(format!(
-        "<table><tr><th>route</th><th>rank</th><th>hop</th><th>mean ms</th><th>share of the route's mean</th><th>mostly</th></tr>{rows}</table>"
+        "<div class=\"tw\"><table class=\"sortable\"><thead><tr><th>route</th><th>rank</th><th>hop</th><th>mean (ms)</th><th>share of the route's mean</th><th>mostly</th></tr></thead><tbody>{rows}</tbody></table></div>"
     ))
 }
 
@@ -242,14 +247,14 @@ fn points_table(path: &Path) -> Option<String> {
         }
     }
     let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
-    csv_table(
+    let keep = |csv: &table::Csv, row: &[String]| csv.col("route").is_some_and(|i| row[i] == "all");
+    table::csv_table(
         path,
-        |h, row| {
-            h.iter()
-                .position(|c| c == "route")
-                .is_some_and(|i| row[i] == "all")
+        &table::Shape {
+            columns: Some(&cols),
+            merge_ci: true,
+            keep: Some(&keep),
         },
-        Some(&cols),
     )
 }
 

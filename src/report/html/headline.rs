@@ -1,0 +1,341 @@
+//! The answer before the details: the few numbers a reader of `report.html` looks for first,
+//! read from the output folder's CSV files. A run gets throughput, errors, p50/p99, the
+//! bottleneck, saturation and cost; a sweep gets where p99 leaves its floor (the knee) and the
+//! SLO verdicts.
+
+use super::escape;
+use super::table::{Csv, rounded};
+use std::fmt::Write;
+use std::path::Path;
+
+/// How far above its lowest value p99 must rise to have "left its floor": the knee of a sweep.
+pub const KNEE_FACTOR: f64 = 1.5;
+
+/// One card of the headline.
+struct Card {
+    label: &'static str,
+    value: String,
+    detail: String,
+    /// Drawn in the warning colour (errors, saturation).
+    alarm: bool,
+}
+
+fn cards_html(cards: &[Card]) -> String {
+    let mut s = String::from("<div class=\"cards\">");
+    for c in cards {
+        let _ = write!(
+            s,
+            "<div class=\"card{}\"><div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"d\">{}</div></div>",
+            if c.alarm { " alarm" } else { "" },
+            c.label,
+            escape(&c.value),
+            escape(&c.detail)
+        );
+    }
+    s.push_str("</div>");
+    s
+}
+
+/// The headline of a run folder, or `None` when it has no `summary.csv`.
+pub fn run(dir: &Path) -> Option<String> {
+    let summary = Csv::read(&dir.join("summary.csv"))?;
+    let route = summary.col("route")?;
+    let all = summary
+        .rows
+        .iter()
+        .find(|r| r[route] == "all")
+        .or((summary.rows.len() == 1).then(|| &summary.rows[0]))?;
+    let num = |name: &str| summary.num(all, name).unwrap_or(f64::NAN);
+    let requests = num("requests");
+    let errors = num("errors");
+    let error_rate = num("error_rate");
+    let mut cards = vec![
+        Card {
+            label: "Throughput",
+            value: format!("{} req/s", rounded(&num("throughput_rps").to_string())),
+            detail: format!("{} requests measured", rounded(&requests.to_string())),
+            alarm: false,
+        },
+        Card {
+            label: "Errors",
+            value: format!("{}%", rounded(&(100.0 * error_rate).to_string())),
+            detail: format!("{} failed", rounded(&errors.to_string())),
+            alarm: errors > 0.0,
+        },
+        Card {
+            label: "Latency p50 / p99",
+            value: format!(
+                "{} / {} ms",
+                rounded(&num("p50_ms").to_string()),
+                rounded(&num("p99_ms").to_string())
+            ),
+            detail: format!(
+                "mean {} ms, max {} ms",
+                rounded(&num("mean_ms").to_string()),
+                rounded(&num("max_ms").to_string())
+            ),
+            alarm: false,
+        },
+    ];
+    if let Some(card) = bottleneck(dir) {
+        cards.push(card);
+    }
+    let saturated: Vec<&str> = summary
+        .rows
+        .iter()
+        .filter(|r| r[route] != "all" && summary.num(r, "saturated").unwrap_or(0.0) > 0.0)
+        .map(|r| r[route].as_str())
+        .collect();
+    cards.push(Card {
+        label: "Saturated",
+        value: if saturated.is_empty() {
+            "no".into()
+        } else {
+            "yes".into()
+        },
+        detail: if saturated.is_empty() {
+            format!(
+                "{}% of requests still in flight at the end",
+                rounded(&(100.0 * num("backlog_share")).to_string())
+            )
+        } else {
+            format!("backlog growing: {}", saturated.join(", "))
+        },
+        alarm: !saturated.is_empty(),
+    });
+    if let Some(card) = cost(dir) {
+        cards.push(card);
+    }
+    Some(cards_html(&cards))
+}
+
+/// The busiest service (or gateway) of `services.csv`.
+fn bottleneck(dir: &Path) -> Option<Card> {
+    let services = Csv::read(&dir.join("services.csv"))?;
+    let name = services.col("service")?;
+    let busiest = services.rows.iter().max_by(|a, b| {
+        let u = |r: &Vec<String>| services.num(r, "utilisation").unwrap_or(0.0);
+        u(a).total_cmp(&u(b))
+    })?;
+    let u = services.num(busiest, "utilisation")?;
+    Some(Card {
+        label: "Bottleneck",
+        value: busiest[name].clone(),
+        detail: format!("utilisation {}%", rounded(&(100.0 * u).to_string())),
+        alarm: u >= 0.9,
+    })
+}
+
+/// The total of `cost.csv`, when the model has prices.
+fn cost(dir: &Path) -> Option<Card> {
+    let cost = Csv::read(&dir.join("cost.csv"))?;
+    let item = cost.col("item")?;
+    let total = cost.rows.iter().find(|r| r[item] == "total")?;
+    Some(Card {
+        label: "Cost",
+        value: format!(
+            "{} per hour",
+            rounded(&cost.num(total, "cost_per_hour")?.to_string())
+        ),
+        detail: cost
+            .num(total, "cost_per_million_requests")
+            .map(|m| {
+                format!(
+                    "{} per million successful requests",
+                    rounded(&m.to_string())
+                )
+            })
+            .unwrap_or_default(),
+        alarm: false,
+    })
+}
+
+/// The headline of a sweep folder (`points.csv`, and `slo.csv` with `--slo`).
+pub fn sweep(dir: &Path) -> Option<String> {
+    let points = Csv::read(&dir.join("points.csv"))?;
+    let route = points.col("route")?;
+    // The parameters are the columns between point_id and route; the first is the x axis.
+    let params: Vec<usize> = (1..route).collect();
+    let x = *params.first()?;
+    let mut sentences = Vec::new();
+    let rows: Vec<&Vec<String>> = points.rows.iter().filter(|r| r[route] == "all").collect();
+    // One series per value of the other parameters.
+    let mut series: Vec<(String, Vec<&Vec<String>>)> = Vec::new();
+    for r in rows {
+        let key: Vec<String> = params[1..]
+            .iter()
+            .map(|&p| format!("{} = {}", points.header[p], r[p]))
+            .collect();
+        let key = key.join(", ");
+        match series.iter_mut().find(|s| s.0 == key) {
+            Some(s) => s.1.push(r),
+            None => series.push((key, vec![r])),
+        }
+    }
+    let x_name = &points.header[x];
+    for (key, mut rows) in series.into_iter().take(6) {
+        rows.sort_by(|a, b| {
+            let v = |r: &Vec<String>| r[x].parse::<f64>().unwrap_or(f64::NAN);
+            v(a).total_cmp(&v(b))
+        });
+        let p99: Vec<f64> = rows
+            .iter()
+            .map(|r| points.num(r, "p99_ms").unwrap_or(f64::NAN))
+            .collect();
+        let floor = p99
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        if !floor.is_finite() {
+            continue;
+        }
+        let within = if key.is_empty() {
+            String::new()
+        } else {
+            format!(" ({key})")
+        };
+        let knee = p99.iter().position(|&v| v > KNEE_FACTOR * floor);
+        let sentence = match knee {
+            Some(k) => format!(
+                "p99 leaves its floor (rises above {KNEE_FACTOR}× its lowest, {} ms) at <b>{x_name} = {}</b>{within}: {} ms there{}",
+                rounded(&floor.to_string()),
+                escape(&rows[k][x]),
+                rounded(&p99[k].to_string()),
+                if k > 0 {
+                    format!(
+                        ", after {} ms at {}",
+                        rounded(&p99[k - 1].to_string()),
+                        escape(&rows[k - 1][x])
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+            None => format!(
+                "p99 stays within {KNEE_FACTOR}× its floor of {} ms over the whole range of {x_name}{within}",
+                rounded(&floor.to_string())
+            ),
+        };
+        let saturated = rows
+            .iter()
+            .find(|r| points.num(r, "saturated").unwrap_or(0.0) > 0.0)
+            .map(|r| format!("; saturated from {x_name} = {}", escape(&r[x])))
+            .unwrap_or_default();
+        sentences.push(format!("{sentence}{saturated}."));
+    }
+    if let Some(slo) = slo_sentences(dir) {
+        sentences.extend(slo);
+    }
+    if sentences.is_empty() {
+        return None;
+    }
+    let mut s = String::from("<ul class=\"headline\">");
+    for line in sentences {
+        let _ = write!(s, "<li>{line}</li>");
+    }
+    s.push_str("</ul>");
+    Some(s)
+}
+
+/// Per SLO of `slo.csv`: how many points meet it, and the first that does not.
+fn slo_sentences(dir: &Path) -> Option<Vec<String>> {
+    let slo = Csv::read(&dir.join("slo.csv"))?;
+    let (name, verdict) = (slo.col("slo")?, slo.col("verdict")?);
+    // The parameters sit between point_id and slo.
+    let params = 1..name;
+    let at = |r: &Vec<String>| {
+        params
+            .clone()
+            .map(|p| format!("{} = {}", slo.header[p], escape(&r[p])))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut names: Vec<&str> = Vec::new();
+    for r in &slo.rows {
+        if !names.contains(&r[name].as_str()) {
+            names.push(&r[name]);
+        }
+    }
+    Some(
+        names
+            .into_iter()
+            .map(|n| {
+                let rows: Vec<&Vec<String>> = slo.rows.iter().filter(|r| r[name] == n).collect();
+                let failing: Vec<&&Vec<String>> =
+                    rows.iter().filter(|r| r[verdict] != "meets").collect();
+                let first = failing
+                    .first()
+                    .map(|r| format!("; first miss at {} ({})", at(r), escape(&r[verdict])))
+                    .unwrap_or_default();
+                format!(
+                    "SLO <b>{}</b>: met at {} of {} points{first}.",
+                    escape(n),
+                    rows.len() - failing.len(),
+                    rows.len()
+                )
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_knee_is_the_first_point_where_p99_rises_past_its_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("point_id,workload.rate_per_s,route,p99_ms,saturated\n");
+        // Out of order on purpose: the knee follows the parameter, not the row order.
+        for (id, (rate, p99)) in [
+            (300, 14.0),
+            (100, 10.0),
+            (200, 11.0),
+            (400, 16.0),
+            (500, 300.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let saturated = if rate == 500 { 1 } else { 0 };
+            csv.push_str(&format!(
+                "{id},{rate},all,{p99},{saturated}\n{id},{rate},a.b,1,0\n"
+            ));
+        }
+        std::fs::write(dir.path().join("points.csv"), csv).unwrap();
+        let h = sweep(dir.path()).unwrap();
+        // Floor 10 ms; 14 ≤ 15 stays on it, 16 > 15 leaves it.
+        assert!(h.contains("rises above 1.5× its lowest, 10 ms) at <b>workload.rate_per_s = 400</b>: 16 ms there, after 14 ms at 300"), "{h}");
+        assert!(
+            h.contains("saturated from workload.rate_per_s = 500"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn a_run_headline_names_the_busiest_service_and_the_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("summary.csv"),
+            "route,requests,errors,error_rate,throughput_rps,mean_ms,p50_ms,p99_ms,max_ms,saturated,backlog_share\n\
+             a.x,100,2,0.02,10,5,4,20,30,0,0\nall,100,2,0.02,10,5,4,20,30,0,0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("services.csv"),
+            "service,utilisation\ngateway,0.1\ndb,0.93\na,0.5\n",
+        )
+        .unwrap();
+        let h = run(dir.path()).unwrap();
+        assert!(
+            h.contains("<div class=\"v\">db</div><div class=\"d\">utilisation 93%"),
+            "{h}"
+        );
+        assert!(
+            h.contains("card alarm\"><div class=\"k\">Errors</div><div class=\"v\">2%"),
+            "{h}"
+        );
+        assert!(h.contains("<div class=\"v\">4 / 20 ms</div>"), "{h}");
+    }
+}
