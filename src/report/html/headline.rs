@@ -11,6 +11,20 @@ use std::path::Path;
 /// How far above its lowest value p99 must rise to have "left its floor": the knee of a sweep.
 pub const KNEE_FACTOR: f64 = 1.5;
 
+/// A headline number: three significant figures (whole numbers keep every digit, grouped).
+fn short(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 || x.abs() >= 100.0 {
+        return rounded(&x.round().to_string());
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// One card of the headline.
 struct Card {
     label: &'static str,
@@ -52,27 +66,23 @@ pub fn run(dir: &Path) -> Option<String> {
     let mut cards = vec![
         Card {
             label: "Throughput",
-            value: format!("{} req/s", rounded(&num("throughput_rps").to_string())),
-            detail: format!("{} requests measured", rounded(&requests.to_string())),
+            value: format!("{} req/s", short(num("throughput_rps"))),
+            detail: format!("{} requests measured", short(requests)),
             alarm: false,
         },
         Card {
             label: "Errors",
-            value: format!("{}%", rounded(&(100.0 * error_rate).to_string())),
-            detail: format!("{} failed", rounded(&errors.to_string())),
+            value: format!("{}%", short(100.0 * error_rate)),
+            detail: format!("{} failed", short(errors)),
             alarm: errors > 0.0,
         },
         Card {
             label: "Latency p50 / p99",
-            value: format!(
-                "{} / {} ms",
-                rounded(&num("p50_ms").to_string()),
-                rounded(&num("p99_ms").to_string())
-            ),
+            value: format!("{} / {} ms", short(num("p50_ms")), short(num("p99_ms"))),
             detail: format!(
                 "mean {} ms, max {} ms",
-                rounded(&num("mean_ms").to_string()),
-                rounded(&num("max_ms").to_string())
+                short(num("mean_ms")),
+                short(num("max_ms"))
             ),
             alarm: false,
         },
@@ -96,7 +106,7 @@ pub fn run(dir: &Path) -> Option<String> {
         detail: if saturated.is_empty() {
             format!(
                 "{}% of requests still in flight at the end",
-                rounded(&(100.0 * num("backlog_share")).to_string())
+                short(100.0 * num("backlog_share"))
             )
         } else {
             format!("backlog growing: {}", saturated.join(", "))
@@ -121,7 +131,7 @@ fn bottleneck(dir: &Path) -> Option<Card> {
     Some(Card {
         label: "Bottleneck",
         value: busiest[name].clone(),
-        detail: format!("utilisation {}%", rounded(&(100.0 * u).to_string())),
+        detail: format!("utilisation {}%", short(100.0 * u)),
         alarm: u >= 0.9,
     })
 }
@@ -139,12 +149,7 @@ fn cost(dir: &Path) -> Option<Card> {
         ),
         detail: cost
             .num(total, "cost_per_million_requests")
-            .map(|m| {
-                format!(
-                    "{} per million successful requests",
-                    rounded(&m.to_string())
-                )
-            })
+            .map(|m| format!("{} per million successful requests", short(m)))
             .unwrap_or_default(),
         alarm: false,
     })
@@ -173,6 +178,21 @@ pub fn sweep(dir: &Path) -> Option<String> {
         }
     }
     let x_name = &points.header[x];
+    let mut cards = vec![Card {
+        label: "Points",
+        value: format!(
+            "{} × {}",
+            points.rows.iter().filter(|r| r[route] == "all").count(),
+            points
+                .rows
+                .first()
+                .and_then(|r| points.num(r, "replications"))
+                .map_or("?".into(), short)
+        ),
+        detail: "points × replications each".into(),
+        alarm: false,
+    }];
+    let single = series.len() == 1;
     for (key, mut rows) in series.into_iter().take(6) {
         rows.sort_by(|a, b| {
             let v = |r: &Vec<String>| r[x].parse::<f64>().unwrap_or(f64::NAN);
@@ -196,16 +216,49 @@ pub fn sweep(dir: &Path) -> Option<String> {
             format!(" ({key})")
         };
         let knee = p99.iter().position(|&v| v > KNEE_FACTOR * floor);
+        let first_saturated = rows
+            .iter()
+            .position(|r| points.num(r, "saturated").unwrap_or(0.0) > 0.0);
+        if single {
+            cards.push(Card {
+                label: "p99 floor",
+                value: format!("{} ms", short(floor)),
+                detail: "the lowest p99 of the sweep".into(),
+                alarm: false,
+            });
+            cards.push(Card {
+                label: "Knee",
+                value: knee.map_or("none".into(), |k| rows[k][x].clone()),
+                detail: match knee {
+                    Some(k) => format!(
+                        "{x_name}: p99 {} ms, above {KNEE_FACTOR}× the floor",
+                        short(p99[k])
+                    ),
+                    None => format!("p99 within {KNEE_FACTOR}× its floor throughout"),
+                },
+                alarm: false,
+            });
+            cards.push(Card {
+                label: "Saturated",
+                value: first_saturated.map_or("no".into(), |k| format!("from {}", rows[k][x])),
+                detail: if first_saturated.is_some() {
+                    format!("{x_name}: the backlog grew through the run")
+                } else {
+                    "no point's backlog grew".into()
+                },
+                alarm: first_saturated.is_some(),
+            });
+        }
         let sentence = match knee {
             Some(k) => format!(
                 "p99 leaves its floor (rises above {KNEE_FACTOR}× its lowest, {} ms) at <b>{x_name} = {}</b>{within}: {} ms there{}",
-                rounded(&floor.to_string()),
+                short(floor),
                 escape(&rows[k][x]),
-                rounded(&p99[k].to_string()),
+                short(p99[k]),
                 if k > 0 {
                     format!(
                         ", after {} ms at {}",
-                        rounded(&p99[k - 1].to_string()),
+                        short(p99[k - 1]),
                         escape(&rows[k - 1][x])
                     )
                 } else {
@@ -214,13 +267,11 @@ pub fn sweep(dir: &Path) -> Option<String> {
             ),
             None => format!(
                 "p99 stays within {KNEE_FACTOR}× its floor of {} ms over the whole range of {x_name}{within}",
-                rounded(&floor.to_string())
+                short(floor)
             ),
         };
-        let saturated = rows
-            .iter()
-            .find(|r| points.num(r, "saturated").unwrap_or(0.0) > 0.0)
-            .map(|r| format!("; saturated from {x_name} = {}", escape(&r[x])))
+        let saturated = first_saturated
+            .map(|k| format!("; saturated from {x_name} = {}", escape(&rows[k][x])))
             .unwrap_or_default();
         sentences.push(format!("{sentence}{saturated}."));
     }
@@ -230,7 +281,8 @@ pub fn sweep(dir: &Path) -> Option<String> {
     if sentences.is_empty() {
         return None;
     }
-    let mut s = String::from("<ul class=\"headline\">");
+    let mut s = cards_html(&cards);
+    s.push_str("<ul class=\"headline\">");
     for line in sentences {
         let _ = write!(s, "<li>{line}</li>");
     }
