@@ -5,25 +5,35 @@
 //! errors: unknown fields, wrong types) → [`validate`] (meaning: ranges, names, cycles) → [`Model`].
 //! Every error becomes a [`Diagnostic`] pointing at file, line and column.
 
+mod admission;
+mod autoscale;
+mod check;
 mod diagnostic;
 mod dist;
 mod downstream;
+mod faults;
 mod hosts;
+mod links;
 mod overrides;
+mod pattern;
+mod policy;
+mod prices;
 pub mod raw;
-mod resilience;
 pub mod schema;
+mod services;
 mod validate;
+mod workload;
 
+pub use admission::RateLimit;
+pub use autoscale::{Autoscale, ScaleMetric};
 pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
 pub use dist::{Dist, erfc, gamma_fn};
 pub use downstream::{CallCount, Downstream};
+pub use faults::{Fault, FaultKind};
 pub use hosts::{Host, HostId};
 pub use overrides::Override;
-pub use resilience::{
-    ArrivalPattern, Autoscale, Backoff, BreakerPolicy, CallPolicy, Edge, Fault, FaultKind, Jitter,
-    RateLimit, RetryBudget, RetryPolicy, ScaleMetric,
-};
+pub use pattern::ArrivalPattern;
+pub use policy::{Backoff, BreakerPolicy, CallPolicy, Edge, Jitter, RetryBudget, RetryPolicy};
 
 use crate::engine::SimTime;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,10 @@
 //! A [`Dist`] is validated once when the model is loaded and keeps its `rand_distr` sampler with
 //! precomputed parameters, so sampling in the event loop does no parameter arithmetic.
 
+mod parse;
+
+pub(super) use parse::duration_value;
+
 use crate::engine::{SimRng, SimTime};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp, Gamma, LogNormal, Normal, Pareto, Weibull};
