@@ -1,7 +1,8 @@
 //! What a model asks of each station without simulating it: visit rates, offered load and
 //! utilisation (used by `meshsim check` and to warn before a run that a station is saturated).
 
-use crate::model::{EndpointId, Model, Workload};
+use crate::model::{EndpointId, Model, ServiceId, Workload};
+use std::collections::HashMap;
 
 /// Offered load of a whole model.
 #[derive(Clone, Debug)]
@@ -160,33 +161,49 @@ pub fn offered_load(model: &Model) -> OfferedLoad {
 }
 
 fn link_loads(model: &Model, visits: &[f64], throughput: f64) -> Vec<LinkLoad> {
-    let mut out = Vec::new();
-    for link in &model.links {
+    // Messages and bits per link direction (2·link + direction), accumulated in one pass over
+    // the calls; the directions a (from, to) pair of services crosses are looked up once.
+    let mut directions: HashMap<(ServiceId, ServiceId), Vec<usize>> = HashMap::new();
+    for (l, link) in model.links.iter().enumerate() {
         for dir in 0..2 {
             let (from, to) = (link.ends[dir], link.ends[1 - dir]);
-            let (mut messages, mut bits) = (0.0, 0.0);
-            for (c, caller) in model.endpoints.iter().enumerate() {
-                for d in caller.stages.iter().flatten() {
-                    let callee = &model.endpoints[d.target];
-                    // Each visit of the caller makes this call p·n times on average: the
-                    // request crosses caller → callee, the response crosses back.
-                    let rate = throughput * visits[c] * d.mean_calls();
-                    if (caller.service, callee.service) == (from, to) {
-                        messages += rate;
-                        bits += rate * 8.0 * callee.request_bytes as f64;
-                    }
-                    if (callee.service, caller.service) == (from, to) {
-                        messages += rate;
-                        bits += rate * 8.0 * callee.response_bytes as f64;
-                    }
-                }
-            }
+            directions.entry((from, to)).or_default().push(2 * l + dir);
+        }
+    }
+    let mut messages = vec![0.0; 2 * model.links.len()];
+    let mut bits = vec![0.0; 2 * model.links.len()];
+    let mut add = |pair: (ServiceId, ServiceId), rate: f64, bytes: u64| {
+        for &d in directions.get(&pair).into_iter().flatten() {
+            messages[d] += rate;
+            bits[d] += rate * 8.0 * bytes as f64;
+        }
+    };
+    for (c, caller) in model.endpoints.iter().enumerate() {
+        for d in caller.stages.iter().flatten() {
+            let callee = &model.endpoints[d.target];
+            // Each visit of the caller makes this call p·n times on average: the request
+            // crosses caller → callee, the response crosses back.
+            let rate = throughput * visits[c] * d.mean_calls();
+            add((caller.service, callee.service), rate, callee.request_bytes);
+            add(
+                (callee.service, caller.service),
+                rate,
+                callee.response_bytes,
+            );
+        }
+    }
+    let mut out = Vec::with_capacity(2 * model.links.len());
+    for (l, link) in model.links.iter().enumerate() {
+        for dir in 0..2 {
+            let (from, to) = (link.ends[dir], link.ends[1 - dir]);
             out.push(LinkLoad {
                 link: link.name.clone(),
                 from: model.services[from].name.clone(),
                 to: model.services[to].name.clone(),
-                messages_per_s: messages,
-                utilisation: link.bandwidth_bps.map_or(0.0, |bps| bits / bps),
+                messages_per_s: messages[2 * l + dir],
+                utilisation: link
+                    .bandwidth_bps
+                    .map_or(0.0, |bps| bits[2 * l + dir] / bps),
             });
         }
     }

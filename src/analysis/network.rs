@@ -4,6 +4,7 @@
 
 use super::queueing::{RandomBranch, expected_max_shifted_exponentials, expected_stage_time};
 use super::visits_per_request;
+use crate::model::pairs::PairTable;
 use crate::model::{EndpointId, Model, ServiceId};
 
 /// One direction of a link, as the analysis sees it.
@@ -83,7 +84,7 @@ pub struct Network<'m> {
     /// Services with every callee before its callers.
     pub order: Vec<ServiceId>,
     pub directions: Vec<Direction>,
-    direction_of: Vec<Option<usize>>,
+    direction_of: PairTable,
     /// Whether some stage makes parallel calls.
     pub has_fork_join: bool,
 }
@@ -91,13 +92,12 @@ pub struct Network<'m> {
 impl<'m> Network<'m> {
     pub fn new(model: &'m Model) -> Self {
         let visits = visits_per_request(model);
-        let n = model.services.len();
-        let mut direction_of = vec![None; n * n];
+        let mut direction_of = PairTable::new(model.services.len());
         let mut directions = Vec::new();
         for (l, link) in model.links.iter().enumerate() {
             for dir in 0..2 {
                 let (from, to) = (link.ends[dir], link.ends[1 - dir]);
-                direction_of[from * n + to] = Some(directions.len());
+                direction_of.insert(from, to, directions.len() as u32);
                 directions.push(Direction {
                     link: l,
                     from,
@@ -141,7 +141,7 @@ impl<'m> Network<'m> {
 
     /// The link direction from `from` to `to`, if any.
     pub fn direction(&self, from: ServiceId, to: ServiceId) -> Option<usize> {
-        self.direction_of[from * self.model.services.len() + to]
+        self.direction_of.get(from, to).map(|d| d as usize)
     }
 
     /// Mean and deterministic part of a message's delay from `from` to `to`.

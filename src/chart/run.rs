@@ -1,7 +1,49 @@
 //! Charts of a single run: the latency distribution per route, and the time series.
 
 use super::{Dash, Figure, Panel, Series, Style, Table, model_name};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+
+/// Most routes drawn as bars in the breakdown, and as lines in the latency CDF: beyond them a
+/// chart is unreadable, so a model of thousands of routes shows its busiest (the CSV files keep
+/// every route).
+const BARS: usize = 20;
+const LINES: usize = 8;
+
+/// The `limit` routes with the most requests (`summary.csv`), or `None` when there are no more
+/// than `limit` routes and all are drawn.
+fn busiest_routes(dir: &Path, limit: usize) -> Option<HashSet<String>> {
+    let t = Table::read(&dir.join("summary.csv")).ok()?;
+    let (route, requests) = (t.col("route").ok()?, t.col("requests").ok()?);
+    let mut rows: Vec<usize> = (0..t.rows.len())
+        .filter(|&i| t.rows[i][route] != "all")
+        .collect();
+    if rows.len() <= limit {
+        return None;
+    }
+    rows.sort_by(|&a, &b| t.num(b, requests).total_cmp(&t.num(a, requests)));
+    Some(
+        rows[..limit]
+            .iter()
+            .map(|&i| t.rows[i][route].clone())
+            .collect(),
+    )
+}
+
+/// Routes other than `all` in a table's `route` column.
+fn count_routes(t: &Table, route: usize) -> usize {
+    let names: HashSet<&str> = t.rows.iter().map(|r| r[route].as_str()).collect();
+    names.len() - usize::from(names.contains("all"))
+}
+
+/// The subtitle's note when only the busiest `limit` of `total` routes are drawn.
+fn shown_of(total: usize, limit: usize) -> String {
+    if total > limit {
+        format!(" (the {limit} busiest of {total} routes, and all)")
+    } else {
+        String::new()
+    }
+}
 
 /// Every chart the files in a run folder allow.
 pub fn figures(dir: &Path, style: &Style) -> Result<Vec<Figure>, String> {
@@ -28,31 +70,53 @@ pub fn breakdown(dir: &Path) -> Result<Figure, String> {
         .iter()
         .map(|c| c.as_str().to_string())
         .collect();
+    let mut seen_routes = HashSet::new();
+    let mut seen_components = HashSet::new();
     for row in &t.rows {
-        if !routes.contains(&row[route]) {
+        if seen_routes.insert(row[route].as_str()) {
             routes.push(row[route].clone());
         }
+        seen_components.insert(row[component].as_str());
         if !components.contains(&row[component]) {
             components.push(row[component].clone());
         }
     }
-    components.retain(|c| t.rows.iter().any(|row| row[component] == *c));
+    components.retain(|c| seen_components.contains(c.as_str()));
     // With one route, `all` is the same bar again.
     if routes.len() == 2 && routes[1] == "all" {
         routes.pop();
     }
+    let total_routes = routes.iter().filter(|r| *r != "all").count();
+    if let Some(busiest) = busiest_routes(dir, BARS) {
+        routes.retain(|r| r == "all" || busiest.contains(r));
+    }
+    let index: HashMap<&str, usize> = routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.as_str(), i))
+        .collect();
     let panel = |value: &str, label: &str| -> Result<Panel, String> {
         let v = t.col(value)?;
+        // ms per (route, component), summed over hops in one pass over the rows.
+        let mut sums = vec![vec![0.0; components.len()]; routes.len()];
+        for (i, row) in t.rows.iter().enumerate() {
+            let (Some(&x), Some(k)) = (
+                index.get(row[route].as_str()),
+                components.iter().position(|c| *c == row[component]),
+            ) else {
+                continue;
+            };
+            let ms = t.num(i, v);
+            if ms.is_finite() {
+                sums[x][k] += ms;
+            }
+        }
         let mut bottoms = vec![0.0; routes.len()];
         let mut series = Vec::new();
         for (k, c) in components.iter().enumerate() {
             let mut bars = Vec::new();
-            for (x, r) in routes.iter().enumerate() {
-                let ms: f64 = (0..t.rows.len())
-                    .filter(|&i| t.rows[i][route] == *r && t.rows[i][component] == *c)
-                    .map(|i| t.num(i, v))
-                    .filter(|x| x.is_finite())
-                    .sum();
+            for x in 0..routes.len() {
+                let ms = sums[x][k];
                 if ms > 0.0 {
                     bars.push((x as f64, bottoms[x], bottoms[x] + ms));
                     bottoms[x] += ms;
@@ -81,7 +145,10 @@ pub fn breakdown(dir: &Path) -> Result<Figure, String> {
     Ok(Figure {
         name: "breakdown".into(),
         title: format!("{}: where the time goes", model_name(dir)),
-        subtitle: "critical path of successful requests, summed over hops; bottom: the requests at or above p99".into(),
+        subtitle: format!(
+            "critical path of successful requests, summed over hops; bottom: the requests at or above p99{}",
+            shown_of(total_routes, BARS)
+        ),
         panels,
     })
 }
@@ -94,9 +161,17 @@ pub fn cdf(dir: &Path, log_x: bool) -> Result<Figure, String> {
         t.col("latency_ms")?,
         t.col("cumulative_fraction")?,
     );
+    let busiest = busiest_routes(dir, LINES);
+    let total_routes = count_routes(&t, route);
     let mut series: Vec<Series> = Vec::new();
     for i in 0..t.rows.len() {
         let name = &t.rows[i][route];
+        if busiest
+            .as_ref()
+            .is_some_and(|b| name != "all" && !b.contains(name))
+        {
+            continue;
+        }
         if series.last().is_none_or(|s| &s.name != name) {
             let colour = series.len();
             series.push(Series::line(name.clone(), colour, Vec::new()));
@@ -114,9 +189,10 @@ pub fn cdf(dir: &Path, log_x: bool) -> Result<Figure, String> {
     Ok(Figure {
         name: "latency_cdf".into(),
         title: format!("{}: latency distribution", model_name(dir)),
-        subtitle:
-            "cumulative fraction of successful requests completed within a latency, per route"
-                .into(),
+        subtitle: format!(
+            "cumulative fraction of successful requests completed within a latency, per route{}",
+            shown_of(total_routes, LINES)
+        ),
         panels: vec![Panel {
             x_label: if log_x {
                 "latency (ms, log scale)".into()

@@ -4,16 +4,35 @@ use super::*;
 /// Prints a warning for every saturated station.
 /// Warns about services no route or call reaches: they do no work, seldom what was meant.
 pub(super) fn warn_uncalled(model: &Model) {
-    for name in model.uncalled_services() {
+    let uncalled = model.uncalled_services();
+    // One line each while they can be read; a model of thousands gets one line for them all.
+    const NAMED: usize = 5;
+    if uncalled.len() <= NAMED {
+        for name in uncalled {
+            eprintln!(
+                "warning: service `{name}` is never called (no route of [[workload.mix]] and no endpoint's calls reach it): it does no work in this model"
+            );
+        }
+    } else {
         eprintln!(
-            "warning: service `{name}` is never called (no route of [[workload.mix]] and no endpoint's calls reach it): it does no work in this model"
+            "warning: {} services are never called (no route of [[workload.mix]] and no endpoint's calls reach them): they do no work in this model: {}, … and {} more",
+            uncalled.len(),
+            uncalled[..NAMED].join(", "),
+            uncalled.len() - NAMED
         );
     }
 }
 
 pub(super) fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
     warn_uncalled(model);
-    for s in load.saturated() {
+    let saturated: Vec<_> = load.saturated().collect();
+    if saturated.len() > 5 {
+        eprintln!(
+            "warning: {} services are saturated (utilisation ≥ 1); the 5 below are the first, `check` lists the busiest",
+            saturated.len()
+        );
+    }
+    for s in saturated.into_iter().take(5) {
         let limit = model
             .services
             .iter()

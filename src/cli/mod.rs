@@ -48,6 +48,10 @@ pub enum Command {
     /// Draw the model's topology: topology.svg and .png (boxes coloured by the utilisation
     /// queueing theory predicts, arrows labelled with calls/s) and topology.dot for Graphviz.
     Graph(GraphArgs),
+    /// Write a large layered model for scale benchmarks and profiling (hidden: a tool for
+    /// developers).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
     /// Print the JSON Schema of the model file (for editors: completion and checking as you type).
     Schema,
     /// Write the built-in model to a file, to start editing.
@@ -528,6 +532,28 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Services in the model.
+    #[arg(long, default_value_t = 10_000)]
+    pub services: usize,
+    /// Routes in the workload's mix.
+    #[arg(long, default_value_t = 3_000)]
+    pub routes: usize,
+    /// Arrival rate, requests per second.
+    #[arg(long, default_value_t = 20_000.0)]
+    pub rate: f64,
+    /// Simulated seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Seed of the generator (and of the model's runs).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct GraphArgs {
     #[command(flatten)]
     pub model: ModelArgs,
@@ -574,6 +600,18 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Init(args)) => init(args),
         Some(Command::Schema) => print_schema(),
         Some(Command::Graph(args)) => graph(args),
+        Some(Command::Generate(args)) => {
+            let spec = crate::model::generate::Spec {
+                services: args.services,
+                routes: args.routes,
+                rate_per_s: args.rate,
+                duration_s: args.duration,
+                seed: args.seed,
+            };
+            let text = crate::model::generate::layered(&spec);
+            crate::output::write_atomic(&args.out, text.as_bytes())?;
+            Ok(())
+        }
         Some(Command::Analyze(args)) => analyze(args),
         Some(Command::Validate(args)) => validate(args),
         Some(Command::Sweep(args)) => sweep(args),

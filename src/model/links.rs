@@ -6,6 +6,7 @@ use super::dist::{Dist, duration_value};
 use super::{Link, Service, raw};
 use crate::engine::SimTime;
 use indexmap::IndexMap;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Propagation speed of light in optical fibre, km per millisecond (200,000 km/s).
@@ -17,6 +18,14 @@ pub(super) fn links(
     base_dir: &Path,
 ) -> Result<Vec<Link>, Invalid> {
     let nodes: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+    let ids: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, n)| (*n, i))
+        .collect();
+    // Each pair of nodes joined so far (smaller id first) and the link that joins it.
+    let mut joined: HashMap<[usize; 2], usize> = HashMap::new();
     let mut links: Vec<Link> = Vec::new();
     for (name, l) in raw {
         let path = format!("links.{name}");
@@ -29,7 +38,7 @@ pub(super) fn links(
         }
         let mut ends = [0usize; 2];
         for (i, node) in l.between.iter().enumerate() {
-            ends[i] = nodes.iter().position(|n| n == node).ok_or_else(|| {
+            ends[i] = ids.get(node.as_str()).copied().ok_or_else(|| {
                 let hint = did_you_mean(node, nodes.iter().copied())
                     .map(|b| format!("did you mean `{b}`? "))
                     .unwrap_or_default();
@@ -46,15 +55,14 @@ pub(super) fn links(
                 "a link must join two different nodes",
             ));
         }
-        if let Some(other) = links
-            .iter()
-            .find(|o| o.ends == ends || o.ends == [ends[1], ends[0]])
-        {
+        let pair = [ends[0].min(ends[1]), ends[0].max(ends[1])];
+        if let Some(&other) = joined.get(&pair) {
             return Err(Invalid::at(
                 &format!("{path}.between"),
-                format!("`{}` already joins these nodes", other.name),
+                format!("`{}` already joins these nodes", links[other].name),
             ));
         }
+        joined.insert(pair, links.len());
         let latency = match (&l.latency_ms, l.distance_km) {
             (Some(_), Some(_)) => {
                 return Err(Invalid::at(

@@ -112,11 +112,12 @@ pub fn edges(
     endpoints: &[super::Endpoint],
     clients: &[(String, Option<raw::RawClient>)],
 ) -> Result<Vec<Edge>, Invalid> {
+    let mut seen = std::collections::HashSet::new();
     let mut edges: Vec<Edge> = Vec::new();
     for e in endpoints {
         for call in e.stages.iter().flatten() {
             let to = endpoints[call.target].service;
-            if !edges.iter().any(|x| x.from == e.service && x.to == to) {
+            if seen.insert((e.service, to)) {
                 edges.push(Edge {
                     from: e.service,
                     to,
@@ -128,15 +129,17 @@ pub fn edges(
     edges.sort_by_key(|e| (e.from, e.to));
     for (from, (path, client)) in clients.iter().enumerate() {
         let Some(client) = client else { continue };
-        let callees: Vec<&str> = edges
+        // The edges are sorted by caller: this caller's are one run of them.
+        let first = edges.partition_point(|e| e.from < from);
+        let end = edges.partition_point(|e| e.from <= from);
+        let callees: Vec<&str> = edges[first..end]
             .iter()
-            .filter(|e| e.from == from)
             .map(|e| services[e.to].name.as_str())
             .collect();
         let base = call_policy(client, path, &CallPolicy::default())?;
         let overrides = client.to.clone().unwrap_or_default();
         check_callees(&overrides, &callees, &services[from].name, path)?;
-        for edge in edges.iter_mut().filter(|e| e.from == from) {
+        for edge in &mut edges[first..end] {
             edge.policy = match overrides.get(&services[edge.to].name) {
                 Some(o) => {
                     let at = format!("{path}.to.{}", services[edge.to].name);

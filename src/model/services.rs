@@ -6,6 +6,7 @@ use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::{Dist, duration_value};
 use super::{Endpoint, EndpointId, LoadBalancer, Service, admission, autoscale, raw};
 use indexmap::IndexMap;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Most parallel calls in one stage (a call tracks its pending calls in 16 bits).
@@ -120,6 +121,12 @@ pub(super) fn resolve_calls(
     pending: Vec<PendingEndpoint>,
 ) -> Result<Vec<Endpoint>, Invalid> {
     let names: Vec<String> = pending.iter().map(|p| p.endpoint.name.clone()).collect();
+    let ids: HashMap<&str, EndpointId> = names
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let mut out = Vec::with_capacity(pending.len());
     for p in pending {
         let mut endpoint = p.endpoint;
@@ -130,7 +137,10 @@ pub(super) fn resolve_calls(
                     "remove the empty [] or list the calls it makes, e.g. [\"user.get_user\"]",
                 ));
             }
-            let resolve = |name: &str, at: &str| resolve_endpoint(name, &names, raw, at);
+            let resolve = |name: &str, at: &str| match ids.get(name) {
+                Some(&id) => Ok(id),
+                None => resolve_endpoint(name, &names, raw, at),
+            };
             let mut targets = Vec::with_capacity(stage.len());
             for (c, call) in stage.iter().enumerate() {
                 targets.push(super::downstream::parse(
@@ -156,7 +166,8 @@ pub(super) fn resolve_calls(
     Ok(out)
 }
 
-/// Resolves `service.endpoint` to an endpoint id, explaining what is wrong otherwise.
+/// Resolves `service.endpoint` to an endpoint id, explaining what is wrong otherwise (the
+/// common case, a known name, is looked up in a map first).
 fn resolve_endpoint(
     target: &str,
     names: &[String],

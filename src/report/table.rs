@@ -16,6 +16,32 @@ fn ms(x: f64) -> String {
     }
 }
 
+/// Rows a terminal table shows before it keeps only the busiest: a model of thousands of
+/// services prints the ones that matter, not pages of them (the CSV files keep every row).
+pub const TERMINAL_ROWS: usize = 20;
+
+/// The rows of a table to print: all of them, in order, when there are at most
+/// [`TERMINAL_ROWS`]; else the [`TERMINAL_ROWS`] with the largest `key`, largest first.
+pub fn shown_rows<T>(items: &[T], key: impl Fn(&T) -> f64) -> Vec<usize> {
+    let mut rows: Vec<usize> = (0..items.len()).collect();
+    if items.len() > TERMINAL_ROWS {
+        rows.sort_by(|&a, &b| key(&items[b]).total_cmp(&key(&items[a])));
+        rows.truncate(TERMINAL_ROWS);
+    }
+    rows
+}
+
+/// The line under a table that left rows out, naming what it kept and where the rest are.
+fn more_line(s: &mut String, total: usize, what: &str, by: &str, file: &str) {
+    if total > TERMINAL_ROWS {
+        let _ = writeln!(
+            s,
+            "… and {} more {what} (the {TERMINAL_ROWS} with the most {by} shown; {file} has all {total})",
+            total - TERMINAL_ROWS
+        );
+    }
+}
+
 /// The summary of a run: routes, services, link directions.
 pub fn summary_table(r: &RunResult) -> String {
     let mut s = String::new();
@@ -41,7 +67,8 @@ pub fn summary_table(r: &RunResult) -> String {
         "max ms",
         "in flight"
     );
-    for route in r.routes.iter().chain([&r.all]) {
+    let rows = shown_rows(&r.routes, |x| x.requests as f64);
+    for route in rows.iter().map(|&i| &r.routes[i]).chain([&r.all]) {
         let l = &route.latency;
         let _ = writeln!(
             s,
@@ -59,6 +86,7 @@ pub fn summary_table(r: &RunResult) -> String {
             route.in_flight_at_end()
         );
     }
+    more_line(&mut s, r.routes.len(), "routes", "requests", "summary.csv");
     if r.all.saturated {
         let _ = writeln!(s, "{}", saturation_warning(&r.all));
     }
@@ -90,7 +118,10 @@ pub fn summary_table(r: &RunResult) -> String {
         "max queue",
         "rejected"
     );
-    for x in &r.services {
+    for x in shown_rows(&r.services, |x| x.utilisation)
+        .into_iter()
+        .map(|i| &r.services[i])
+    {
         let _ = writeln!(
             s,
             "{:<w$} {:>13} {:>11.1} {:>10.1}% {:>10.3} {:>9} {:>9}",
@@ -103,9 +134,19 @@ pub fn summary_table(r: &RunResult) -> String {
             x.rejected
         );
     }
+    more_line(
+        &mut s,
+        r.services.len(),
+        "services",
+        "utilisation",
+        "services.csv",
+    );
     if !r.links.is_empty() {
-        let names: Vec<String> = r
-            .links
+        let links: Vec<_> = shown_rows(&r.links, |l| l.utilisation)
+            .into_iter()
+            .map(|i| &r.links[i])
+            .collect();
+        let names: Vec<String> = links
             .iter()
             .map(|l| format!("{} ({}→{})", l.link, l.from, l.to))
             .collect();
@@ -116,7 +157,7 @@ pub fn summary_table(r: &RunResult) -> String {
             "{:<w$} {:>10} {:>11} {:>15} {:>8}",
             "link direction", "messages", "utilisation", "mean queue ms", "retrans"
         );
-        for (l, name) in r.links.iter().zip(&names) {
+        for (l, name) in links.iter().zip(&names) {
             let pad = w - name.chars().count();
             let _ = writeln!(
                 s,
@@ -128,6 +169,13 @@ pub fn summary_table(r: &RunResult) -> String {
                 l.retransmissions
             );
         }
+        more_line(
+            &mut s,
+            r.links.len(),
+            "link directions",
+            "utilisation",
+            "links.csv",
+        );
     }
     edges_block(&mut s, r);
     s
@@ -135,10 +183,14 @@ pub fn summary_table(r: &RunResult) -> String {
 
 /// Calls per edge, for the edges where a policy did something (retries, timeouts, refusals).
 fn edges_block(s: &mut String, r: &RunResult) {
-    let busy: Vec<_> = r
+    let all_busy: Vec<_> = r
         .edges
         .iter()
         .filter(|e| e.stats.attempts != e.stats.calls || e.stats.failed_calls > 0)
+        .collect();
+    let busy: Vec<_> = shown_rows(&all_busy, |e| e.stats.failed_calls as f64)
+        .into_iter()
+        .map(|i| all_busy[i])
         .collect();
     if busy.is_empty() {
         return;
@@ -179,6 +231,7 @@ fn edges_block(s: &mut String, r: &RunResult) {
             st.wasted_work_ns as f64 / 1e6
         );
     }
+    more_line(s, all_busy.len(), "edges", "failed calls", "edges.csv");
 }
 
 /// The warning under a saturated run's table: latencies of completed requests alone are
@@ -217,7 +270,10 @@ pub fn load_table(load: &OfferedLoad) -> String {
         "{:<w$} {:>8} {:>11} {:>14} {:>12}",
         "service", "workers", "arrivals/s", "mean service", "utilisation"
     );
-    for st in &load.stations {
+    for st in shown_rows(&load.stations, |x| x.utilisation)
+        .into_iter()
+        .map(|i| &load.stations[i])
+    {
         let flag = if st.utilisation >= 1.0 {
             "  SATURATED"
         } else if st.blocking {
@@ -235,6 +291,13 @@ pub fn load_table(load: &OfferedLoad) -> String {
             100.0 * st.utilisation
         );
     }
+    more_line(
+        &mut s,
+        load.stations.len(),
+        "services",
+        "utilisation",
+        "a run's services.csv",
+    );
     if !load.links.is_empty() {
         let _ = writeln!(s);
         let _ = writeln!(
@@ -242,7 +305,10 @@ pub fn load_table(load: &OfferedLoad) -> String {
             "{:<32} {:>11} {:>12}",
             "link direction", "messages/s", "utilisation"
         );
-        for l in &load.links {
+        for l in shown_rows(&load.links, |x| x.utilisation)
+            .into_iter()
+            .map(|i| &load.links[i])
+        {
             let name = format!("{} ({}→{})", l.link, l.from, l.to);
             let pad = 32usize.saturating_sub(name.chars().count());
             let _ = writeln!(
@@ -253,6 +319,13 @@ pub fn load_table(load: &OfferedLoad) -> String {
                 100.0 * l.utilisation
             );
         }
+        more_line(
+            &mut s,
+            load.links.len(),
+            "link directions",
+            "utilisation",
+            "a run's links.csv",
+        );
     }
     s
 }

@@ -4,6 +4,7 @@
 //! successful request add up to its latency exactly.
 
 use crate::engine::{Handle, SimTime};
+use std::collections::BTreeMap;
 
 /// What the time was spent on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,27 +59,72 @@ pub fn key(hop: usize, c: Component) -> u32 {
 /// Time per key along one call's critical path so far.
 type Path = Vec<(u32, u64)>;
 
+/// Most keys × routes kept as dense tables (16 MB); larger models keep each route's totals
+/// sparse, since a route touches only the hops on its own call graph.
+const DENSE_ENTRIES: usize = 1 << 21;
+
+/// Total nanoseconds per key of one route.
+enum Totals {
+    /// Indexed by key: the fastest to add to, for models of a few hundred hops.
+    Dense(Vec<u64>),
+    /// (key, total) sorted by key, holding only the keys the route's requests crossed: memory
+    /// grows with the route's own call graph, not with the model.
+    Sparse(Vec<(u32, u64)>),
+}
+
+impl Totals {
+    fn add(&mut self, key: u32, ns: u64) {
+        match self {
+            Totals::Dense(v) => v[key as usize] += ns,
+            Totals::Sparse(v) => match v.binary_search_by_key(&key, |e| e.0) {
+                Ok(i) => v[i].1 += ns,
+                Err(i) => v.insert(i, (key, ns)),
+            },
+        }
+    }
+
+    /// (key, total) of every key with a total, in key order.
+    fn entries(&self) -> Box<dyn Iterator<Item = (u32, u64)> + '_> {
+        match self {
+            Totals::Dense(v) => Box::new(
+                v.iter()
+                    .enumerate()
+                    .filter(|e| *e.1 > 0)
+                    .map(|(k, &ns)| (k as u32, ns)),
+            ),
+            Totals::Sparse(v) => Box::new(v.iter().copied()),
+        }
+    }
+}
+
 /// The bookkeeping, kept only when a breakdown is asked for.
 pub struct Paths {
     /// Per arena slot of `calls`: the path of the call living there.
     slots: Vec<Path>,
     /// Per route: total nanoseconds per key over measured successful requests, and their count.
-    pub totals: Vec<Vec<u64>>,
+    totals: Vec<Totals>,
     pub counts: Vec<u64>,
     /// Per route: the slowest requests so far (latency, path), pruned to about the slowest 2%.
     pub tail: Vec<Vec<(u64, Path)>>,
-    keys: usize,
 }
 
 impl Paths {
     pub fn new(routes: usize, hops: usize) -> Paths {
         let keys = hops * COMPONENTS;
+        let dense = keys.saturating_mul(routes) <= DENSE_ENTRIES;
         Paths {
             slots: Vec::new(),
-            totals: vec![vec![0; keys]; routes],
+            totals: (0..routes)
+                .map(|_| {
+                    if dense {
+                        Totals::Dense(vec![0; keys])
+                    } else {
+                        Totals::Sparse(Vec::new())
+                    }
+                })
+                .collect(),
             counts: vec![0; routes],
             tail: vec![Vec::new(); routes],
-            keys,
         }
     }
 
@@ -129,7 +175,7 @@ impl Paths {
     pub fn record(&mut self, route: usize, h: Handle, latency: u64, p98: u64) {
         let path = &self.slots[h.index() as usize];
         for &(key, ns) in path {
-            self.totals[route][key as usize] += ns;
+            self.totals[route].add(key, ns);
         }
         self.counts[route] += 1;
         if latency >= p98 {
@@ -154,19 +200,19 @@ impl Paths {
         p99: u64,
         hops: &[String],
     ) -> RouteBreakdown {
-        let mut sums = vec![0u64; self.keys];
-        let mut tail_sums = vec![0u64; self.keys];
+        // (total, tail total) per key the routes crossed, in key order.
+        let mut sums: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
         let (mut n, mut tail_n) = (0, 0);
         for &r in routes {
             n += self.counts[r];
-            for (s, t) in sums.iter_mut().zip(&self.totals[r]) {
-                *s += t;
+            for (key, ns) in self.totals[r].entries() {
+                sums.entry(key).or_default().0 += ns;
             }
             for (latency, path) in &self.tail[r] {
                 if *latency >= p99 {
                     tail_n += 1;
                     for &(key, ns) in path {
-                        tail_sums[key as usize] += ns;
+                        sums.entry(key).or_default().1 += ns;
                     }
                 }
             }
@@ -178,14 +224,16 @@ impl Paths {
                 total as f64 / count as f64 / 1e6
             }
         };
-        let parts = (0..self.keys)
-            .filter(|&k| sums[k] > 0 || tail_sums[k] > 0)
-            .map(|k| {
+        let parts = sums
+            .into_iter()
+            .filter(|(_, (sum, tail))| *sum > 0 || *tail > 0)
+            .map(|(k, (sum, tail))| {
+                let k = k as usize;
                 (
                     hops[k / COMPONENTS].clone(),
                     Component::ALL[k % COMPONENTS],
-                    mean(sums[k], n),
-                    mean(tail_sums[k], tail_n),
+                    mean(sum, n),
+                    mean(tail, tail_n),
                 )
             })
             .collect();

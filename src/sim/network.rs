@@ -1,6 +1,7 @@
 //! Links as FIFO transmitters: serialisation at the link's bandwidth, propagation, loss.
 
 use crate::engine::SimTime;
+use crate::model::pairs::PairTable;
 use crate::model::{Dist, Model, ServiceId};
 
 /// Retransmissions before a message is given up (Linux's default `tcp_retries2`).
@@ -64,25 +65,22 @@ pub struct Transmission {
     pub end: SimTime,
 }
 
-/// `table[from * nodes + to]`: the transmitter from `from` to `to` (two per link, in link
-/// order; direction 0 is `ends[0] → ends[1]`), or `u32::MAX` when the two talk in-process.
-pub fn direction_table(model: &Model) -> Vec<u32> {
-    let nodes = model.services.len();
-    let mut table = vec![u32::MAX; nodes * nodes];
+/// The transmitter from `from` to `to` (two per link, in link order; direction 0 is
+/// `ends[0] → ends[1]`); absent when the two talk in-process.
+pub fn direction_table(model: &Model) -> PairTable {
+    let mut table = PairTable::new(model.services.len());
     for (i, link) in model.links.iter().enumerate() {
         let [a, b] = link.ends;
-        table[a * nodes + b] = 2 * i as u32;
-        table[b * nodes + a] = 2 * i as u32 + 1;
+        table.insert(a, b, 2 * i as u32);
+        table.insert(b, a, 2 * i as u32 + 1);
     }
     table
 }
 
 /// All links, indexed by (from, to) node pair.
 pub struct Network {
-    nodes: usize,
-    /// `direction[from * nodes + to]`: index into `transmitters`, or `u32::MAX` when the two
-    /// nodes talk in-process.
-    direction: Vec<u32>,
+    /// Index into `transmitters` per (from, to) pair joined by a link.
+    direction: PairTable,
     pub transmitters: Vec<Transmitter>,
 }
 
@@ -105,7 +103,6 @@ impl Network {
             }
         }
         Network {
-            nodes: model.services.len(),
             direction: direction_table(model),
             transmitters,
         }
@@ -114,8 +111,7 @@ impl Network {
     /// The transmitter carrying messages from `from` to `to`, if a link joins them.
     #[inline]
     pub fn direction(&self, from: ServiceId, to: ServiceId) -> Option<usize> {
-        let d = self.direction[from * self.nodes + to];
-        (d != u32::MAX).then_some(d as usize)
+        self.direction.get(from, to).map(|d| d as usize)
     }
 
     /// Queues `bytes` on transmitter `d` at `now`; returns when the last bit leaves.

@@ -2,6 +2,7 @@
 //! without following the model from endpoint to service to edge to link at every call.
 
 use super::network::direction_table;
+use crate::model::pairs::PairTable;
 use crate::model::{CallCount, Downstream, Model};
 
 /// One downstream call an endpoint makes, resolved.
@@ -44,19 +45,18 @@ pub struct Plan {
 impl Plan {
     /// Resolves every stage of every endpoint of `model`.
     pub fn new(model: &Model) -> Plan {
-        let n = model.services.len();
         let directions = direction_table(model);
-        let mut edge_of = vec![u32::MAX; n * n];
+        let mut edge_of = PairTable::new(model.services.len());
         for (i, e) in model.edges.iter().enumerate() {
-            edge_of[e.from * n + e.to] = i as u32;
+            edge_of.insert(e.from, e.to, i as u32);
         }
         let hop = |caller: usize, call: &Downstream| {
             let callee = &model.endpoints[call.target];
             Hop {
                 endpoint: call.target as u32,
                 service: callee.service as u32,
-                edge: edge_of[caller * n + callee.service],
-                direction: Some(directions[caller * n + callee.service]).filter(|&d| d != u32::MAX),
+                edge: edge_of.get(caller, callee.service).unwrap_or(u32::MAX),
+                direction: directions.get(caller, callee.service),
                 request_bytes: callee.request_bytes,
                 probability: call.probability,
                 copies: match call.count {

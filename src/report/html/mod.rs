@@ -42,6 +42,19 @@ rs.forEach(function(r){b.appendChild(r)})})})});\
 function markWide(){document.querySelectorAll('.tw').forEach(function(w){w.classList.toggle('wide',w.scrollWidth>document.body.clientWidth+1)})}\
 markWide();window.addEventListener('resize',markWide);";
 
+/// Rows a table shows before it keeps only the largest by its ranking column.
+const TABLE_ROWS: usize = 50;
+
+/// The column each large table is ranked by (the CSV files keep every row).
+const RANK_BY: &[(&str, &str)] = &[
+    ("summary.csv", "requests"),
+    ("services.csv", "utilisation"),
+    ("links.csv", "utilisation"),
+    ("edges.csv", "calls"),
+    ("hosts.csv", "cpu_utilisation"),
+    ("cost.csv", "cost_per_hour"),
+];
+
 /// Writes `DIR/report.html` from the files in `dir`; `charts` are SVG files to inline.
 ///
 /// The order is the reader's: the headline (the answer), the topology, the charts, the tables,
@@ -101,6 +114,7 @@ pub fn write_report(
     for (file, heading) in run_tables {
         let shape = table::Shape {
             merge_ci: file == "reality.csv",
+            rank_by: RANK_BY.iter().find(|r| r.0 == file).map(|r| r.1),
             ..Default::default()
         };
         if let Some(t) = table::csv_table(&dir.join(file), &shape) {
@@ -126,10 +140,26 @@ pub fn write_report(
         escape(command)
     );
     if let Ok(model) = std::fs::read_to_string(dir.join("model.toml")) {
+        // A generated or imported model of thousands of services is megabytes: its start, and
+        // the file for the rest.
+        const MODEL_LINES: usize = 400;
+        let lines = model.lines().count();
+        let shown: String = model
+            .lines()
+            .take(MODEL_LINES)
+            .collect::<Vec<_>>()
+            .join("\n");
         let _ = write!(
             body,
-            "<details><summary>Model (model.toml)</summary><pre>{}</pre></details>",
-            escape(&model)
+            "<details><summary>Model (model.toml)</summary><pre>{}</pre>{}</details>",
+            escape(&shown),
+            if lines > MODEL_LINES {
+                format!(
+                    "<p class=\"note\">The first {MODEL_LINES} of {lines} lines; <code>model.toml</code> has them all.</p>"
+                )
+            } else {
+                String::new()
+            }
         );
     }
     let html = format!(
@@ -158,6 +188,7 @@ fn hop_ranking(path: &Path) -> Option<String> {
     );
     // (route, hop) → (total ms, (largest component, its ms))
     let mut hops: Vec<(String, String, f64, (String, f64))> = Vec::new();
+    let mut index: std::collections::HashMap<(String, String), usize> = Default::default();
     for rec in r.records().flatten() {
         let hop = if rec[service].is_empty() {
             format!(
@@ -168,10 +199,12 @@ fn hop_ranking(path: &Path) -> Option<String> {
             rec[service].to_string()
         };
         let ms: f64 = rec[mean].parse().unwrap_or(0.0);
-        let i = match hops.iter().position(|h| h.0 == rec[route] && h.1 == hop) {
-            Some(i) => i,
+        let key = (rec[route].to_string(), hop);
+        let i = match index.get(&key) {
+            Some(&i) => i,
             None => {
-                hops.push((rec[route].to_string(), hop, 0.0, (String::new(), 0.0)));
+                index.insert(key.clone(), hops.len());
+                hops.push((key.0, key.1, 0.0, (String::new(), 0.0)));
                 hops.len() - 1
             }
         };
@@ -181,13 +214,23 @@ fn hop_ranking(path: &Path) -> Option<String> {
         }
     }
     let mut routes: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for h in &hops {
-        if !routes.contains(&h.0) {
+        if seen.insert(h.0.as_str()) {
             routes.push(h.0.clone());
         }
     }
     if routes.len() == 2 && routes[1] == "all" {
         routes.pop();
+    }
+    // A model of thousands of routes: the busiest (and all), as the charts show them.
+    if let Some(busiest) = table::busiest_rows(
+        &path.with_file_name("summary.csv"),
+        "route",
+        "requests",
+        TABLE_ROWS,
+    ) {
+        routes.retain(|r| r == "all" || busiest.contains(r));
     }
     let mut rows = String::new();
     for route in &routes {
@@ -254,6 +297,7 @@ fn points_table(path: &Path) -> Option<String> {
             columns: Some(&cols),
             merge_ci: true,
             keep: Some(&keep),
+            rank_by: None,
         },
     )
 }

@@ -114,18 +114,49 @@ pub struct Shape<'a> {
     pub merge_ci: bool,
     /// Keep a row?
     pub keep: Option<&'a RowFilter>,
+    /// With more than [`super::TABLE_ROWS`] rows, show those with the largest value of this
+    /// column (and any `all` or `total` row), largest first.
+    pub rank_by: Option<&'a str>,
+}
+
+/// The values of column `name` of the `limit` rows of `path` with the largest `by`, or `None`
+/// when the file has no more than `limit` rows (then all are shown).
+pub fn busiest_rows(path: &Path, name: &str, by: &str, limit: usize) -> Option<Vec<String>> {
+    let csv = Csv::read(path)?;
+    let (col, rank) = (csv.col(name)?, csv.col(by)?);
+    let mut rows: Vec<&Vec<String>> = csv.rows.iter().filter(|r| r[col] != "all").collect();
+    if rows.len() <= limit {
+        return None;
+    }
+    let value = |r: &Vec<String>| r[rank].parse::<f64>().unwrap_or(0.0);
+    rows.sort_by(|a, b| value(b).total_cmp(&value(a)));
+    Some(rows[..limit].iter().map(|r| r[col].clone()).collect())
 }
 
 /// A CSV file as a sortable HTML table, or `None` when it is absent or has no rows.
 pub fn csv_table(path: &Path, shape: &Shape) -> Option<String> {
     let csv = Csv::read(path)?;
-    let rows: Vec<&Vec<String>> = csv
+    let mut rows: Vec<&Vec<String>> = csv
         .rows
         .iter()
         .filter(|r| shape.keep.is_none_or(|k| k(&csv, r)))
         .collect();
     if rows.is_empty() {
         return None;
+    }
+    let total_rows = rows.len();
+    let ranked = shape
+        .rank_by
+        .and_then(|c| csv.col(c))
+        .filter(|_| rows.len() > super::TABLE_ROWS);
+    if let Some(rank) = ranked {
+        let summary = |r: &Vec<String>| r.first().is_some_and(|v| v == "all" || v == "total");
+        let value = |r: &Vec<String>| r[rank].parse::<f64>().unwrap_or(0.0);
+        let (kept, mut rest): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| summary(r));
+        rest.sort_by(|a, b| value(b).total_cmp(&value(a)));
+        rest.truncate(super::TABLE_ROWS);
+        rows = rest;
+        rows.extend(kept);
     }
     let mut idx: Vec<usize> = match shape.columns {
         Some(cols) => cols.iter().filter_map(|c| csv.col(c)).collect(),
@@ -176,6 +207,20 @@ pub fn csv_table(path: &Path, shape: &Shape) -> Option<String> {
         s.push_str("</tr>");
     }
     s.push_str("</tbody></table></div>");
+    if let Some(rank) = ranked {
+        let _ = write!(
+            s,
+            "<p class=\"note\">The {} rows with the largest <code>{}</code> of {total_rows}; <code>{}</code> has them all.</p>",
+            super::TABLE_ROWS,
+            escape(&csv.header[rank]),
+            escape(
+                &path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            )
+        );
+    }
     if dropped > 0 {
         let _ = write!(
             s,
