@@ -10,14 +10,11 @@
 #[path = "common/counting.rs"]
 mod counting;
 
-use counting::{CURRENT, Counting, PEAK};
+use counting::{CURRENT, PEAK};
 use meshsim::model::{Model, generate};
 use meshsim::sim;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 /// Runs `f`, returning its result, the seconds it took and the peak heap above what was in use
 /// before it, in MB.
