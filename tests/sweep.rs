@@ -439,3 +439,48 @@ fn sweep_slo_judges_every_point_and_shortcuts_set_rate_and_duration() {
         "{model}"
     );
 }
+
+#[test]
+fn one_replication_prints_no_interval_rather_than_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = meshsim(
+        &[
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=100,200",
+            "--reps",
+            "1",
+            "--duration",
+            "8",
+            "--out",
+            "s",
+        ],
+        dir.path(),
+    );
+    let text = ok(&out);
+    assert!(!text.contains("NaN"), "{text}");
+    assert!(
+        text.contains("one replication per point: no confidence interval"),
+        "{text}"
+    );
+    // With two, every cell has its interval.
+    let out = meshsim(
+        &[
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=100,200",
+            "--reps",
+            "2",
+            "--duration",
+            "8",
+            "--out",
+            "t",
+        ],
+        dir.path(),
+    );
+    let text = ok(&out);
+    assert!(
+        !text.contains("NaN") && text.matches(" ±").count() >= 8,
+        "{text}"
+    );
+}

@@ -276,6 +276,7 @@ pub(super) fn sweep_table(points_csv: &Path) -> Option<String> {
     }
     s.push_str("  saturated\n");
     let mut saturated = Vec::new();
+    let mut no_interval = false;
     for rec in r.records().flatten() {
         if &rec[route] != "all" {
             continue;
@@ -286,7 +287,14 @@ pub(super) fn sweep_table(points_csv: &Path) -> Option<String> {
         for m in shown {
             let v: f64 = rec[col(m)?].parse().unwrap_or(f64::NAN);
             let ci: f64 = rec[col(&format!("{m}_ci95"))?].parse().unwrap_or(f64::NAN);
-            s.push_str(&format!("{:>22}", format!("{v:.3} ±{ci:.3}")));
+            // One replication has no interval: print none rather than "±NaN".
+            let cell = if ci.is_finite() {
+                format!("{v:.3} ±{ci:.3}")
+            } else {
+                no_interval = true;
+                format!("{v:.3}")
+            };
+            s.push_str(&format!("{cell:>22}"));
         }
         // Older sweeps' files have no saturation columns.
         let share: f64 = col("saturated")
@@ -311,6 +319,11 @@ pub(super) fn sweep_table(points_csv: &Path) -> Option<String> {
             );
         }
         s.push('\n');
+    }
+    if no_interval {
+        s.push_str(
+            "(one replication per point: no confidence interval; --reps 2 or more gives one)\n",
+        );
     }
     if !saturated.is_empty() {
         s.push_str(&format!(
