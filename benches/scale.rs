@@ -4,6 +4,9 @@
 //! run` records by default (the latency breakdown included) as events per second, writing the
 //! CSV outputs, and the peak heap of each step; then the ratio of events per second.
 //!
+//! Then the models of `benches/models/`: a route of 100 calls in 20 stages (`deep`), a stage of
+//! 50 parallel calls (`fan`), and 100,000 instances behind every kind of balancer (`wide`).
+//!
 //! `cargo bench --bench scale` (about a minute); `SCALE_SERVICES=N` and `SCALE_ROUTES=R` change
 //! the size.
 
@@ -93,4 +96,15 @@ fn main() {
         "events/s of the generated model ÷ the built-in model's: {:.1}%",
         100.0 * large / small
     );
+    // Deep and wide call graphs, and many instances: benches/models/.
+    for name in ["deep", "fan", "wide"] {
+        let path = format!("{}/benches/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+        let text =
+            std::fs::read_to_string(&path).expect("the bench's models are in the repository");
+        let events = report(name, &text, 2);
+        println!(
+            "  ÷ the built-in model's events/s: {:.1}%",
+            100.0 * events / small
+        );
+    }
 }

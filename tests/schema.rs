@@ -176,3 +176,15 @@ fn init_points_the_model_at_the_schema_it_writes() {
     );
     assert!(violations(&schema(), &text).is_empty());
 }
+
+#[test]
+fn the_scale_benchmarks_models_load_and_satisfy_the_schema() {
+    let validator = schema();
+    for name in ["deep", "fan", "wide"] {
+        let path = format!("{}/benches/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(violations(&validator, &text).is_empty(), "{path}");
+        meshsim::model::load_str(&text, &path, Path::new("."), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}

@@ -104,23 +104,32 @@ fn poisson_inputs(net: &Network) -> Vec<bool> {
     let model = net.model;
     let n = model.services.len();
     let mut poisson = vec![true; n];
+    // The stages that call each service: (caller endpoint, stage index), found in one pass.
+    let mut stages_into: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+    for (e, caller) in model.endpoints.iter().enumerate() {
+        for (i, stage) in caller.stages.iter().enumerate() {
+            for d in stage {
+                let into = &mut stages_into[model.endpoints[d.target].service];
+                if into.last() != Some(&(e, i)) {
+                    into.push((e, i));
+                }
+            }
+        }
+    }
     // Callers before callees.
     for &s in net.order.iter().rev() {
         if s == GATEWAY {
             continue;
         }
-        let fed_by_poisson = model.endpoints.iter().all(|caller| {
-            caller.stages.iter().enumerate().all(|(i, stage)| {
-                // A Poisson stream thinned by a probability stays Poisson; copies sent
-                // together arrive in batches, which it is not.
-                !stage.iter().any(|d| model.endpoints[d.target].service == s)
-                    || (i == 0
-                        && poisson[caller.service]
-                        && exact_mmc(net, caller.service)
-                        && stage.iter().all(|d| d.max_calls() == 1))
-            })
+        poisson[s] = stages_into[s].iter().all(|&(e, i)| {
+            let caller = &model.endpoints[e];
+            // A Poisson stream thinned by a probability stays Poisson; copies sent together
+            // arrive in batches, which it is not.
+            i == 0
+                && poisson[caller.service]
+                && exact_mmc(net, caller.service)
+                && caller.stages[i].iter().all(|d| d.max_calls() == 1)
         });
-        poisson[s] = fed_by_poisson;
     }
     poisson
 }

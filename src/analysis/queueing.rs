@@ -53,22 +53,33 @@ pub fn expected_max_shifted_exponentials(branches: &[(f64, f64)]) -> f64 {
                 .iter()
                 .map(|b| b.0 + 40.0 * b.1)
                 .fold(0.0, f64::max);
-            let cdf = |t: f64| -> f64 {
-                branches
-                    .iter()
-                    .map(|&(shift, mean)| {
-                        if t < shift {
-                            0.0
-                        } else if mean <= 0.0 {
-                            1.0
-                        } else {
-                            1.0 - (-(t - shift) / mean).exp()
-                        }
-                    })
-                    .product()
-            };
-            // E[max] = lo + ∫_lo^hi (1 − F(t)) dt.
-            lo + simpson(|t| 1.0 - cdf(t), lo, hi)
+            // E[max] = lo + ∫_lo^hi (1 − F(t)) dt, F the product of the branches' CDFs.
+            lo + simpson_grid(lo, hi, |grid, values| {
+                // Each branch's survival e^(−(t − shift)/mean) along the grid by one multiply per
+                // point (the grid is even, so it is geometric): an `exp` per point and branch
+                // made `analyze` of a 10,000-service model take seconds.
+                let h = grid.step;
+                let mut cdf = vec![1.0; grid.points];
+                for &(shift, mean) in branches {
+                    let first = (0..grid.points).find(|&i| grid.at(i) >= shift);
+                    for c in cdf.iter_mut().take(first.unwrap_or(grid.points)) {
+                        *c = 0.0;
+                    }
+                    let Some(first) = first else { continue };
+                    if mean <= 0.0 {
+                        continue;
+                    }
+                    let ratio = (-h / mean).exp();
+                    let mut survival = (-(grid.at(first) - shift) / mean).exp();
+                    for c in &mut cdf[first..] {
+                        *c *= 1.0 - survival;
+                        survival *= ratio;
+                    }
+                }
+                for (v, c) in values.iter_mut().zip(&cdf) {
+                    *v = 1.0 - c;
+                }
+            })
         }
     }
 }
@@ -124,11 +135,44 @@ pub fn expected_stage_time(branches: &[RandomBranch]) -> f64 {
 }
 
 /// ∫_lo^hi f(t) dt by Simpson's rule over 20,000 intervals.
+/// Intervals of Simpson's rule.
+const SIMPSON_INTERVALS: usize = 20_000;
+
 fn simpson(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
-    let n = 20_000;
-    let h = (hi - lo) / n as f64;
+    simpson_grid(lo, hi, |grid, values| {
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = f(grid.at(i));
+        }
+    })
+}
+
+/// The even grid Simpson's rule evaluates an integrand on.
+struct Grid {
+    lo: f64,
+    step: f64,
+    points: usize,
+}
+
+impl Grid {
+    /// The `i`th point.
+    fn at(&self, i: usize) -> f64 {
+        self.lo + i as f64 * self.step
+    }
+}
+
+/// Simpson's rule over [lo, hi] with an integrand that fills in its values on the whole grid at
+/// once (so it can compute them incrementally).
+fn simpson_grid(lo: f64, hi: f64, fill: impl FnOnce(&Grid, &mut [f64])) -> f64 {
+    let n = SIMPSON_INTERVALS;
+    let grid = Grid {
+        lo,
+        step: (hi - lo) / n as f64,
+        points: n + 1,
+    };
+    let mut values = vec![0.0; grid.points];
+    fill(&grid, &mut values);
     let mut sum = 0.0;
-    for i in 0..=n {
+    for (i, v) in values.iter().enumerate() {
         let w = if i == 0 || i == n {
             1.0
         } else if i % 2 == 1 {
@@ -136,9 +180,9 @@ fn simpson(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
         } else {
             2.0
         };
-        sum += w * f(lo + i as f64 * h);
+        sum += w * v;
     }
-    sum * h / 3.0
+    sum * grid.step / 3.0
 }
 
 #[cfg(test)]

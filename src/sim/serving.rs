@@ -84,6 +84,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             return self.refuse(now, queue, h, ErrorKind::Rejected);
         }
         instance.outstanding += 1;
+        if let Some(index) = station.least.as_mut() {
+            index.moved(i, instance.outstanding - 1, instance.outstanding);
+        }
         station.outstanding += 1;
         call.instance = i as u32;
         call.admitted = now;
@@ -470,6 +473,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let i = call.instance as usize;
         let instance = &mut station.instances[i];
         instance.outstanding -= 1;
+        if let Some(index) = station.least.as_mut() {
+            index.moved(i, instance.outstanding + 1, instance.outstanding);
+        }
         station.outstanding -= 1;
         if FULL && self.track_active {
             let slot = self.side[h.index() as usize].slot;

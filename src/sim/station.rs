@@ -5,7 +5,7 @@ use crate::engine::{Handle, SimRng, SimTime};
 use crate::model::{Autoscale, LoadBalancer, RateLimit, Service};
 use crate::stats::TimeWeighted;
 use rand::RngExt;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Whether an instance takes calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +94,60 @@ pub struct Scaler {
     pub last_queued: f64,
 }
 
+/// The least loaded of many ready instances, found without scanning them: the positions in `up`
+/// of the ready instances, grouped by their outstanding calls. The balancer picks the first
+/// position at or after its rotating start among the least loaded (wrapping around), exactly
+/// the instance the scan picks; an admission or a response moves one position between groups.
+pub struct LeastIndex {
+    levels: BTreeMap<u32, BTreeSet<usize>>,
+    /// Per instance, its position in `up` (`usize::MAX` when it is not ready).
+    position: Vec<usize>,
+}
+
+impl LeastIndex {
+    /// Up to this many ready instances the balancer scans them (fast, and cache-friendly).
+    const SCAN_UP_TO: usize = 64;
+
+    fn new(up: &[u32], instances: &[Instance]) -> LeastIndex {
+        let mut position = vec![usize::MAX; instances.len()];
+        let mut levels: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
+        for (k, &i) in up.iter().enumerate() {
+            position[i as usize] = k;
+            levels
+                .entry(instances[i as usize].outstanding)
+                .or_default()
+                .insert(k);
+        }
+        LeastIndex { levels, position }
+    }
+
+    /// Instance `i`'s outstanding calls went from `from` to `to`.
+    pub fn moved(&mut self, i: usize, from: u32, to: u32) {
+        let Some(&k) = self.position.get(i).filter(|&&k| k != usize::MAX) else {
+            return;
+        };
+        if let Some(level) = self.levels.get_mut(&from) {
+            level.remove(&k);
+            if level.is_empty() {
+                self.levels.remove(&from);
+            }
+        }
+        self.levels.entry(to).or_default().insert(k);
+    }
+
+    /// The position in `up` of the first least-loaded instance at or after `start`, cyclically.
+    fn first_from(&self, start: usize) -> usize {
+        self.levels.first_key_value().map_or(0, |(_, level)| {
+            level
+                .range(start..)
+                .next()
+                .or_else(|| level.iter().next())
+                .copied()
+                .unwrap_or(0)
+        })
+    }
+}
+
 /// The run-time state of a service (or the gateway).
 pub struct Station {
     pub instances: Vec<Instance>,
@@ -106,6 +160,9 @@ pub struct Station {
     pub host: Option<usize>,
     balancer: LoadBalancer,
     next: usize,
+    /// For `least_outstanding` over many ready instances: the index that finds the least loaded
+    /// without scanning them all (`None`: scan).
+    pub least: Option<LeastIndex>,
     /// Calls admitted and not yet responded to, over all instances (for `max_concurrency`).
     pub outstanding: u32,
     pub max_concurrency: Option<u32>,
@@ -150,6 +207,7 @@ impl Station {
             host: service.host,
             balancer: service.load_balancer,
             next: 0,
+            least: None,
             outstanding: 0,
             max_concurrency: service.max_concurrency,
             bucket: service.rate_limit.map(TokenBucket::new),
@@ -171,6 +229,20 @@ impl Station {
             residences: 0,
             resided_ns: 0,
         }
+        .indexed()
+    }
+
+    /// With the index of the least loaded built when the balancer needs it.
+    fn indexed(mut self) -> Station {
+        self.reindex();
+        self
+    }
+
+    /// Rebuilds the least-loaded index after the ready instances changed.
+    fn reindex(&mut self) {
+        self.least = (self.balancer == LoadBalancer::LeastOutstanding
+            && self.up.len() > LeastIndex::SCAN_UP_TO)
+            .then(|| LeastIndex::new(&self.up, &self.instances));
     }
 
     /// Records that a call admitted at `admitted` got a worker at `now`.
@@ -230,10 +302,13 @@ impl Station {
                 // Scan from a rotating start so ties spread evenly instead of favouring the first.
                 let start = self.next % n;
                 self.next = (start + 1) % n;
-                (0..n)
-                    .map(|k| (start + k) % n)
-                    .min_by_key(|&k| self.instances[self.up[k] as usize].outstanding)
-                    .unwrap_or(0)
+                match &self.least {
+                    Some(index) => index.first_from(start),
+                    None => (0..n)
+                        .map(|k| (start + k) % n)
+                        .min_by_key(|&k| self.instances[self.up[k] as usize].outstanding)
+                        .unwrap_or(0),
+                }
             }
             LoadBalancer::PowerOfTwo => {
                 let a = rng.random_range(0..n);
@@ -252,6 +327,7 @@ impl Station {
             self.ready.add(now, -1);
         }
         self.instances[i].state = state;
+        self.reindex();
     }
 
     /// Puts instance `i` (restarted, or past its cold start) into service.
@@ -261,6 +337,7 @@ impl Station {
             self.up.push(i as u32);
             self.up.sort_unstable();
             self.ready.add(now, 1);
+            self.reindex();
         }
     }
 
@@ -291,6 +368,62 @@ impl Station {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+
+    /// The scan the index stands in for: the first least-loaded position from `start`.
+    fn scanned(station: &Station, start: usize) -> usize {
+        let n = station.up.len();
+        (0..n)
+            .map(|k| (start + k) % n)
+            .min_by_key(|&k| station.instances[station.up[k] as usize].outstanding)
+            .unwrap()
+    }
+
+    #[test]
+    fn least_outstanding_index_picks_what_the_scan_picks() {
+        let service = Service {
+            name: "many".into(),
+            instances: 300,
+            workers: 1,
+            queue_capacity: None,
+            load_balancer: LoadBalancer::LeastOutstanding,
+            blocking: false,
+            max_concurrency: None,
+            rate_limit: None,
+            autoscale: None,
+            host: None,
+            endpoints: Vec::new(),
+        };
+        let mut station = Station::new(&service, SimTime::ZERO);
+        assert!(station.least.is_some(), "300 instances use the index");
+        let mut rng = SimRng::seed_from_u64(7);
+        let mut busy: Vec<usize> = Vec::new();
+        for step in 0..20_000 {
+            // Admissions, departures in random order, and now and then an instance out and back.
+            if step % 2_000 == 1_000 {
+                let i = station.up[rng.random_range(0..station.up.len())] as usize;
+                station.take_out(SimTime::ZERO, i, InstanceState::Draining);
+                busy.retain(|&b| b != i);
+                station.instances[i].outstanding = 0;
+                station.bring_up(SimTime::ZERO, i);
+            }
+            if busy.is_empty() || rng.random_bool(0.55) {
+                let start = station.next % station.up.len();
+                let expected = station.up[scanned(&station, start)] as usize;
+                let i = station.pick_instance(&mut rng).unwrap();
+                assert_eq!(i, expected, "step {step}");
+                station.instances[i].outstanding += 1;
+                let o = station.instances[i].outstanding;
+                station.least.as_mut().unwrap().moved(i, o - 1, o);
+                busy.push(i);
+            } else {
+                let i = busy.swap_remove(rng.random_range(0..busy.len()));
+                station.instances[i].outstanding -= 1;
+                let o = station.instances[i].outstanding;
+                station.least.as_mut().unwrap().moved(i, o + 1, o);
+            }
+        }
+    }
 
     #[test]
     fn token_bucket_admits_burst_then_rate() {
