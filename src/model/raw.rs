@@ -448,7 +448,7 @@ pub struct RawService {
 pub struct RawEndpoint {
     /// Processing time of one call, before its downstream calls (ms, a number or a distribution
     /// table).
-    #[schemars(schema_with = "schema::required_duration")]
+    #[schemars(schema_with = "schema::duration")]
     pub service_ms: toml::Value,
     /// Size of the request message sent to this endpoint (bytes).
     #[serde(default)]

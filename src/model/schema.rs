@@ -86,11 +86,6 @@ impl JsonSchema for Duration {
     }
 }
 
-/// A duration the field cannot do without (an endpoint's `service_ms`).
-pub fn required_duration(generator: &mut SchemaGenerator) -> Schema {
-    duration(generator)
-}
-
 fn distribution_field(name: &str) -> Value {
     match name {
         "samples_ms" => json!({ "type": "array", "items": { "type": "number", "minimum": 0 },
