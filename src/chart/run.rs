@@ -13,21 +13,8 @@ const LINES: usize = 8;
 /// The `limit` routes with the most requests (`summary.csv`), or `None` when there are no more
 /// than `limit` routes and all are drawn.
 fn busiest_routes(dir: &Path, limit: usize) -> Option<HashSet<String>> {
-    let t = Table::read(&dir.join("summary.csv")).ok()?;
-    let (route, requests) = (t.col("route").ok()?, t.col("requests").ok()?);
-    let mut rows: Vec<usize> = (0..t.rows.len())
-        .filter(|&i| t.rows[i][route] != "all")
-        .collect();
-    if rows.len() <= limit {
-        return None;
-    }
-    rows.sort_by(|&a, &b| t.num(b, requests).total_cmp(&t.num(a, requests)));
-    Some(
-        rows[..limit]
-            .iter()
-            .map(|&i| t.rows[i][route].clone())
-            .collect(),
-    )
+    crate::report::busiest_rows(&dir.join("summary.csv"), "route", "requests", limit)
+        .map(|routes| routes.into_iter().collect())
 }
 
 /// Routes other than `all` in a table's `route` column.

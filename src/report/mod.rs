@@ -16,7 +16,7 @@ pub use csv_files::{
     SUMMARY_COLUMNS, breakdown_csv, cost_csv, edges_csv, latency_cdf_csv, links_csv, route_row,
     scaling_csv, services_csv, summary_csv, timeseries_csv, to_bytes as csv_bytes,
 };
-pub use html::{command_line, escape, write_report};
+pub use html::{busiest_rows, command_line, escape, write_report};
 pub use metrics::openmetrics;
 pub use run_json::RunInfo;
 pub use table::{load_table, summary_table};
@@ -84,6 +84,17 @@ pub fn write_run(
         }
     }
     Ok(written)
+}
+
+/// Three significant figures, but never fewer than the integer part (3,126 stays 3126): the
+/// precision of numbers a reader glances at (headlines, chart labels).
+pub fn significant3(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).max(0);
+    let scale = 10f64.powi(digits);
+    (x * scale).round() / scale
 }
 
 /// Formats a number for CSV: rounded to 6 decimals (nanoseconds when in ms), NaN as an empty

@@ -79,7 +79,7 @@ impl Topology {
         let mut t = Topology::skeleton(model, &utilisation, load.throughput_per_s);
         t.subtitle = format!(
             "offered load from analysis at {} req/s{}: colour = utilisation (offered work ÷ workers), arrows = calls/s",
-            crate::report::number(round3(load.throughput_per_s)),
+            crate::report::number(crate::report::significant3(load.throughput_per_s)),
             if load.throughput_is_bound {
                 " (closed workload: the throughput bound)"
             } else {
@@ -153,7 +153,7 @@ impl Topology {
         }
         t.subtitle = format!(
             "simulated: colour = utilisation of the workers, arrows = calls/s (and the share that failed) over the {} s measured",
-            crate::report::number(round3(measured_s))
+            crate::report::number(crate::report::significant3(measured_s))
         );
         Ok(t)
     }
@@ -170,7 +170,7 @@ impl Topology {
                     pattern,
                 } => format!(
                     "open, {} req/s{}",
-                    crate::report::number(round3(*rate_per_s)),
+                    crate::report::number(crate::report::significant3(*rate_per_s)),
                     if pattern.is_some() { " (varying)" } else { "" }
                 ),
                 Workload::Closed { users, .. } => format!("closed, {users} users"),
@@ -259,19 +259,12 @@ impl Topology {
     }
 }
 
-/// Three significant figures, but never fewer than the integer part (3,126 stays 3126).
-fn round3(x: f64) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let digits = (2 - x.abs().log10().floor() as i32).max(0);
-    let scale = 10f64.powi(digits);
-    (x * scale).round() / scale
-}
-
 /// Calls per second for a label: three significant figures, no exponent.
 pub fn rate_label(per_s: f64) -> String {
-    format!("{}/s", crate::report::number(round3(per_s)))
+    format!(
+        "{}/s",
+        crate::report::number(crate::report::significant3(per_s))
+    )
 }
 
 /// Writes `DIR/topology.dot`, and `topology.svg` and `topology.png` unless the graph is too

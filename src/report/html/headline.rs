@@ -13,16 +13,7 @@ pub const KNEE_FACTOR: f64 = 1.5;
 
 /// A headline number: three significant figures (whole numbers keep every digit, grouped).
 fn short(x: f64) -> String {
-    if !x.is_finite() || x == 0.0 || x.abs() >= 100.0 {
-        return rounded(&x.round().to_string());
-    }
-    let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    rounded(&crate::report::significant3(x).to_string())
 }
 
 /// One card of the headline.

@@ -5,6 +5,8 @@
 mod headline;
 mod table;
 
+pub use table::busiest_rows;
+
 use crate::output::{OutputError, write_atomic};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
