@@ -14,6 +14,7 @@ const DOCS: &[&str] = &[
     "docs/model.md",
     "docs/commands.md",
     "docs/resilience.md",
+    "docs/operations.md",
     "docs/planning.md",
     "docs/traces.md",
     "docs/cluster.md",

@@ -261,6 +261,7 @@ pub fn timeseries(dir: &Path, log_y: bool) -> Result<Figure, String> {
     };
     let mut panels = vec![traffic, latency, queue];
     panels.extend(instances_panel(&t, &column)?);
+    panels.extend(version_panel(&t, &column)?);
     panels.extend(resilience_panel(&t, &column, interval_of(&t, start, end))?);
     if let Some(last) = panels.last_mut() {
         last.x_label = "simulated time (s)".into();
@@ -273,7 +274,10 @@ pub fn timeseries(dir: &Path, log_y: bool) -> Result<Figure, String> {
     }
     // Fault windows, from the model the run wrote beside its results: shaded in every panel,
     // named in the first.
-    let windows = fault_windows(dir);
+    let mut windows = fault_windows(dir);
+    if let Some(range) = panels.first().and_then(|p| p.x_range) {
+        windows.extend(release_marks(dir, (range.1 - range.0) * 0.004));
+    }
     for (k, p) in panels.iter_mut().enumerate() {
         p.spans = windows
             .iter()
@@ -329,6 +333,71 @@ fn fault_windows(dir: &Path) -> Vec<(f64, f64, String)> {
             ))
         })
         .collect()
+}
+
+/// The steps of the releases in `DIR/deployments.csv` that change where traffic goes (start,
+/// canary serving, promotion, switch, rollback, done), as thin marks `width` seconds wide. A
+/// mark within 15 widths of the last labelled one goes unlabelled, so labels do not overlap
+/// (`done` at the instant of a rollback adds nothing).
+fn release_marks(dir: &Path, width: f64) -> Vec<(f64, f64, String)> {
+    let Ok(t) = Table::read(&dir.join("deployments.csv")) else {
+        return Vec::new();
+    };
+    let (Ok(time), Ok(step)) = (t.col("time_s"), t.col("step")) else {
+        return Vec::new();
+    };
+    let label = |step: &str| match step {
+        "start" => Some("release"),
+        "canary_serving" => Some("canary"),
+        "promote" => Some("promote"),
+        "switch" => Some("switch"),
+        "rollback" => Some("rollback"),
+        "done" => Some("done"),
+        _ => None,
+    };
+    let mut last = f64::NEG_INFINITY;
+    let mut marks = Vec::new();
+    for i in 0..t.rows.len() {
+        let Some(name) = label(&t.rows[i][step]) else {
+            continue;
+        };
+        let at = t.num(i, time);
+        let text = if at - last >= 15.0 * width {
+            last = at;
+            name.to_string()
+        } else {
+            String::new()
+        };
+        marks.push((at, at + width, text));
+    }
+    marks
+}
+
+/// The new version's share of each released service's calls; none without releases.
+fn version_panel(
+    t: &Table,
+    column: &dyn Fn(&str, f64) -> Result<Points, String>,
+) -> Result<Option<Panel>, String> {
+    let series = t
+        .header
+        .iter()
+        .filter_map(|h| h.strip_prefix("new_version_share_"))
+        .enumerate()
+        .map(|(k, service)| {
+            Ok(Series::line(
+                service,
+                k,
+                column(&format!("new_version_share_{service}"), 100.0)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((!series.is_empty()).then(|| Panel {
+        x_label: String::new(),
+        y_label: "new version (% of calls)".into(),
+        y_range: Some((0.0, 100.0)),
+        series,
+        ..Panel::default()
+    }))
 }
 
 fn interval_of(t: &Table, start: usize, end: usize) -> f64 {

@@ -1,9 +1,17 @@
 //! The commands that run one model: run, check, init, analyze, validate, plot.
 
 use super::*;
-/// Prints a warning for every saturated station.
-/// Warns about services no route or call reaches: they do no work, seldom what was meant.
+/// Warns about services no route or call reaches (they do no work, seldom what was meant) and
+/// releases that start after the run ends.
 pub(super) fn warn_uncalled(model: &Model) {
+    for d in model.deployments.iter().filter(|d| d.at >= model.duration) {
+        eprintln!(
+            "warning: the release of `{}` starts at {} s, when the run has ended ({} s): it does not happen",
+            model.services[d.service].name,
+            d.at.as_secs_f64(),
+            model.duration.as_secs_f64()
+        );
+    }
     let uncalled = model.uncalled_services();
     // One line each while they can be read; a model of thousands gets one line for them all.
     const NAMED: usize = 5;
@@ -23,6 +31,7 @@ pub(super) fn warn_uncalled(model: &Model) {
     }
 }
 
+/// Prints a warning for every saturated station (and those of [`warn_uncalled`]).
 pub(super) fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
     warn_uncalled(model);
     let saturated: Vec<_> = load.saturated().collect();

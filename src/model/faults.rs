@@ -1,4 +1,4 @@
-//! Things that go wrong for a while (`[[faults]]`): crashes, slowdowns, degraded and
+//! Things that go wrong for a while (`[[faults]]`): crashes, hangs, slowdowns, degraded and
 //! partitioned links.
 
 use super::check::{non_negative, positive, word};
@@ -19,6 +19,12 @@ pub enum FaultKind {
     /// The instance (or every instance) dies: its queued and in-progress calls fail, and it
     /// restarts empty when the fault ends.
     Crash {
+        service: ServiceId,
+        instance: Option<u32>,
+    },
+    /// The process stops answering but its port stays open: calls it holds and calls sent to
+    /// it wait (their callers time out), until the fault ends and it carries on.
+    Hang {
         service: ServiceId,
         instance: Option<u32>,
     },
@@ -43,6 +49,7 @@ impl FaultKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             FaultKind::Crash { .. } => "crash",
+            FaultKind::Hang { .. } => "hang",
             FaultKind::Slowdown { .. } => "slowdown",
             FaultKind::LinkDegradation { .. } => "link_degradation",
             FaultKind::Partition { .. } => "partition",
@@ -64,7 +71,7 @@ pub fn faults(
         let at = non_negative(&format!("{path}.at_s"), f.at_s, "seconds ≥ 0")?;
         let duration = positive(&format!("{path}.duration_s"), f.duration_s, "seconds > 0")?;
         let allowed: &[&str] = match kind {
-            "crash" => &["service", "instance"],
+            "crash" | "hang" => &["service", "instance"],
             "slowdown" => &["service", "instance", "factor"],
             "link_degradation" => &["link", "extra_latency_ms", "loss"],
             _ => &["link"],
@@ -87,10 +94,12 @@ pub fn faults(
             }
         }
         let kind = match kind {
-            "crash" | "slowdown" => {
+            "crash" | "hang" | "slowdown" => {
                 let (service, instance) = fault_target(f, &path, services)?;
                 if kind == "crash" {
                     FaultKind::Crash { service, instance }
+                } else if kind == "hang" {
+                    FaultKind::Hang { service, instance }
                 } else {
                     let factor = positive(
                         &format!("{path}.factor"),

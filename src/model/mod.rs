@@ -8,6 +8,7 @@
 mod admission;
 mod autoscale;
 mod check;
+mod deployments;
 mod diagnostic;
 mod dist;
 mod downstream;
@@ -15,6 +16,7 @@ mod faults;
 pub mod generate;
 mod hosts;
 mod links;
+mod operations;
 mod overrides;
 pub mod pairs;
 mod pattern;
@@ -28,11 +30,13 @@ mod workload;
 
 pub use admission::RateLimit;
 pub use autoscale::{Autoscale, ScaleMetric};
+pub use deployments::{Deployment, RollbackRule, Strategy, Version};
 pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
 pub use dist::{Dist, erfc, gamma_fn};
 pub use downstream::{CallCount, Downstream};
 pub use faults::{Fault, FaultKind};
 pub use hosts::{Host, HostId};
+pub use operations::{HealthCheck, OutlierDetection};
 pub use overrides::Override;
 pub use pattern::ArrivalPattern;
 pub use policy::{Backoff, BreakerPolicy, CallPolicy, Edge, Jitter, RetryBudget, RetryPolicy};
@@ -82,6 +86,8 @@ pub struct Model {
     pub propagate_deadline: bool,
     /// `[[faults]]`, in file order.
     pub faults: Vec<Fault>,
+    /// `[[deployments]]`, in file order (at most one per service).
+    pub deployments: Vec<Deployment>,
     /// Prices, if the model has a `[cost]` table.
     pub cost: Option<Cost>,
     /// The `[sweep]` table, if the file has one: a sweep versioned with the model.
@@ -197,6 +203,12 @@ pub struct Service {
     /// The host its instances run on, whose cores its endpoints' CPU work shares.
     pub host: Option<HostId>,
     pub endpoints: Vec<EndpointId>,
+    /// Active health checks feeding the registry (`None`: the registry knows at once).
+    pub health_check: Option<HealthCheck>,
+    /// Callers see the registry through a cache refreshed this often (`None`: at once).
+    pub discovery_refresh: Option<SimTime>,
+    /// Passive ejection of instances by their callers.
+    pub outlier_detection: Option<OutlierDetection>,
 }
 
 /// An operation of a service.
@@ -320,6 +332,16 @@ impl Model {
         }
         if !self.faults.is_empty() {
             ignored.push("faults");
+        }
+        if self.services.iter().any(|s| {
+            s.health_check.is_some()
+                || s.discovery_refresh.is_some()
+                || s.outlier_detection.is_some()
+        }) {
+            ignored.push("health checks and discovery");
+        }
+        if !self.deployments.is_empty() {
+            ignored.push("deployments");
         }
         if matches!(
             self.workload,

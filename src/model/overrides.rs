@@ -101,6 +101,11 @@ fn allowed_fields(path: &[String]) -> Option<&'static [&'static str]> {
         [.., "circuit_breaker"] => Some(fields::BREAKER),
         [.., "rate_limit"] => Some(fields::RATE_LIMIT),
         ["services", _, "autoscale"] => Some(fields::AUTOSCALE),
+        ["services", _, "health_check"] => Some(fields::HEALTH_CHECK),
+        ["services", _, "discovery"] => Some(fields::DISCOVERY),
+        [.., "outlier_detection"] => Some(fields::OUTLIER),
+        ["deployments", _] => Some(fields::DEPLOYMENT),
+        ["deployments", _, "rollback"] => Some(fields::ROLLBACK),
         [.., "service_ms" | "think_ms" | "latency_ms" | "cpu_ms"] => Some(fields::DIST),
         _ => None,
     }

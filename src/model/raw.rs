@@ -43,6 +43,9 @@ pub struct RawModel {
     /// Machines whose cores the CPU work (`cpu_ms`) of the services placed on them shares.
     #[serde(default)]
     pub hosts: IndexMap<String, RawHost>,
+    /// `[[deployments]]`: releases of a new version of a service during the run.
+    #[serde(default)]
+    pub deployments: Vec<RawDeployment>,
 }
 
 /// `[hosts.NAME]`: a machine whose cores the CPU work (`cpu_ms`) of the services on it shares.
@@ -203,6 +206,9 @@ pub struct RawClient {
     pub retry: Option<RawRetry>,
     /// A circuit breaker per callee.
     pub circuit_breaker: Option<RawBreaker>,
+    /// Passive outlier ejection (as Envoy's): a callee instance that fails this caller's calls
+    /// in a row leaves the balancer for a while.
+    pub outlier_detection: Option<RawOutlierDetection>,
     /// Overrides for calls to one callee: `[services.NAME.client.to.CALLEE]`.
     pub to: Option<IndexMap<String, RawClient>>,
 }
@@ -308,7 +314,8 @@ pub struct RawAutoscale {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Fault")]
 pub struct RawFault {
-    /// `crash` (service, instance), `slowdown` (service, instance, factor), `link_degradation`
+    /// `crash` (service, instance), `hang` (service, instance: the process stops answering, its
+    /// port stays open), `slowdown` (service, instance, factor), `link_degradation`
     /// (link, extra_latency_ms, loss) or `partition` (link).
     #[schemars(schema_with = "schema::fault_kind")]
     pub kind: String,
@@ -316,9 +323,9 @@ pub struct RawFault {
     pub at_s: f64,
     /// How long it lasts (s).
     pub duration_s: f64,
-    /// `crash`, `slowdown`: the service.
+    /// `crash`, `hang`, `slowdown`: the service.
     pub service: Option<String>,
-    /// `crash`, `slowdown`: one instance (from 0); all of them if left out.
+    /// `crash`, `hang`, `slowdown`: one instance (from 0); all of them if left out.
     #[schemars(range(min = 0))]
     pub instance: Option<i64>,
     /// `link_degradation`, `partition`: the link's name.
@@ -330,6 +337,103 @@ pub struct RawFault {
     /// `link_degradation`: chance a transmission is lost, in [0, 1].
     #[schemars(range(min = 0.0, max = 1.0))]
     pub loss: Option<f64>,
+}
+
+/// `[services.NAME.health_check]`: a checker probes each instance every `interval_ms`.
+#[derive(Debug, Deserialize, Clone, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "HealthCheck")]
+pub struct RawHealthCheck {
+    /// Time between two checks of an instance (ms).
+    pub interval_ms: f64,
+    /// A check of a hung instance fails after this long (ms; default 1000, as Kubernetes').
+    pub timeout_ms: Option<f64>,
+    /// Consecutive failed checks before an instance leaves the registry (default 3).
+    #[schemars(range(min = 1))]
+    pub unhealthy_after: Option<i64>,
+    /// Consecutive passed checks before an instance (new, or back from a failure) enters the
+    /// registry (default 1).
+    #[schemars(range(min = 1))]
+    pub healthy_after: Option<i64>,
+}
+
+/// `[services.NAME.discovery]`: callers see the registry through a cache (client-side
+/// discovery, as Eureka clients do).
+#[derive(Debug, Deserialize, Clone, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Discovery")]
+pub struct RawDiscovery {
+    /// Time between refreshes of the callers' cache (ms); 0: callers see the registry at once.
+    pub refresh_ms: f64,
+}
+
+/// `outlier_detection`: passive ejection of failing instances, as Envoy's.
+#[derive(Debug, Deserialize, Clone, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "OutlierDetection")]
+pub struct RawOutlierDetection {
+    /// Failed calls in a row that eject an instance (default 5).
+    #[schemars(range(min = 1))]
+    pub consecutive_errors: Option<i64>,
+    /// How long an ejected instance stays out of the balancer (ms; default 30000).
+    pub ejection_ms: Option<f64>,
+    /// No ejection while this share of the instances (%) is already ejected (default 10; one
+    /// instance may always be ejected).
+    pub max_ejection_percent: Option<f64>,
+}
+
+/// `[[deployments]]`: a release of a new version of a service, and how it is rolled out.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Deployment")]
+pub struct RawDeployment {
+    /// The service released.
+    pub service: String,
+    /// When the release starts (s).
+    pub at_s: f64,
+    /// `rolling` (replace `batch` instances at a time), `canary` (`canary_share` of the traffic
+    /// for `canary_s`, then the rest) or `blue_green` (a full second set, then switch).
+    #[serde(default = "default_strategy")]
+    #[schemars(schema_with = "schema::strategy")]
+    pub strategy: String,
+    /// The new version: the chance a call answers with an error, for every endpoint (default:
+    /// the endpoints' own).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub error_probability: Option<f64>,
+    /// The new version: service times are multiplied by this (default 1).
+    pub slowdown: Option<f64>,
+    /// The new version: service time per endpoint (ms, a number or a distribution table), by
+    /// endpoint name.
+    #[serde(default)]
+    #[schemars(schema_with = "schema::durations_by_name")]
+    pub service_ms: Option<IndexMap<String, toml::Value>>,
+    /// `rolling`: instances replaced at a time (default 1).
+    #[schemars(range(min = 1))]
+    pub batch: Option<i64>,
+    /// Seconds a new instance takes to start before its readiness check (default 0).
+    pub startup_s: Option<f64>,
+    /// `canary`: the share of the traffic the new version gets (default 0.1).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub canary_share: Option<f64>,
+    /// `canary`: seconds at that share before the rest of the instances are replaced (default
+    /// 60).
+    pub canary_s: Option<f64>,
+    /// Roll back when the new version's calls cross a threshold (as Argo Rollouts' analysis).
+    pub rollback: Option<RawRollback>,
+}
+
+/// `[deployments.rollback]`: the analysis that aborts a release.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Rollback")]
+pub struct RawRollback {
+    /// Seconds of the new version's calls each verdict looks at (default 10).
+    pub window_s: Option<f64>,
+    /// Roll back when more than this share of the new version's calls in a window fail.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub max_error_rate: Option<f64>,
+    /// Roll back when the new version's p99 over a window exceeds this (ms).
+    pub max_p99_ms: Option<f64>,
 }
 
 /// `[[workload.mix]]`: a route clients call, and how often.
@@ -437,6 +541,11 @@ pub struct RawService {
     /// The host its instances run on (a `[hosts.NAME]`), whose cores its endpoints' `cpu_ms`
     /// shares.
     pub host: Option<String>,
+    /// Active health checks: an instance leaves the registry after failed checks and returns
+    /// after passed ones (without this table the registry knows of a crash at once).
+    pub health_check: Option<RawHealthCheck>,
+    /// How callers learn this service's instances: a registry cache refreshed periodically.
+    pub discovery: Option<RawDiscovery>,
     /// The service's endpoints by name: `[services.NAME.endpoints.ENDPOINT]`.
     pub endpoints: IndexMap<String, RawEndpoint>,
 }
@@ -508,6 +617,10 @@ pub struct RawLink {
     pub cost_per_gb: Option<f64>,
 }
 
+fn default_strategy() -> String {
+    "rolling".into()
+}
+
 fn default_rto_ms() -> f64 {
     200.0
 }
@@ -517,7 +630,10 @@ pub mod words {
     /// `workload.pattern.shape`.
     pub const PATTERN_SHAPES: &[&str] = &["step", "ramp", "spike", "sine", "table"];
     /// `faults.N.kind`.
-    pub const FAULT_KINDS: &[&str] = &["crash", "slowdown", "link_degradation", "partition"];
+    pub const FAULT_KINDS: &[&str] =
+        &["crash", "hang", "slowdown", "link_degradation", "partition"];
+    /// `deployments.N.strategy`.
+    pub const STRATEGIES: &[&str] = &["rolling", "canary", "blue_green"];
     /// `retry.backoff`.
     pub const BACKOFFS: &[&str] = &["constant", "exponential"];
     /// `retry.jitter`.
@@ -555,6 +671,7 @@ pub mod fields {
         "faults",
         "cost",
         "hosts",
+        "deployments",
     ];
     pub const HOST: &[&str] = &["cores", "speed", "background_cores"];
     pub const COST: &[&str] = &["instance_hour", "default_instance_hour", "per_gb"];
@@ -590,6 +707,7 @@ pub mod fields {
         "hedge_after_ms",
         "retry",
         "circuit_breaker",
+        "outlier_detection",
         "to",
     ];
     pub const RETRY: &[&str] = &[
@@ -654,8 +772,32 @@ pub mod fields {
         "client",
         "autoscale",
         "host",
+        "health_check",
+        "discovery",
         "endpoints",
     ];
+    pub const HEALTH_CHECK: &[&str] = &[
+        "interval_ms",
+        "timeout_ms",
+        "unhealthy_after",
+        "healthy_after",
+    ];
+    pub const DISCOVERY: &[&str] = &["refresh_ms"];
+    pub const OUTLIER: &[&str] = &["consecutive_errors", "ejection_ms", "max_ejection_percent"];
+    pub const DEPLOYMENT: &[&str] = &[
+        "service",
+        "at_s",
+        "strategy",
+        "error_probability",
+        "slowdown",
+        "service_ms",
+        "batch",
+        "startup_s",
+        "canary_share",
+        "canary_s",
+        "rollback",
+    ];
+    pub const ROLLBACK: &[&str] = &["window_s", "max_error_rate", "max_p99_ms"];
     pub const ENDPOINT: &[&str] = &[
         "service_ms",
         "request_bytes",
@@ -731,5 +873,10 @@ mod tests {
         assert_eq!(accepted_fields::<RawFault>(), fields::FAULT);
         assert_eq!(accepted_fields::<RawCost>(), fields::COST);
         assert_eq!(accepted_fields::<RawHost>(), fields::HOST);
+        assert_eq!(accepted_fields::<RawHealthCheck>(), fields::HEALTH_CHECK);
+        assert_eq!(accepted_fields::<RawDiscovery>(), fields::DISCOVERY);
+        assert_eq!(accepted_fields::<RawOutlierDetection>(), fields::OUTLIER);
+        assert_eq!(accepted_fields::<RawDeployment>(), fields::DEPLOYMENT);
+        assert_eq!(accepted_fields::<RawRollback>(), fields::ROLLBACK);
     }
 }

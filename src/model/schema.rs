@@ -48,6 +48,12 @@ pub fn duration(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<Duration>()
 }
 
+/// Durations by name (a deployment's service time per endpoint).
+pub fn durations_by_name(generator: &mut SchemaGenerator) -> Schema {
+    let duration = generator.subschema_for::<Duration>();
+    schemars::json_schema!({ "type": "object", "additionalProperties": duration })
+}
+
 /// The schema of a duration: a number (a constant) or a `{ dist = …, … }` table, one branch per
 /// distribution so that an editor offers each one's parameters.
 struct Duration;
@@ -172,6 +178,11 @@ pub fn pattern_shape(_: &mut SchemaGenerator) -> Schema {
 /// `faults.N.kind`.
 pub fn fault_kind(_: &mut SchemaGenerator) -> Schema {
     one_of_words(words::FAULT_KINDS)
+}
+
+/// `deployments.N.strategy`.
+pub fn strategy(_: &mut SchemaGenerator) -> Schema {
+    one_of_words(words::STRATEGIES)
 }
 
 /// `retry.backoff`.

@@ -64,6 +64,16 @@ pub(super) fn services_and_endpoints(
             autoscale: None,
             host: super::hosts::place(&format!("{path}.host"), svc.host.as_deref(), hosts)?,
             endpoints: Vec::new(),
+            health_check: svc
+                .health_check
+                .as_ref()
+                .map(|h| super::operations::health_check(h, &format!("{path}.health_check")))
+                .transpose()?,
+            discovery_refresh: match &svc.discovery {
+                Some(d) => super::operations::discovery(d, &format!("{path}.discovery"))?,
+                None => None,
+            },
+            outlier_detection: None,
         };
         if let Some(a) = &svc.autoscale {
             service.autoscale = Some(autoscale::autoscale(

@@ -12,7 +12,10 @@ use super::prices::cost;
 use super::raw::RawModel;
 use super::services::{check_cycles, cpu_time, resolve_calls, services_and_endpoints};
 use super::workload::{routes, workload};
-use super::{LoadBalancer, Model, Service, Source, SweepTable, admission, faults, policy, raw};
+use super::{
+    LoadBalancer, Model, Service, Source, SweepTable, admission, deployments, faults, operations,
+    policy, raw,
+};
 use crate::engine::SimTime;
 use std::path::Path;
 
@@ -81,6 +84,9 @@ pub fn validate(
         autoscale: None,
         host: gateway_host,
         endpoints: Vec::new(),
+        health_check: None,
+        discovery_refresh: None,
+        outlier_detection: None,
     }];
     let gateway_time = match &raw.gateway.service_ms {
         Some(v) => duration_value(v, "gateway.service_ms", base_dir)?,
@@ -109,7 +115,15 @@ pub fn validate(
             )
             .collect();
     let edges = policy::edges(&services, &endpoints, &clients)?;
+    let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    for (service, detection) in services
+        .iter_mut()
+        .zip(operations::outlier_detection(&edges, &names, &clients)?)
+    {
+        service.outlier_detection = detection;
+    }
     let faults = faults::faults(&raw.faults, &services, &links)?;
+    let deployments = deployments::deployments(&raw.deployments, &services, &endpoints, base_dir)?;
     let deadline = raw
         .workload
         .deadline_ms
@@ -152,6 +166,7 @@ pub fn validate(
         deadline,
         propagate_deadline: raw.workload.propagate_deadline,
         faults,
+        deployments,
         cost,
         sweep,
     })

@@ -268,6 +268,77 @@ pub fn scaling_csv(result: &RunResult) -> Vec<u8> {
     to_bytes(SCALING_COLUMNS, rows)
 }
 
+/// `deployments.csv`: one row per step of a release (start, instances started and drained,
+/// canary serving, promotion, switch, rollback, done), in time order.
+pub fn deployments_csv(result: &RunResult) -> Vec<u8> {
+    let rows = result
+        .deployments
+        .iter()
+        .map(|d| {
+            vec![
+                number(d.time_s),
+                d.service.clone(),
+                d.strategy.to_string(),
+                d.step.to_string(),
+                d.version.to_string(),
+                d.instances.to_string(),
+                d.detail.clone(),
+            ]
+        })
+        .collect();
+    to_bytes(
+        &[
+            "time_s",
+            "service",
+            "strategy",
+            "step",
+            "version",
+            "instances",
+            "detail",
+        ],
+        rows,
+    )
+}
+
+/// `versions.csv`: per released service and version, the calls its instances finished in the
+/// measured window, their errors, and their latency at the service (admission to response).
+pub fn versions_csv(result: &RunResult) -> Vec<u8> {
+    let rows = result
+        .versions
+        .iter()
+        .map(|v| {
+            let rate = if v.calls == 0 {
+                f64::NAN
+            } else {
+                v.errors as f64 / v.calls as f64
+            };
+            vec![
+                v.service.clone(),
+                v.version.to_string(),
+                v.calls.to_string(),
+                v.errors.to_string(),
+                number(rate),
+                number(v.latency.mean_ms()),
+                number(v.latency.quantile_ms(0.5)),
+                number(v.latency.quantile_ms(0.99)),
+            ]
+        })
+        .collect();
+    to_bytes(
+        &[
+            "service",
+            "version",
+            "calls",
+            "errors",
+            "error_rate",
+            "mean_ms",
+            "p50_ms",
+            "p99_ms",
+        ],
+        rows,
+    )
+}
+
 /// `cost.csv`: one row per service (instance-hours) and link (traffic), then `total`.
 pub fn cost_csv(cost: &crate::cost::CostReport) -> Vec<u8> {
     let mut rows: Vec<Vec<String>> = cost
@@ -362,7 +433,8 @@ pub fn latency_cdf_csv(result: &RunResult) -> Vec<u8> {
 /// throughput, error rate, p50 and p99 of the requests completed in the interval, and each
 /// service's time-average queue length (`queue_length_<service>`) and ready instances
 /// (`instances_<service>`), retries and timeouts over all edges, and the share of the interval
-/// each circuit breaker was open (`breaker_open_<from>_to_<to>`).
+/// each circuit breaker was open (`breaker_open_<from>_to_<to>`), and per released service the
+/// new version's share of its calls (`new_version_share_<service>`).
 pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
     let mut header: Vec<String> = [
         "start_s",
@@ -385,6 +457,7 @@ pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
             .iter()
             .map(|b| format!("breaker_open_{}", b.replace("->", "_to_"))),
     );
+    header.extend(ts.released.iter().map(|s| format!("new_version_share_{s}")));
     let rows = ts
         .rows
         .iter()
@@ -404,6 +477,7 @@ pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
             row.extend(i.instances.iter().map(|q| number(*q)));
             row.extend([i.retries.to_string(), i.timeouts.to_string()]);
             row.extend(i.breaker_open.iter().map(|q| number(*q)));
+            row.extend(i.version_share.iter().map(|q| number(*q)));
             row
         })
         .collect();

@@ -58,6 +58,10 @@ pub fn write_run(
     if !result.hosts.is_empty() {
         files.push(("hosts.csv", csv_files::hosts_csv(result)));
     }
+    if !model.deployments.is_empty() {
+        files.push(("deployments.csv", csv_files::deployments_csv(result)));
+        files.push(("versions.csv", csv_files::versions_csv(result)));
+    }
     if let Some(ts) = &result.timeseries {
         files.push(("timeseries.csv", timeseries_csv(ts)));
         files.push(("metrics.om", metrics::openmetrics(&model.name, ts)));

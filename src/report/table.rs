@@ -99,6 +99,15 @@ pub fn summary_table(r: &RunResult) -> String {
             .collect();
         let _ = writeln!(s, "errors by kind: {}", kinds.join(", "));
     }
+    if r.ejections > 0 {
+        let _ = writeln!(
+            s,
+            "outlier detection ejected an instance {} time{}",
+            r.ejections,
+            if r.ejections == 1 { "" } else { "s" }
+        );
+    }
+    releases(&mut s, r);
     let w = r
         .services
         .iter()
@@ -338,4 +347,50 @@ fn width(names: &[String], min: usize) -> usize {
         .max()
         .unwrap_or(0)
         .max(min)
+}
+
+/// The releases of a run: each version's calls, errors and latency, and the steps that moved
+/// traffic (the full list is in `deployments.csv`).
+fn releases(s: &mut String, r: &RunResult) {
+    if r.deployments.is_empty() {
+        return;
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<12} {:>7} {:>9} {:>8} {:>9} {:>8}",
+        "release", "version", "calls", "errors", "mean ms", "p99 ms"
+    );
+    for v in &r.versions {
+        let rate = v.errors as f64 / v.calls.max(1) as f64;
+        let _ = writeln!(
+            s,
+            "{:<12} {:>7} {:>9} {:>7.2}% {:>9} {:>8}",
+            v.service,
+            if v.version == 0 { "old" } else { "new" },
+            v.calls,
+            100.0 * rate,
+            ms(v.latency.mean_ms()),
+            ms(v.latency.quantile_ms(0.99))
+        );
+    }
+    let steps: Vec<String> = r
+        .deployments
+        .iter()
+        .filter(|d| !matches!(d.step, "started" | "drained"))
+        .map(|d| {
+            let detail = if d.detail.is_empty() || d.step != "rollback" {
+                String::new()
+            } else {
+                format!(" ({})", d.detail)
+            };
+            format!(
+                "{} {} at {} s{detail}",
+                d.service,
+                d.step.replace('_', " "),
+                d.time_s
+            )
+        })
+        .collect();
+    let _ = writeln!(s, "steps: {}", steps.join(", "));
 }

@@ -212,6 +212,17 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if self.abandon(h).is_none() {
             return;
         }
+        if self.managed
+            && let Some(call) = self.calls.get(h)
+            && call.instance != super::call::UNROUTED
+        {
+            let (service, i, caller) = (
+                call.service as usize,
+                call.instance as usize,
+                call.caller as usize,
+            );
+            self.observe_call(now, queue, service, i, caller, true);
+        }
         if let Some(t) = self.tracer.as_mut() {
             t.gave_up(h, now);
         }

@@ -39,6 +39,16 @@ pub enum Event {
     /// The next completion of CPU work on `host` is due, if the host's schedule is still of
     /// `generation`.
     CpuDone { host: u32, generation: u32 },
+    /// A health check of an instance is due.
+    HealthCheck { service: u32, instance: u32 },
+    /// A health check of a hung instance has timed out.
+    CheckTimedOut { service: u32, instance: u32 },
+    /// The callers' cache of a service's registry is refreshed.
+    Refresh { service: u32 },
+    /// An instance's outlier ejection is over.
+    Unejected { service: u32, instance: u32 },
+    /// A deployment's controller reconciles.
+    Deploy { index: u32 },
 }
 
 /// The first word of a packed [`Event`]: which event it is.
@@ -58,6 +68,11 @@ mod tag {
     pub const INSTANCE_READY: u64 = 12;
     pub const TICK: u64 = 13;
     pub const CPU_DONE: u64 = 14;
+    pub const HEALTH_CHECK: u64 = 15;
+    pub const CHECK_TIMED_OUT: u64 = 16;
+    pub const REFRESH: u64 = 17;
+    pub const UNEJECTED: u64 = 18;
+    pub const DEPLOY: u64 = 19;
 }
 
 /// Two `u32`s in one word, `low` in the low half.
@@ -87,6 +102,15 @@ impl Packed for Event {
             }
             Event::Tick => (tag::TICK, 0),
             Event::CpuDone { host, generation } => (tag::CPU_DONE, pair(host, generation)),
+            Event::HealthCheck { service, instance } => {
+                (tag::HEALTH_CHECK, pair(service, instance))
+            }
+            Event::CheckTimedOut { service, instance } => {
+                (tag::CHECK_TIMED_OUT, pair(service, instance))
+            }
+            Event::Refresh { service } => (tag::REFRESH, u64::from(service)),
+            Event::Unejected { service, instance } => (tag::UNEJECTED, pair(service, instance)),
+            Event::Deploy { index } => (tag::DEPLOY, u64::from(index)),
         };
         Words { kind, payload }
     }
@@ -120,10 +144,27 @@ impl Packed for Event {
                 host: low,
                 generation: high,
             },
+            tag::HEALTH_CHECK => Event::HealthCheck {
+                service: low,
+                instance: high,
+            },
+            tag::CHECK_TIMED_OUT => Event::CheckTimedOut {
+                service: low,
+                instance: high,
+            },
+            tag::REFRESH => Event::Refresh { service: low },
+            tag::UNEJECTED => Event::Unejected {
+                service: low,
+                instance: high,
+            },
+            tag::DEPLOY => Event::Deploy { index: low },
             other => unreachable!("no event packs to tag {other}"),
         }
     }
 }
+
+/// `Call::instance` of a call not (yet) admitted to an instance.
+pub const UNROUTED: u32 = u32::MAX;
 
 /// Why a call or request failed: the `errors_*` columns of `summary.csv`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -281,7 +322,7 @@ impl Call {
             endpoint,
             service: service as u32,
             caller: caller as u32,
-            instance: 0,
+            instance: UNROUTED,
             user: u32::MAX,
             stage: 0,
             pending: 0,
@@ -348,6 +389,20 @@ mod tests {
                     service: n,
                     instance: u32::MAX - n,
                 },
+                Event::HealthCheck {
+                    service: n,
+                    instance: u32::MAX - n,
+                },
+                Event::CheckTimedOut {
+                    service: n,
+                    instance: u32::MAX - n,
+                },
+                Event::Refresh { service: n },
+                Event::Unejected {
+                    service: n,
+                    instance: u32::MAX - n,
+                },
+                Event::Deploy { index: n },
             ]);
         }
         let mut kinds = std::collections::BTreeSet::new();
@@ -356,6 +411,6 @@ mod tests {
             kinds.insert(words.kind);
             assert_eq!(Event::unpack(words), event);
         }
-        assert_eq!(kinds.len(), 14, "each kind of event has its own tag");
+        assert_eq!(kinds.len(), 19, "each kind of event has its own tag");
     }
 }

@@ -28,6 +28,15 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                     }
                 }
             }
+            FaultKind::Hang { service, instance } => {
+                for i in self.fault_instances(service, instance) {
+                    if start {
+                        self.stations[service].instances[i].hung = true;
+                    } else {
+                        self.resume(now, queue, service, i);
+                    }
+                }
+            }
             FaultKind::Slowdown {
                 service,
                 instance,
@@ -94,6 +103,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         }
         station.take_out(now, i, InstanceState::Down);
         let instance = &mut station.instances[i];
+        instance.frozen.clear();
         let queued: Vec<_> = instance.queue.drain(..).collect();
         let active = std::mem::take(&mut instance.active);
         let busy = i64::from(instance.busy);
@@ -109,6 +119,37 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 self.returned(now, queue, call, h);
             }
         }
+    }
+
+    /// Starts a new instance of `version` that serves after `startup` (and, with health checks,
+    /// once it passes them). Returns its slot.
+    pub(super) fn start_instance(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        service: ServiceId,
+        version: u8,
+        startup: SimTime,
+    ) -> usize {
+        let slowdown = self.version_slowdown(service, version);
+        let station = &mut self.stations[service];
+        let i = station.add_instance(InstanceState::Starting);
+        station.instances[i].ready_at = now + startup;
+        station.instances[i].version = version;
+        station.instances[i].slowdown = slowdown;
+        if startup == SimTime::ZERO {
+            station.bring_up(now, i);
+        } else {
+            queue.schedule(
+                now + startup,
+                Event::InstanceReady {
+                    service: service as u32,
+                    instance: i as u32,
+                },
+            );
+        }
+        self.watch(now, queue, service, i);
+        i
     }
 
     /// A new instance finished its cold start.
@@ -178,24 +219,13 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             to: desired,
             ready_at_s: (now + policy.cold_start).as_secs_f64(),
         });
-        let station = &mut self.stations[service];
         if desired > current {
             for _ in current..desired {
-                let i = station.add_instance(InstanceState::Starting);
-                station.instances[i].ready_at = now + policy.cold_start;
-                if policy.cold_start == SimTime::ZERO {
-                    station.bring_up(now, i);
-                } else {
-                    queue.schedule(
-                        now + policy.cold_start,
-                        Event::InstanceReady {
-                            service: service as u32,
-                            instance: i as u32,
-                        },
-                    );
-                }
+                let version = self.current_version(service);
+                self.start_instance(now, queue, service, version, policy.cold_start);
             }
         } else {
+            let station = &mut self.stations[service];
             let mut surplus = current - desired;
             // Instances still starting go first, then the newest ready ones drain.
             for i in (0..station.instances.len()).rev() {
@@ -213,7 +243,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 }
                 if station.instances[i].state == InstanceState::Ready {
                     station.take_out(now, i, InstanceState::Draining);
-                    if station.instances[i].outstanding == 0 {
+                    if station.instances[i].outstanding == 0 && station.can_retire(i) {
                         station.instances[i].state = InstanceState::Retired;
                     }
                     surplus -= 1;

@@ -8,10 +8,12 @@
 mod attempts;
 mod breakdown;
 mod call;
+mod deploy;
 mod faults;
 mod hosts;
 mod messages;
 mod network;
+mod operations;
 mod plan;
 mod policy;
 mod requests;
@@ -23,6 +25,7 @@ mod traces;
 
 pub use breakdown::{Component, RouteBreakdown, hop_parts, link_hop};
 pub use call::ErrorKind;
+pub use deploy::{DeployStep, VersionResult};
 pub use hosts::HostResult;
 pub use network::{MAX_RETRANSMISSIONS, MAX_RTO};
 pub use policy::EdgeStats;
@@ -154,6 +157,9 @@ impl std::fmt::Display for Stop {
     }
 }
 
+/// The stream of [`engine::derive_seed`] the operations' randomness is drawn from.
+const OPS_STREAM: u64 = 0x6f70_7300;
+
 /// Events between checks of the wall clock and of interruptions.
 const CHECK_EVERY: u64 = 1 << 14;
 
@@ -179,6 +185,12 @@ pub fn simulate_with(model: &Model, options: &Options) -> RunResult {
 /// tests are written `FULL && …` must be named here, or plain runs would skip it.
 fn is_plain(model: &Model, options: &Options) -> bool {
     model.faults.is_empty()
+        && model.deployments.is_empty()
+        && model.services.iter().all(|s| {
+            s.health_check.is_none()
+                && s.discovery_refresh.is_none()
+                && s.outlier_detection.is_none()
+        })
         && !model.propagate_deadline
         && model.edges.iter().all(|e| e.policy.is_plain())
         && model
@@ -342,6 +354,22 @@ struct Simulator<'m, const FULL: bool> {
     cpu_work: bool,
     /// Scratch: the calls a host has just finished computing.
     cpu_scratch: Vec<hosts::Job>,
+    /// Randomness of the operations (health-check and refresh phases, release traffic
+    /// splits), apart from the workload's so that adding them leaves the arrivals as they were.
+    ops_rng: SimRng,
+    /// Some service has a registry between it and its callers (health checks, discovery,
+    /// outlier detection).
+    managed: bool,
+    /// Some fault hangs instances.
+    hangs: bool,
+    /// Some service is released during the run.
+    versioned: bool,
+    /// The controllers of `model.deployments`, in order.
+    rollouts: Vec<deploy::Rollout>,
+    /// The releases' steps, in time order.
+    deploy_steps: Vec<DeployStep>,
+    /// Outlier ejections in the measured window.
+    ejections: u64,
     /// Requests sent and not yet completed, and the cap on them.
     in_flight: u64,
     /// `in_flight` at the middle of the measured window (once the run got there).
@@ -380,6 +408,17 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
             Event::CpuDone { host, generation } => {
                 self.cpu_done(now, queue, host as usize, generation)
             }
+            Event::HealthCheck { service, instance } => {
+                self.health_check(now, queue, service as usize, instance as usize)
+            }
+            Event::CheckTimedOut { service, instance } => {
+                self.check_timed_out(service as usize, instance as usize)
+            }
+            Event::Refresh { service } => self.refresh(now, queue, service as usize),
+            Event::Unejected { service, instance } => {
+                self.unejected(service as usize, instance as usize)
+            }
+            Event::Deploy { index } => self.deploy(now, queue, index as usize),
         }
     }
 
@@ -426,6 +465,10 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             .faults
             .iter()
             .any(|f| matches!(f.kind, FaultKind::Crash { .. }));
+        let hangs = model
+            .faults
+            .iter()
+            .any(|f| matches!(f.kind, FaultKind::Hang { .. }));
         let cancels = model.edges.iter().any(|e| e.policy.cancel_on_timeout);
         let routes = model.routes.len();
         Simulator {
@@ -473,6 +516,17 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                 .collect(),
             cpu_work: model.endpoints.iter().any(|e| e.cpu_time.is_some()),
             cpu_scratch: Vec::new(),
+            ops_rng: engine::seeded_rng(engine::derive_seed(model.seed, OPS_STREAM, 0)),
+            managed: model.services.iter().any(|s| {
+                s.health_check.is_some()
+                    || s.discovery_refresh.is_some()
+                    || s.outlier_detection.is_some()
+            }),
+            hangs,
+            versioned: !model.deployments.is_empty(),
+            rollouts: model.deployments.iter().map(deploy::Rollout::new).collect(),
+            deploy_steps: Vec::new(),
+            ejections: 0,
             in_flight: 0,
             in_flight_at_middle: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
@@ -509,6 +563,12 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                     start: false,
                 },
             );
+        }
+        if self.managed {
+            self.start_operations(queue);
+        }
+        if self.versioned {
+            self.start_deployments(queue);
         }
         for (service, s) in self.stations.iter().enumerate() {
             if let Some(scaler) = &s.scaler {
@@ -586,7 +646,12 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
     #[inline(never)]
     fn tick(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
         if let Some(mut series) = self.series.take() {
-            series.close(now, &self.stations, &self.edges);
+            let shares = self
+                .rollouts
+                .iter_mut()
+                .map(|r| r.interval_share())
+                .collect();
+            series.close(now, &self.stations, &self.edges, shares);
             queue.schedule(now + series.interval, Event::Tick);
             self.series = Some(series);
         }

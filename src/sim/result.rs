@@ -28,6 +28,12 @@ pub struct RunResult {
     pub edges: Vec<EdgeResult>,
     /// Autoscaling decisions, in time order (warm-up included).
     pub scaling: Vec<ScaleEvent>,
+    /// The steps of the model's releases, in time order (warm-up included).
+    pub deployments: Vec<super::DeployStep>,
+    /// Calls finished per version of each released service, in the measured window.
+    pub versions: Vec<super::VersionResult>,
+    /// Instances ejected by outlier detection in the measured window.
+    pub ejections: u64,
     /// Where the time of successful requests went, per route and then `all` (when asked for).
     pub breakdown: Vec<super::RouteBreakdown>,
     /// Events the engine handled.
@@ -232,7 +238,12 @@ pub(super) fn collect<const FULL: bool>(
     let model = sim.model;
     let traces = sim.tracer.take().map_or(Vec::new(), |t| t.finish(end));
     let timeseries = sim.series.take().map(|mut rec| {
-        rec.close(end, &sim.stations, &sim.edges);
+        let shares = sim
+            .rollouts
+            .iter_mut()
+            .map(|r| r.interval_share())
+            .collect();
+        rec.close(end, &sim.stations, &sim.edges, shares);
         rec.finish()
     });
     // At least a nanosecond, so that rates stay finite for a run stopped during warm-up.
@@ -349,6 +360,12 @@ pub(super) fn collect<const FULL: bool>(
         out.push(paths.breakdown("all", &every, p99(&all), &hops));
         out
     });
+    let versions = model
+        .deployments
+        .iter()
+        .zip(sim.rollouts.iter_mut())
+        .flat_map(|(d, r)| r.results(&model.services[d.service].name))
+        .collect();
     let hosts = model
         .hosts
         .iter()
@@ -368,6 +385,9 @@ pub(super) fn collect<const FULL: bool>(
         links,
         edges,
         scaling: std::mem::take(&mut sim.scaling),
+        deployments: std::mem::take(&mut sim.deploy_steps),
+        versions,
+        ejections: sim.ejections,
         breakdown,
         events,
         wall_s,

@@ -15,6 +15,8 @@ pub struct TimeSeries {
     pub services: Vec<String>,
     /// Edges with a circuit breaker, as `from->to`, naming the breaker columns.
     pub breakers: Vec<String>,
+    /// Services released during the run, naming the version-share columns.
+    pub released: Vec<String>,
     pub rows: Vec<Interval>,
 }
 
@@ -41,6 +43,9 @@ pub struct Interval {
     pub timeouts: u64,
     /// Share of the interval each breaker was open or half-open, per breaker.
     pub breaker_open: Vec<f64>,
+    /// Per released service: the share of its calls finished in the interval that the new
+    /// version's instances served (NaN when it finished none).
+    pub version_share: Vec<f64>,
 }
 
 impl Interval {
@@ -107,6 +112,11 @@ impl Recorder {
                 interval_s: interval.as_secs_f64(),
                 services,
                 breakers,
+                released: model
+                    .deployments
+                    .iter()
+                    .map(|d| model.services[d.service].name.clone())
+                    .collect(),
                 rows: Vec::new(),
             },
         }
@@ -128,7 +138,13 @@ impl Recorder {
     }
 
     /// Closes the interval ending at `now`.
-    pub fn close(&mut self, now: SimTime, stations: &[Station], edges: &[EdgeState]) {
+    pub fn close(
+        &mut self,
+        now: SimTime,
+        stations: &[Station],
+        edges: &[EdgeState],
+        version_share: Vec<f64>,
+    ) {
         let span = (now - self.start).0 as f64;
         if span <= 0.0 {
             return;
@@ -168,6 +184,7 @@ impl Recorder {
             retries: retries - self.retries,
             timeouts: timeouts - self.timeouts,
             breaker_open,
+            version_share,
         });
         self.retries = retries;
         self.timeouts = timeouts;

@@ -3,7 +3,7 @@
 
 use super::Simulator;
 use super::breakdown::{Component, key};
-use super::call::{Call, CallSide, ErrorKind, Event, Phase};
+use super::call::{Call, CallSide, ErrorKind, Event, Phase, UNROUTED};
 use super::plan::{Hop, RANDOM_COUNT};
 use super::station::InstanceState;
 use crate::engine::{EventQueue, Grow, Handle, SimTime};
@@ -70,11 +70,27 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if let Some(kind) = refusal {
             return self.refuse(now, queue, h, kind);
         }
-        let Some(i) = station.pick_instance(&mut self.rng) else {
+        let picked = if FULL && station.split.is_some() {
+            station.pick_instance(&mut self.ops_rng)
+        } else {
+            station.pick_instance(&mut self.rng)
+        };
+        let Some(i) = picked else {
             return self.refuse(now, queue, h, ErrorKind::Crashed);
         };
         let instance = &mut station.instances[i];
-        let free = instance.busy < station.workers;
+        if FULL
+            && self.managed
+            && !matches!(
+                instance.state,
+                InstanceState::Ready | InstanceState::Draining
+            )
+        {
+            // A caller's stale view sent it to a dead process: connection refused.
+            call.instance = i as u32;
+            return self.refuse(now, queue, h, ErrorKind::Crashed);
+        }
+        let free = instance.busy < station.workers && !(FULL && instance.hung);
         if !free
             && station
                 .queue_capacity
@@ -93,7 +109,12 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if free {
             instance.busy += 1;
             station.busy.add(now, 1);
-            let time = &endpoint.service_time;
+            let time = if FULL && self.versioned {
+                version_time(self.model, station, i, call.endpoint)
+                    .unwrap_or(&endpoint.service_time)
+            } else {
+                &endpoint.service_time
+            };
             let side = if FULL && self.side_on {
                 self.side.get_mut(h.index() as usize)
             } else {
@@ -172,6 +193,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 .after_time
                 .as_ref()
                 .unwrap_or(&endpoint.service_time)
+        } else if FULL && self.versioned {
+            version_time(self.model, station, i, call.endpoint).unwrap_or(&endpoint.service_time)
         } else {
             &endpoint.service_time
         };
@@ -214,6 +237,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let (service, instance, admitted) =
             (call.service as usize, call.instance as usize, call.admitted);
+        if FULL && self.hangs && self.stations[service].instances[instance].hung {
+            // The process has stopped: its work ends when it resumes.
+            self.stations[service].instances[instance].frozen.push(h);
+            return;
+        }
         if FULL && self.after_work && call.stage == AFTER {
             // The work after the calls is done: free the worker and respond.
             if self.stations[service].blocking {
@@ -225,9 +253,14 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             self.finish(now, queue, h);
             return;
         }
-        let failed = FULL
-            && endpoint.error_probability > 0.0
-            && self.rng.random::<f64>() < endpoint.error_probability;
+        let error_probability = if FULL && self.versioned {
+            version_error_probability(self.model, &self.stations[service], instance)
+                .unwrap_or(endpoint.error_probability)
+        } else {
+            endpoint.error_probability
+        };
+        let failed =
+            FULL && error_probability > 0.0 && self.rng.random::<f64>() < error_probability;
         if FULL && self.orphans_possible && self.is_orphan(h, call) {
             self.release_worker(now, queue, service, instance, admitted);
             self.leave(h);
@@ -265,13 +298,20 @@ impl<const FULL: bool> Simulator<'_, FULL> {
 
     /// Hands instance `i`'s worker to the oldest waiting call that is still wanted, or frees it.
     #[inline(always)]
-    fn free_worker(
+    pub(super) fn free_worker(
         &mut self,
         now: SimTime,
         queue: &mut EventQueue<Event>,
         service: ServiceId,
         i: usize,
     ) {
+        if FULL && self.hangs && self.stations[service].instances[i].hung {
+            // A hung process takes no new work; the calls waiting stay until it resumes.
+            let station = &mut self.stations[service];
+            station.instances[i].busy -= 1;
+            station.busy.add(now, -1);
+            return;
+        }
         while let Some(next) = self.stations[service].instances[i].queue.pop_front() {
             self.stations[service].queued.add(now, -1);
             let Some(call) = self.calls.get(next) else {
@@ -451,7 +491,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         }
         call.admitted = now;
         let instance = &mut station.instances[i];
-        if instance.busy < station.workers {
+        if instance.busy < station.workers && !(FULL && instance.hung) {
             instance.busy += 1;
             station.busy.add(now, 1);
             self.begin_service(now, queue, h, service, i);
@@ -487,7 +527,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 }
             }
         }
-        if FULL && instance.state == InstanceState::Draining && instance.outstanding == 0 {
+        if FULL
+            && instance.state == InstanceState::Draining
+            && instance.outstanding == 0
+            && (!station.managed || !instance.in_view)
+        {
             instance.state = InstanceState::Retired;
         }
     }
@@ -495,6 +539,15 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     /// The call's work is done: it leaves its instance and responds.
     #[inline(always)]
     fn finish(&mut self, now: SimTime, queue: &mut EventQueue<Event>, h: Handle) {
+        if FULL
+            && self.versioned
+            && let Some(call) = self.calls.get(h)
+        {
+            let (service, i, admitted) =
+                (call.service as usize, call.instance as usize, call.admitted);
+            let failed = call.error.is_some();
+            self.version_record(now, service, i, failed, admitted);
+        }
         self.leave(h);
         self.respond(now, queue, h);
     }
@@ -538,6 +591,14 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         call: Call,
         h: Handle,
     ) {
+        if FULL && self.managed && !call.is_root() && !call.abandoned && call.instance != UNROUTED {
+            let (service, i, caller) = (
+                call.service as usize,
+                call.instance as usize,
+                call.caller as usize,
+            );
+            self.observe_call(now, queue, service, i, caller, call.error.is_some());
+        }
         if call.is_root() {
             if !call.abandoned {
                 let (origin, route, user) = (call.origin, call.route as usize, call.user);
@@ -644,4 +705,32 @@ fn draw_copies(
         copies.push(n);
     }
     copies.iter().map(|&n| n as usize).sum()
+}
+
+/// The service time a released version gives `endpoint` on instance `i`, if it differs.
+fn version_time<'m>(
+    model: &'m crate::model::Model,
+    station: &super::station::Station,
+    i: usize,
+    endpoint: u32,
+) -> Option<&'m crate::model::Dist> {
+    let d = station.deployment?;
+    if station.instances[i].version != 1 {
+        return None;
+    }
+    model.deployments[d].version.service_time[endpoint as usize].as_ref()
+}
+
+/// The error probability a released version gives every endpoint on instance `i`, if it
+/// differs.
+fn version_error_probability(
+    model: &crate::model::Model,
+    station: &super::station::Station,
+    i: usize,
+) -> Option<f64> {
+    let d = station.deployment?;
+    if station.instances[i].version != 1 {
+        return None;
+    }
+    model.deployments[d].version.error_probability
 }

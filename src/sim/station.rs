@@ -2,7 +2,7 @@
 //! time-weighted statistics.
 
 use crate::engine::{Handle, SimRng, SimTime};
-use crate::model::{Autoscale, LoadBalancer, RateLimit, Service};
+use crate::model::{Autoscale, HealthCheck, LoadBalancer, OutlierDetection, RateLimit, Service};
 use crate::stats::TimeWeighted;
 use rand::RngExt;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -37,6 +37,25 @@ pub struct Instance {
     pub slowdown: f64,
     /// When a starting instance finishes its cold start.
     pub ready_at: SimTime,
+    /// The process has stopped answering (a `hang` fault); its port is open.
+    pub hung: bool,
+    /// Calls whose processing ended while the instance hung: they carry on when it resumes.
+    pub frozen: Vec<Handle>,
+    /// 0: the model's version; 1: the version its service's deployment releases.
+    pub version: u8,
+    /// In the registry (healthy by its checks, or known to be up).
+    pub registered: bool,
+    /// In the callers' cached copy of the registry.
+    pub in_view: bool,
+    /// Ejected by outlier detection.
+    pub ejected: bool,
+    /// Health checks failed and passed in a row.
+    pub fails: u32,
+    pub passes: u32,
+    /// Calls from watching callers failed in a row (outlier detection).
+    pub errors_in_row: u32,
+    /// Health checks of this slot are scheduled.
+    pub checking: bool,
 }
 
 impl Instance {
@@ -49,6 +68,16 @@ impl Instance {
             active: Vec::new(),
             slowdown: 1.0,
             ready_at: SimTime::ZERO,
+            hung: false,
+            frozen: Vec::new(),
+            version: 0,
+            registered: state == InstanceState::Ready,
+            in_view: state == InstanceState::Ready,
+            ejected: false,
+            fails: 0,
+            passes: 0,
+            errors_in_row: 0,
+            checking: false,
         }
     }
 }
@@ -168,6 +197,20 @@ pub struct Station {
     pub max_concurrency: Option<u32>,
     pub bucket: Option<TokenBucket>,
     pub scaler: Option<Scaler>,
+    /// Callers pick among the instances in their view of a registry (health checks, discovery
+    /// delay, outlier ejection) instead of among the instances up at this instant.
+    pub managed: bool,
+    pub health: Option<HealthCheck>,
+    pub refresh: Option<SimTime>,
+    pub outlier: Option<OutlierDetection>,
+    /// During a release: (version, share) — that share of the calls goes to that version's
+    /// instances, the rest to the others.
+    pub split: Option<(u8, f64)>,
+    /// The deployment releasing a new version of this service, if any.
+    pub deployment: Option<usize>,
+    /// Scratch for picking among one version's instances.
+    subset: Vec<u32>,
+    subset_next: [usize; 2],
     /// Workers held, summed over instances.
     pub busy: TimeWeighted,
     /// Calls waiting, summed over instances.
@@ -217,6 +260,16 @@ impl Station {
                 last_ready: 0.0,
                 last_queued: 0.0,
             }),
+            managed: service.health_check.is_some()
+                || service.discovery_refresh.is_some()
+                || service.outlier_detection.is_some(),
+            health: service.health_check.clone(),
+            refresh: service.discovery_refresh,
+            outlier: service.outlier_detection.clone(),
+            split: None,
+            deployment: None,
+            subset: Vec::new(),
+            subset_next: [0; 2],
             busy: TimeWeighted::new(warmup),
             queued: TimeWeighted::new(warmup),
             ready,
@@ -287,6 +340,9 @@ impl Station {
     /// Chooses the instance for a new call among the ready ones; `None` when none is ready.
     #[inline(always)]
     pub fn pick_instance(&mut self, rng: &mut SimRng) -> Option<usize> {
+        if let Some(split) = self.split {
+            return self.pick_version(rng, split);
+        }
         let n = self.up.len();
         if n <= 1 {
             return self.up.first().map(|&i| i as usize);
@@ -320,25 +376,135 @@ impl Station {
         Some(self.up[k] as usize)
     }
 
-    /// Takes instance `i` out of the balancer's choice (crashed or draining).
+    /// During a release, a call goes to `version`'s instances with probability `share`, else
+    /// to the others; the balancer then picks among those (round robin and least outstanding
+    /// by a scan, the others as usual). Falls back to any instance when that side has none.
+    fn pick_version(&mut self, rng: &mut SimRng, (version, share): (u8, f64)) -> Option<usize> {
+        let wanted = rng.random::<f64>() < share;
+        let mut subset = std::mem::take(&mut self.subset);
+        for side in [wanted, !wanted] {
+            subset.clear();
+            subset.extend(
+                self.up
+                    .iter()
+                    .copied()
+                    .filter(|&i| (self.instances[i as usize].version == version) == side),
+            );
+            if !subset.is_empty() {
+                break;
+            }
+        }
+        let n = subset.len();
+        let next = &mut self.subset_next[usize::from(wanted)];
+        let pick = match n {
+            0 => None,
+            1 => Some(subset[0] as usize),
+            _ => {
+                let load = |k: usize| self.instances[subset[k] as usize].outstanding;
+                let k = match self.balancer {
+                    LoadBalancer::RoundRobin => {
+                        *next = (*next + 1) % n;
+                        *next
+                    }
+                    LoadBalancer::Random => rng.random_range(0..n),
+                    LoadBalancer::LeastOutstanding => {
+                        let start = *next % n;
+                        *next = (start + 1) % n;
+                        (0..n)
+                            .map(|k| (start + k) % n)
+                            .min_by_key(|&k| load(k))
+                            .unwrap_or(0)
+                    }
+                    LoadBalancer::PowerOfTwo => {
+                        let a = rng.random_range(0..n);
+                        let b = (a + 1 + rng.random_range(0..n - 1)) % n;
+                        if load(b) < load(a) { b } else { a }
+                    }
+                };
+                Some(subset[k] as usize)
+            }
+        };
+        self.subset = subset;
+        pick
+    }
+
+    /// Takes instance `i` out of service (crashed or draining). Without a registry the
+    /// balancer knows at once; with one, a draining instance deregisters itself (a graceful
+    /// shutdown), a crashed one stays registered until its health checks fail.
     pub fn take_out(&mut self, now: SimTime, i: usize, state: InstanceState) {
         if self.instances[i].state == InstanceState::Ready {
-            self.up.retain(|&x| x as usize != i);
+            if !self.managed {
+                self.up.retain(|&x| x as usize != i);
+            }
             self.ready.add(now, -1);
         }
         self.instances[i].state = state;
-        self.reindex();
+        if self.managed {
+            if state != InstanceState::Down || self.health.is_none() {
+                self.instances[i].registered = false;
+            }
+            self.registry_changed();
+        } else {
+            self.reindex();
+        }
     }
 
-    /// Puts instance `i` (restarted, or past its cold start) into service.
+    /// Puts instance `i` (restarted, or past its cold start) into service. With health checks
+    /// it enters the registry after passing them.
     pub fn bring_up(&mut self, now: SimTime, i: usize) {
         if self.instances[i].state != InstanceState::Ready {
             self.instances[i].state = InstanceState::Ready;
-            self.up.push(i as u32);
-            self.up.sort_unstable();
             self.ready.add(now, 1);
-            self.reindex();
+            if !self.managed {
+                self.up.push(i as u32);
+                self.up.sort_unstable();
+                self.reindex();
+            } else {
+                if self.health.is_none() {
+                    self.instances[i].registered = true;
+                }
+                self.instances[i].passes = 0;
+                self.registry_changed();
+            }
         }
+    }
+
+    /// The registry changed: without a discovery cache the callers see it at once.
+    pub fn registry_changed(&mut self) {
+        if self.refresh.is_none() {
+            self.refresh_view();
+        } else {
+            self.rebuild_up();
+        }
+    }
+
+    /// The callers' cache takes the registry's current content.
+    pub fn refresh_view(&mut self) {
+        for x in &mut self.instances {
+            x.in_view = x.registered && x.state != InstanceState::Retired;
+        }
+        self.rebuild_up();
+    }
+
+    /// The balancer's choice: instances in the callers' view and not ejected. Drained instances
+    /// no caller can reach any more retire.
+    pub fn rebuild_up(&mut self) {
+        self.up.clear();
+        for (i, x) in self.instances.iter_mut().enumerate() {
+            if x.state == InstanceState::Draining && x.outstanding == 0 && !x.in_view {
+                x.state = InstanceState::Retired;
+            }
+            if x.in_view && !x.ejected && x.state != InstanceState::Retired {
+                self.up.push(i as u32);
+            }
+        }
+        self.reindex();
+    }
+
+    /// Whether a drained instance `i` may retire: no caller can send it anything.
+    #[inline]
+    pub fn can_retire(&self, i: usize) -> bool {
+        !self.managed || !self.instances[i].in_view
     }
 
     /// A slot for a new instance in `state`: a retired one reused, or a new one.
@@ -348,7 +514,10 @@ impl Station {
             .iter()
             .position(|x| x.state == InstanceState::Retired)
         {
+            // A reused slot keeps its running health checks.
+            let checking = self.instances[i].checking;
             self.instances[i] = Instance::new(state);
+            self.instances[i].checking = checking;
             i
         } else {
             self.instances.push(Instance::new(state));
@@ -393,6 +562,9 @@ mod tests {
             autoscale: None,
             host: None,
             endpoints: Vec::new(),
+            health_check: None,
+            discovery_refresh: None,
+            outlier_detection: None,
         };
         let mut station = Station::new(&service, SimTime::ZERO);
         assert!(station.least.is_some(), "300 instances use the index");

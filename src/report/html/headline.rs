@@ -107,10 +107,58 @@ pub fn run(dir: &Path) -> Option<String> {
     if let Some(card) = cost(dir) {
         cards.push(card);
     }
+    cards.extend(releases(dir));
     Some(cards_html(&cards))
 }
 
 /// The busiest service (or gateway) of `services.csv`.
+/// Per release in `deployments.csv`: rolled back (when and why), completed, or still going.
+fn releases(dir: &Path) -> Vec<Card> {
+    let Some(steps) = Csv::read(&dir.join("deployments.csv")) else {
+        return Vec::new();
+    };
+    let (Some(service), Some(step), Some(time), Some(detail)) = (
+        steps.col("service"),
+        steps.col("step"),
+        steps.col("time_s"),
+        steps.col("detail"),
+    ) else {
+        return Vec::new();
+    };
+    let mut services: Vec<&str> = steps.rows.iter().map(|r| r[service].as_str()).collect();
+    services.dedup();
+    services
+        .into_iter()
+        .map(|name| {
+            let of = |what: &str| {
+                steps
+                    .rows
+                    .iter()
+                    .find(|r| r[service] == name && r[step] == what)
+            };
+            let (value, detail, alarm) = match (of("rollback"), of("done")) {
+                (Some(r), _) => (
+                    format!("rolled back at {} s", r[time]),
+                    r[detail].clone(),
+                    true,
+                ),
+                (None, Some(d)) => ("done".to_string(), format!("at {} s", d[time]), false),
+                (None, None) => (
+                    "in progress".to_string(),
+                    "at the end of the run".to_string(),
+                    false,
+                ),
+            };
+            Card {
+                label: "Release",
+                value: format!("{name}: {value}"),
+                detail,
+                alarm,
+            }
+        })
+        .collect()
+}
+
 fn bottleneck(dir: &Path) -> Option<Card> {
     let services = Csv::read(&dir.join("services.csv"))?;
     let name = services.col("service")?;

@@ -101,6 +101,8 @@ pub fn write_report(
         ("edges.csv", "Calls per edge (attempts, retries, timeouts)"),
         ("hosts.csv", "Hosts: CPU utilisation and calls computing"),
         ("scaling.csv", "Autoscaling decisions"),
+        ("deployments.csv", "Release steps"),
+        ("versions.csv", "Calls per version of a released service"),
         ("cost.csv", "Cost at the simulated load"),
         ("capacity.csv", "Capacity at each SLO"),
         ("slo.csv", "SLO verdicts per point (sweep --slo)"),
