@@ -407,8 +407,9 @@ fn interval_of(t: &Table, start: usize, end: usize) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Ready instances of the services whose count changes (autoscaling, crashes); none if no
-/// count does.
+/// Ready instances of the services whose count changes (autoscaling, crashes, releases), and
+/// dashed, for services behind a registry, the instances their callers choose among (a crashed
+/// one stays there until detected); none if no count changes.
 fn instances_panel(
     t: &Table,
     column: &dyn Fn(&str, f64) -> Result<Points, String>,
@@ -421,14 +422,30 @@ fn instances_panel(
         .enumerate()
     {
         let points = column(&format!("instances_{service}"), 1.0)?;
-        let varies = points.windows(2).any(|w| (w[0].1 - w[1].1).abs() > 1e-9);
-        if varies {
+        let routable = if t.col(&format!("routable_{service}")).is_ok() {
+            Some(column(&format!("routable_{service}"), 1.0)?)
+        } else {
+            None
+        };
+        let varies = |p: &Points| p.windows(2).any(|w| (w[0].1 - w[1].1).abs() > 1e-9);
+        if varies(&points) || routable.as_ref().is_some_and(varies) {
             series.push(Series::line(service, k, points));
+            if let Some(r) = routable {
+                let mut view = Series::line(format!("{service} in callers' view"), k, r);
+                view.dash = Dash::Dashed;
+                series.push(view);
+            }
         }
     }
+    let views = series.iter().any(|s| s.name.ends_with("in callers' view"));
     Ok((!series.is_empty()).then(|| Panel {
         x_label: String::new(),
-        y_label: "ready instances".into(),
+        y_label: if views {
+            "instances"
+        } else {
+            "ready instances"
+        }
+        .into(),
         y_from_zero: true,
         series,
         ..Panel::default()

@@ -103,6 +103,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         }
         station.take_out(now, i, InstanceState::Down);
         let instance = &mut station.instances[i];
+        // A dead process is no longer hung: it restarts answering.
+        instance.hung = false;
         instance.frozen.clear();
         let queued: Vec<_> = instance.queue.drain(..).collect();
         let active = std::mem::take(&mut instance.active);

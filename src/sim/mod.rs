@@ -412,11 +412,11 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
                 self.health_check(now, queue, service as usize, instance as usize)
             }
             Event::CheckTimedOut { service, instance } => {
-                self.check_timed_out(service as usize, instance as usize)
+                self.check_timed_out(now, service as usize, instance as usize)
             }
             Event::Refresh { service } => self.refresh(now, queue, service as usize),
             Event::Unejected { service, instance } => {
-                self.unejected(service as usize, instance as usize)
+                self.unejected(now, service as usize, instance as usize)
             }
             Event::Deploy { index } => self.deploy(now, queue, index as usize),
         }

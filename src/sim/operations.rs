@@ -91,19 +91,21 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                     instance: instance_id,
                 },
             ),
-            InstanceState::Ready | InstanceState::Draining => self.check_result(service, i, true),
-            _ => self.check_result(service, i, false),
+            InstanceState::Ready | InstanceState::Draining => {
+                self.check_result(now, service, i, true)
+            }
+            _ => self.check_result(now, service, i, false),
         }
     }
 
     /// A check of a hung instance got no answer in time.
     #[inline(never)]
-    pub(super) fn check_timed_out(&mut self, service: ServiceId, i: usize) {
-        self.check_result(service, i, false);
+    pub(super) fn check_timed_out(&mut self, now: SimTime, service: ServiceId, i: usize) {
+        self.check_result(now, service, i, false);
     }
 
     /// Counts a check's outcome; enough in a row move the instance out of or into the registry.
-    fn check_result(&mut self, service: ServiceId, i: usize, passed: bool) {
+    fn check_result(&mut self, now: SimTime, service: ServiceId, i: usize, passed: bool) {
         let station = &mut self.stations[service];
         let Some(check) = &station.health else {
             return;
@@ -126,7 +128,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             leaves
         };
         if changed {
-            station.registry_changed();
+            station.registry_changed(now);
         }
     }
 
@@ -142,7 +144,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let Some(refresh) = station.refresh else {
             return;
         };
-        station.refresh_view();
+        station.refresh_view(now);
         queue.schedule(
             now + refresh,
             Event::Refresh {
@@ -197,7 +199,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let instance = &mut station.instances[i];
         instance.ejected = true;
         instance.errors_in_row = 0;
-        station.rebuild_up();
+        station.rebuild_up(now);
         self.ejections += u64::from(self.measured(now));
         queue.schedule(
             now + ejection,
@@ -210,12 +212,12 @@ impl<const FULL: bool> Simulator<'_, FULL> {
 
     /// An ejected instance returns to the balancer.
     #[inline(never)]
-    pub(super) fn unejected(&mut self, service: ServiceId, i: usize) {
+    pub(super) fn unejected(&mut self, now: SimTime, service: ServiceId, i: usize) {
         let station = &mut self.stations[service];
         if let Some(instance) = station.instances.get_mut(i) {
             instance.ejected = false;
             instance.errors_in_row = 0;
-            station.rebuild_up();
+            station.rebuild_up(now);
         }
     }
 

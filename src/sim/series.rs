@@ -17,6 +17,9 @@ pub struct TimeSeries {
     pub breakers: Vec<String>,
     /// Services released during the run, naming the version-share columns.
     pub released: Vec<String>,
+    /// Services whose callers choose through a registry (health checks, discovery, outlier
+    /// detection), naming the routable-instance columns.
+    pub managed: Vec<String>,
     pub rows: Vec<Interval>,
 }
 
@@ -38,6 +41,8 @@ pub struct Interval {
     pub queue_length: Vec<f64>,
     /// Time-average number of ready instances, per service.
     pub instances: Vec<f64>,
+    /// Time-average number of instances the balancer chooses among, per managed service.
+    pub routable: Vec<f64>,
     /// Retries sent and attempts timed out, over all edges.
     pub retries: u64,
     pub timeouts: u64,
@@ -75,6 +80,7 @@ pub struct Recorder {
     latency: LatencyStats,
     queue_integral: Vec<f64>,
     ready_integral: Vec<f64>,
+    routable_integral: Vec<f64>,
     breaker_integral: Vec<f64>,
     retries: u64,
     timeouts: u64,
@@ -96,6 +102,16 @@ impl Recorder {
             })
             .collect();
         let n = services.len();
+        let managed: Vec<String> = model
+            .services
+            .iter()
+            .filter(|s| {
+                s.health_check.is_some()
+                    || s.discovery_refresh.is_some()
+                    || s.outlier_detection.is_some()
+            })
+            .map(|s| s.name.clone())
+            .collect();
         Recorder {
             interval,
             start: SimTime::ZERO,
@@ -105,6 +121,7 @@ impl Recorder {
             latency: LatencyStats::new(),
             queue_integral: vec![0.0; n],
             ready_integral: vec![0.0; n],
+            routable_integral: vec![0.0; managed.len()],
             breaker_integral: vec![0.0; breakers.len()],
             retries: 0,
             timeouts: 0,
@@ -117,6 +134,7 @@ impl Recorder {
                     .iter()
                     .map(|d| model.services[d.service].name.clone())
                     .collect(),
+                managed,
                 rows: Vec::new(),
             },
         }
@@ -161,6 +179,12 @@ impl Recorder {
             now,
             span,
         );
+        let routable = averages(
+            stations.iter().filter(|s| s.managed).map(|s| &s.routable),
+            &mut self.routable_integral,
+            now,
+            span,
+        );
         let breaker_open = averages(
             edges
                 .iter()
@@ -181,6 +205,7 @@ impl Recorder {
             p99_ms: self.latency.quantile_ms(0.99),
             queue_length,
             instances,
+            routable,
             retries: retries - self.retries,
             timeouts: timeouts - self.timeouts,
             breaker_open,

@@ -217,6 +217,9 @@ pub struct Station {
     pub queued: TimeWeighted,
     /// Ready instances.
     pub ready: TimeWeighted,
+    /// Instances the balancer chooses among (with a registry: those in the callers' view and
+    /// not ejected, dead ones included until they leave it).
+    pub routable: TimeWeighted,
     /// Calls refused by a full queue in the measured window.
     pub rejected: u64,
     /// Calls shed by the rate limit or concurrency limit in the measured window.
@@ -239,6 +242,8 @@ impl Station {
     pub fn new(service: &Service, warmup: SimTime) -> Station {
         let mut ready = TimeWeighted::new(warmup);
         ready.add(SimTime::ZERO, i64::from(service.instances));
+        let mut routable = TimeWeighted::new(warmup);
+        routable.add(SimTime::ZERO, i64::from(service.instances));
         Station {
             instances: (0..service.instances)
                 .map(|_| Instance::new(InstanceState::Ready))
@@ -273,6 +278,7 @@ impl Station {
             busy: TimeWeighted::new(warmup),
             queued: TimeWeighted::new(warmup),
             ready,
+            routable,
             rejected: 0,
             shed: 0,
             expired: 0,
@@ -443,7 +449,7 @@ impl Station {
             if state != InstanceState::Down || self.health.is_none() {
                 self.instances[i].registered = false;
             }
-            self.registry_changed();
+            self.registry_changed(now);
         } else {
             self.reindex();
         }
@@ -464,31 +470,32 @@ impl Station {
                     self.instances[i].registered = true;
                 }
                 self.instances[i].passes = 0;
-                self.registry_changed();
+                self.registry_changed(now);
             }
         }
     }
 
     /// The registry changed: without a discovery cache the callers see it at once.
-    pub fn registry_changed(&mut self) {
+    pub fn registry_changed(&mut self, now: SimTime) {
         if self.refresh.is_none() {
-            self.refresh_view();
+            self.refresh_view(now);
         } else {
-            self.rebuild_up();
+            self.rebuild_up(now);
         }
     }
 
     /// The callers' cache takes the registry's current content.
-    pub fn refresh_view(&mut self) {
+    pub fn refresh_view(&mut self, now: SimTime) {
         for x in &mut self.instances {
             x.in_view = x.registered && x.state != InstanceState::Retired;
         }
-        self.rebuild_up();
+        self.rebuild_up(now);
     }
 
     /// The balancer's choice: instances in the callers' view and not ejected. Drained instances
     /// no caller can reach any more retire.
-    pub fn rebuild_up(&mut self) {
+    pub fn rebuild_up(&mut self, now: SimTime) {
+        let before = self.up.len() as i64;
         self.up.clear();
         for (i, x) in self.instances.iter_mut().enumerate() {
             if x.state == InstanceState::Draining && x.outstanding == 0 && !x.in_view {
@@ -498,6 +505,7 @@ impl Station {
                 self.up.push(i as u32);
             }
         }
+        self.routable.add(now, self.up.len() as i64 - before);
         self.reindex();
     }
 
