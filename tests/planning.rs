@@ -448,3 +448,32 @@ fn capacity_draws_its_search() {
     let svg = std::fs::read_to_string(c.join("capacity.svg")).unwrap();
     assert!(svg.contains("limit p99&lt;=50ms") || svg.contains("limit p99<=50ms"));
 }
+
+/// A sweep without `--slo` into a folder where an earlier sweep wrote SLO verdicts reports no
+/// verdict: `slo.csv` belonged to the other sweep (its points and SLOs), not to this one.
+#[test]
+fn a_sweep_does_not_report_an_earlier_sweeps_slo_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = |extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=100,200",
+            "--reps",
+            "2",
+            "--set",
+            "simulation.duration_s=10",
+            "--no-charts",
+            "--out",
+            "sw",
+        ];
+        args.extend_from_slice(extra);
+        common::ok(&common::meshsim(&args, dir.path()))
+    };
+    let first = sweep(&["--slo", "p99<=50ms"]);
+    assert!(first.contains("SLO p99<=50ms: met at"), "{first}");
+    assert!(dir.path().join("sw/slo.csv").is_file());
+    let second = sweep(&[]);
+    assert!(!second.contains("SLO"), "{second}");
+    assert!(!dir.path().join("sw/slo.csv").exists());
+}

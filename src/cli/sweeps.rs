@@ -124,6 +124,9 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
         outcome
             .files
             .push(crate::sweep::write_slo_csv(&out, &args.slo)?);
+    } else {
+        // A verdict left in the folder by an earlier sweep with --slo is not this sweep's.
+        let _ = std::fs::remove_file(out.join("slo.csv"));
     }
     let model_toml = out.join("model.toml");
     crate::output::write_atomic(

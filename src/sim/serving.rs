@@ -71,7 +71,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             return self.refuse(now, queue, h, kind);
         }
         let picked = if FULL && station.split.is_some() {
-            station.pick_instance(&mut self.ops_rng)
+            station.pick_split(&mut self.ops_rng)
         } else {
             station.pick_instance(&mut self.rng)
         };

@@ -346,13 +346,23 @@ impl Station {
     /// Chooses the instance for a new call among the ready ones; `None` when none is ready.
     #[inline(always)]
     pub fn pick_instance(&mut self, rng: &mut SimRng) -> Option<usize> {
-        if let Some(split) = self.split {
-            return self.pick_version(rng, split);
-        }
         let n = self.up.len();
         if n <= 1 {
             return self.up.first().map(|&i| i as usize);
         }
+        self.pick_among(rng, n)
+    }
+
+    /// [`Station::pick_instance`] during a release, when traffic may be split by version.
+    pub fn pick_split(&mut self, rng: &mut SimRng) -> Option<usize> {
+        match self.split {
+            Some(split) => self.pick_version(rng, split),
+            None => self.pick_instance(rng),
+        }
+    }
+
+    #[inline(always)]
+    fn pick_among(&mut self, rng: &mut SimRng, n: usize) -> Option<usize> {
         let k = match self.balancer {
             LoadBalancer::RoundRobin => {
                 let k = self.next % n;
