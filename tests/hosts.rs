@@ -231,3 +231,46 @@ service_ms = 1
     let u: f64 = row[2].parse().unwrap();
     assert!((u - 0.2).abs() < 0.02, "{u}");
 }
+
+/// The time series' CPU utilisation per host integrates the same busy cores as `hosts.csv`:
+/// its intervals of the measured window average to the run's utilisation (the warm-up ends on
+/// an interval boundary), and recording it changes nothing else in the run.
+#[test]
+fn the_time_series_tracks_each_hosts_cpu_utilisation() {
+    use meshsim::engine::SimTime;
+    use meshsim::sim::{Options, simulate, simulate_with};
+    let text = two_services(
+        2,
+        800.0,
+        0.5,
+        "{ dist = \"exponential\", mean_ms = 1 }",
+        "{ dist = \"exponential\", mean_ms = 2 }",
+    );
+    let model = model_from(&text, &[]);
+    let with = simulate_with(
+        &model,
+        &Options {
+            timeseries: Some(SimTime::from_secs_f64(1.0)),
+            ..Options::default()
+        },
+    );
+    let series = with.timeseries.as_ref().unwrap();
+    assert_eq!(series.hosts, ["node"]);
+    let measured: Vec<f64> = series
+        .rows
+        .iter()
+        .filter(|i| i.start_s >= 10.0)
+        .map(|i| i.host_utilisation[0])
+        .collect();
+    let mean = measured.iter().sum::<f64>() / measured.len() as f64;
+    let run = with.hosts[0].cpu_utilisation;
+    // ρ = 800 × 1.5 ms / 2 cores = 0.6.
+    assert!((run - 0.6).abs() < 0.02, "{run}");
+    assert!((mean - run).abs() < 1e-9, "series {mean} vs run {run}");
+    let without = simulate(&model);
+    assert_eq!(
+        format!("{:?}", without.routes),
+        format!("{:?}", with.routes)
+    );
+    assert_eq!(without.hosts, with.hosts);
+}

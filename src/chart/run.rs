@@ -262,6 +262,7 @@ pub fn timeseries(dir: &Path, log_y: bool) -> Result<Figure, String> {
     let mut panels = vec![traffic, latency, queue];
     panels.extend(instances_panel(&t, &column)?);
     panels.extend(version_panel(&t, &column)?);
+    panels.extend(cpu_panel(&t, &column)?);
     panels.extend(resilience_panel(&t, &column, interval_of(&t, start, end))?);
     if let Some(last) = panels.last_mut() {
         last.x_label = "simulated time (s)".into();
@@ -371,6 +372,34 @@ fn release_marks(dir: &Path, width: f64) -> Vec<(f64, f64, String)> {
         marks.push((at, at + width, text));
     }
     marks
+}
+
+/// Each host's CPU utilisation (calls' work and background over its cores); none without
+/// `[hosts]`.
+fn cpu_panel(
+    t: &Table,
+    column: &dyn Fn(&str, f64) -> Result<Points, String>,
+) -> Result<Option<Panel>, String> {
+    let series = t
+        .header
+        .iter()
+        .filter_map(|h| h.strip_prefix("cpu_utilisation_"))
+        .enumerate()
+        .map(|(k, host)| {
+            Ok(Series::line(
+                host,
+                k,
+                column(&format!("cpu_utilisation_{host}"), 100.0)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((!series.is_empty()).then(|| Panel {
+        x_label: String::new(),
+        y_label: "host CPU (% of cores)".into(),
+        y_range: Some((0.0, 100.0)),
+        series,
+        ..Panel::default()
+    }))
 }
 
 /// The new version's share of each released service's calls; none without releases.

@@ -433,7 +433,8 @@ pub fn latency_cdf_csv(result: &RunResult) -> Vec<u8> {
 /// throughput, error rate, p50 and p99 of the requests completed in the interval, and each
 /// service's time-average queue length (`queue_length_<service>`) and ready instances
 /// (`instances_<service>`), for services behind a registry the instances their callers choose
-/// among (`routable_<service>`: dead ones included until the callers stop seeing them), retries and timeouts over all edges, and the share of the interval
+/// among (`routable_<service>`: dead ones included until the callers stop seeing them), each
+/// host's busy cores over its cores (`cpu_utilisation_<host>`), retries and timeouts over all edges, and the share of the interval
 /// each circuit breaker was open (`breaker_open_<from>_to_<to>`), and per released service the
 /// new version's share of its calls (`new_version_share_<service>`).
 pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
@@ -453,6 +454,7 @@ pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
     header.extend(ts.services.iter().map(|s| format!("queue_length_{s}")));
     header.extend(ts.services.iter().map(|s| format!("instances_{s}")));
     header.extend(ts.managed.iter().map(|s| format!("routable_{s}")));
+    header.extend(ts.hosts.iter().map(|h| format!("cpu_utilisation_{h}")));
     header.extend(["retries".to_string(), "timeouts".to_string()]);
     header.extend(
         ts.breakers
@@ -478,6 +480,7 @@ pub fn timeseries_csv(ts: &crate::sim::TimeSeries) -> Vec<u8> {
             row.extend(i.queue_length.iter().map(|q| number(*q)));
             row.extend(i.instances.iter().map(|q| number(*q)));
             row.extend(i.routable.iter().map(|q| number(*q)));
+            row.extend(i.host_utilisation.iter().map(|q| number(*q)));
             row.extend([i.retries.to_string(), i.timeouts.to_string()]);
             row.extend(i.breaker_open.iter().map(|q| number(*q)));
             row.extend(i.version_share.iter().map(|q| number(*q)));

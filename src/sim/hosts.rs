@@ -68,6 +68,8 @@ pub struct HostState {
     busy_ns: f64,
     /// ∫ calls computing dt over the measured window.
     computing_ns: f64,
+    /// Core-ns busy since the start of the run (for the time series).
+    all_busy_ns: f64,
 }
 
 /// What a host did over the measured window.
@@ -96,6 +98,7 @@ impl HostState {
             warmup,
             busy_ns: 0.0,
             computing_ns: 0.0,
+            all_busy_ns: 0.0,
         }
     }
 
@@ -115,6 +118,7 @@ impl HostState {
         if n > 0.0 {
             self.work += dt * self.rate();
         }
+        self.all_busy_ns += dt * (n + self.background).min(self.cores);
         let from = self.last.max(self.warmup);
         if now > from {
             let measured = (now - from).0 as f64;
@@ -163,6 +167,19 @@ impl HostState {
         {
             done.push(self.jobs.pop().expect("peeked").0);
         }
+    }
+
+    /// Core-ns busy from the start of the run to `now`, read without advancing the host's
+    /// clock (so that recording a time series changes no completion time by a rounding).
+    pub fn busy_core_ns(&self, now: SimTime) -> f64 {
+        let dt = now.saturating_sub(self.last).0 as f64;
+        let n = self.jobs.len() as f64;
+        self.all_busy_ns + dt * (n + self.background).min(self.cores)
+    }
+
+    /// Cores of the host.
+    pub fn cores(&self) -> f64 {
+        self.cores
     }
 
     /// The measured window's figures, up to `end`.

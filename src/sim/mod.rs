@@ -651,7 +651,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                 .iter_mut()
                 .map(|r| r.interval_share())
                 .collect();
-            series.close(now, &self.stations, &self.edges, shares);
+            series.close(now, &self.stations, &self.edges, &self.hosts, shares);
             queue.schedule(now + series.interval, Event::Tick);
             self.series = Some(series);
         }

@@ -243,7 +243,7 @@ pub(super) fn collect<const FULL: bool>(
             .iter_mut()
             .map(|r| r.interval_share())
             .collect();
-        rec.close(end, &sim.stations, &sim.edges, shares);
+        rec.close(end, &sim.stations, &sim.edges, &sim.hosts, shares);
         rec.finish()
     });
     // At least a nanosecond, so that rates stay finite for a run stopped during warm-up.

@@ -17,6 +17,8 @@ pub struct TimeSeries {
     pub breakers: Vec<String>,
     /// Services released during the run, naming the version-share columns.
     pub released: Vec<String>,
+    /// `[hosts]`, naming the CPU-utilisation columns.
+    pub hosts: Vec<String>,
     /// Services whose callers choose through a registry (health checks, discovery, outlier
     /// detection), naming the routable-instance columns.
     pub managed: Vec<String>,
@@ -43,6 +45,8 @@ pub struct Interval {
     pub instances: Vec<f64>,
     /// Time-average number of instances the balancer chooses among, per managed service.
     pub routable: Vec<f64>,
+    /// Busy cores (calls' CPU work and background) over cores, per host.
+    pub host_utilisation: Vec<f64>,
     /// Retries sent and attempts timed out, over all edges.
     pub retries: u64,
     pub timeouts: u64,
@@ -81,6 +85,7 @@ pub struct Recorder {
     queue_integral: Vec<f64>,
     ready_integral: Vec<f64>,
     routable_integral: Vec<f64>,
+    host_busy: Vec<f64>,
     breaker_integral: Vec<f64>,
     retries: u64,
     timeouts: u64,
@@ -122,6 +127,7 @@ impl Recorder {
             queue_integral: vec![0.0; n],
             ready_integral: vec![0.0; n],
             routable_integral: vec![0.0; managed.len()],
+            host_busy: vec![0.0; model.hosts.len()],
             breaker_integral: vec![0.0; breakers.len()],
             retries: 0,
             timeouts: 0,
@@ -135,6 +141,7 @@ impl Recorder {
                     .map(|d| model.services[d.service].name.clone())
                     .collect(),
                 managed,
+                hosts: model.hosts.iter().map(|h| h.name.clone()).collect(),
                 rows: Vec::new(),
             },
         }
@@ -161,6 +168,7 @@ impl Recorder {
         now: SimTime,
         stations: &[Station],
         edges: &[EdgeState],
+        hosts: &[super::hosts::HostState],
         version_share: Vec<f64>,
     ) {
         let span = (now - self.start).0 as f64;
@@ -185,6 +193,16 @@ impl Recorder {
             now,
             span,
         );
+        let host_utilisation = hosts
+            .iter()
+            .zip(&mut self.host_busy)
+            .map(|(h, last)| {
+                let busy = h.busy_core_ns(now);
+                let share = (busy - *last) / span / h.cores();
+                *last = busy;
+                share
+            })
+            .collect();
         let breaker_open = averages(
             edges
                 .iter()
@@ -206,6 +224,7 @@ impl Recorder {
             queue_length,
             instances,
             routable,
+            host_utilisation,
             retries: retries - self.retries,
             timeouts: timeouts - self.timeouts,
             breaker_open,
