@@ -25,6 +25,7 @@ mod prices;
 pub mod raw;
 pub mod schema;
 mod services;
+mod stores;
 mod validate;
 mod workload;
 
@@ -40,6 +41,7 @@ pub use operations::{HealthCheck, OutlierDetection};
 pub use overrides::Override;
 pub use pattern::ArrivalPattern;
 pub use policy::{Backoff, BreakerPolicy, CallPolicy, Edge, Jitter, RetryBudget, RetryPolicy};
+pub use stores::{Keys, Replication, Store, StoreOp};
 
 use crate::engine::SimTime;
 use std::path::{Path, PathBuf};
@@ -209,6 +211,8 @@ pub struct Service {
     pub discovery_refresh: Option<SimTime>,
     /// Passive ejection of instances by their callers.
     pub outlier_detection: Option<OutlierDetection>,
+    /// The service is a replicated data store.
+    pub store: Option<Store>,
 }
 
 /// An operation of a service.

@@ -103,10 +103,15 @@ fn allowed_fields(path: &[String]) -> Option<&'static [&'static str]> {
         ["services", _, "autoscale"] => Some(fields::AUTOSCALE),
         ["services", _, "health_check"] => Some(fields::HEALTH_CHECK),
         ["services", _, "discovery"] => Some(fields::DISCOVERY),
+        ["services", _, "store"] => Some(fields::STORE),
         [.., "outlier_detection"] => Some(fields::OUTLIER),
         ["deployments", _] => Some(fields::DEPLOYMENT),
         ["deployments", _, "rollback"] => Some(fields::ROLLBACK),
-        [.., "service_ms" | "think_ms" | "latency_ms" | "cpu_ms"] => Some(fields::DIST),
+        [
+            ..,
+            "service_ms" | "think_ms" | "latency_ms" | "cpu_ms" | "replica_ms"
+            | "replication_lag_ms",
+        ] => Some(fields::DIST),
         _ => None,
     }
 }

@@ -357,6 +357,45 @@ pub struct RawHealthCheck {
     pub healthy_after: Option<i64>,
 }
 
+/// `[services.NAME.store]`: a replicated data store. Its endpoints with `op = "read"` or
+/// `"write"` reach the replicas after their processing.
+#[derive(Debug, Deserialize, Clone, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Store")]
+pub struct RawStore {
+    /// Copies of the data (N).
+    #[schemars(range(min = 1))]
+    pub replicas: i64,
+    /// Acknowledgements a synchronous write waits for (W of N; default a majority).
+    #[schemars(range(min = 1))]
+    pub write_quorum: Option<i64>,
+    /// Replicas a read asks; it returns the freshest answer (R of N; default 1).
+    #[schemars(range(min = 1))]
+    pub read_quorum: Option<i64>,
+    /// `sync` (a write waits for W replicas) or `async` (the primary acknowledges; the others
+    /// apply the write `replication_lag_ms` later). Default `sync`.
+    #[schemars(schema_with = "schema::replication")]
+    pub replication: Option<String>,
+    /// Each replica's time to apply a write or answer a read (ms, a number or a distribution
+    /// table; default 0).
+    #[serde(default)]
+    #[schemars(schema_with = "schema::duration")]
+    pub replica_ms: Option<toml::Value>,
+    /// `async`: how long after the primary a replica applies a write (ms, a number or a
+    /// distribution table).
+    #[serde(default)]
+    #[schemars(schema_with = "schema::duration")]
+    pub replication_lag_ms: Option<toml::Value>,
+    /// Keys the operations are spread over (default 1000).
+    #[schemars(range(min = 1))]
+    pub keys: Option<i64>,
+    /// `uniform` (default) or `zipf`.
+    #[schemars(schema_with = "schema::key_distribution")]
+    pub key_distribution: Option<String>,
+    /// `zipf`: the exponent s (default 1).
+    pub zipf_exponent: Option<f64>,
+}
+
 /// `[services.NAME.discovery]`: callers see the registry through a cache (client-side
 /// discovery, as Eureka clients do).
 #[derive(Debug, Deserialize, Clone, JsonSchema)]
@@ -546,6 +585,8 @@ pub struct RawService {
     pub health_check: Option<RawHealthCheck>,
     /// How callers learn this service's instances: a registry cache refreshed periodically.
     pub discovery: Option<RawDiscovery>,
+    /// The service is a replicated data store: quorums, replication and keys.
+    pub store: Option<RawStore>,
     /// The service's endpoints by name: `[services.NAME.endpoints.ENDPOINT]`.
     pub endpoints: IndexMap<String, RawEndpoint>,
 }
@@ -587,6 +628,11 @@ pub struct RawEndpoint {
     #[serde(default)]
     #[schemars(schema_with = "schema::duration")]
     pub cpu_ms: Option<toml::Value>,
+    /// In a service with a `store` table: `read` or `write` (reads and writes reach the
+    /// replicas by the store's quorums).
+    #[serde(default)]
+    #[schemars(schema_with = "schema::store_op")]
+    pub op: Option<String>,
 }
 
 /// `[links.NAME]`: the network between two nodes.
@@ -632,6 +678,12 @@ pub mod words {
     /// `faults.N.kind`.
     pub const FAULT_KINDS: &[&str] =
         &["crash", "hang", "slowdown", "link_degradation", "partition"];
+    /// `store.replication`.
+    pub const REPLICATIONS: &[&str] = &["sync", "async"];
+    /// `store.key_distribution`.
+    pub const KEY_DISTRIBUTIONS: &[&str] = &["uniform", "zipf"];
+    /// Endpoint `op`.
+    pub const STORE_OPS: &[&str] = &["read", "write"];
     /// `deployments.N.strategy`.
     pub const STRATEGIES: &[&str] = &["rolling", "canary", "blue_green"];
     /// `retry.backoff`.
@@ -774,6 +826,7 @@ pub mod fields {
         "host",
         "health_check",
         "discovery",
+        "store",
         "endpoints",
     ];
     pub const HEALTH_CHECK: &[&str] = &[
@@ -806,6 +859,18 @@ pub mod fields {
         "after_ms",
         "error_probability",
         "cpu_ms",
+        "op",
+    ];
+    pub const STORE: &[&str] = &[
+        "replicas",
+        "write_quorum",
+        "read_quorum",
+        "replication",
+        "replica_ms",
+        "replication_lag_ms",
+        "keys",
+        "key_distribution",
+        "zipf_exponent",
     ];
     pub const LINK: &[&str] = &[
         "between",
@@ -875,6 +940,7 @@ mod tests {
         assert_eq!(accepted_fields::<RawHost>(), fields::HOST);
         assert_eq!(accepted_fields::<RawHealthCheck>(), fields::HEALTH_CHECK);
         assert_eq!(accepted_fields::<RawDiscovery>(), fields::DISCOVERY);
+        assert_eq!(accepted_fields::<RawStore>(), fields::STORE);
         assert_eq!(accepted_fields::<RawOutlierDetection>(), fields::OUTLIER);
         assert_eq!(accepted_fields::<RawDeployment>(), fields::DEPLOYMENT);
         assert_eq!(accepted_fields::<RawRollback>(), fields::ROLLBACK);

@@ -180,6 +180,21 @@ pub fn fault_kind(_: &mut SchemaGenerator) -> Schema {
     one_of_words(words::FAULT_KINDS)
 }
 
+/// `store.replication`.
+pub fn replication(_: &mut SchemaGenerator) -> Schema {
+    one_of_words(words::REPLICATIONS)
+}
+
+/// `store.key_distribution`.
+pub fn key_distribution(_: &mut SchemaGenerator) -> Schema {
+    one_of_words(words::KEY_DISTRIBUTIONS)
+}
+
+/// Endpoint `op`.
+pub fn store_op(_: &mut SchemaGenerator) -> Schema {
+    one_of_words(words::STORE_OPS)
+}
+
 /// `deployments.N.strategy`.
 pub fn strategy(_: &mut SchemaGenerator) -> Schema {
     one_of_words(words::STRATEGIES)

@@ -74,6 +74,11 @@ pub(super) fn services_and_endpoints(
                 None => None,
             },
             outlier_detection: None,
+            store: svc
+                .store
+                .as_ref()
+                .map(|s| super::stores::store(s, &format!("{path}.store"), base_dir))
+                .transpose()?,
         };
         if let Some(a) = &svc.autoscale {
             service.autoscale = Some(autoscale::autoscale(
@@ -92,6 +97,15 @@ pub(super) fn services_and_endpoints(
         for (ep_name, ep) in &svc.endpoints {
             let ep_path = format!("{path}.endpoints.{ep_name}");
             check_identifier(&ep_path, ep_name, "endpoint")?;
+            let op = super::stores::op(
+                ep.op.as_deref(),
+                &ep_path,
+                service.store.as_ref(),
+                !ep.calls.is_empty(),
+            )?;
+            if let (Some(op), Some(store)) = (op, service.store.as_mut()) {
+                store.ops.push((endpoints.len(), op));
+            }
             service.endpoints.push(endpoints.len());
             endpoints.push(PendingEndpoint {
                 endpoint: Endpoint {

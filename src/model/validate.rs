@@ -87,6 +87,7 @@ pub fn validate(
         health_check: None,
         discovery_refresh: None,
         outlier_detection: None,
+        store: None,
     }];
     let gateway_time = match &raw.gateway.service_ms {
         Some(v) => duration_value(v, "gateway.service_ms", base_dir)?,

@@ -50,6 +50,19 @@ pub const SERVICES_COLUMNS: &[&str] = &[
     "expired",
 ];
 
+/// Columns `services.csv` gains when the model has a replicated store (empty for the services
+/// that are not stores).
+pub const STORE_COLUMNS: &[&str] = &[
+    "reads",
+    "writes",
+    "stale_reads",
+    "stale_share",
+    "read_mean_ms",
+    "read_p99_ms",
+    "write_mean_ms",
+    "write_p99_ms",
+];
+
 /// Columns of `edges.csv`, in order.
 pub const EDGES_COLUMNS: &[&str] = &[
     "from",
@@ -164,8 +177,40 @@ pub fn services_csv(result: &RunResult) -> Vec<u8> {
                 s.expired.to_string(),
             ]
         })
+        .collect::<Vec<_>>();
+    if result.services.iter().all(|s| s.store.is_none()) {
+        return to_bytes(SERVICES_COLUMNS, rows);
+    }
+    let rows = rows
+        .into_iter()
+        .zip(&result.services)
+        .map(|(mut row, s)| {
+            match &s.store {
+                Some(st) => row.extend([
+                    st.reads.to_string(),
+                    st.writes.to_string(),
+                    st.stale_reads.to_string(),
+                    number(if st.reads == 0 {
+                        f64::NAN
+                    } else {
+                        st.stale_reads as f64 / st.reads as f64
+                    }),
+                    number(st.read_latency.mean_ms()),
+                    number(st.read_latency.quantile_ms(0.99)),
+                    number(st.write_latency.mean_ms()),
+                    number(st.write_latency.quantile_ms(0.99)),
+                ]),
+                None => row.extend(STORE_COLUMNS.iter().map(|_| String::new())),
+            }
+            row
+        })
         .collect();
-    to_bytes(SERVICES_COLUMNS, rows)
+    let header: Vec<&str> = SERVICES_COLUMNS
+        .iter()
+        .chain(STORE_COLUMNS)
+        .copied()
+        .collect();
+    to_bytes(&header, rows)
 }
 
 /// The columns of `hosts.csv`.

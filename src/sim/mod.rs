@@ -21,6 +21,7 @@ mod result;
 mod series;
 mod serving;
 mod station;
+mod stores;
 mod traces;
 
 pub use breakdown::{Component, RouteBreakdown, hop_parts, link_hop};
@@ -33,6 +34,7 @@ pub use result::{
     EdgeResult, LinkResult, RouteResult, RunResult, ScaleEvent, ServiceResult, saturated,
 };
 pub use series::{Interval, TimeSeries};
+pub use stores::StoreResult;
 pub use traces::{Span, SpanKind, Trace, TraceSampling, mix as trace_mix};
 
 use crate::engine::{self, Arena, EventQueue, Grow, Handle, Process, SimRng, SimTime};
@@ -186,6 +188,7 @@ pub fn simulate_with(model: &Model, options: &Options) -> RunResult {
 fn is_plain(model: &Model, options: &Options) -> bool {
     model.faults.is_empty()
         && model.deployments.is_empty()
+        && model.services.iter().all(|s| s.store.is_none())
         && model.services.iter().all(|s| {
             s.health_check.is_none()
                 && s.discovery_refresh.is_none()
@@ -370,6 +373,10 @@ struct Simulator<'m, const FULL: bool> {
     deploy_steps: Vec<DeployStep>,
     /// Outlier ejections in the measured window.
     ejections: u64,
+    /// Per service, its replicated store's state (empty when no service is a store).
+    stores: Vec<Option<stores::StoreState>>,
+    /// Some service is a replicated store.
+    has_stores: bool,
     /// Requests sent and not yet completed, and the cap on them.
     in_flight: u64,
     /// `in_flight` at the middle of the measured window (once the run got there).
@@ -527,6 +534,16 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             rollouts: model.deployments.iter().map(deploy::Rollout::new).collect(),
             deploy_steps: Vec::new(),
             ejections: 0,
+            stores: if model.services.iter().any(|s| s.store.is_some()) {
+                model
+                    .services
+                    .iter()
+                    .map(|s| s.store.as_ref().map(stores::StoreState::new))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            has_stores: model.services.iter().any(|s| s.store.is_some()),
             in_flight: 0,
             in_flight_at_middle: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,

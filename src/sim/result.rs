@@ -184,6 +184,8 @@ pub struct ServiceResult {
     pub shed: u64,
     /// Calls dropped unserved because their propagated deadline had passed.
     pub expired: u64,
+    /// Reads, writes and stale reads of a replicated store.
+    pub store: Option<super::StoreResult>,
 }
 
 /// What happened on one caller → callee edge in the measured window.
@@ -277,11 +279,14 @@ pub(super) fn collect<const FULL: bool>(
         })
         .collect();
     let all = RouteResult::all_of(&routes, measured_s);
+    let mut stores = std::mem::take(&mut sim.stores);
+    stores.resize_with(model.services.len(), || None);
     let services = model
         .services
         .iter()
         .zip(&sim.stations)
-        .map(|(s, st)| ServiceResult {
+        .zip(stores.iter_mut())
+        .map(|((s, st), store)| ServiceResult {
             service: s.name.clone(),
             instances: s.instances,
             workers: s.workers,
@@ -298,6 +303,7 @@ pub(super) fn collect<const FULL: bool>(
             mean_instances: st.ready.mean(end),
             shed: st.shed,
             expired: st.expired,
+            store: store.as_mut().map(|s| s.result()),
         })
         .collect();
     let mut links = Vec::with_capacity(model.links.len() * 2);

@@ -12,6 +12,8 @@ use rand::RngExt;
 
 /// `Call::stage` of a call doing its endpoint's work after its calls.
 const AFTER: u16 = u16::MAX;
+/// `Call::stage` of a store's read or write waiting for its replicas' quorum.
+const AT_REPLICAS: u16 = u16::MAX - 1;
 
 impl<const FULL: bool> Simulator<'_, FULL> {
     /// Whether `call` has lost its caller to a cancellation or a crash (so its work would be
@@ -240,6 +242,22 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if FULL && self.hangs && self.stations[service].instances[instance].hung {
             // The process has stopped: its work ends when it resumes.
             self.stations[service].instances[instance].frozen.push(h);
+            return;
+        }
+        if FULL
+            && self.has_stores
+            && call.stage != AT_REPLICAS
+            && let Some(op) = self.model.services[service]
+                .store
+                .as_ref()
+                .and_then(|s| s.op(call.endpoint as usize))
+        {
+            // Processed: the operation goes to the replicas; the worker waits for the quorum.
+            let wait = self.store_op(now, service, op, admitted);
+            if let Some(call) = self.calls.get_mut(h) {
+                call.stage = AT_REPLICAS;
+            }
+            queue.schedule(now + wait, Event::ServiceDone { call: h });
             return;
         }
         if FULL && self.after_work && call.stage == AFTER {

@@ -583,6 +583,7 @@ mod tests {
             health_check: None,
             discovery_refresh: None,
             outlier_detection: None,
+            store: None,
         };
         let mut station = Station::new(&service, SimTime::ZERO);
         assert!(station.least.is_some(), "300 instances use the index");

@@ -1,0 +1,197 @@
+//! Replicated stores at run time: which replica has applied which write of each key, quorum
+//! waits, and the reads that come back stale.
+
+use super::Simulator;
+use crate::engine::{SimRng, SimTime};
+use crate::model::{Keys, Replication, ServiceId, Store, StoreOp};
+use crate::stats::{LatencyRecorder, LatencyStats};
+use rand::RngExt;
+use rand_distr::{Distribution, Zipf};
+
+/// One write of a key: when it was acknowledged and when each replica applies it.
+#[derive(Clone, Default)]
+struct Write {
+    acked: SimTime,
+    applied: Vec<SimTime>,
+}
+
+/// The last two writes of a key: a read compares with the newest acknowledged one (the newest
+/// may still be in flight).
+#[derive(Clone, Default)]
+struct KeyState {
+    latest: Option<Write>,
+    previous: Option<Write>,
+}
+
+/// A store's state and what it measured.
+pub struct StoreState {
+    keys: Vec<KeyState>,
+    zipf: Option<Zipf<f64>>,
+    scratch: Vec<u32>,
+    delays: Vec<SimTime>,
+    pub reads: u64,
+    pub writes: u64,
+    pub stale_reads: u64,
+    read_latency: LatencyRecorder,
+    write_latency: LatencyRecorder,
+}
+
+/// What a store did over the measured window: the `services.csv` columns of a store.
+#[derive(Clone, Debug)]
+pub struct StoreResult {
+    pub reads: u64,
+    pub writes: u64,
+    /// Reads none of whose replicas had applied the newest acknowledged write of their key.
+    pub stale_reads: u64,
+    /// From admission at the store to the quorum's answer.
+    pub read_latency: LatencyStats,
+    pub write_latency: LatencyStats,
+}
+
+impl StoreState {
+    pub fn new(store: &Store) -> StoreState {
+        StoreState {
+            keys: vec![KeyState::default(); store.keys as usize],
+            zipf: match store.key_distribution {
+                Keys::Uniform => None,
+                Keys::Zipf { exponent } => Some(
+                    Zipf::new(f64::from(store.keys), exponent).expect("validated exponent > 0"),
+                ),
+            },
+            scratch: Vec::new(),
+            delays: Vec::new(),
+            reads: 0,
+            writes: 0,
+            stale_reads: 0,
+            read_latency: LatencyRecorder::new(),
+            write_latency: LatencyRecorder::new(),
+        }
+    }
+
+    pub fn result(&mut self) -> StoreResult {
+        StoreResult {
+            reads: self.reads,
+            writes: self.writes,
+            stale_reads: self.stale_reads,
+            read_latency: std::mem::take(&mut self.read_latency).into_stats(),
+            write_latency: std::mem::take(&mut self.write_latency).into_stats(),
+        }
+    }
+
+    fn key(&self, store: &Store, rng: &mut SimRng) -> usize {
+        match &self.zipf {
+            None => rng.random_range(0..store.keys as usize),
+            Some(z) => (z.sample(rng) as usize).clamp(1, store.keys as usize) - 1,
+        }
+    }
+
+    /// A write of a random key at `now`: every replica's apply time; returns the wait for its
+    /// acknowledgement.
+    fn write(&mut self, store: &Store, now: SimTime, rng: &mut SimRng) -> SimTime {
+        let k = self.key(store, rng);
+        let n = store.replicas as usize;
+        let mut applied = Vec::with_capacity(n);
+        let wait = match store.replication {
+            Replication::Sync => {
+                self.delays.clear();
+                for _ in 0..n {
+                    let d = store.replica_time.sample(rng);
+                    applied.push(now + d);
+                    self.delays.push(d);
+                }
+                let w = store.write_quorum as usize - 1;
+                *self.delays.select_nth_unstable(w).1
+            }
+            Replication::Async => {
+                let primary = store.replica_time.sample(rng);
+                applied.push(now + primary);
+                for _ in 1..n {
+                    applied.push(now + primary + store.lag.sample(rng));
+                }
+                primary
+            }
+        };
+        let state = &mut self.keys[k];
+        state.previous = state.latest.take();
+        state.latest = Some(Write {
+            acked: now + wait,
+            applied,
+        });
+        wait
+    }
+
+    /// A read of a random key at `now` from `read_quorum` distinct replicas drawn uniformly;
+    /// returns the wait for the slowest of them and whether the read is stale.
+    fn read(&mut self, store: &Store, now: SimTime, rng: &mut SimRng) -> (SimTime, bool) {
+        let k = self.key(store, rng);
+        let n = store.replicas as usize;
+        self.scratch.clear();
+        self.scratch.extend(0..n as u32);
+        let r = store.read_quorum as usize;
+        let mut wait = SimTime::ZERO;
+        for i in 0..r {
+            let j = rng.random_range(i..n);
+            self.scratch.swap(i, j);
+            wait = wait.max(store.replica_time.sample(rng));
+        }
+        let asked = &self.scratch[..r];
+        let state = &self.keys[k];
+        // The newest acknowledged write; a replica that has applied a newer one is fresh too.
+        let newest = [state.latest.as_ref(), state.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .position(|w| w.acked <= now);
+        let stale = match newest {
+            None => false,
+            Some(v) => !asked.iter().any(|&j| {
+                [state.latest.as_ref(), state.previous.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .take(v + 1)
+                    .any(|w| w.applied[j as usize] <= now)
+            }),
+        };
+        (wait, stale)
+    }
+}
+
+impl<const FULL: bool> Simulator<'_, FULL> {
+    /// A read or write of the store `service`, whose processing of a call admitted at
+    /// `admitted` ended at `now`, reaches its replicas; returns the wait for their quorum.
+    #[inline(never)]
+    pub(super) fn store_op(
+        &mut self,
+        now: SimTime,
+        service: ServiceId,
+        op: StoreOp,
+        admitted: SimTime,
+    ) -> SimTime {
+        let store = self.model.services[service]
+            .store
+            .as_ref()
+            .expect("a store op belongs to a store");
+        let measured = admitted >= self.warmup && self.measured(now);
+        let state = self.stores[service]
+            .as_mut()
+            .expect("a store has its state");
+        match op {
+            StoreOp::Write => {
+                let wait = state.write(store, now, &mut self.rng);
+                if measured {
+                    state.writes += 1;
+                    state.write_latency.record((now + wait - admitted).0);
+                }
+                wait
+            }
+            StoreOp::Read => {
+                let (wait, stale) = state.read(store, now, &mut self.rng);
+                if measured {
+                    state.reads += 1;
+                    state.stale_reads += u64::from(stale);
+                    state.read_latency.record((now + wait - admitted).0);
+                }
+                wait
+            }
+        }
+    }
+}
