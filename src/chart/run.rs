@@ -261,8 +261,18 @@ pub fn timeseries(dir: &Path, log_y: bool) -> Result<Figure, String> {
     };
     let mut panels = vec![traffic, latency, queue];
     panels.extend(instances_panel(&t, &column)?);
-    panels.extend(version_panel(&t, &column)?);
-    panels.extend(cpu_panel(&t, &column)?);
+    panels.extend(share_panel(
+        &t,
+        &column,
+        "new_version_share_",
+        "new version (% of calls)",
+    )?);
+    panels.extend(share_panel(
+        &t,
+        &column,
+        "cpu_utilisation_",
+        "host CPU (% of cores)",
+    )?);
     panels.extend(resilience_panel(&t, &column, interval_of(&t, start, end))?);
     if let Some(last) = panels.last_mut() {
         last.x_label = "simulated time (s)".into();
@@ -374,55 +384,31 @@ fn release_marks(dir: &Path, width: f64) -> Vec<(f64, f64, String)> {
     marks
 }
 
-/// Each host's CPU utilisation (calls' work and background over its cores); none without
-/// `[hosts]`.
-fn cpu_panel(
+/// One line per column named `PREFIX<name>` (a share, drawn in %), labelled by the name;
+/// none when the time series has no such column. Each host's CPU utilisation
+/// (`cpu_utilisation_`), each released service's new-version share (`new_version_share_`).
+fn share_panel(
     t: &Table,
     column: &dyn Fn(&str, f64) -> Result<Points, String>,
+    prefix: &str,
+    y_label: &str,
 ) -> Result<Option<Panel>, String> {
     let series = t
         .header
         .iter()
-        .filter_map(|h| h.strip_prefix("cpu_utilisation_"))
+        .filter_map(|h| h.strip_prefix(prefix))
         .enumerate()
-        .map(|(k, host)| {
+        .map(|(k, name)| {
             Ok(Series::line(
-                host,
+                name,
                 k,
-                column(&format!("cpu_utilisation_{host}"), 100.0)?,
+                column(&format!("{prefix}{name}"), 100.0)?,
             ))
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok((!series.is_empty()).then(|| Panel {
         x_label: String::new(),
-        y_label: "host CPU (% of cores)".into(),
-        y_range: Some((0.0, 100.0)),
-        series,
-        ..Panel::default()
-    }))
-}
-
-/// The new version's share of each released service's calls; none without releases.
-fn version_panel(
-    t: &Table,
-    column: &dyn Fn(&str, f64) -> Result<Points, String>,
-) -> Result<Option<Panel>, String> {
-    let series = t
-        .header
-        .iter()
-        .filter_map(|h| h.strip_prefix("new_version_share_"))
-        .enumerate()
-        .map(|(k, service)| {
-            Ok(Series::line(
-                service,
-                k,
-                column(&format!("new_version_share_{service}"), 100.0)?,
-            ))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok((!series.is_empty()).then(|| Panel {
-        x_label: String::new(),
-        y_label: "new version (% of calls)".into(),
+        y_label: y_label.into(),
         y_range: Some((0.0, 100.0)),
         series,
         ..Panel::default()

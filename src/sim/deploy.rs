@@ -82,6 +82,9 @@ pub struct Rollout {
     /// The analysis runs until then (`SimTime::MAX` while the release goes on).
     analysis_until: SimTime,
     window_end: SimTime,
+    /// Whether the analysis still needs the latencies of each window (only with a rollback
+    /// rule, until its last verdict).
+    analysing: bool,
     pub tallies: [Tally; 2],
 }
 
@@ -95,6 +98,7 @@ impl Rollout {
             stage: Stage::Pending,
             analysis_until: SimTime::MAX,
             window_end: SimTime::MAX,
+            analysing: d.rollback.is_some(),
             tallies: [Tally::default(), Tally::default()],
         }
     }
@@ -109,11 +113,13 @@ impl Rollout {
                 t.latency.record(ns);
             }
         }
-        t.window_calls += 1;
-        t.window_errors += u64::from(failed);
         t.interval_calls += 1;
-        if !failed {
-            t.window_ns.push(ns);
+        if self.analysing {
+            t.window_calls += 1;
+            t.window_errors += u64::from(failed);
+            if !failed {
+                t.window_ns.push(ns);
+            }
         }
     }
 
@@ -427,7 +433,14 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             return;
         };
         let r = &mut self.rollouts[index];
-        if r.target != 1 || now < r.window_end || now > r.analysis_until {
+        if r.target != 1 || now > r.analysis_until {
+            r.analysing = false;
+            for t in &mut r.tallies {
+                t.window_ns = Vec::new();
+            }
+            return;
+        }
+        if now < r.window_end {
             return;
         }
         r.window_end = now + rule.window;
