@@ -136,3 +136,32 @@ fn overlapping_quorums_never_read_stale() {
     assert_eq!(stale(3, 1), 0);
     assert!(stale(1, 1) > 100);
 }
+
+/// The replicas' wait is part of the request's critical path: the latency breakdown of each
+/// route adds up to its mean latency (the store's read or write included).
+#[test]
+fn the_breakdown_counts_the_wait_for_the_replicas() {
+    use meshsim::sim::{Options, simulate_with};
+    let text = front_and_store(
+        100.0,
+        30.0,
+        1.0,
+        "write_quorum = 2\nreplica_ms = { dist = \"exponential\", mean_ms = 10 }",
+    );
+    let r = simulate_with(
+        &model_from(&text, &[]),
+        &Options {
+            breakdown: true,
+            ..Options::default()
+        },
+    );
+    let route = &r.breakdown[0];
+    let total: f64 = route.parts.iter().map(|p| p.2).sum();
+    let mean = r.routes[0].latency.mean_ms();
+    // Write (8.33 ms) and read (10 ms, one replica) at the store, and four 1 ms link crossings.
+    assert!(mean > 20.0, "{mean}");
+    assert!(
+        (total - mean).abs() < 1e-6 * mean,
+        "breakdown {total} vs mean {mean}"
+    );
+}

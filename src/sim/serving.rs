@@ -257,6 +257,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             if let Some(call) = self.calls.get_mut(h) {
                 call.stage = AT_REPLICAS;
             }
+            // The replicas' time is the store's service time on the request's path.
+            self.on_path(h, service, Component::Service, wait);
             queue.schedule(now + wait, Event::ServiceDone { call: h });
             return;
         }
