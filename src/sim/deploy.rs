@@ -344,10 +344,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 let starting = x.state == InstanceState::Starting
                     || (x.state == InstanceState::Ready && station.managed && !x.registered);
                 if x.version != target && starting {
-                    station.take_out(now, i, InstanceState::Draining);
-                    if station.instances[i].outstanding == 0 && station.can_retire(i) {
-                        station.instances[i].state = InstanceState::Retired;
-                    }
+                    station.drain(now, i);
                 }
             }
         }
@@ -378,10 +375,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             }
             let x = &station.instances[i];
             if x.version != target && x.state == InstanceState::Ready {
-                station.take_out(now, i, InstanceState::Draining);
-                if station.instances[i].outstanding == 0 && station.can_retire(i) {
-                    station.instances[i].state = InstanceState::Retired;
-                }
+                station.drain(now, i);
                 drained += 1;
             }
         }
@@ -397,10 +391,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             if station.instances[i].version == version
                 && station.instances[i].state == InstanceState::Ready
             {
-                station.take_out(now, i, InstanceState::Draining);
-                if station.instances[i].outstanding == 0 && station.can_retire(i) {
-                    station.instances[i].state = InstanceState::Retired;
-                }
+                station.drain(now, i);
                 drained += 1;
             }
         }

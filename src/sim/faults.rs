@@ -244,10 +244,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                     break;
                 }
                 if station.instances[i].state == InstanceState::Ready {
-                    station.take_out(now, i, InstanceState::Draining);
-                    if station.instances[i].outstanding == 0 && station.can_retire(i) {
-                        station.instances[i].state = InstanceState::Retired;
-                    }
+                    station.drain(now, i);
                     surplus -= 1;
                 }
             }

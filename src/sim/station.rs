@@ -519,6 +519,15 @@ impl Station {
         self.reindex();
     }
 
+    /// Instance `i` stops taking calls, finishes those it holds, and retires once it holds
+    /// none and no caller can reach it (at once if it holds none already).
+    pub fn drain(&mut self, now: SimTime, i: usize) {
+        self.take_out(now, i, InstanceState::Draining);
+        if self.instances[i].outstanding == 0 && self.can_retire(i) {
+            self.instances[i].state = InstanceState::Retired;
+        }
+    }
+
     /// Whether a drained instance `i` may retire: no caller can send it anything.
     #[inline]
     pub fn can_retire(&self, i: usize) -> bool {
