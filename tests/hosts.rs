@@ -124,6 +124,128 @@ fn a_background_load_slows_the_calls_on_its_host() {
     assert!((u.mean - 0.503).abs() < 0.002, "{u:?}");
 }
 
+/// Under load: with b background threads on one core, n calls computing get n / (n + b) of
+/// it, so the number computing is a birth–death chain with π(n) ∝ ρⁿ ∏ₖ (k + b) / k — a
+/// negative binomial of order 1 + b — whose mean is (1 + b)ρ / (1 − ρ): by Little's law the
+/// mean response is (1 + b)·E[S] / (1 − ρ). Exponential 1 ms at 400/s (ρ = 0.4) beside
+/// b = 0.5: 2.5 ms (1.667 without). The core is busy whenever a call computes, and b of it
+/// otherwise: 1 − (1 − ρ)^(1+b)·(1 − b) = 0.7676.
+///
+/// Over time: b = 0 for the first 1000 s, 0.5 from then on (`background = [{ at_s, cores }]`):
+/// the run's mean is the two phases' average, 2.083 ms, and hosts.csv reports the mean load,
+/// 0.25 cores.
+#[test]
+fn a_background_load_that_changes_over_time_slows_the_calls_from_then_on() {
+    let exp = "{ dist = \"exponential\", mean_ms = 1 }";
+    let text = two_services(1, 400.0, 0.5, exp, exp);
+    let steady = replicate(
+        &model_from(
+            &text,
+            &[
+                "hosts.node.background_cores=0.5",
+                "simulation.duration_s=400",
+            ],
+        ),
+        8,
+    );
+    assert_agrees(
+        "mean response beside 0.5 background cores, ρ = 0.4 (ms)",
+        2.5,
+        ci(&steady, |r| r.all.latency.mean_ms()),
+        0.03,
+    );
+    assert_agrees(
+        "host utilisation beside 0.5 background cores",
+        1.0 - 0.6f64.powf(1.5) * 0.5,
+        ci(&steady, |r| r.hosts[0].cpu_utilisation),
+        0.01,
+    );
+    let changing = replicate(
+        &model_from(
+            &text,
+            &[
+                "hosts.node.background=[{ at_s = 1000, cores = 0.5 }]",
+                "simulation.duration_s=2000",
+                "simulation.warmup_s=0",
+            ],
+        ),
+        8,
+    );
+    assert_agrees(
+        "mean response, background 0 then 0.5 (ms)",
+        (1.0 / 0.6 + 2.5) / 2.0,
+        ci(&changing, |r| r.all.latency.mean_ms()),
+        0.03,
+    );
+    for r in &changing {
+        assert!(
+            (r.hosts[0].background_cores - 0.25).abs() < 1e-9,
+            "{}",
+            r.hosts[0].background_cores
+        );
+    }
+}
+
+/// `host = [list]` spreads a service's instances over the hosts in turn. Four instances with
+/// a random balancer over two 1-core hosts: each host takes half the work, an M/M/1-PS at
+/// ρ = 0.8 (5 ms); on one 2-core host the same work is M/M/2 (2.778 ms).
+#[test]
+fn instances_spread_over_a_list_of_hosts_share_each_hosts_cores() {
+    let text = |placement: &str, hosts: &str| {
+        format!(
+            r#"
+[simulation]
+duration_s = 200
+warmup_s = 10
+[workload]
+type = "open"
+rate_per_s = 1600
+[[workload.mix]]
+route = "a.work"
+[gateway]
+workers = 100000
+{hosts}
+[services.a]
+host = {placement}
+instances = 4
+load_balancer = "random"
+workers = 100000
+[services.a.endpoints.work]
+service_ms = 0
+cpu_ms = {{ dist = "exponential", mean_ms = 1 }}
+"#
+        )
+    };
+    let spread = replicate(
+        &model_from(
+            &text(
+                r#"["x", "y"]"#,
+                "[hosts.x]\ncores = 1\n[hosts.y]\ncores = 1",
+            ),
+            &[],
+        ),
+        8,
+    );
+    assert_agrees(
+        "spread over two 1-core hosts (ms)",
+        5.0,
+        ci(&spread, |r| r.all.latency.mean_ms()),
+        0.04,
+    );
+    for r in &spread {
+        for h in &r.hosts {
+            assert!((h.cpu_utilisation - 0.8).abs() < 0.02, "{h:?}");
+        }
+    }
+    // The same cores pooled on one host: M/M/2 (checked against Erlang C above), well below.
+    let together = replicate(&model_from(&text(r#""x""#, "[hosts.x]\ncores = 2"), &[]), 8);
+    let pooled = ci(&together, |r| r.all.latency.mean_ms());
+    assert!(
+        (pooled.mean - mmc_response_time(1.6, 1.0, 2)).abs() < 0.1,
+        "{pooled:?}"
+    );
+}
+
 /// The service time after the CPU work needs no core; the worker is held through both.
 #[test]
 fn cpu_work_then_waiting_adds_up_and_holds_the_worker() {
@@ -157,9 +279,30 @@ service_ms = 3
 #[test]
 fn bad_hosts_are_refused_with_the_path_and_the_fix() {
     let base = two_services(1, 10.0, 0.5, "1", "1");
-    let cases: [(&str, &[&str], &str); 5] = [
+    let cases: [(&str, &[&str], &str); 10] = [
         ("cores = 1", &["hosts.node.cores=0"], "hosts.node.cores"),
         ("", &["services.a.host=nodee"], "unknown host `nodee`"),
+        (
+            "",
+            &["services.a.host=[\"node\", \"nod\"]"],
+            "services.a.host.1: unknown host `nod`",
+        ),
+        (
+            "",
+            &["services.a.host=[\"node\", \"node\"]"],
+            "host `node` is listed twice",
+        ),
+        ("", &["services.a.host=[]"], "got an empty list"),
+        (
+            "",
+            &["hosts.node.background=[{ at_s = 5, cores = 0.5 }, { at_s = 5, cores = 0.2 }]"],
+            "hosts.node.background.1.at_s: 5 s is not after the change before it",
+        ),
+        (
+            "",
+            &["hosts.node.background=[{ at_s = 5, cores = 2 }]"],
+            "hosts.node.background.0.cores: must be a number ≥ 0 and below the host's 1 cores",
+        ),
         (
             "",
             &["hosts.node.background_cores=1"],
@@ -273,4 +416,67 @@ fn the_time_series_tracks_each_hosts_cpu_utilisation() {
         format!("{:?}", with.routes)
     );
     assert_eq!(without.hosts, with.hosts);
+}
+
+/// `analyze` solves the sharing of a host's cores exactly for Poisson arrivals (generalised
+/// processor sharing: every class on a host is stretched by E[N] / a): the issue's two classes
+/// on one core give 5 and 10 ms, labelled exact; a background load, a faster host and a
+/// service spread over two hosts agree with the simulation within its 95% interval.
+#[test]
+fn analyze_solves_processor_sharing_on_each_host() {
+    let exp = |m: f64| format!("{{ dist = \"exponential\", mean_ms = {m} }}");
+    let two = model_from(
+        &two_services(1, 550.0, 300.0 / 550.0, &exp(1.0), &exp(2.0)),
+        &[],
+    );
+    let a = meshsim::analysis::analyze(&two);
+    for (route, expected) in a.routes.iter().zip([5.0, 10.0]) {
+        assert!(
+            (route.mean_response_ms - expected).abs() < 1e-9,
+            "{}: {}",
+            route.route,
+            route.mean_response_ms
+        );
+        assert!(
+            route.quality.approximations.is_empty(),
+            "{:?}",
+            route.quality
+        );
+    }
+    assert!((a.hosts[0].utilisation - 0.8).abs() < 1e-12);
+    assert!((a.hosts[0].mean_computing - 4.0).abs() < 1e-9);
+
+    // Service a spread over a 1-core host beside 0.3 background cores and a 2-core host at
+    // speed 1.5; b on the 2-core host only.
+    let spread = model_from(
+        &two_services(1, 2000.0, 0.6, &exp(1.0), &exp(2.0)),
+        &[
+            "hosts.node.background_cores=0.3",
+            "hosts.fast.cores=2",
+            "hosts.fast.speed=1.5",
+            "services.a.instances=2",
+            "services.a.load_balancer=random",
+            r#"services.a.host=["node", "fast"]"#,
+            "services.b.host=fast",
+            "simulation.duration_s=300",
+        ],
+    );
+    let a = meshsim::analysis::analyze(&spread);
+    let runs = replicate(&spread, 10);
+    for (i, route) in a.routes.iter().enumerate() {
+        assert_agrees(
+            &format!("{} mean response (ms), spread", route.route),
+            route.mean_response_ms,
+            ci(&runs, |r| r.routes[i].latency.mean_ms()),
+            0.03,
+        );
+    }
+    for (i, host) in a.hosts.iter().enumerate() {
+        assert_agrees(
+            &format!("host {} mean computing", host.name),
+            host.mean_computing,
+            ci(&runs, |r| r.hosts[i].mean_computing),
+            0.05,
+        );
+    }
 }

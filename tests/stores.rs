@@ -165,3 +165,121 @@ fn the_breakdown_counts_the_wait_for_the_replicas() {
         "breakdown {total} vs mean {mean}"
     );
 }
+
+/// Keys per client (`key_per = "client"`): each request of the open workload comes from one
+/// of many clients and works on its client's own key, so the read after its write is a session:
+/// a stale read there is a read-your-writes violation, with the probability of
+/// `an_async_replica_is_stale_with_the_lags_tail_probability`, (2/3)·e^(−1). Keyed by
+/// operation instead, the read draws an unrelated key (of a million) and is almost never stale.
+///
+/// A second read 10 ms after the first goes backwards (monotonic-read violation) when the first
+/// saw the write and the second asks a replica that has not: with lags of mean m at d₁ = 10
+/// and d₂ = 20 ms after the acknowledgement, replicas drawn uniformly from the primary and two
+/// others, P = (2/9)·e^(−d₂/m)·(2 − e^(−d₁/m)) = 0.0491 per request (the second read asks one
+/// of the two others, 2/3, lagging past d₂; the first asked the primary, or the other replica,
+/// which had applied by d₁ — not the same one, which would have applied by d₂ too).
+#[test]
+fn keys_per_client_count_read_your_writes_and_monotonic_read_violations() {
+    let store = "replication = \"async\"\nreplication_lag_ms = { dist = \"exponential\", mean_ms = 10 }\nkeys = 1000000";
+    let text = front_and_store(0.2, 5001.0, 5.0, &format!("{store}\nkey_per = \"client\""))
+        .replace(
+            "calls = [[\"db.write\"], [\"db.read\"]]",
+            "calls = [[\"db.write\"], [\"db.read\"], [\"db.read\"]]",
+        );
+    let runs = replicate(&model_from(&text, &[]), 10);
+    let sessions = |r: &RunResult| db(r).sessions.expect("keyed by client");
+    let requests = |r: &RunResult| r.all.requests as f64;
+    // The first read of each request is the session's read-your-writes check; the second
+    // read misses the write with a smaller chance, (2/3)·e^(−2): count both.
+    let expected_ryw = 2.0 / 3.0 * ((-1.0f64).exp() + (-2.0f64).exp());
+    assert_agrees(
+        "read-your-writes violations per request",
+        expected_ryw,
+        ci(&runs, |r| sessions(r).read_your_writes as f64 / requests(r)),
+        0.06,
+    );
+    let expected_monotonic = 2.0 / 9.0 * (-2.0f64).exp() * (2.0 - (-1.0f64).exp());
+    assert_agrees(
+        "monotonic-read violations per request",
+        expected_monotonic,
+        ci(&runs, |r| sessions(r).monotonic_reads as f64 / requests(r)),
+        0.15,
+    );
+    for r in &runs {
+        assert_eq!(sessions(r).read_your_writes, db(r).stale_reads);
+    }
+    // The same store keyed by operation: no session, and reads of keys nobody wrote.
+    let by_op = replicate(
+        &model_from(&front_and_store(0.2, 1001.0, 5.0, store), &[]),
+        2,
+    );
+    for r in &by_op {
+        assert!(db(r).sessions.is_none());
+        assert!(db(r).stale_reads <= 1, "{}", db(r).stale_reads);
+    }
+}
+
+/// A sweep over the write quorum writes `stores.csv`: per point, the store's figures with
+/// their intervals — W = 3 never reads stale and writes slowest. A model without a store
+/// writes none.
+#[test]
+fn a_sweep_writes_each_points_store_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = front_and_store(
+        200.0,
+        20.0,
+        0.0,
+        "keys = 1\nreplica_ms = { dist = \"exponential\", mean_ms = 10 }",
+    );
+    std::fs::write(dir.path().join("db.toml"), text).unwrap();
+    common::ok(&common::meshsim(
+        &[
+            "sweep",
+            "db.toml",
+            "--vary",
+            "services.db.store.write_quorum=1,3",
+            "--reps",
+            "2",
+            "-q",
+            "--no-charts",
+            "--out",
+            "swept",
+        ],
+        dir.path(),
+    ));
+    let mut csv = csv::Reader::from_path(dir.path().join("swept/stores.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let value = |r: &csv::StringRecord, name: &str| r[col(name)].parse::<f64>().unwrap();
+    let (w1, w3) = (&rows[0], &rows[1]);
+    assert_eq!(&w1[col("services.db.store.write_quorum")], "1");
+    assert_eq!(&w1[col("store")], "db");
+    assert!(value(w1, "stale_share") > 0.01, "{w1:?}");
+    assert_eq!(value(w3, "stale_reads"), 0.0);
+    assert!(value(w3, "write_mean_ms") > 4.0 * value(w1, "write_mean_ms"));
+    assert!(value(w1, "write_mean_ms_ci95") > 0.0);
+    assert!(value(w3, "write_p99_ms") > value(w3, "write_mean_ms"));
+
+    let plain = front_and_store(200.0, 5.0, 0.0, "")
+        .replace("\n[services.db.store]\nreplicas = 3\n", "\n")
+        .replace("op = \"write\"", "")
+        .replace("op = \"read\"", "");
+    std::fs::write(dir.path().join("plain.toml"), plain).unwrap();
+    common::ok(&common::meshsim(
+        &[
+            "sweep",
+            "plain.toml",
+            "--vary",
+            "workload.rate_per_s=100",
+            "-q",
+            "--no-charts",
+            "--out",
+            "plain",
+        ],
+        dir.path(),
+    ));
+    assert!(dir.path().join("plain/points.csv").exists());
+    assert!(!dir.path().join("plain/stores.csv").exists());
+}

@@ -185,11 +185,13 @@ fn link_loads(model: &Model, visits: &[f64], throughput: f64) -> Vec<LinkLoad> {
             // crosses caller → callee, the response crosses back.
             let rate = throughput * visits[c] * d.mean_calls();
             add((caller.service, callee.service), rate, callee.request_bytes);
-            add(
-                (callee.service, caller.service),
-                rate,
-                callee.response_bytes,
-            );
+            if d.is_awaited() {
+                add(
+                    (callee.service, caller.service),
+                    rate,
+                    callee.response_bytes,
+                );
+            }
         }
     }
     let mut out = Vec::with_capacity(2 * model.links.len());

@@ -6,6 +6,7 @@
 //! otherwise by named approximations, and it says plainly what it cannot analyse. Every number
 //! carries its [`Quality`].
 
+mod hosts;
 mod load;
 mod mva;
 mod network;
@@ -13,6 +14,7 @@ mod open;
 mod quality;
 pub mod queueing;
 
+pub use hosts::{HostAnalysis, processor_sharing};
 pub use load::{
     LinkLoad, OfferedLoad, StationLoad, offered_load, saturation_rate, visits_per_request,
 };
@@ -33,6 +35,8 @@ pub struct Analysis {
     pub stations: Vec<StationAnalysis>,
     /// Two per link, one per direction.
     pub links: Vec<LinkAnalysis>,
+    /// Per host, the sharing of its cores (open workloads; empty for closed ones).
+    pub hosts: Vec<HostAnalysis>,
 }
 
 /// Mean response time of one route.

@@ -157,7 +157,7 @@ pub fn analyze_closed(model: &Model, users: u32, think_ms: f64) -> Analysis {
         .routes
         .iter()
         .map(|r| {
-            let quality = route_quality(&net, r.gateway_endpoint, &stations, &links);
+            let quality = route_quality(&net, r.gateway_endpoint, &stations, &links, &[]);
             RouteAnalysis {
                 route: r.name.clone(),
                 mean_response_ms: if quality.is_available() {
@@ -170,6 +170,7 @@ pub fn analyze_closed(model: &Model, users: u32, think_ms: f64) -> Analysis {
         })
         .collect();
     Analysis {
+        hosts: Vec::new(),
         throughput_per_s: x * 1000.0,
         throughput_quality,
         method: format!("closed network, Mean Value Analysis with {users} users"),
@@ -227,6 +228,9 @@ fn station(
         quality.approx("non-exponential or class-dependent service in MVA");
     }
     quality.add_structure(service, "as random routing");
+    if !service.hosts.is_empty() {
+        quality.approx(super::quality::CPU_SHARING);
+    }
     if let Some(k) = service.queue_capacity
         && u64::from(k) + u64::from(service.workers) < u64::from(users)
     {

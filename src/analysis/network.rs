@@ -5,7 +5,7 @@
 use super::queueing::{RandomBranch, expected_max_shifted_exponentials, expected_stage_time};
 use super::visits_per_request;
 use crate::model::pairs::PairTable;
-use crate::model::{EndpointId, Model, ServiceId};
+use crate::model::{Downstream, EndpointId, Model, ServiceId};
 
 /// One direction of a link, as the analysis sees it.
 pub struct Direction {
@@ -87,6 +87,9 @@ pub struct Network<'m> {
     direction_of: PairTable,
     /// Whether some stage makes parallel calls.
     pub has_fork_join: bool,
+    /// Per service: mean time computing per ms of its CPU work (`cpu_ms`), from the sharing
+    /// of its hosts' cores; 1 (full speed, the cores to itself) unless set.
+    pub cpu_stretch: Vec<f64>,
 }
 
 impl<'m> Network<'m> {
@@ -112,6 +115,7 @@ impl<'m> Network<'m> {
         }
         let mut net = Network {
             model,
+            cpu_stretch: vec![1.0; model.services.len()],
             visits,
             order: callee_first_order(model),
             directions,
@@ -130,7 +134,11 @@ impl<'m> Network<'m> {
                     let tx = callee.request_bytes as f64 * net.directions[d].ms_per_byte;
                     net.directions[d].messages.push((v, tx));
                 }
-                if let Some(d) = net.direction(callee.service, caller.service) {
+                // A fire-and-forget call has no response.
+                if let Some(d) = net
+                    .direction(callee.service, caller.service)
+                    .filter(|_| call.is_awaited())
+                {
                     let tx = callee.response_bytes as f64 * net.directions[d].ms_per_byte;
                     net.directions[d].messages.push((v, tx));
                 }
@@ -174,7 +182,12 @@ impl<'m> Network<'m> {
     fn downstream(&self, e: EndpointId, times: &Times, link_wait: &[f64]) -> (f64, f64) {
         let endpoint = &self.model.endpoints[e];
         let (mut mean, mut fixed) = (0.0, 0.0);
-        for stage in &endpoint.stages {
+        for all in &endpoint.stages {
+            // A fire-and-forget call is not waited for: it adds load, not time.
+            let stage: Vec<&Downstream> = all.iter().filter(|c| c.is_awaited()).collect();
+            if stage.is_empty() {
+                continue;
+            }
             let branches: Vec<(f64, f64)> = stage
                 .iter()
                 .map(|call| {
@@ -258,7 +271,7 @@ impl<'m> Network<'m> {
                 let cpu = self.model.endpoints[e]
                     .cpu_time
                     .as_ref()
-                    .map_or(0.0, |c| c.mean_ms());
+                    .map_or(0.0, |c| c.mean_ms() * self.cpu_stretch[s]);
                 times.response_ms[e] = wait + cpu + st.mean_ms() + d_mean + after;
                 times.shift_ms[e] = if st.is_constant() { st.mean_ms() } else { 0.0 } + d_fixed;
             }
@@ -285,11 +298,11 @@ impl<'m> Network<'m> {
                 .after_time
                 .as_ref()
                 .map_or(0.0, |a| a.mean_ms());
-            // CPU work at full speed (the sharing of cores is not analysed: labelled).
+            // CPU work stretched by the sharing of the host's cores (`cpu_stretch`).
             let cpu = self.model.endpoints[e]
                 .cpu_time
                 .as_ref()
-                .map_or(0.0, |c| c.mean_ms());
+                .map_or(0.0, |c| c.mean_ms() * self.cpu_stretch[s]);
             let (m, cv) = (cpu + st.mean_ms() + after, st.cv());
             let d = if service.blocking { *d } else { 0.0 };
             mean += w * (m + d);
@@ -318,6 +331,7 @@ impl<'m> Network<'m> {
                     .stages
                     .iter()
                     .flatten()
+                    .filter(|d| d.is_awaited())
                     .map(|d| d.target),
             );
         }

@@ -2,6 +2,7 @@
 //! arrivals, links as M/D/1 or M/G/1 transmitters, propagation as a pure delay. Exact for an open
 //! Jackson network; otherwise every number names the approximation it rests on.
 
+use super::hosts::{HostAnalysis, analyze_hosts};
 use super::network::{Held, Network, exponential_service};
 use super::queueing::{mgc_wait, mmc_prob_queue_at_least};
 use super::{Analysis, LinkAnalysis, Quality, RouteAnalysis, StationAnalysis};
@@ -11,12 +12,27 @@ use crate::model::{GATEWAY, LoadBalancer, Model, ServiceId};
 const REJECTION_TOLERANCE: f64 = 1e-6;
 
 pub fn analyze_open(model: &Model, rate_per_s: f64) -> Analysis {
-    let net = Network::new(model);
+    let mut net = Network::new(model);
     let (link_wait, links) = links(&net, rate_per_s);
     let poisson_in = poisson_inputs(&net);
+    let hosts = analyze_hosts(model, &net.visits, rate_per_s, &poisson_in);
+    // Each service's CPU work is stretched by its hosts' sharing, averaged over where its
+    // instances are.
+    for (s, service) in model.services.iter().enumerate() {
+        if !service.hosts.is_empty() {
+            net.cpu_stretch[s] = service
+                .hosts
+                .iter()
+                .map(|&h| service.host_share(h) * hosts[h].stretch)
+                .sum();
+        }
+    }
     let mut stations: Vec<Option<StationAnalysis>> = vec![None; model.services.len()];
     let times = net.evaluate(&link_wait, |s, held| {
-        let st = station(&net, s, held, rate_per_s, poisson_in[s]);
+        let mut st = station(&net, s, held, rate_per_s, poisson_in[s]);
+        for &h in &model.services[s].hosts {
+            st.quality.merge(&hosts[h].quality);
+        }
         let wait = st.mean_wait_ms;
         stations[s] = Some(st);
         wait
@@ -31,7 +47,7 @@ pub fn analyze_open(model: &Model, rate_per_s: f64) -> Analysis {
         .map(|r| RouteAnalysis {
             route: r.name.clone(),
             mean_response_ms: times.response_ms[r.gateway_endpoint],
-            quality: route_quality(&net, r.gateway_endpoint, &stations, &links),
+            quality: route_quality(&net, r.gateway_endpoint, &stations, &links, &hosts),
         })
         .map(|mut r| {
             if !r.quality.is_available() {
@@ -47,6 +63,7 @@ pub fn analyze_open(model: &Model, rate_per_s: f64) -> Analysis {
         routes,
         stations,
         links,
+        hosts,
     }
 }
 
@@ -164,7 +181,8 @@ fn station(
     } else {
         mgc_wait(c, lambda, h, cv2)
     };
-    if c > 1 && !held.exponential {
+    // (When calls almost never wait, as with ample workers, the approximation changes no digit.)
+    if c > 1 && !held.exponential && wait > 1e-9 * held.mean_ms {
         quality.approx("M/G/c by Allen–Cunneen");
     }
     quality.add_structure(service, "treated as Poisson");
@@ -204,6 +222,7 @@ pub fn route_quality(
     gateway_endpoint: usize,
     stations: &[StationAnalysis],
     links: &[LinkAnalysis],
+    hosts: &[HostAnalysis],
 ) -> Quality {
     let mut q = Quality::exact();
     let reach = net.reachable(gateway_endpoint);
@@ -229,7 +248,12 @@ pub fn route_quality(
             q.approx("work after calls: one more wait and service at the same station");
         }
         if endpoint.cpu_time.is_some() {
-            q.approx(super::quality::CPU_SHARING);
+            // (Closed workloads have no host analysis: their stations carry the label.)
+            for h in net.model.services[endpoint.service].hosts.iter() {
+                if let Some(host) = hosts.get(*h) {
+                    q.merge(&host.quality);
+                }
+            }
         }
         if endpoint.stages.iter().flatten().any(|d| !d.is_once()) {
             q.approx("calls made sometimes or repeatedly: each copy as a shifted exponential");

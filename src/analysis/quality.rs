@@ -13,8 +13,9 @@ pub struct Quality {
     pub cannot: Option<String>,
 }
 
-/// The approximation behind every number of a service on a host: its CPU work taken at full
-/// speed, as if it had the cores to itself.
+/// The approximation behind every number of a service on a host in a closed workload: its CPU
+/// work taken at full speed, as if it had the cores to itself (open workloads solve the sharing
+/// by processor sharing, see `hosts.rs`).
 pub const CPU_SHARING: &str = "CPU work at full speed: sharing of the host's cores not analysed";
 
 /// The approximation behind every number of a service whose workers wait for downstream calls.
@@ -26,9 +27,6 @@ impl Quality {
     pub fn add_structure(&mut self, service: &crate::model::Service, split: &str) {
         if service.blocking {
             self.approx(BLOCKING);
-        }
-        if service.host.is_some() {
-            self.approx(CPU_SHARING);
         }
         if service.instances > 1 && service.load_balancer != crate::model::LoadBalancer::Random {
             self.approx(format!("{} split {split}", service.load_balancer.as_str()));

@@ -31,7 +31,7 @@ impl Handle {
 
     /// The handle [`Handle::to_bits`] gave `bits`.
     #[inline(always)]
-    pub fn from_bits(bits: u64) -> Handle {
+    pub const fn from_bits(bits: u64) -> Handle {
         Handle {
             index: bits as u32,
             generation: (bits >> 32) as u32,

@@ -304,8 +304,10 @@ pub fn saturation(model: &Model) -> Option<(f64, String)> {
             .endpoints
             .iter()
             .enumerate()
-            .filter(|(_, e)| model.services[e.service].host == Some(id))
-            .map(|(i, e)| visits[i] * e.cpu_time.as_ref().map_or(0.0, |c| c.mean_ms()))
+            .map(|(i, e)| {
+                let share = model.services[e.service].host_share(id);
+                share * visits[i] * e.cpu_time.as_ref().map_or(0.0, |c| c.mean_ms())
+            })
             .sum();
         let free = (f64::from(h.cores) - h.background_cores) * h.speed;
         (cpu_ms > 0.0).then(|| (free * 1e3 / cpu_ms, format!("host {}", h.name)))

@@ -1,8 +1,9 @@
 //! One downstream call of a stage: which endpoint, how likely, how many times.
 //!
 //! In the model file a call is a string (`"db.query"`: made once, always) or a table
-//! (`{ call = "db.query", probability = 0.3, count = 4 }`). A plain string draws no random
-//! number, so models without tables give the results they always gave.
+//! (`{ call = "db.query", probability = 0.3, count = 4 }`, and `async = true` for a call its
+//! caller does not wait for). A plain string draws no random number, so models without tables
+//! give the results they always gave.
 
 use super::EndpointId;
 use super::diagnostic::Invalid;
@@ -18,6 +19,9 @@ pub struct Downstream {
     pub probability: f64,
     /// How many copies are made when it is (in parallel, within the stage).
     pub count: CallCount,
+    /// Fire-and-forget (`async = true`): the caller sends it and goes on without waiting; the
+    /// callee sends no response. Its work and its own calls still load the system.
+    pub fire_and_forget: bool,
 }
 
 impl Downstream {
@@ -27,12 +31,18 @@ impl Downstream {
             target,
             probability: 1.0,
             count: CallCount::Fixed(1),
+            fire_and_forget: false,
         }
     }
 
     /// Whether it is made once, always: it then needs no random draw.
     pub fn is_once(&self) -> bool {
         self.probability == 1.0 && self.count == CallCount::Fixed(1)
+    }
+
+    /// Whether the caller waits for it (its response is on the caller's path).
+    pub fn is_awaited(&self) -> bool {
+        !self.fire_and_forget
     }
 
     /// Expected calls to the target per call of the endpoint (its contribution to the visit
@@ -151,12 +161,12 @@ pub fn parse(
         }
     };
     for key in table.keys() {
-        if !["call", "probability", "count"].contains(&key.as_str()) {
+        if !["call", "probability", "count", "async"].contains(&key.as_str()) {
             return Err(Invalid::at(
                 &format!("{path}.{key}"),
                 format!("unknown field `{key}` of a call"),
             )
-            .help("a call table has `call` (required), `probability` and `count`"));
+            .help("a call table has `call` (required), `probability`, `count` and `async`"));
         }
     }
     let target = match table.get("call") {
@@ -192,10 +202,22 @@ pub fn parse(
         None => CallCount::Fixed(1),
         Some(v) => count(v, &format!("{path}.count"))?,
     };
+    let fire_and_forget = match table.get("async") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => {
+            return Err(Invalid::at(
+                &format!("{path}.async"),
+                format!("expected true or false, got {}", other.type_str()),
+            )
+            .help("async = true: the caller does not wait for the call (fire-and-forget)"));
+        }
+    };
     Ok(Downstream {
         target,
         probability,
         count,
+        fire_and_forget,
     })
 }
 
@@ -375,6 +397,9 @@ mod tests {
         assert_eq!(t.count.draw(0.999_999), 3);
         assert_eq!(u.count.draw(0.0), 1);
         assert_eq!(u.count.draw(0.999_999), 4);
+        assert!(d.is_awaited());
+        let a = parsed("{ call = \"audit.log\", async = true }").unwrap();
+        assert!(!a.is_awaited() && a.is_once());
     }
 
     #[test]
@@ -409,6 +434,7 @@ mod tests {
                 "a count table has",
             ),
             ("{ call = \"a.b\", times = 2 }", "unknown field `times`"),
+            ("{ call = \"a.b\", async = 1 }", "expected true or false"),
         ] {
             let e = parsed(text).unwrap_err();
             assert!(e.contains(wanted), "{text}: {e}");

@@ -5,6 +5,7 @@
 
 use super::diagnostic::{Invalid, did_you_mean};
 use super::raw::RawHost;
+use crate::engine::SimTime;
 use indexmap::IndexMap;
 
 /// Index of a host in [`super::Model::hosts`].
@@ -18,8 +19,10 @@ pub struct Host {
     /// CPU work runs `speed` times as fast as on the machine it was measured on.
     pub speed: f64,
     /// Threads of other work always runnable on the host (a noisy neighbour), in cores: they take
-    /// their processor-sharing share like any call's work.
+    /// their processor-sharing share like any call's work. The load at the start of the run.
     pub background_cores: f64,
+    /// Changes of the background load over time, in time order: from `.0` on it is `.1`.
+    pub background_changes: Vec<(SimTime, f64)>,
 }
 
 /// Most cores a host may have.
@@ -50,25 +53,98 @@ pub fn hosts(raw: &IndexMap<String, RawHost>) -> Result<Vec<Host>, Invalid> {
                 format!("must be a number > 0 (1 = as measured), got {speed}"),
             ));
         }
-        let background = h.background_cores.unwrap_or(0.0);
-        if !background.is_finite() || background < 0.0 || background >= h.cores as f64 {
-            return Err(Invalid::at(
-                &format!("{path}.background_cores"),
-                format!(
-                    "must be a number ≥ 0 and below the host's {} cores, got {background}",
-                    h.cores
-                ),
-            )
-            .help("the cores other work keeps busy; at the host's cores nothing else would run"));
+        let background = background_load(
+            &format!("{path}.background_cores"),
+            h.background_cores,
+            h.cores,
+        )?;
+        let mut changes: Vec<(SimTime, f64)> = Vec::new();
+        for (i, c) in h.background.iter().flatten().enumerate() {
+            let at_path = format!("{path}.background.{i}");
+            if !c.at_s.is_finite() || c.at_s < 0.0 {
+                return Err(Invalid::at(
+                    &format!("{at_path}.at_s"),
+                    format!("must be a time ≥ 0 in seconds, got {}", c.at_s),
+                ));
+            }
+            let at = SimTime::from_secs_f64(c.at_s);
+            if changes.last().is_some_and(|&(last, _)| at <= last) {
+                return Err(Invalid::at(
+                    &format!("{at_path}.at_s"),
+                    format!("{} s is not after the change before it", c.at_s),
+                )
+                .help("list the changes in time order, each at its own time"));
+            }
+            let cores = background_load(&format!("{at_path}.cores"), Some(c.cores), h.cores)?;
+            changes.push((at, cores));
         }
         out.push(Host {
             name: name.clone(),
             cores: h.cores as u32,
             speed,
             background_cores: background,
+            background_changes: changes,
         });
     }
     Ok(out)
+}
+
+/// A background load in cores at `path`: ≥ 0 and below the host's cores.
+fn background_load(path: &str, value: Option<f64>, cores: i64) -> Result<f64, Invalid> {
+    let b = value.unwrap_or(0.0);
+    if !b.is_finite() || b < 0.0 || b >= cores as f64 {
+        return Err(Invalid::at(
+            path,
+            format!("must be a number ≥ 0 and below the host's {cores} cores, got {b}"),
+        )
+        .help("the cores other work keeps busy; at the host's cores nothing else would run"));
+    }
+    Ok(b)
+}
+
+/// Resolves a service's `host` at `path`: one host's name, or a non-empty list of distinct
+/// hosts its instances are spread over. Empty when it has none.
+pub fn placement(
+    path: &str,
+    value: Option<&toml::Value>,
+    hosts: &[Host],
+) -> Result<Vec<HostId>, Invalid> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(toml::Value::String(name)) => {
+            Ok(place(path, Some(name), hosts)?.into_iter().collect())
+        }
+        Some(toml::Value::Array(list)) if !list.is_empty() => {
+            let mut out: Vec<HostId> = Vec::with_capacity(list.len());
+            for (i, v) in list.iter().enumerate() {
+                let at = format!("{path}.{i}");
+                let toml::Value::String(name) = v else {
+                    return Err(Invalid::at(
+                        &at,
+                        format!("expected a host's name, got {}", v.type_str()),
+                    ));
+                };
+                let id = place(&at, Some(name), hosts)?.expect("a name was given");
+                if out.contains(&id) {
+                    return Err(Invalid::at(&at, format!("host `{name}` is listed twice"))
+                        .help("list each host once; instances are spread evenly over the list"));
+                }
+                out.push(id);
+            }
+            Ok(out)
+        }
+        Some(other) => Err(Invalid::at(
+            path,
+            format!(
+                "expected a host's name or a non-empty list of them, got {}",
+                match other {
+                    toml::Value::Array(_) => "an empty list",
+                    v => v.type_str(),
+                }
+            ),
+        )
+        .help("host = \"node-a\", or host = [\"node-a\", \"node-b\"] to spread the instances")),
+    }
 }
 
 /// Resolves a `host = "NAME"` field at `path`.

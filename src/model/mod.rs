@@ -41,7 +41,7 @@ pub use operations::{HealthCheck, OutlierDetection};
 pub use overrides::Override;
 pub use pattern::ArrivalPattern;
 pub use policy::{Backoff, BreakerPolicy, CallPolicy, Edge, Jitter, RetryBudget, RetryPolicy};
-pub use stores::{Keys, Replication, Store, StoreOp};
+pub use stores::{KeyScope, Keys, Replication, Store, StoreOp};
 
 use crate::engine::SimTime;
 use std::path::{Path, PathBuf};
@@ -202,8 +202,10 @@ pub struct Service {
     /// A token bucket in front of the service; calls without a token are shed.
     pub rate_limit: Option<RateLimit>,
     pub autoscale: Option<Autoscale>,
-    /// The host its instances run on, whose cores its endpoints' CPU work shares.
-    pub host: Option<HostId>,
+    /// The hosts its instances run on, whose cores its endpoints' CPU work shares: one, or
+    /// several its instances are spread over (each new instance on the listed host with the
+    /// fewest of them, the first of those). Empty: no host.
+    pub hosts: Vec<HostId>,
     pub endpoints: Vec<EndpointId>,
     /// Active health checks feeding the registry (`None`: the registry knows at once).
     pub health_check: Option<HealthCheck>,
@@ -213,6 +215,19 @@ pub struct Service {
     pub outlier_detection: Option<OutlierDetection>,
     /// The service is a replicated data store.
     pub store: Option<Store>,
+}
+
+impl Service {
+    /// The share of its configured instances placed on `host`: instance i starts on the i-th
+    /// listed host, round and round (the spread rule with every host empty at the start).
+    pub fn host_share(&self, host: HostId) -> f64 {
+        let Some(j) = self.hosts.iter().position(|&h| h == host) else {
+            return 0.0;
+        };
+        let (n, k) = (self.instances as usize, self.hosts.len());
+        let on = n / k + usize::from(j < n % k);
+        on as f64 / n.max(1) as f64
+    }
 }
 
 /// An operation of a service.

@@ -61,6 +61,22 @@ pub struct RawHost {
     /// Other work always runnable on the host (a noisy neighbour, the OS), in cores, below `cores`
     /// (default 0).
     pub background_cores: Option<f64>,
+    /// The background load over time: from each `at_s` on it is `cores` (until the next change);
+    /// `background_cores` holds before the first.
+    pub background: Option<Vec<RawBackgroundChange>>,
+}
+
+/// One change of a host's background load.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "BackgroundChange")]
+pub struct RawBackgroundChange {
+    /// When it takes effect, seconds from the start of the run.
+    #[schemars(range(min = 0))]
+    pub at_s: f64,
+    /// The background load from then on, in cores (below the host's `cores`).
+    #[schemars(range(min = 0))]
+    pub cores: f64,
 }
 
 /// `[cost]`: prices, in any currency (the outputs use the same).
@@ -394,6 +410,12 @@ pub struct RawStore {
     pub key_distribution: Option<String>,
     /// `zipf`: the exponent s (default 1).
     pub zipf_exponent: Option<f64>,
+    /// `op` (default): each read or write draws its key. `client`: each client (a closed
+    /// workload's user; in an open workload, one drawn per request) reads and writes its own
+    /// key, so that read-your-writes and monotonic-read violations can be counted.
+    #[serde(default)]
+    #[schemars(schema_with = "schema::key_per")]
+    pub key_per: Option<String>,
 }
 
 /// `[services.NAME.discovery]`: callers see the registry through a cache (client-side
@@ -578,8 +600,11 @@ pub struct RawService {
     /// Instances added and removed on a metric.
     pub autoscale: Option<RawAutoscale>,
     /// The host its instances run on (a `[hosts.NAME]`), whose cores its endpoints' `cpu_ms`
-    /// shares.
-    pub host: Option<String>,
+    /// shares; or a list of hosts its instances are spread over (each new instance on the
+    /// listed host with the fewest of its instances, the first of those).
+    #[serde(default)]
+    #[schemars(schema_with = "schema::placement")]
+    pub host: Option<toml::Value>,
     /// Active health checks: an instance leaves the registry after failed checks and returns
     /// after passed ones (without this table the registry knows of a crash at once).
     pub health_check: Option<RawHealthCheck>,
@@ -682,6 +707,7 @@ pub mod words {
     pub const REPLICATIONS: &[&str] = &["sync", "async"];
     /// `store.key_distribution`.
     pub const KEY_DISTRIBUTIONS: &[&str] = &["uniform", "zipf"];
+    pub const KEY_SCOPES: &[&str] = &["op", "client"];
     /// Endpoint `op`.
     pub const STORE_OPS: &[&str] = &["read", "write"];
     /// `deployments.N.strategy`.
@@ -725,7 +751,8 @@ pub mod fields {
         "hosts",
         "deployments",
     ];
-    pub const HOST: &[&str] = &["cores", "speed", "background_cores"];
+    pub const HOST: &[&str] = &["cores", "speed", "background_cores", "background"];
+    pub const BACKGROUND_CHANGE: &[&str] = &["at_s", "cores"];
     pub const COST: &[&str] = &["instance_hour", "default_instance_hour", "per_gb"];
     pub const SWEEP: &[&str] = &["vary", "reps"];
     pub const SIMULATION: &[&str] = &["duration_s", "warmup_s", "seed"];
@@ -871,6 +898,7 @@ pub mod fields {
         "keys",
         "key_distribution",
         "zipf_exponent",
+        "key_per",
     ];
     pub const LINK: &[&str] = &[
         "between",
@@ -938,6 +966,10 @@ mod tests {
         assert_eq!(accepted_fields::<RawFault>(), fields::FAULT);
         assert_eq!(accepted_fields::<RawCost>(), fields::COST);
         assert_eq!(accepted_fields::<RawHost>(), fields::HOST);
+        assert_eq!(
+            accepted_fields::<RawBackgroundChange>(),
+            fields::BACKGROUND_CHANGE
+        );
         assert_eq!(accepted_fields::<RawHealthCheck>(), fields::HEALTH_CHECK);
         assert_eq!(accepted_fields::<RawDiscovery>(), fields::DISCOVERY);
         assert_eq!(accepted_fields::<RawStore>(), fields::STORE);

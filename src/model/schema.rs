@@ -107,7 +107,18 @@ fn distribution_field(name: &str) -> Value {
     }
 }
 
-/// `calls`: stages of calls, each a route string or a `{ call, probability, count }` table.
+/// A service's `host`: one host's name, or a list its instances are spread over.
+pub fn placement(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "The host its instances run on, or a list of hosts they are spread over (each new instance on the listed host with the fewest of them).",
+        "anyOf": [
+            { "type": "string" },
+            { "type": "array", "items": { "type": "string" }, "minItems": 1, "uniqueItems": true }
+        ]
+    })
+}
+
+/// `calls`: stages of calls, each a route string or a `{ call, probability, count, async }` table.
 pub fn calls(generator: &mut SchemaGenerator) -> Schema {
     let route = route(generator);
     let whole = json!({ "type": "integer", "minimum": 0 });
@@ -131,7 +142,9 @@ pub fn calls(generator: &mut SchemaGenerator) -> Schema {
                   "call": route,
                   "probability": { "type": "number", "exclusiveMinimum": 0, "maximum": 1,
                                    "description": "Chance, per call of the endpoint, that this call is made at all (default 1)." },
-                  "count": count
+                  "count": count,
+                  "async": { "type": "boolean",
+                             "description": "Fire-and-forget: the caller does not wait and the callee sends no response (default false)." }
               },
               "required": ["call"], "additionalProperties": false }
         ]
@@ -188,6 +201,11 @@ pub fn replication(_: &mut SchemaGenerator) -> Schema {
 /// `store.key_distribution`.
 pub fn key_distribution(_: &mut SchemaGenerator) -> Schema {
     one_of_words(words::KEY_DISTRIBUTIONS)
+}
+
+/// A store's `key_per`.
+pub fn key_per(_: &mut SchemaGenerator) -> Schema {
+    one_of_words(words::KEY_SCOPES)
 }
 
 /// Endpoint `op`.

@@ -62,7 +62,7 @@ pub(super) fn services_and_endpoints(
                 .map(|r| admission::rate_limit(r, &format!("{path}.rate_limit")))
                 .transpose()?,
             autoscale: None,
-            host: super::hosts::place(&format!("{path}.host"), svc.host.as_deref(), hosts)?,
+            hosts: super::hosts::placement(&format!("{path}.host"), svc.host.as_ref(), hosts)?,
             endpoints: Vec::new(),
             health_check: svc
                 .health_check
@@ -119,7 +119,12 @@ pub(super) fn services_and_endpoints(
                     request_bytes: bytes(&format!("{ep_path}.request_bytes"), ep.request_bytes)?,
                     response_bytes: bytes(&format!("{ep_path}.response_bytes"), ep.response_bytes)?,
                     stages: Vec::new(),
-                    cpu_time: cpu_time(ep.cpu_ms.as_ref(), &ep_path, service.host, base_dir)?,
+                    cpu_time: cpu_time(
+                        ep.cpu_ms.as_ref(),
+                        &ep_path,
+                        !service.hosts.is_empty(),
+                        base_dir,
+                    )?,
                     after_time: ep
                         .after_ms
                         .as_ref()
@@ -310,14 +315,14 @@ pub(super) fn check_cycles(services: &[Service], endpoints: &[Endpoint]) -> Resu
 pub(super) fn cpu_time(
     value: Option<&toml::Value>,
     path: &str,
-    host: Option<super::HostId>,
+    placed: bool,
     base_dir: &Path,
 ) -> Result<Option<Dist>, Invalid> {
     let Some(value) = value else {
         return Ok(None);
     };
     let at = format!("{path}.cpu_ms");
-    if host.is_none() {
+    if !placed {
         let service = path.split(".endpoints.").next().unwrap_or(path);
         return Err(Invalid::at(
             &at,

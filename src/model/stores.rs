@@ -34,6 +34,16 @@ pub enum Keys {
     },
 }
 
+/// Whose key an operation touches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyScope {
+    /// Each read or write draws its key from the key space.
+    Op,
+    /// Each client reads and writes its own key (client mod keys): sessions whose guarantees
+    /// (read-your-writes, monotonic reads) can be checked.
+    Client,
+}
+
 /// A replicated store.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -47,6 +57,7 @@ pub struct Store {
     pub lag: Dist,
     pub keys: u32,
     pub key_distribution: Keys,
+    pub key_per: KeyScope,
     /// The store's endpoints that read or write.
     pub ops: Vec<(EndpointId, StoreOp)>,
 }
@@ -103,7 +114,23 @@ pub fn store(s: &raw::RawStore, path: &str, base_dir: &Path) -> Result<Store, In
             )?,
         },
     };
+    let key_per = match word(
+        &format!("{path}.key_per"),
+        s.key_per.as_deref().unwrap_or("op"),
+        raw::words::KEY_SCOPES,
+    )? {
+        "op" => KeyScope::Op,
+        _ => KeyScope::Client,
+    };
+    if key_per == KeyScope::Client && key_distribution != Keys::Uniform {
+        return Err(Invalid::at(
+            &format!("{path}.key_distribution"),
+            "with key_per = \"client\" each client has its own key; a key distribution applies to key_per = \"op\"",
+        )
+        .help("leave key_distribution out (clients are spread uniformly over the keys)"));
+    }
     Ok(Store {
+        key_per,
         replicas,
         write_quorum: quorum("write_quorum", s.write_quorum, replicas / 2 + 1)?,
         read_quorum: quorum("read_quorum", s.read_quorum, 1)?,

@@ -60,7 +60,7 @@ pub fn validate(
     let gateway_cpu = cpu_time(
         raw.gateway.cpu_ms.as_ref(),
         "gateway",
-        gateway_host,
+        gateway_host.is_some(),
         base_dir,
     )?;
     let mut services = vec![Service {
@@ -82,7 +82,7 @@ pub fn validate(
             .map(|r| admission::rate_limit(r, "gateway.rate_limit"))
             .transpose()?,
         autoscale: None,
-        host: gateway_host,
+        hosts: gateway_host.into_iter().collect(),
         endpoints: Vec::new(),
         health_check: None,
         discovery_refresh: None,

@@ -33,6 +33,8 @@ impl Simulated<'_> {
 }
 
 fn cell(theory: f64, quality: &Quality, sim: Option<MeanCi>) -> String {
+    // Rounding can leave a zero a hair below it: it prints as 0, not "-0.0000".
+    let theory = if theory.abs() < 5e-5 { 0.0 } else { theory };
     let t = if quality.is_available() && theory.is_finite() {
         format!("{theory:.4}")
     } else {
@@ -167,6 +169,39 @@ pub fn analysis_table(a: &Analysis, sim: Option<&Simulated>) -> String {
                 cell(l.mean_delay_ms, &l.quality, d),
                 l.quality
             );
+        }
+    }
+    if !a.hosts.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "{}", header("host", w, "quantity", sim.is_some()));
+        for (i, h) in a.hosts.iter().enumerate() {
+            let rows: [(&str, f64, Option<MeanCi>); 3] = [
+                (
+                    "cpu utilisation",
+                    h.utilisation,
+                    sim.map(|x| x.ci(|run| run.hosts[i].cpu_utilisation)),
+                ),
+                (
+                    "mean computing",
+                    h.mean_computing,
+                    sim.map(|x| x.ci(|run| run.hosts[i].mean_computing)),
+                ),
+                ("ms per cpu ms", h.stretch, None),
+            ];
+            for (k, (what, theory, c)) in rows.into_iter().enumerate() {
+                // With a simulation, the stretch has no simulated column: leave it out.
+                if c.is_none() && sim.is_some() {
+                    continue;
+                }
+                let _ = writeln!(
+                    s,
+                    "{:<w$} {:<18} {}  {}",
+                    if k == 0 { h.name.as_str() } else { "" },
+                    what,
+                    cell(theory, &h.quality, c),
+                    h.quality
+                );
+            }
         }
     }
     s

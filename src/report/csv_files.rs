@@ -63,6 +63,11 @@ pub const STORE_COLUMNS: &[&str] = &[
     "write_p99_ms",
 ];
 
+/// Columns `services.csv` gains when a store keys by client (`key_per = "client"`): reads
+/// that missed the client's own acknowledged write, and reads older than the client's previous
+/// read of its key.
+pub const SESSION_COLUMNS: &[&str] = &["read_your_writes_violations", "monotonic_read_violations"];
+
 /// Columns of `edges.csv`, in order.
 pub const EDGES_COLUMNS: &[&str] = &[
     "from",
@@ -82,6 +87,11 @@ pub const EDGES_COLUMNS: &[&str] = &[
     "breaker_opened",
     "breaker_open_share",
 ];
+
+/// Columns `edges.csv` gains when the model has fire-and-forget calls (empty on the edges
+/// without): those sent, those that failed, and the mean time from sending to the end of the
+/// callee's work.
+pub const ASYNC_COLUMNS: &[&str] = &["async_calls", "async_failed", "async_mean_ms"];
 
 /// Columns of `scaling.csv`, in order.
 pub const SCALING_COLUMNS: &[&str] = &[
@@ -181,7 +191,7 @@ pub fn services_csv(result: &RunResult) -> Vec<u8> {
     if result.services.iter().all(|s| s.store.is_none()) {
         return to_bytes(SERVICES_COLUMNS, rows);
     }
-    let rows = rows
+    let mut rows: Vec<Vec<String>> = rows
         .into_iter()
         .zip(&result.services)
         .map(|(mut row, s)| {
@@ -205,11 +215,25 @@ pub fn services_csv(result: &RunResult) -> Vec<u8> {
             row
         })
         .collect();
-    let header: Vec<&str> = SERVICES_COLUMNS
+    let mut header: Vec<&str> = SERVICES_COLUMNS
         .iter()
         .chain(STORE_COLUMNS)
         .copied()
         .collect();
+    // Stores keyed by client: their sessions' violations.
+    let sessions = |s: &crate::sim::ServiceResult| s.store.as_ref().and_then(|st| st.sessions);
+    if result.services.iter().any(|s| sessions(s).is_some()) {
+        header.extend(SESSION_COLUMNS);
+        for (row, s) in rows.iter_mut().zip(&result.services) {
+            match sessions(s) {
+                Some(v) => row.extend([
+                    v.read_your_writes.to_string(),
+                    v.monotonic_reads.to_string(),
+                ]),
+                None => row.extend(SESSION_COLUMNS.iter().map(|_| String::new())),
+            }
+        }
+    }
     to_bytes(&header, rows)
 }
 
@@ -290,8 +314,33 @@ pub fn edges_csv(result: &RunResult) -> Vec<u8> {
                 number(e.breaker_open_share),
             ]
         })
+        .collect::<Vec<_>>();
+    if result.edges.iter().all(|e| !e.fire_and_forget) {
+        return to_bytes(EDGES_COLUMNS, rows);
+    }
+    let rows = rows
+        .into_iter()
+        .zip(&result.edges)
+        .map(|(mut row, e)| {
+            let s = &e.stats;
+            if e.fire_and_forget {
+                row.extend([
+                    s.detached.to_string(),
+                    s.detached_failed.to_string(),
+                    number(if s.detached_done == 0 {
+                        f64::NAN
+                    } else {
+                        s.detached_ns as f64 / s.detached_done as f64 / 1e6
+                    }),
+                ]);
+            } else {
+                row.extend(ASYNC_COLUMNS.iter().map(|_| String::new()));
+            }
+            row
+        })
         .collect();
-    to_bytes(EDGES_COLUMNS, rows)
+    let header: Vec<&str> = EDGES_COLUMNS.iter().chain(ASYNC_COLUMNS).copied().collect();
+    to_bytes(&header, rows)
 }
 
 /// `scaling.csv`: one row per autoscaling decision.

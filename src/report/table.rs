@@ -187,7 +187,117 @@ pub fn summary_table(r: &RunResult) -> String {
         );
     }
     edges_block(&mut s, r);
+    fire_and_forget_block(&mut s, r);
+    stores_block(&mut s, r);
     s
+}
+
+/// Replicated stores: reads, writes, the share of reads that came back stale, and the session
+/// violations of stores keyed by client.
+fn stores_block(s: &mut String, r: &RunResult) {
+    let stores: Vec<_> = r
+        .services
+        .iter()
+        .filter_map(|x| x.store.as_ref().map(|st| (x.service.as_str(), st)))
+        .collect();
+    if stores.is_empty() {
+        return;
+    }
+    let sessions = stores.iter().any(|(_, st)| st.sessions.is_some());
+    let w = width(
+        &stores
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect::<Vec<_>>(),
+        5,
+    );
+    let _ = writeln!(s);
+    let _ = write!(
+        s,
+        "{:<w$} {:>9} {:>9} {:>7} {:>12} {:>12} {:>13} {:>13}",
+        "store",
+        "reads",
+        "writes",
+        "stale",
+        "read mean ms",
+        "read p99 ms",
+        "write mean ms",
+        "write p99 ms"
+    );
+    if sessions {
+        let _ = write!(s, " {:>16} {:>17}", "read-your-writes", "monotonic reads");
+    }
+    let _ = writeln!(s);
+    for (name, st) in &stores {
+        let stale = if st.reads == 0 {
+            "n/a".to_string()
+        } else {
+            format!("{:.2}%", 100.0 * st.stale_reads as f64 / st.reads as f64)
+        };
+        let _ = write!(
+            s,
+            "{name:<w$} {:>9} {:>9} {:>7} {:>12.3} {:>12.3} {:>13.3} {:>13.3}",
+            st.reads,
+            st.writes,
+            stale,
+            st.read_latency.mean_ms(),
+            st.read_latency.quantile_ms(0.99),
+            st.write_latency.mean_ms(),
+            st.write_latency.quantile_ms(0.99)
+        );
+        match st.sessions {
+            Some(v) => {
+                let _ = write!(s, " {:>16} {:>17}", v.read_your_writes, v.monotonic_reads);
+            }
+            None if sessions => {
+                let _ = write!(s, " {:>16} {:>17}", "", "");
+            }
+            None => {}
+        }
+        let _ = writeln!(s);
+    }
+}
+
+/// The fire-and-forget calls per edge: nobody waits for them, so the route table does not show
+/// how long they take or whether they fail.
+fn fire_and_forget_block(s: &mut String, r: &RunResult) {
+    let all: Vec<_> = r.edges.iter().filter(|e| e.fire_and_forget).collect();
+    let shown: Vec<_> = shown_rows(&all, |e| e.stats.detached as f64)
+        .into_iter()
+        .map(|i| all[i])
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    let names: Vec<String> = shown
+        .iter()
+        .map(|e| format!("{}→{}", e.from, e.to))
+        .collect();
+    let w = width(&names, 21);
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<w$} {:>9} {:>8} {:>13}",
+        "fire-and-forget edge", "sent", "failed", "sent→done ms"
+    );
+    for (e, name) in shown.iter().zip(&names) {
+        let pad = w - name.chars().count();
+        let st = &e.stats;
+        let mean = if st.detached_done == 0 {
+            "n/a".to_string()
+        } else {
+            format!(
+                "{:.3}",
+                st.detached_ns as f64 / st.detached_done as f64 / 1e6
+            )
+        };
+        let _ = writeln!(
+            s,
+            "{name}{:pad$} {:>9} {:>8} {:>13}",
+            "", st.detached, st.detached_failed, mean
+        );
+    }
+    more_line(s, all.len(), "edges", "calls sent", "edges.csv");
 }
 
 /// Calls per edge, for the edges where a policy did something (retries, timeouts, refusals).

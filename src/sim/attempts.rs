@@ -102,7 +102,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             let e = &self.model.edges[ex.edge as usize];
             (e.from, e.to)
         };
-        let call = Call::child(ex.parent, ex.endpoint, callee, caller, ex.origin);
+        let mut call = Call::child(ex.parent, ex.endpoint, callee, caller, ex.origin);
+        if self.has_stores {
+            call.user = self.calls.get(ex.parent).map_or(u32::MAX, |p| p.user);
+        }
         let attempt = self.new_call(call);
         let side = self.side_mut(attempt);
         side.exchange = x;

@@ -49,6 +49,8 @@ pub enum Event {
     Unejected { service: u32, instance: u32 },
     /// A deployment's controller reconciles.
     Deploy { index: u32 },
+    /// Change `change` of a host's background load takes effect.
+    Background { host: u32, change: u32 },
 }
 
 /// The first word of a packed [`Event`]: which event it is.
@@ -73,6 +75,7 @@ mod tag {
     pub const REFRESH: u64 = 17;
     pub const UNEJECTED: u64 = 18;
     pub const DEPLOY: u64 = 19;
+    pub const BACKGROUND: u64 = 20;
 }
 
 /// Two `u32`s in one word, `low` in the low half.
@@ -111,6 +114,7 @@ impl Packed for Event {
             Event::Refresh { service } => (tag::REFRESH, u64::from(service)),
             Event::Unejected { service, instance } => (tag::UNEJECTED, pair(service, instance)),
             Event::Deploy { index } => (tag::DEPLOY, u64::from(index)),
+            Event::Background { host, change } => (tag::BACKGROUND, pair(host, change)),
         };
         Words { kind, payload }
     }
@@ -158,10 +162,18 @@ impl Packed for Event {
                 instance: high,
             },
             tag::DEPLOY => Event::Deploy { index: low },
+            tag::BACKGROUND => Event::Background {
+                host: low,
+                change: high,
+            },
             other => unreachable!("no event packs to tag {other}"),
         }
     }
 }
+
+/// `Call::parent` of a fire-and-forget call: nobody waits for it, so no caller is ever found
+/// (an arena slot index no arena reaches) and no response is sent.
+pub const DETACHED: Handle = Handle::from_bits(u64::MAX >> 32 << 32 | (u32::MAX - 1) as u64);
 
 /// `Call::instance` of a call not (yet) admitted to an instance.
 pub const UNROUTED: u32 = u32::MAX;
@@ -341,6 +353,11 @@ impl Call {
         self.parent == Handle::NONE
     }
 
+    /// Whether this is a fire-and-forget call (its caller went on without it).
+    pub fn is_detached(&self) -> bool {
+        self.parent == DETACHED
+    }
+
     /// Records a failure; the first one is the call's error.
     pub fn fail(&mut self, kind: ErrorKind) {
         self.error.get_or_insert(kind);
@@ -403,6 +420,10 @@ mod tests {
                     instance: u32::MAX - n,
                 },
                 Event::Deploy { index: n },
+                Event::Background {
+                    host: n,
+                    change: u32::MAX - n,
+                },
             ]);
         }
         let mut kinds = std::collections::BTreeSet::new();
@@ -411,6 +432,6 @@ mod tests {
             kinds.insert(words.kind);
             assert_eq!(Event::unpack(words), event);
         }
-        assert_eq!(kinds.len(), 19, "each kind of event has its own tag");
+        assert_eq!(kinds.len(), 20, "each kind of event has its own tag");
     }
 }

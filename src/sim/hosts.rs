@@ -70,6 +70,8 @@ pub struct HostState {
     computing_ns: f64,
     /// Core-ns busy since the start of the run (for the time series).
     all_busy_ns: f64,
+    /// ∫ background cores dt over the measured window.
+    background_ns: f64,
 }
 
 /// What a host did over the measured window.
@@ -99,6 +101,7 @@ impl HostState {
             busy_ns: 0.0,
             computing_ns: 0.0,
             all_busy_ns: 0.0,
+            background_ns: 0.0,
         }
     }
 
@@ -124,6 +127,7 @@ impl HostState {
             let measured = (now - from).0 as f64;
             self.busy_ns += measured * (n + self.background).min(self.cores);
             self.computing_ns += measured * n;
+            self.background_ns += measured * self.background;
         }
         self.last = now;
     }
@@ -177,6 +181,14 @@ impl HostState {
         self.all_busy_ns + dt * (n + self.background).min(self.cores)
     }
 
+    /// The background load becomes `cores` at `now`: the computing calls' rate changes, so the
+    /// next completion is due at another time (returned, a new generation).
+    fn set_background(&mut self, now: SimTime, cores: f64) -> Option<SimTime> {
+        self.advance(now);
+        self.background = cores;
+        self.next(now)
+    }
+
     /// Cores of the host.
     pub fn cores(&self) -> f64 {
         self.cores
@@ -192,7 +204,12 @@ impl HostState {
             cores: host.cores,
             cpu_utilisation: per(self.busy_ns) / self.cores,
             mean_computing: per(self.computing_ns),
-            background_cores: host.background_cores,
+            // A load that changes is reported as its mean over the window.
+            background_cores: if host.background_changes.is_empty() {
+                host.background_cores
+            } else {
+                per(self.background_ns)
+            },
         }
     }
 }
@@ -210,6 +227,34 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     ) {
         let next = self.hosts[host].submit(now, h, demand, then);
         self.schedule_cpu(queue, host, next);
+    }
+
+    /// Change `change` of `host`'s background load takes effect.
+    pub(super) fn background_changed(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        host: usize,
+        change: usize,
+    ) {
+        let cores = self.model.hosts[host].background_changes[change].1;
+        let next = self.hosts[host].set_background(now, cores);
+        self.schedule_cpu(queue, host, next);
+    }
+
+    /// Schedules the changes of every host's background load.
+    pub(super) fn schedule_background(&self, queue: &mut EventQueue<Event>) {
+        for (h, host) in self.model.hosts.iter().enumerate() {
+            for (c, &(at, _)) in host.background_changes.iter().enumerate() {
+                queue.schedule(
+                    at,
+                    Event::Background {
+                        host: h as u32,
+                        change: c as u32,
+                    },
+                );
+            }
+        }
     }
 
     fn schedule_cpu(&mut self, queue: &mut EventQueue<Event>, host: usize, at: Option<SimTime>) {

@@ -119,7 +119,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
 
     /// Where the message `call` has in flight goes, and its size; `None` if its caller is gone.
     fn message_route(&self, call: &Call) -> Option<(ServiceId, ServiceId, u64)> {
-        if !call.is_root() && self.calls.get(call.parent).is_none() {
+        if !call.is_root() && !call.is_detached() && self.calls.get(call.parent).is_none() {
             return None;
         }
         let endpoint = &self.model.endpoints[call.endpoint as usize];

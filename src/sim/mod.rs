@@ -9,6 +9,7 @@ mod attempts;
 mod breakdown;
 mod call;
 mod deploy;
+mod detached;
 mod faults;
 mod hosts;
 mod messages;
@@ -34,7 +35,7 @@ pub use result::{
     EdgeResult, LinkResult, RouteResult, RunResult, ScaleEvent, ServiceResult, saturated,
 };
 pub use series::{Interval, TimeSeries};
-pub use stores::StoreResult;
+pub use stores::{SessionViolations, StoreResult};
 pub use traces::{Span, SpanKind, Trace, TraceSampling, mix as trace_mix};
 
 use crate::engine::{self, Arena, EventQueue, Grow, Handle, Process, SimRng, SimTime};
@@ -127,11 +128,13 @@ impl Default for Limits {
 /// Why a run ended before its duration.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stop {
-    /// Too many requests in flight; `service` is where most calls were waiting.
+    /// Too many requests (or fire-and-forget calls, `detached`) in flight; `service` is where
+    /// most calls were waiting.
     InFlight {
         limit: u64,
         service: String,
         queued: u64,
+        detached: bool,
     },
     Events(u64),
     WallTime(f64),
@@ -145,9 +148,15 @@ impl std::fmt::Display for Stop {
                 limit,
                 service,
                 queued,
+                detached,
             } => write!(
                 f,
-                "more than {limit} requests in flight: `{service}` is saturated ({queued} calls waiting); give it a queue_capacity, more capacity, or raise --max-in-flight"
+                "more than {limit} {} in flight: `{service}` is saturated ({queued} calls waiting); give it a queue_capacity, more capacity, or raise --max-in-flight",
+                if *detached {
+                    "fire-and-forget calls"
+                } else {
+                    "requests"
+                }
             ),
             Stop::Events(n) => write!(
                 f,
@@ -161,6 +170,9 @@ impl std::fmt::Display for Stop {
 
 /// The stream of [`engine::derive_seed`] the operations' randomness is drawn from.
 const OPS_STREAM: u64 = 0x6f70_7300;
+/// The random stream that picks each request's client in an open workload (for stores keyed
+/// by client), apart from the others so that adding it changes nothing else.
+const CLIENT_STREAM: u64 = 0x636c_6900;
 
 /// Events between checks of the wall clock and of interruptions.
 const CHECK_EVERY: u64 = 1 << 14;
@@ -196,6 +208,10 @@ fn is_plain(model: &Model, options: &Options) -> bool {
         })
         && !model.propagate_deadline
         && model.edges.iter().all(|e| e.policy.is_plain())
+        && model
+            .endpoints
+            .iter()
+            .all(|e| e.stages.iter().flatten().all(|d| d.is_awaited()))
         && model
             .services
             .iter()
@@ -377,8 +393,17 @@ struct Simulator<'m, const FULL: bool> {
     stores: Vec<Option<stores::StoreState>>,
     /// Some service is a replicated store.
     has_stores: bool,
+    /// The client of the stage being started (`Call::user`, passed down to its calls when
+    /// stores key by client; `u32::MAX` otherwise).
+    client: u32,
+    /// An open workload's requests draw their client (stores keyed by client).
+    clients: Option<SimRng>,
     /// Requests sent and not yet completed, and the cap on them.
     in_flight: u64,
+    /// Fire-and-forget calls sent and not yet ended (capped like requests).
+    detached_in_flight: u64,
+    /// The edges of fire-and-forget calls, when the model has any.
+    detached_edges: Option<detached::DetachedEdges>,
     /// `in_flight` at the middle of the measured window (once the run got there).
     in_flight_at_middle: Option<u64>,
     max_in_flight: u64,
@@ -426,6 +451,9 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
                 self.unejected(now, service as usize, instance as usize)
             }
             Event::Deploy { index } => self.deploy(now, queue, index as usize),
+            Event::Background { host, change } => {
+                self.background_changed(now, queue, host as usize, change as usize)
+            }
         }
     }
 
@@ -544,7 +572,17 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                 Vec::new()
             },
             has_stores: model.services.iter().any(|s| s.store.is_some()),
+            client: u32::MAX,
+            clients: (matches!(model.workload, Workload::Open { .. })
+                && model.services.iter().any(|s| {
+                    s.store
+                        .as_ref()
+                        .is_some_and(|st| st.key_per == crate::model::KeyScope::Client)
+                }))
+            .then(|| engine::seeded_rng(engine::derive_seed(model.seed, CLIENT_STREAM, 0))),
             in_flight: 0,
+            detached_in_flight: 0,
+            detached_edges: detached::DetachedEdges::new(model),
             in_flight_at_middle: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             stop: None,
@@ -597,6 +635,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                 );
             }
         }
+        self.schedule_background(queue);
     }
 
     /// Stores a new call, giving it an empty path when paths are kept.
@@ -652,6 +691,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             .max_by_key(|&(_, q)| q)
             .unwrap_or((0, 0));
         self.stop = Some(Stop::InFlight {
+            detached: self.detached_in_flight > self.max_in_flight,
             limit: self.max_in_flight,
             service: self.model.services[worst].name.clone(),
             queued: queued.max(0) as u64,

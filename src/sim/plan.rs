@@ -23,6 +23,8 @@ pub struct Hop {
     /// Copies made when it is made: always this many, or drawn from `Plan::count(hop)` when
     /// [`RANDOM_COUNT`].
     pub copies: u32,
+    /// The caller waits for it (false: fire-and-forget).
+    pub awaited: bool,
 }
 
 /// `Hop::copies` of a call whose count is drawn.
@@ -35,6 +37,8 @@ struct Stage {
     varies: bool,
     /// Per hop: the drawn count, for hops with [`RANDOM_COUNT`] copies.
     counts: Box<[Option<CallCount>]>,
+    /// Calls the caller waits for, when the stage does not vary.
+    awaited: usize,
 }
 
 /// Per endpoint, per stage: its calls, in the model's order.
@@ -63,6 +67,7 @@ impl Plan {
                     CallCount::Fixed(k) => k,
                     _ => RANDOM_COUNT,
                 },
+                awaited: call.is_awaited(),
             }
         };
         let stages = model
@@ -78,6 +83,7 @@ impl Plan {
                             .iter()
                             .map(|c| c.count.is_random().then(|| c.count.clone()))
                             .collect(),
+                        awaited: calls.iter().filter(|c| c.is_awaited()).count(),
                     })
                     .collect()
             })
@@ -89,6 +95,13 @@ impl Plan {
     #[inline(always)]
     pub fn stage(&self, endpoint: u32, stage: usize) -> &[Hop] {
         &self.stages[endpoint as usize][stage].hops
+    }
+
+    /// How many calls of stage `stage` of `endpoint` the caller waits for (a stage that does
+    /// not vary: fire-and-forget calls are not waited for).
+    #[inline(always)]
+    pub fn awaited(&self, endpoint: u32, stage: usize) -> usize {
+        self.stages[endpoint as usize][stage].awaited
     }
 
     /// Whether stage `stage` of `endpoint` has calls made sometimes or several times.

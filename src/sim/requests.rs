@@ -51,6 +51,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let mut call = Call::child(Handle::NONE, endpoint as u32, service, service, now);
         call.route = route as u16;
         call.user = user;
+        if FULL && let Some(rng) = self.clients.as_mut() {
+            // An open workload's request comes from one of many clients.
+            call.user = rng.random::<u32>() >> 1;
+        }
         let h = self.new_call(call);
         if FULL && let Some(t) = self.tracer.as_mut() {
             t.request(h, &call, now);

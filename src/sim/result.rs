@@ -194,6 +194,8 @@ pub struct EdgeResult {
     pub from: String,
     pub to: String,
     pub stats: super::policy::EdgeStats,
+    /// Some call on the edge is fire-and-forget (`async = true`).
+    pub fire_and_forget: bool,
     /// Times the edge's circuit breaker opened, and the share of time it was not closed.
     pub breaker_opened: u64,
     pub breaker_open_share: f64,
@@ -303,7 +305,10 @@ pub(super) fn collect<const FULL: bool>(
             mean_instances: st.ready.mean(end),
             shed: st.shed,
             expired: st.expired,
-            store: store.as_mut().map(|s| s.result()),
+            store: store
+                .as_mut()
+                .zip(s.store.as_ref())
+                .map(|(state, model)| state.result(model)),
         })
         .collect();
     let mut links = Vec::with_capacity(model.links.len() * 2);
@@ -336,6 +341,13 @@ pub(super) fn collect<const FULL: bool>(
             from: model.services[e.from].name.clone(),
             to: model.services[e.to].name.clone(),
             stats: state.stats.clone(),
+            fire_and_forget: model.endpoints.iter().any(|x| {
+                x.service == e.from
+                    && x.stages
+                        .iter()
+                        .flatten()
+                        .any(|d| !d.is_awaited() && model.endpoints[d.target].service == e.to)
+            }),
             breaker_opened: state.breaker.as_ref().map_or(0, |b| b.opened),
             breaker_open_share: state.breaker.as_ref().map_or(0.0, |b| b.open.mean(end)),
         })

@@ -3,7 +3,7 @@
 
 use super::Simulator;
 use super::breakdown::{Component, key};
-use super::call::{Call, CallSide, ErrorKind, Event, Phase, UNROUTED};
+use super::call::{Call, CallSide, DETACHED, ErrorKind, Event, Phase, UNROUTED};
 use super::plan::{Hop, RANDOM_COUNT};
 use super::station::InstanceState;
 use crate::engine::{EventQueue, Grow, Handle, SimTime};
@@ -19,7 +19,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     /// Whether `call` has lost its caller to a cancellation or a crash (so its work would be
     /// for nobody). An attempt whose call was decided otherwise still runs: that is wasted work.
     fn is_orphan(&self, h: Handle, call: &Call) -> bool {
-        if call.is_root() {
+        if call.is_root() || call.is_detached() {
             return false;
         }
         let exchange = if self.side_on {
@@ -123,7 +123,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 None
             };
             let cpu = if FULL && self.cpu_work {
-                endpoint.cpu_time.as_ref().zip(station.host)
+                endpoint.cpu_time.as_ref().zip(station.host_of(i))
             } else {
                 None
             };
@@ -202,7 +202,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         };
         // CPU work comes before the processing of the first phase only.
         let cpu = if FULL && self.cpu_work && !after {
-            endpoint.cpu_time.as_ref().zip(station.host)
+            endpoint.cpu_time.as_ref().zip(station.host_of(i))
         } else {
             None
         };
@@ -253,7 +253,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 .and_then(|s| s.op(call.endpoint as usize))
         {
             // Processed: the operation goes to the replicas; the worker waits for the quorum.
-            let wait = self.store_op(now, service, op, admitted);
+            let client = call.user;
+            let wait = self.store_op(now, service, op, admitted, client);
             if let Some(call) = self.calls.get_mut(h) {
                 call.stage = AT_REPLICAS;
             }
@@ -377,7 +378,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let total = if varies {
             draw_copies(self.plan, &mut self.rng, endpoint, stage, &mut self.copies)
         } else {
-            targets.len()
+            self.plan.awaited(endpoint, stage)
         };
         let caller = call.service as usize;
         call.stage = stage as u16;
@@ -387,6 +388,12 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         // (At most MAX_CALLS_PER_STAGE calls, checked when the model was validated.)
         call.pending = total as u16 + 1;
         let origin = call.origin;
+        // Stores that key by client see the request's client on every call below it.
+        self.client = if FULL && self.has_stores {
+            call.user
+        } else {
+            u32::MAX
+        };
         let deadline = if FULL && self.model.propagate_deadline {
             self.side[h.index() as usize].deadline
         } else {
@@ -424,18 +431,38 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         measured: bool,
     ) {
         let edge = &mut self.edges[target.edge as usize];
-        if !FULL || edge.plain {
+        // A fire-and-forget call goes as a plain call: its caller has no timeout to wait out
+        // and no answer to retry on.
+        let detached = FULL && !target.awaited;
+        if !FULL || edge.plain || detached {
             if measured {
                 edge.stats.calls += 1;
                 edge.stats.attempts += 1;
+                if detached {
+                    edge.stats.detached += 1;
+                }
+            }
+            if detached {
+                self.detached_sent(queue);
             }
             let service = target.service as usize;
-            let call = Call::child(h, target.endpoint, service, caller, origin);
+            let mut call = if detached {
+                Call::child(DETACHED, target.endpoint, service, caller, now)
+            } else {
+                Call::child(h, target.endpoint, service, caller, origin)
+            };
+            if FULL {
+                call.user = self.client;
+            }
             let child = self.new_call(call);
             if FULL && let Some(t) = self.tracer.as_mut() {
-                t.call_made(child, &call, 1, now);
+                if detached {
+                    t.message_sent(child, h, &call, now);
+                } else {
+                    t.call_made(child, &call, 1, now);
+                }
             }
-            if FULL && self.model.propagate_deadline {
+            if FULL && self.model.propagate_deadline && !detached {
                 self.side_mut(child).deadline = deadline;
             }
             match target.direction {
@@ -611,6 +638,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         call: Call,
         h: Handle,
     ) {
+        if FULL && call.is_detached() {
+            self.detached_returned(now, &call, h);
+            return;
+        }
         if FULL && self.managed && !call.is_root() && !call.abandoned && call.instance != UNROUTED {
             let (service, i, caller) = (
                 call.service as usize,
@@ -724,7 +755,13 @@ fn draw_copies(
         };
         copies.push(n);
     }
-    copies.iter().map(|&n| n as usize).sum()
+    // The stage waits for the calls it does not fire and forget.
+    plan.stage(endpoint, stage)
+        .iter()
+        .zip(copies.iter())
+        .filter(|(hop, _)| hop.awaited)
+        .map(|(_, &n)| n as usize)
+        .sum()
 }
 
 /// The service time a released version gives `endpoint` on instance `i`, if it differs.

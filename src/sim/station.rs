@@ -56,7 +56,12 @@ pub struct Instance {
     pub errors_in_row: u32,
     /// Health checks of this slot are scheduled.
     pub checking: bool,
+    /// The host it runs on ([`NO_HOST`]: none).
+    pub host: u32,
 }
+
+/// `Instance::host` of a service placed on no host.
+pub const NO_HOST: u32 = u32::MAX;
 
 impl Instance {
     fn new(state: InstanceState) -> Instance {
@@ -78,6 +83,7 @@ impl Instance {
             passes: 0,
             errors_in_row: 0,
             checking: false,
+            host: NO_HOST,
         }
     }
 }
@@ -185,8 +191,9 @@ pub struct Station {
     pub workers: u32,
     pub queue_capacity: Option<u32>,
     pub blocking: bool,
-    /// The host whose cores its endpoints' CPU work shares.
-    pub host: Option<usize>,
+    /// The hosts its instances are spread over (empty: none), whose cores its endpoints' CPU
+    /// work shares.
+    placement: Vec<u32>,
     balancer: LoadBalancer,
     next: usize,
     /// For `least_outstanding` over many ready instances: the index that finds the least loaded
@@ -245,14 +252,21 @@ impl Station {
         let mut routable = TimeWeighted::new(warmup);
         routable.add(SimTime::ZERO, i64::from(service.instances));
         Station {
-            instances: (0..service.instances)
-                .map(|_| Instance::new(InstanceState::Ready))
+            instances: (0..service.instances as usize)
+                .map(|i| Instance {
+                    host: if service.hosts.is_empty() {
+                        NO_HOST
+                    } else {
+                        service.hosts[i % service.hosts.len()] as u32
+                    },
+                    ..Instance::new(InstanceState::Ready)
+                })
                 .collect(),
             up: (0..service.instances).collect(),
             workers: service.workers,
             queue_capacity: service.queue_capacity,
             blocking: service.blocking,
-            host: service.host,
+            placement: service.hosts.iter().map(|&h| h as u32).collect(),
             balancer: service.load_balancer,
             next: 0,
             least: None,
@@ -534,9 +548,11 @@ impl Station {
         !self.managed || !self.instances[i].in_view
     }
 
-    /// A slot for a new instance in `state`: a retired one reused, or a new one.
+    /// A slot for a new instance in `state`: a retired one reused, or a new one, placed on the
+    /// listed host with the fewest of the service's instances (the first of those).
     pub fn add_instance(&mut self, state: InstanceState) -> usize {
-        if let Some(i) = self
+        let host = self.spread_target();
+        let i = if let Some(i) = self
             .instances
             .iter()
             .position(|x| x.state == InstanceState::Retired)
@@ -549,7 +565,34 @@ impl Station {
         } else {
             self.instances.push(Instance::new(state));
             self.instances.len() - 1
+        };
+        self.instances[i].host = host;
+        i
+    }
+
+    /// Where the spread rule puts a new instance: the listed host with the fewest instances
+    /// not retired, the first of those.
+    fn spread_target(&self) -> u32 {
+        match self.placement.as_slice() {
+            [] => NO_HOST,
+            [one] => *one,
+            list => *list
+                .iter()
+                .min_by_key(|&&h| {
+                    self.instances
+                        .iter()
+                        .filter(|x| x.host == h && x.state != InstanceState::Retired)
+                        .count()
+                })
+                .expect("the list is not empty"),
         }
+    }
+
+    /// The host instance `i` runs on, if the service is placed.
+    #[inline(always)]
+    pub fn host_of(&self, i: usize) -> Option<usize> {
+        let h = self.instances[i].host;
+        (h != NO_HOST).then_some(h as usize)
     }
 
     /// Instances ready or starting: what the autoscaler counts as provisioned.
@@ -587,7 +630,7 @@ mod tests {
             max_concurrency: None,
             rate_limit: None,
             autoscale: None,
-            host: None,
+            hosts: Vec::new(),
             endpoints: Vec::new(),
             health_check: None,
             discovery_refresh: None,
@@ -623,6 +666,47 @@ mod tests {
                 station.least.as_mut().unwrap().moved(i, o + 1, o);
             }
         }
+    }
+
+    /// Instances start on the listed hosts in turn; a later one goes to the host with the fewest
+    /// of the service's live instances, the first listed of those.
+    #[test]
+    fn new_instances_spread_over_the_listed_hosts() {
+        let service = Service {
+            name: "spread".into(),
+            instances: 2,
+            workers: 1,
+            queue_capacity: None,
+            load_balancer: LoadBalancer::RoundRobin,
+            blocking: false,
+            max_concurrency: None,
+            rate_limit: None,
+            autoscale: None,
+            hosts: vec![4, 7, 9],
+            endpoints: Vec::new(),
+            health_check: None,
+            discovery_refresh: None,
+            outlier_detection: None,
+            store: None,
+        };
+        let mut station = Station::new(&service, SimTime::ZERO);
+        let hosts = |s: &Station| -> Vec<Option<usize>> {
+            (0..s.instances.len()).map(|i| s.host_of(i)).collect()
+        };
+        assert_eq!(hosts(&station), [Some(4), Some(7)]);
+        station.add_instance(InstanceState::Starting);
+        station.add_instance(InstanceState::Starting);
+        assert_eq!(hosts(&station), [Some(4), Some(7), Some(9), Some(4)]);
+        // Host 7's instance retires: the next one takes its slot and its host.
+        station.instances[1].state = InstanceState::Retired;
+        let i = station.add_instance(InstanceState::Starting);
+        assert_eq!((i, station.host_of(i)), (1, Some(7)));
+        let i = station.add_instance(InstanceState::Starting);
+        assert_eq!(
+            station.host_of(i),
+            Some(7),
+            "7 and 9 hold one each; 7 is listed first"
+        );
     }
 
     #[test]

@@ -3,24 +3,27 @@
 
 use super::Simulator;
 use crate::engine::{SimRng, SimTime};
-use crate::model::{Keys, Replication, ServiceId, Store, StoreOp};
+use crate::model::{KeyScope, Keys, Replication, ServiceId, Store, StoreOp};
 use crate::stats::{LatencyRecorder, LatencyStats};
 use rand::RngExt;
 use rand_distr::{Distribution, Zipf};
 
-/// One write of a key: when it was acknowledged and when each replica applies it.
+/// One write of a key: its version (the key's writes numbered from 1), when it was
+/// acknowledged and when each replica applies it.
 #[derive(Clone, Default)]
 struct Write {
+    version: u64,
     acked: SimTime,
     applied: Vec<SimTime>,
 }
 
 /// The last two writes of a key: a read compares with the newest acknowledged one (the newest
-/// may still be in flight).
+/// may still be in flight). And the newest version a read of it has returned.
 #[derive(Clone, Default)]
 struct KeyState {
     latest: Option<Write>,
     previous: Option<Write>,
+    last_read: u64,
 }
 
 /// A store's state and what it measured.
@@ -32,8 +35,17 @@ pub struct StoreState {
     pub reads: u64,
     pub writes: u64,
     pub stale_reads: u64,
+    /// Reads that returned an older version than an earlier read of their key.
+    pub backwards_reads: u64,
     read_latency: LatencyRecorder,
     write_latency: LatencyRecorder,
+}
+
+/// Violations of the session guarantees of a store keyed by client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionViolations {
+    pub read_your_writes: u64,
+    pub monotonic_reads: u64,
 }
 
 /// What a store did over the measured window: the `services.csv` columns of a store.
@@ -43,6 +55,10 @@ pub struct StoreResult {
     pub writes: u64,
     /// Reads none of whose replicas had applied the newest acknowledged write of their key.
     pub stale_reads: u64,
+    /// With keys per client (`key_per = "client"`, else `None`): reads that missed the client's
+    /// own acknowledged write (read-your-writes violations: its stale reads), and reads older
+    /// than the client's previous read (monotonic-read violations).
+    pub sessions: Option<SessionViolations>,
     /// From admission at the store to the quorum's answer.
     pub read_latency: LatencyStats,
     pub write_latency: LatencyStats,
@@ -63,22 +79,32 @@ impl StoreState {
             reads: 0,
             writes: 0,
             stale_reads: 0,
+            backwards_reads: 0,
             read_latency: LatencyRecorder::new(),
             write_latency: LatencyRecorder::new(),
         }
     }
 
-    pub fn result(&mut self) -> StoreResult {
+    pub fn result(&mut self, store: &Store) -> StoreResult {
         StoreResult {
             reads: self.reads,
             writes: self.writes,
             stale_reads: self.stale_reads,
+            // Every write of a client's key is the client's own: a stale read missed its write.
+            sessions: (store.key_per == KeyScope::Client).then_some(SessionViolations {
+                read_your_writes: self.stale_reads,
+                monotonic_reads: self.backwards_reads,
+            }),
             read_latency: std::mem::take(&mut self.read_latency).into_stats(),
             write_latency: std::mem::take(&mut self.write_latency).into_stats(),
         }
     }
 
-    fn key(&self, store: &Store, rng: &mut SimRng) -> usize {
+    /// The key an operation of `client` touches.
+    fn key(&self, store: &Store, client: u32, rng: &mut SimRng) -> usize {
+        if store.key_per == KeyScope::Client {
+            return (client % store.keys) as usize;
+        }
         match &self.zipf {
             None => rng.random_range(0..store.keys as usize),
             Some(z) => (z.sample(rng) as usize).clamp(1, store.keys as usize) - 1,
@@ -87,8 +113,8 @@ impl StoreState {
 
     /// A write of a random key at `now`: every replica's apply time; returns the wait for its
     /// acknowledgement.
-    fn write(&mut self, store: &Store, now: SimTime, rng: &mut SimRng) -> SimTime {
-        let k = self.key(store, rng);
+    fn write(&mut self, store: &Store, now: SimTime, client: u32, rng: &mut SimRng) -> SimTime {
+        let k = self.key(store, client, rng);
         let n = store.replicas as usize;
         let mut applied = Vec::with_capacity(n);
         let wait = match store.replication {
@@ -112,18 +138,27 @@ impl StoreState {
             }
         };
         let state = &mut self.keys[k];
+        let version = state.latest.as_ref().map_or(1, |w| w.version + 1);
         state.previous = state.latest.take();
         state.latest = Some(Write {
+            version,
             acked: now + wait,
             applied,
         });
         wait
     }
 
-    /// A read of a random key at `now` from `read_quorum` distinct replicas drawn uniformly;
-    /// returns the wait for the slowest of them and whether the read is stale.
-    fn read(&mut self, store: &Store, now: SimTime, rng: &mut SimRng) -> (SimTime, bool) {
-        let k = self.key(store, rng);
+    /// A read of a key at `now` from `read_quorum` distinct replicas drawn uniformly; returns
+    /// the wait for the slowest of them, whether the read is stale, and whether it went
+    /// backwards (an older version than an earlier read of the key returned).
+    fn read(
+        &mut self,
+        store: &Store,
+        now: SimTime,
+        client: u32,
+        rng: &mut SimRng,
+    ) -> (SimTime, bool, bool) {
+        let k = self.key(store, client, rng);
         let n = store.replicas as usize;
         self.scratch.clear();
         self.scratch.extend(0..n as u32);
@@ -135,7 +170,7 @@ impl StoreState {
             wait = wait.max(store.replica_time.sample(rng));
         }
         let asked = &self.scratch[..r];
-        let state = &self.keys[k];
+        let state = &mut self.keys[k];
         // The newest acknowledged write; a replica that has applied a newer one is fresh too.
         let newest = [state.latest.as_ref(), state.previous.as_ref()]
             .into_iter()
@@ -151,7 +186,20 @@ impl StoreState {
                     .any(|w| w.applied[j as usize] <= now)
             }),
         };
-        (wait, stale)
+        // The version returned: the freshest any asked replica has applied; one that has
+        // applied neither kept write holds an older one (taken as the one before them).
+        let kept = [state.latest.as_ref(), state.previous.as_ref()];
+        let version = kept
+            .iter()
+            .flatten()
+            .find(|w| asked.iter().any(|&j| w.applied[j as usize] <= now))
+            .map_or_else(
+                || kept.iter().flatten().last().map_or(0, |w| w.version - 1),
+                |w| w.version,
+            );
+        let backwards = version < state.last_read;
+        state.last_read = state.last_read.max(version);
+        (wait, stale, backwards)
     }
 }
 
@@ -165,6 +213,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         service: ServiceId,
         op: StoreOp,
         admitted: SimTime,
+        client: u32,
     ) -> SimTime {
         let store = self.model.services[service]
             .store
@@ -176,7 +225,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             .expect("a store has its state");
         match op {
             StoreOp::Write => {
-                let wait = state.write(store, now, &mut self.rng);
+                let wait = state.write(store, now, client, &mut self.rng);
                 if measured {
                     state.writes += 1;
                     state.write_latency.record((now + wait - admitted).0);
@@ -184,10 +233,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 wait
             }
             StoreOp::Read => {
-                let (wait, stale) = state.read(store, now, &mut self.rng);
+                let (wait, stale, backwards) = state.read(store, now, client, &mut self.rng);
                 if measured {
                     state.reads += 1;
                     state.stale_reads += u64::from(stale);
+                    state.backwards_reads += u64::from(backwards);
                     state.read_latency.record((now + wait - admitted).0);
                 }
                 wait

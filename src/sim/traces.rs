@@ -26,6 +26,37 @@ pub enum SpanKind {
     /// A caller making a call: from sending the request to receiving the response (or giving
     /// up on it).
     Client,
+    /// A caller sending a fire-and-forget call: it ends when the message is sent.
+    Producer,
+    /// An endpoint serving a fire-and-forget call, a child of its producer span.
+    Consumer,
+}
+
+impl SpanKind {
+    /// Whether the span is recorded by the service that does the work (server or consumer).
+    pub fn is_callee(self) -> bool {
+        matches!(self, SpanKind::Server | SpanKind::Consumer)
+    }
+
+    /// OpenTelemetry's `SpanKind` number.
+    pub fn otlp(self) -> u8 {
+        match self {
+            SpanKind::Server => 2,
+            SpanKind::Client => 3,
+            SpanKind::Producer => 4,
+            SpanKind::Consumer => 5,
+        }
+    }
+
+    /// The `span.kind` tag of Jaeger and OpenTracing.
+    pub fn tag(self) -> &'static str {
+        match self {
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+        }
+    }
 }
 
 /// One span.
@@ -245,6 +276,19 @@ impl Tracer {
         let Some(parent) = self.open.get(call.parent) else {
             return;
         };
+        self.call_made_by(h, parent, call, attempt, now, false);
+    }
+
+    /// Opens the spans of call `h` under the server span of `parent`.
+    fn call_made_by(
+        &mut self,
+        h: Handle,
+        parent: Open,
+        call: &Call,
+        attempt: u16,
+        now: SimTime,
+        detached: bool,
+    ) {
         let Some(trace) = self.traces.get_mut(parent.slot, parent.request) else {
             return;
         };
@@ -267,18 +311,27 @@ impl Tracer {
             abandoned: false,
             unfinished: false,
         };
-        trace.spans.push(span(
+        let (caller_kind, callee_kind) = if detached {
+            (SpanKind::Producer, SpanKind::Consumer)
+        } else {
+            (SpanKind::Client, SpanKind::Server)
+        };
+        let mut sending = span(
             client,
             Some(parent.server),
-            SpanKind::Client,
+            caller_kind,
             call.caller,
             call.service,
             caller_instance,
-        ));
+        );
+        if detached {
+            sending.end = Some(now);
+        }
+        trace.spans.push(sending);
         trace.spans.push(span(
             client + 1,
             Some(client),
-            SpanKind::Server,
+            callee_kind,
             call.service,
             call.caller,
             None,
@@ -292,6 +345,15 @@ impl Tracer {
                 client: Some(client),
             },
         );
+    }
+
+    /// Fire-and-forget call `h` was sent by `parent`: a producer span at the caller that ends
+    /// at once, and a consumer span that starts when the call reaches its service.
+    pub fn message_sent(&mut self, h: Handle, parent: Handle, call: &Call, now: SimTime) {
+        let Some(open) = self.open.get(parent) else {
+            return;
+        };
+        self.call_made_by(h, open, call, 1, now, true);
     }
 
     fn span(&mut self, h: Handle, client: bool) -> Option<&mut Span> {

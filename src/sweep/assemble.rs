@@ -178,6 +178,94 @@ fn point_rows(p: &PointFile) -> Result<Vec<Vec<String>>, String> {
     Ok(rows)
 }
 
+/// `stores.csv` (models with a replicated store, else `None`): per point and store, the mean
+/// over replications of its reads, writes, stale reads and their share, and read and write
+/// latency, each with its 95% CI half-width; the p99s from the pooled histograms; and, for a
+/// store keyed by client, its read-your-writes and monotonic-read violations.
+pub fn stores_csv(info: &SweepInfo, points: &[PointFile]) -> Result<Option<Vec<u8>>, String> {
+    let Some(first) = points.iter().flat_map(|p| p.runs.first()).next() else {
+        return Ok(None);
+    };
+    if first.stores.is_empty() {
+        return Ok(None);
+    }
+    let sessions = first.stores.iter().any(|s| s.sessions.is_some());
+    let mut metrics = vec![
+        "reads",
+        "writes",
+        "stale_reads",
+        "stale_share",
+        "read_mean_ms",
+        "write_mean_ms",
+    ];
+    if sessions {
+        metrics.extend(["read_your_writes_violations", "monotonic_read_violations"]);
+    }
+    let mut header: Vec<String> = vec!["point_id".into()];
+    header.extend(info.axes.iter().map(|a| a.path.clone()));
+    header.extend(["store", "replications"].map(String::from));
+    for m in &metrics {
+        header.push(m.to_string());
+        header.push(format!("{m}_ci95"));
+    }
+    header.extend(["read_p99_ms", "write_p99_ms"].map(String::from));
+    let mut rows = Vec::new();
+    for p in points {
+        for (k, name) in p.runs[0].stores.iter().map(|s| &s.store).enumerate() {
+            let of: Vec<&super::store::StoreRecord> =
+                p.runs.iter().filter_map(|r| r.stores.get(k)).collect();
+            let latency =
+                |pick: fn(&super::store::StoreRecord) -> &crate::stats::LatencySnapshot| {
+                    of.iter()
+                        .map(|s| {
+                            crate::stats::LatencyStats::from_snapshot(pick(s)).ok_or_else(|| {
+                                format!("a stored histogram of store `{name}` is corrupt")
+                            })
+                        })
+                        .collect::<Result<Vec<_>, String>>()
+                };
+            let (reads, writes) = (
+                latency(|s| &s.read_latency)?,
+                latency(|s| &s.write_latency)?,
+            );
+            let mut row = vec![p.point_id.to_string()];
+            row.extend(p.params.iter().cloned());
+            row.push(name.clone());
+            row.push(of.len().to_string());
+            for m in &metrics {
+                let values: Vec<f64> = of
+                    .iter()
+                    .zip(reads.iter().zip(&writes))
+                    .map(|(s, (r, w))| match *m {
+                        "reads" => s.reads as f64,
+                        "writes" => s.writes as f64,
+                        "stale_reads" => s.stale_reads as f64,
+                        "stale_share" => s.stale_reads as f64 / s.reads as f64,
+                        "read_mean_ms" => r.mean_ms(),
+                        "write_mean_ms" => w.mean_ms(),
+                        "read_your_writes_violations" => {
+                            s.sessions.map_or(f64::NAN, |v| v.0 as f64)
+                        }
+                        _ => s.sessions.map_or(f64::NAN, |v| v.1 as f64),
+                    })
+                    .collect();
+                let ci = mean_ci95(&values);
+                row.push(number(ci.mean));
+                row.push(number(ci.half_width));
+            }
+            for pooled in [reads, writes] {
+                let mut all = crate::stats::LatencyStats::new();
+                for l in &pooled {
+                    all.merge(l);
+                }
+                row.push(number(all.quantile_ms(0.99)));
+            }
+            rows.push(row);
+        }
+    }
+    Ok(Some(csv_bytes(header, rows)))
+}
+
 /// `slo.csv`: per point and SLO, the metric's mean over replications with its 95% interval,
 /// the limit, and the verdict (`meets`, `violates` or `undecided`, as `capacity` judges: a
 /// saturated replication violates).

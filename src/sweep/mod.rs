@@ -363,6 +363,7 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
                     measured_s: result.measured_s,
                     routes: result.routes.iter().map(store::RouteRecord::new).collect(),
                     cost_per_hour: crate::cost::of_run(&model, &result).map(|c| c.per_hour),
+                    stores: store::StoreRecord::of_run(&result),
                 };
                 (record, result.stopped)
             })
@@ -498,8 +499,16 @@ fn assemble_into(out: &Path, mut info: SweepInfo) -> Result<Vec<PathBuf>, Error>
     info.points_done = points.len();
     let runs = assemble::runs_csv(&info, &points).map_err(Error::Usage)?;
     let summary = assemble::points_csv(&info, &points).map_err(Error::Usage)?;
+    let stores = assemble::stores_csv(&info, &points).map_err(Error::Usage)?;
     let mut files = Vec::new();
-    for (name, bytes) in [("runs.csv", runs), ("points.csv", summary)] {
+    for (name, bytes) in [
+        ("runs.csv", Some(runs)),
+        ("points.csv", Some(summary)),
+        ("stores.csv", stores),
+    ] {
+        let Some(bytes) = bytes else {
+            continue;
+        };
         let path = out.join(name);
         write_atomic(&path, &bytes)?;
         files.push(path);

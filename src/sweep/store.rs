@@ -61,6 +61,44 @@ pub struct RunRecord {
     /// At the model's `[cost]` prices, if it has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_per_hour: Option<f64>,
+    /// The model's replicated stores, in file order (absent for models without).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stores: Vec<StoreRecord>,
+}
+
+/// One replicated store of one replication.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoreRecord {
+    pub store: String,
+    pub reads: u64,
+    pub writes: u64,
+    pub stale_reads: u64,
+    pub read_latency: LatencySnapshot,
+    pub write_latency: LatencySnapshot,
+    /// Keyed by client: read-your-writes and monotonic-read violations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<(u64, u64)>,
+}
+
+impl StoreRecord {
+    /// The stored form of each store of a run.
+    pub fn of_run(r: &crate::sim::RunResult) -> Vec<StoreRecord> {
+        r.services
+            .iter()
+            .filter_map(|s| {
+                let st = s.store.as_ref()?;
+                Some(StoreRecord {
+                    store: s.service.clone(),
+                    reads: st.reads,
+                    writes: st.writes,
+                    stale_reads: st.stale_reads,
+                    read_latency: st.read_latency.snapshot(),
+                    write_latency: st.write_latency.snapshot(),
+                    sessions: st.sessions.map(|v| (v.read_your_writes, v.monotonic_reads)),
+                })
+            })
+            .collect()
+    }
 }
 
 /// One route of one replication.

@@ -143,7 +143,7 @@ fn attributes(model: &Model, s: &Span) -> Vec<(&'static str, Attr)> {
     let mut out = Vec::new();
     let peer = || Attr::Str(model.services[s.peer as usize].name.clone());
     match s.kind {
-        SpanKind::Server => {
+        SpanKind::Server | SpanKind::Consumer => {
             out.push((
                 "meshsim.instance",
                 Attr::Int(i64::from(s.instance.unwrap_or(0))),
@@ -156,7 +156,7 @@ fn attributes(model: &Model, s: &Span) -> Vec<(&'static str, Attr)> {
                 out.push(("meshsim.caller", peer()));
             }
         }
-        SpanKind::Client => {
+        SpanKind::Client | SpanKind::Producer => {
             out.push(("peer.service", peer()));
             out.push(("meshsim.attempt", Attr::Int(i64::from(s.attempt))));
             if s.attempt > 1 {
@@ -229,7 +229,7 @@ pub fn otlp_json(model: &Model, seed: u64, traces: &[Trace]) -> Vec<u8> {
             j.raw(",\"name\":")
                 .string(&operation(model, s))
                 .raw(",\"kind\":")
-                .raw(if s.kind == SpanKind::Server { "2" } else { "3" })
+                .num(s.kind.otlp())
                 .raw(",\"startTimeUnixNano\":\"")
                 .num(unix_ns(s.start))
                 .raw("\",\"endTimeUnixNano\":\"")
@@ -309,11 +309,7 @@ pub fn jaeger_json(model: &Model, seed: u64, traces: &[Trace]) -> Vec<u8> {
                 .raw(",\"duration\":")
                 .num((end(s) - s.start).as_nanos().div_ceil(1000))
                 .raw(",\"tags\":[{\"key\":\"span.kind\",\"type\":\"string\",\"value\":")
-                .string(if s.kind == SpanKind::Server {
-                    "server"
-                } else {
-                    "client"
-                })
+                .string(s.kind.tag())
                 .raw("}");
             let mut tags = attributes(model, s);
             if s.error.is_some() {
@@ -390,7 +386,7 @@ pub fn perfetto_json(model: &Model, seed: u64, traces: &[Trace]) -> Vec<u8> {
     let mut servers: Vec<(&Trace, &Span)> = traces
         .iter()
         .flat_map(|t| t.spans.iter().map(move |s| (t, s)))
-        .filter(|(_, s)| s.kind == SpanKind::Server)
+        .filter(|(_, s)| s.kind.is_callee())
         .collect();
     servers.sort_by_key(|(t, s)| (s.start, t.request, s.index));
     let mut threads: std::collections::BTreeSet<(u32, u32, u32, usize)> = Default::default();
@@ -424,7 +420,7 @@ pub fn perfetto_json(model: &Model, seed: u64, traces: &[Trace]) -> Vec<u8> {
     }
     for t in traces {
         let ids = ids(seed, t);
-        for s in t.spans.iter().filter(|s| s.kind == SpanKind::Client) {
+        for s in t.spans.iter().filter(|s| !s.kind.is_callee()) {
             let callee = &model.endpoints[s.endpoint as usize].name;
             for (ph, at) in [("b", s.start), ("e", end(s))] {
                 sep(&mut j);

@@ -234,7 +234,8 @@ pub fn percent(share: f64) -> String {
     }
 }
 
-/// The label of an arrow: its calls per second, the share that failed, and its stages.
+/// The label of an arrow: its calls per second (marked `async` when not waited for), the share
+/// that failed, and its stages.
 pub fn edge_label(edge: &super::Edge) -> String {
     let mut label = String::new();
     if !edge.stages.is_empty() {
@@ -242,6 +243,9 @@ pub fn edge_label(edge: &super::Edge) -> String {
         label.push_str(&format!("stage {} · ", stages.join(",")));
     }
     label.push_str(&rate_label(edge.calls_per_s));
+    if edge.fire_and_forget {
+        label.push_str(" · async");
+    }
     if let Some(e) = edge.error_share.filter(|&e| e >= 0.0005) {
         label.push_str(&format!(" · {:.1}% failed", 100.0 * e));
     }

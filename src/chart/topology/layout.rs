@@ -265,6 +265,7 @@ mod tests {
                     error_share: None,
                     stages: Vec::new(),
                     link: None,
+                    fire_and_forget: false,
                 })
                 .collect(),
         }

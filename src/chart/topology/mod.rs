@@ -59,6 +59,8 @@ pub struct Edge {
     pub stages: Vec<usize>,
     /// The network link the calls cross, if any (else they are in-process).
     pub link: Option<String>,
+    /// Some call on it is fire-and-forget (`async = true`).
+    pub fire_and_forget: bool,
 }
 
 /// The whole picture's data.
@@ -215,6 +217,7 @@ impl Topology {
             error_share: None,
             stages: Vec::new(),
             link: None,
+            fire_and_forget: false,
         }];
         let mut index: HashMap<(usize, usize), usize> = HashMap::new();
         let link_of: HashMap<(usize, usize), &str> = model
@@ -239,10 +242,12 @@ impl Topology {
                             error_share: None,
                             stages: Vec::new(),
                             link: link_of.get(&(e.service, callee)).map(|l| l.to_string()),
+                            fire_and_forget: false,
                         });
                         edges.len() - 1
                     });
                     edges[i].calls_per_s += throughput * visits[id] * d.mean_calls();
+                    edges[i].fire_and_forget |= !d.is_awaited();
                     if several_stages && !edges[i].stages.contains(&(stage + 1)) {
                         edges[i].stages.push(stage + 1);
                         edges[i].stages.sort_unstable();

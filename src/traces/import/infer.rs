@@ -75,6 +75,8 @@ pub struct DraftCall {
     pub probability: f64,
     /// Copies per call when made: (copies, times seen).
     pub counts: Vec<(u32, u64)>,
+    /// Sent fire-and-forget (a PRODUCER span with the callee's CONSUMER span below it).
+    pub fire_and_forget: bool,
 }
 
 #[derive(Debug)]
@@ -95,6 +97,8 @@ struct Made {
     callee: Key,
     /// One-way network time seen on this call, when both sides were traced.
     one_way_ns: Option<i64>,
+    /// A fire-and-forget call: nobody waited for it.
+    detached: bool,
 }
 
 #[derive(Default)]
@@ -106,6 +110,8 @@ struct EndpointStats {
     errors_own: u64,
     /// Per invocation: stages of callees.
     patterns: Vec<Vec<Vec<Key>>>,
+    /// Callees it called fire-and-forget.
+    detached: Vec<Key>,
     uninstrumented: bool,
 }
 
@@ -168,6 +174,11 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
                     e.after_ns.push(inv.after_ns);
                     e.errors_own += u64::from(inv.error_own);
                     e.patterns.push(inv.stages);
+                    for k in inv.detached {
+                        if !e.detached.contains(&k) {
+                            e.detached.push(k);
+                        }
+                    }
                     e.uninstrumented |= inv.uninstrumented;
                     if !services.contains_key(&key.0) {
                         service_order.push(key.0);
@@ -286,7 +297,7 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
                 name: local,
                 samples_ms: samples_ms(&before(e)),
                 after_ms: after(e).map(|a| samples_ms(&a)),
-                stages: stages(&e.patterns, &endpoint_names),
+                stages: stages(&e.patterns, &e.detached, &endpoint_names),
                 invocations: e.invocations,
                 error_probability: e.errors_own as f64 / e.invocations.max(1) as f64,
                 uninstrumented: e.uninstrumented,
@@ -451,7 +462,11 @@ fn concurrency(stats: &ServiceStats) -> u32 {
 /// The stages of an endpoint's calls over all its invocations: each callee's probability and
 /// count, callees ordered by which came first when both were called, and grouped into one stage
 /// when neither usually follows the other.
-fn stages(patterns: &[Vec<Vec<Key>>], names: &HashMap<Key, String>) -> Vec<Vec<DraftCall>> {
+fn stages(
+    patterns: &[Vec<Vec<Key>>],
+    detached: &[Key],
+    names: &HashMap<Key, String>,
+) -> Vec<Vec<DraftCall>> {
     let invocations = patterns.len() as f64;
     // Per callee: invocations calling it, copies per such invocation, sum of stage indices.
     let mut seen: Vec<(Key, u64, BTreeMap<u32, u64>, f64)> = Vec::new();
@@ -508,6 +523,7 @@ fn stages(patterns: &[Vec<Vec<Key>>], names: &HashMap<Key, String>) -> Vec<Vec<D
             target: names[&k].clone(),
             probability: times as f64 / invocations,
             counts: copies.into_iter().collect(),
+            fire_and_forget: detached.contains(&k),
         });
     }
     out
@@ -673,6 +689,8 @@ struct Invocation {
     after_ns: i64,
     error_own: bool,
     stages: Vec<Vec<Key>>,
+    /// Callees of `stages` called fire-and-forget.
+    detached: Vec<Key>,
     instance: Option<u32>,
     /// Processing interval (for the concurrency estimate).
     busy: (i64, i64),
@@ -689,6 +707,8 @@ struct Counts {
     skew_max_ns: i64,
     unfixable_skew: u64,
     asynchronous: u64,
+    /// PRODUCER spans with the callee's CONSUMER span below them: fire-and-forget calls.
+    fire_and_forget: u64,
     unknown_kind: u64,
     uninstrumented_calls: u64,
     repeated_across_stages: u64,
@@ -706,8 +726,11 @@ impl Counts {
         if self.unfixable_skew > 0 {
             out.push(format!("{} server spans were longer than their caller's client span (clock rate or missing data): left as they are", self.unfixable_skew));
         }
+        if self.fire_and_forget > 0 {
+            out.push(format!("{} PRODUCER spans with the callee's CONSUMER span below them: modelled as fire-and-forget calls (async = true), the producer-to-consumer delay as the link's latency", self.fire_and_forget));
+        }
         if self.asynchronous > 0 {
-            out.push(format!("{} PRODUCER/CONSUMER spans (asynchronous messaging): not modelled; meshsim simulates request/response calls", self.asynchronous));
+            out.push(format!("{} PRODUCER or CONSUMER spans without the other side below or above them (messages from or to outside the traces): not modelled", self.asynchronous));
         }
         if self.unknown_kind > 0 {
             out.push(format!("{} spans of no known kind (neither server nor client): read as work inside their parent", self.unknown_kind));
@@ -839,13 +862,20 @@ fn one_trace(
     };
     for &m in members {
         match spans[m].kind {
-            Kind::Producer | Kind::Consumer => counts.asynchronous += 1,
+            Kind::Producer if consumer_below(spans, m, &children).is_some() => {
+                counts.fire_and_forget += 1
+            }
+            Kind::Producer => counts.asynchronous += 1,
+            Kind::Consumer if !server_above(m).0 => counts.asynchronous += 1,
             Kind::Unspecified => counts.unknown_kind += 1,
             _ => {}
         }
     }
     for &m in members {
-        if spans[m].kind != Kind::Server {
+        // A consumer span below a producer is the work of a fire-and-forget call; one with no
+        // request above it (a message from outside the trace) is not modelled.
+        let kind = spans[m].kind;
+        if kind != Kind::Server && !(kind == Kind::Consumer && server_above(m).0) {
             continue;
         }
         let (above, under_orphan) = server_above(m);
@@ -869,6 +899,20 @@ fn one_trace(
             found(Found::Invocation(inv), leaf);
         }
     }
+}
+
+/// The CONSUMER span directly below PRODUCER span `producer`: the callee's side of a
+/// fire-and-forget call.
+fn consumer_below(
+    spans: &[SpanRec],
+    producer: usize,
+    children: &HashMap<usize, Vec<usize>>,
+) -> Option<usize> {
+    children
+        .get(&producer)?
+        .iter()
+        .copied()
+        .find(|&x| spans[x].kind == Kind::Consumer)
 }
 
 /// The calls one server span made, in stages, and its own processing time; and the invocations
@@ -902,6 +946,7 @@ fn invocation(
                             end: span.end_ns,
                             callee: (t.service, t.name),
                             one_way_ns: Some(one_way.max(0)),
+                            detached: false,
                         });
                     }
                     None => {
@@ -916,6 +961,7 @@ fn invocation(
                                 after_ns: 0,
                                 error_own: span.error,
                                 stages: Vec::new(),
+                                detached: Vec::new(),
                                 instance: None,
                                 busy: (span.start_ns, span.end_ns),
                                 links: Vec::new(),
@@ -927,6 +973,7 @@ fn invocation(
                             end: span.end_ns,
                             callee,
                             one_way_ns: None,
+                            detached: false,
                         });
                     }
                 }
@@ -939,9 +986,23 @@ fn invocation(
                     end: span.end_ns,
                     callee: (span.service, span.name),
                     one_way_ns: Some(0),
+                    detached: false,
                 });
             }
-            Kind::Producer | Kind::Consumer => {}
+            Kind::Producer => {
+                // Sent and not waited for: it takes no time of the caller's and opens no stage.
+                if let Some(x) = consumer_below(spans, c, children) {
+                    let t = &spans[x];
+                    made.push(Made {
+                        start: span.start_ns,
+                        end: span.start_ns,
+                        callee: (t.service, t.name),
+                        one_way_ns: Some((t.start_ns - span.start_ns).max(0)),
+                        detached: true,
+                    });
+                }
+            }
+            Kind::Consumer => {}
             Kind::Internal | Kind::Unspecified => {
                 stack.extend(children.get(&c).cloned().unwrap_or_default());
             }
@@ -1005,12 +1066,20 @@ fn invocation(
         .max()
         .map_or(0, |last| (s.end_ns - last).clamp(0, own));
     let busy_start = s.start_ns + queue;
-    let busy_end = made.first().map_or(s.end_ns, |m| m.start.min(s.end_ns));
+    let busy_end = made
+        .iter()
+        .find(|m| !m.detached)
+        .map_or(s.end_ns, |m| m.start.min(s.end_ns));
     let inv = Invocation {
         own_ns: own,
         after_ns: after,
         error_own: s.error && !error_child,
         stages,
+        detached: made
+            .iter()
+            .filter(|m| m.detached)
+            .map(|m| m.callee)
+            .collect(),
         instance: s.instance,
         busy: (busy_start, busy_end.max(busy_start)),
         links: made

@@ -96,7 +96,7 @@ fn csv(samples: &[f64]) -> Vec<u8> {
 fn call_text(c: &DraftCall) -> String {
     let always = c.probability >= 0.9995;
     let single = c.counts.len() == 1;
-    if always && single && c.counts[0].0 == 1 {
+    if always && single && c.counts[0].0 == 1 && !c.fire_and_forget {
         return format!("\"{}\"", c.target);
     }
     let mut parts = vec![format!("call = \"{}\"", c.target)];
@@ -118,6 +118,9 @@ fn call_text(c: &DraftCall) -> String {
             values.join(", "),
             weights.join(", ")
         ));
+    }
+    if c.fire_and_forget {
+        parts.push("async = true".to_string());
     }
     format!("{{ {} }}", parts.join(", "))
 }
