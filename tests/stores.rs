@@ -283,3 +283,43 @@ fn a_sweep_writes_each_points_store_figures() {
     assert!(dir.path().join("plain/points.csv").exists());
     assert!(!dir.path().join("plain/stores.csv").exists());
 }
+
+/// A replica in another region (`replica_latency_ms`): a request reaches it one way later and
+/// its answer takes as long to return. Replicas 10 ms exponential, the third 50 ms away: a
+/// write with W = 1 or 2 waits for the nearby two (the min and the max of two exponentials,
+/// 5 and 15 ms), with W = 3 for the far one (100 + 10 = 110 ms; the nearby pair finishing
+/// after it has probability ~10⁻⁴). A read from one replica drawn uniformly: 10 + 100/3 ms.
+#[test]
+fn a_distant_replica_delays_the_quorums_that_need_it() {
+    for (w, write_ms) in [(1, 5.0), (2, 15.0), (3, 110.0)] {
+        let text = front_and_store(
+            200.0,
+            60.0,
+            0.0,
+            &format!(
+                "write_quorum = {w}\nreplica_ms = {{ dist = \"exponential\", mean_ms = 10 }}\n\
+                 replica_latency_ms = [0, 0, 50]"
+            ),
+        );
+        let runs = replicate(&model_from(&text, &[]), 8);
+        assert_agrees(
+            &format!("mean write latency, W = {w}, one replica 50 ms away (ms)"),
+            write_ms,
+            ci(&runs, |r| db(r).write_latency.mean_ms()),
+            0.03,
+        );
+        if w == 1 {
+            assert_agrees(
+                "mean read latency, one replica of three 50 ms away (ms)",
+                10.0 + 100.0 / 3.0,
+                ci(&runs, |r| db(r).read_latency.mean_ms()),
+                0.03,
+            );
+        }
+    }
+    let wrong = front_and_store(1.0, 10.0, 0.0, "replica_latency_ms = [0, 50]");
+    let err = meshsim::model::load_str(&wrong, "m.toml", std::path::Path::new("."), &[])
+        .expect_err("two latencies for three replicas")
+        .to_string();
+    assert!(err.contains("2 latencies for 3 replicas"), "{err}");
+}

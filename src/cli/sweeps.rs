@@ -159,6 +159,10 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
             "{}",
             sweep_table(&out.join("points.csv")).unwrap_or_default()
         );
+        print!(
+            "{}",
+            stores_table(&out.join("stores.csv")).unwrap_or_default()
+        );
         print!("{}", slo_summary(&out.join("slo.csv")).unwrap_or_default());
         let names: Vec<String> = outcome
             .files
@@ -256,6 +260,47 @@ fn slo_summary(slo_csv: &Path) -> Option<String> {
             s.push_str(&format!("; undecided at {}", unsure.join("; ")));
         }
         s.push('\n');
+    }
+    Some(s)
+}
+
+/// The rows of stores.csv (models with a replicated store): parameters, store, stale share and
+/// mean read and write latency with their CIs.
+fn stores_table(stores_csv: &Path) -> Option<String> {
+    let mut r = csv::Reader::from_path(stores_csv).ok()?;
+    let header = r.headers().ok()?.clone();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let store = col("store")?;
+    let params: Vec<usize> = (1..store).collect();
+    let widths: Vec<usize> = params.iter().map(|&i| header[i].len().max(8)).collect();
+    let mut s = String::from("\n");
+    for (&i, w) in params.iter().zip(&widths) {
+        s.push_str(&format!("{:>w$}  ", &header[i]));
+    }
+    s.push_str(&format!(
+        "{:<8}{:>22}{:>24}{:>24}\n",
+        "store", "stale reads (±95%)", "read mean ms (±95%)", "write mean ms (±95%)"
+    ));
+    for rec in r.records().flatten() {
+        for (&i, w) in params.iter().zip(&widths) {
+            s.push_str(&format!("{:>w$}  ", &rec[i]));
+        }
+        let cell = |m: &str, scale: f64, unit: &str| -> Option<String> {
+            let v: f64 = rec[col(m)?].parse().unwrap_or(f64::NAN) * scale;
+            let ci: f64 = rec[col(&format!("{m}_ci95"))?].parse().unwrap_or(f64::NAN) * scale;
+            Some(if ci.is_finite() {
+                format!("{v:.3}{unit} ±{ci:.3}{unit}")
+            } else {
+                format!("{v:.3}{unit}")
+            })
+        };
+        s.push_str(&format!(
+            "{:<8}{:>22}{:>24}{:>24}\n",
+            &rec[store],
+            cell("stale_share", 100.0, "%")?,
+            cell("read_mean_ms", 1.0, "")?,
+            cell("write_mean_ms", 1.0, "")?
+        ));
     }
     Some(s)
 }

@@ -410,6 +410,9 @@ pub struct RawStore {
     pub key_distribution: Option<String>,
     /// `zipf`: the exponent s (default 1).
     pub zipf_exponent: Option<f64>,
+    /// One-way network latency from the store to each replica (ms, one number per replica,
+    /// the primary first): a replica in another zone or region. Default 0 for every replica.
+    pub replica_latency_ms: Option<Vec<f64>>,
     /// `op` (default): each read or write draws its key. `client`: each client (a closed
     /// workload's user; in an open workload, one drawn per request) reads and writes its own
     /// key, so that read-your-writes and monotonic-read violations can be counted.
@@ -898,6 +901,7 @@ pub mod fields {
         "keys",
         "key_distribution",
         "zipf_exponent",
+        "replica_latency_ms",
         "key_per",
     ];
     pub const LINK: &[&str] = &[

@@ -55,6 +55,9 @@ pub struct Store {
     pub replica_time: Dist,
     /// `Async`: how long after the primary a replica applies a write.
     pub lag: Dist,
+    /// One-way network latency to each replica (the primary first): a request reaches it
+    /// that much later, and its answer takes as long to come back. Empty: none.
+    pub replica_latency: Vec<crate::engine::SimTime>,
     pub keys: u32,
     pub key_distribution: Keys,
     pub key_per: KeyScope,
@@ -129,7 +132,34 @@ pub fn store(s: &raw::RawStore, path: &str, base_dir: &Path) -> Result<Store, In
         )
         .help("leave key_distribution out (clients are spread uniformly over the keys)"));
     }
+    let replica_latency = match &s.replica_latency_ms {
+        None => Vec::new(),
+        Some(list) => {
+            let at = format!("{path}.replica_latency_ms");
+            if list.len() != replicas as usize {
+                return Err(Invalid::at(
+                    &at,
+                    format!("{} latencies for {replicas} replicas", list.len()),
+                )
+                .help("give one one-way latency per replica, the primary first"));
+            }
+            list.iter()
+                .enumerate()
+                .map(|(i, &ms)| {
+                    if ms.is_finite() && ms >= 0.0 {
+                        Ok(crate::engine::SimTime::from_secs_f64(ms / 1e3))
+                    } else {
+                        Err(Invalid::at(
+                            &format!("{at}.{i}"),
+                            format!("a latency is a number of ms ≥ 0, got {ms}"),
+                        ))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    };
     Ok(Store {
+        replica_latency,
         key_per,
         replicas,
         write_quorum: quorum("write_quorum", s.write_quorum, replicas / 2 + 1)?,

@@ -117,24 +117,33 @@ impl StoreState {
         let k = self.key(store, client, rng);
         let n = store.replicas as usize;
         let mut applied = Vec::with_capacity(n);
+        // A replica's one-way latency: the write reaches it that much later, and its
+        // acknowledgement takes as long to come back.
+        let away = |j: usize| {
+            store
+                .replica_latency
+                .get(j)
+                .copied()
+                .unwrap_or(SimTime::ZERO)
+        };
         let wait = match store.replication {
             Replication::Sync => {
                 self.delays.clear();
-                for _ in 0..n {
+                for j in 0..n {
                     let d = store.replica_time.sample(rng);
-                    applied.push(now + d);
-                    self.delays.push(d);
+                    applied.push(now + away(j) + d);
+                    self.delays.push(away(j) + d + away(j));
                 }
                 let w = store.write_quorum as usize - 1;
                 *self.delays.select_nth_unstable(w).1
             }
             Replication::Async => {
                 let primary = store.replica_time.sample(rng);
-                applied.push(now + primary);
-                for _ in 1..n {
-                    applied.push(now + primary + store.lag.sample(rng));
+                applied.push(now + away(0) + primary);
+                for j in 1..n {
+                    applied.push(now + away(j) + primary + store.lag.sample(rng));
                 }
-                primary
+                away(0) + primary + away(0)
             }
         };
         let state = &mut self.keys[k];
@@ -163,11 +172,19 @@ impl StoreState {
         self.scratch.clear();
         self.scratch.extend(0..n as u32);
         let r = store.read_quorum as usize;
+        let away = |j: u32| {
+            store
+                .replica_latency
+                .get(j as usize)
+                .copied()
+                .unwrap_or(SimTime::ZERO)
+        };
         let mut wait = SimTime::ZERO;
         for i in 0..r {
             let j = rng.random_range(i..n);
             self.scratch.swap(i, j);
-            wait = wait.max(store.replica_time.sample(rng));
+            let there = away(self.scratch[i]);
+            wait = wait.max(there + store.replica_time.sample(rng) + there);
         }
         let asked = &self.scratch[..r];
         let state = &mut self.keys[k];
@@ -178,12 +195,13 @@ impl StoreState {
             .position(|w| w.acked <= now);
         let stale = match newest {
             None => false,
+            // A replica is asked when the read reaches it.
             Some(v) => !asked.iter().any(|&j| {
                 [state.latest.as_ref(), state.previous.as_ref()]
                     .into_iter()
                     .flatten()
                     .take(v + 1)
-                    .any(|w| w.applied[j as usize] <= now)
+                    .any(|w| w.applied[j as usize] <= now + away(j))
             }),
         };
         // The version returned: the freshest any asked replica has applied; one that has
@@ -192,7 +210,11 @@ impl StoreState {
         let version = kept
             .iter()
             .flatten()
-            .find(|w| asked.iter().any(|&j| w.applied[j as usize] <= now))
+            .find(|w| {
+                asked
+                    .iter()
+                    .any(|&j| w.applied[j as usize] <= now + away(j))
+            })
             .map_or_else(
                 || kept.iter().flatten().last().map_or(0, |w| w.version - 1),
                 |w| w.version,
