@@ -389,11 +389,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         call.pending = total as u16 + 1;
         let origin = call.origin;
         // Stores that key by client see the request's client on every call below it.
-        self.client = if FULL && self.has_stores {
-            call.user
-        } else {
-            u32::MAX
-        };
+        if FULL && self.has_stores {
+            self.client = call.user;
+        }
         let deadline = if FULL && self.model.propagate_deadline {
             self.side[h.index() as usize].deadline
         } else {
@@ -451,7 +449,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             } else {
                 Call::child(h, target.endpoint, service, caller, origin)
             };
-            if FULL {
+            if FULL && self.has_stores {
                 call.user = self.client;
             }
             let child = self.new_call(call);
