@@ -618,25 +618,30 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn least_outstanding_index_picks_what_the_scan_picks() {
-        let service = Service {
-            name: "many".into(),
-            instances: 300,
+    /// A service of `instances` one-worker instances and nothing else, placed on `hosts`.
+    fn plain_service(instances: u32, load_balancer: LoadBalancer, hosts: Vec<usize>) -> Service {
+        Service {
+            name: "svc".into(),
+            instances,
             workers: 1,
             queue_capacity: None,
-            load_balancer: LoadBalancer::LeastOutstanding,
+            load_balancer,
             blocking: false,
             max_concurrency: None,
             rate_limit: None,
             autoscale: None,
-            hosts: Vec::new(),
+            hosts,
             endpoints: Vec::new(),
             health_check: None,
             discovery_refresh: None,
             outlier_detection: None,
             store: None,
-        };
+        }
+    }
+
+    #[test]
+    fn least_outstanding_index_picks_what_the_scan_picks() {
+        let service = plain_service(300, LoadBalancer::LeastOutstanding, Vec::new());
         let mut station = Station::new(&service, SimTime::ZERO);
         assert!(station.least.is_some(), "300 instances use the index");
         let mut rng = SimRng::seed_from_u64(7);
@@ -672,23 +677,7 @@ mod tests {
     /// of the service's live instances, the first listed of those.
     #[test]
     fn new_instances_spread_over_the_listed_hosts() {
-        let service = Service {
-            name: "spread".into(),
-            instances: 2,
-            workers: 1,
-            queue_capacity: None,
-            load_balancer: LoadBalancer::RoundRobin,
-            blocking: false,
-            max_concurrency: None,
-            rate_limit: None,
-            autoscale: None,
-            hosts: vec![4, 7, 9],
-            endpoints: Vec::new(),
-            health_check: None,
-            discovery_refresh: None,
-            outlier_detection: None,
-            store: None,
-        };
+        let service = plain_service(2, LoadBalancer::RoundRobin, vec![4, 7, 9]);
         let mut station = Station::new(&service, SimTime::ZERO);
         let hosts = |s: &Station| -> Vec<Option<usize>> {
             (0..s.instances.len()).map(|i| s.host_of(i)).collect()
