@@ -319,3 +319,34 @@ fn traces_carry_fire_and_forget_calls_out_and_back_in() {
         audit(&back)
     );
 }
+
+/// The report's bottleneck card says when the busiest service is reached only by calls nobody
+/// waits for: it does not lengthen any request.
+#[test]
+fn the_report_says_a_fire_and_forget_bottleneck_is_off_the_requests_path() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, call) in [
+        ("fired", r#"{ call = "audit.log", async = true }"#),
+        ("awaited", r#""audit.log""#),
+    ] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, front_and_audit(150.0, call, "")).unwrap();
+        ok(&meshsim(
+            &[
+                "run",
+                path.to_str().unwrap(),
+                "-q",
+                "--set",
+                "simulation.duration_s=20",
+                "--out",
+                name,
+            ],
+            dir.path(),
+        ));
+    }
+    let report =
+        |name: &str| std::fs::read_to_string(dir.path().join(name).join("report.html")).unwrap();
+    let off_path = "reached by fire-and-forget calls only: off the requests' path";
+    assert!(report("fired").contains(off_path));
+    assert!(!report("awaited").contains(off_path));
+}

@@ -167,12 +167,32 @@ fn bottleneck(dir: &Path) -> Option<Card> {
         u(a).total_cmp(&u(b))
     })?;
     let u = services.num(busiest, "utilisation")?;
+    let mut detail = format!("utilisation {}%", short(100.0 * u));
+    if only_fire_and_forget(dir, &busiest[name]) {
+        detail.push_str(" · reached by fire-and-forget calls only: off the requests' path");
+    }
     Some(Card {
         label: "Bottleneck",
         value: busiest[name].clone(),
-        detail: format!("utilisation {}%", short(100.0 * u)),
+        detail,
         alarm: u >= 0.9,
     })
+}
+
+/// Whether every call into `service` (per `edges.csv`) was fire-and-forget: its load then
+/// does not lengthen any request.
+fn only_fire_and_forget(dir: &Path, service: &str) -> bool {
+    let Some(edges) = Csv::read(&dir.join("edges.csv")) else {
+        return false;
+    };
+    let (Some(to), Some(_)) = (edges.col("to"), edges.col("async_calls")) else {
+        return false;
+    };
+    let into: Vec<&Vec<String>> = edges.rows.iter().filter(|r| r[to] == service).collect();
+    !into.is_empty()
+        && into.iter().all(|r| {
+            edges.num(r, "calls").is_some() && edges.num(r, "async_calls") == edges.num(r, "calls")
+        })
 }
 
 /// The total of `cost.csv`, when the model has prices.
