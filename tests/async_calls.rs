@@ -49,6 +49,32 @@ latency_ms = 1
     )
 }
 
+/// Runs `front_and_audit` at `rate` for 20 s twice, with the audit call fired and forgotten
+/// (into `fired/`) and awaited (into `awaited/`), with `flags` added.
+fn run_fired_and_awaited(rate: f64, flags: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, call) in [
+        ("fired", r#"{ call = "audit.log", async = true }"#),
+        ("awaited", r#""audit.log""#),
+    ] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, front_and_audit(rate, call, "")).unwrap();
+        let path = path.to_str().unwrap();
+        let mut args = vec![
+            "run",
+            path,
+            "-q",
+            "--set",
+            "simulation.duration_s=20",
+            "--out",
+            name,
+        ];
+        args.extend(flags);
+        ok(&meshsim(&args, dir.path()));
+    }
+    dir
+}
+
 fn edge<'r>(r: &'r RunResult, from: &str, to: &str) -> &'r meshsim::sim::EdgeResult {
     r.edges
         .iter()
@@ -211,27 +237,7 @@ fn an_overloaded_fire_and_forget_callee_stops_the_run() {
 /// `edges.csv` gains the fire-and-forget columns only for a model that has such calls.
 #[test]
 fn edges_csv_reports_fire_and_forget_calls() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, call) in [
-        ("fired", r#"{ call = "audit.log", async = true }"#),
-        ("awaited", r#""audit.log""#),
-    ] {
-        let path = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&path, front_and_audit(100.0, call, "")).unwrap();
-        ok(&meshsim(
-            &[
-                "run",
-                path.to_str().unwrap(),
-                "--no-charts",
-                "-q",
-                "--set",
-                "simulation.duration_s=20",
-                "--out",
-                name,
-            ],
-            dir.path(),
-        ));
-    }
+    let dir = run_fired_and_awaited(100.0, &["--no-charts"]);
     let fired = std::fs::read_to_string(dir.path().join("fired/edges.csv")).unwrap();
     let header = fired.lines().next().unwrap();
     assert!(
@@ -324,26 +330,7 @@ fn traces_carry_fire_and_forget_calls_out_and_back_in() {
 /// waits for: it does not lengthen any request.
 #[test]
 fn the_report_says_a_fire_and_forget_bottleneck_is_off_the_requests_path() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, call) in [
-        ("fired", r#"{ call = "audit.log", async = true }"#),
-        ("awaited", r#""audit.log""#),
-    ] {
-        let path = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&path, front_and_audit(150.0, call, "")).unwrap();
-        ok(&meshsim(
-            &[
-                "run",
-                path.to_str().unwrap(),
-                "-q",
-                "--set",
-                "simulation.duration_s=20",
-                "--out",
-                name,
-            ],
-            dir.path(),
-        ));
-    }
+    let dir = run_fired_and_awaited(150.0, &[]);
     let report =
         |name: &str| std::fs::read_to_string(dir.path().join(name).join("report.html")).unwrap();
     let off_path = "reached by fire-and-forget calls only: off the requests' path";

@@ -16,9 +16,6 @@ use crate::model::{HostId, Model};
 #[derive(Clone, Debug)]
 pub struct HostAnalysis {
     pub name: String,
-    pub cores: u32,
-    /// Cores' worth of the calls' CPU work offered at the host's speed (a / speed).
-    pub offered_cores: f64,
     /// Busy cores (calls and background) over cores.
     pub utilisation: f64,
     /// Mean number of calls computing, running or waiting for a core.
@@ -109,8 +106,6 @@ pub fn analyze_hosts(
                 };
             HostAnalysis {
                 name: host.name.clone(),
-                cores: host.cores,
-                offered_cores: a / host.speed,
                 utilisation,
                 mean_computing: computing,
                 stretch,

@@ -14,7 +14,7 @@ mod open;
 mod quality;
 pub mod queueing;
 
-pub use hosts::{HostAnalysis, processor_sharing};
+pub use hosts::HostAnalysis;
 pub use load::{
     LinkLoad, OfferedLoad, StationLoad, offered_load, saturation_rate, visits_per_request,
 };

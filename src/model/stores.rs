@@ -66,6 +66,14 @@ pub struct Store {
 }
 
 impl Store {
+    /// The one-way latency to replica `j` (0 unless `replica_latency_ms` gives one).
+    pub fn away(&self, j: usize) -> crate::engine::SimTime {
+        self.replica_latency
+            .get(j)
+            .copied()
+            .unwrap_or(crate::engine::SimTime::ZERO)
+    }
+
     /// What endpoint `e` does, if it reads or writes.
     pub fn op(&self, e: EndpointId) -> Option<StoreOp> {
         self.ops.iter().find(|(x, _)| *x == e).map(|&(_, op)| op)

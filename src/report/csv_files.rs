@@ -188,15 +188,15 @@ pub fn services_csv(result: &RunResult) -> Vec<u8> {
             ]
         })
         .collect::<Vec<_>>();
-    if result.services.iter().all(|s| s.store.is_none()) {
-        return to_bytes(SERVICES_COLUMNS, rows);
-    }
-    let mut rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .zip(&result.services)
-        .map(|(mut row, s)| {
-            match &s.store {
-                Some(st) => row.extend([
+    let mut rows = rows;
+    let mut header = SERVICES_COLUMNS.to_vec();
+    optional_columns(
+        &mut header,
+        &mut rows,
+        STORE_COLUMNS,
+        result.services.iter().map(|s| {
+            s.store.as_ref().map(|st| {
+                vec![
                     st.reads.to_string(),
                     st.writes.to_string(),
                     st.stale_reads.to_string(),
@@ -209,32 +209,46 @@ pub fn services_csv(result: &RunResult) -> Vec<u8> {
                     number(st.read_latency.quantile_ms(0.99)),
                     number(st.write_latency.mean_ms()),
                     number(st.write_latency.quantile_ms(0.99)),
-                ]),
-                None => row.extend(STORE_COLUMNS.iter().map(|_| String::new())),
-            }
-            row
-        })
-        .collect();
-    let mut header: Vec<&str> = SERVICES_COLUMNS
-        .iter()
-        .chain(STORE_COLUMNS)
-        .copied()
-        .collect();
+                ]
+            })
+        }),
+    );
     // Stores keyed by client: their sessions' violations.
-    let sessions = |s: &crate::sim::ServiceResult| s.store.as_ref().and_then(|st| st.sessions);
-    if result.services.iter().any(|s| sessions(s).is_some()) {
-        header.extend(SESSION_COLUMNS);
-        for (row, s) in rows.iter_mut().zip(&result.services) {
-            match sessions(s) {
-                Some(v) => row.extend([
-                    v.read_your_writes.to_string(),
-                    v.monotonic_reads.to_string(),
-                ]),
-                None => row.extend(SESSION_COLUMNS.iter().map(|_| String::new())),
-            }
+    optional_columns(
+        &mut header,
+        &mut rows,
+        SESSION_COLUMNS,
+        result.services.iter().map(|s| {
+            let v = s.store.as_ref()?.sessions?;
+            Some(vec![
+                v.read_your_writes.to_string(),
+                v.monotonic_reads.to_string(),
+            ])
+        }),
+    );
+    to_bytes(&header, rows)
+}
+
+/// Appends the column group `columns` to `header` and to each row (`values`: a row's cells, or
+/// `None` for empty ones) — unless no row has any, so that a model without the mechanism keeps
+/// the file it always had.
+fn optional_columns(
+    header: &mut Vec<&'static str>,
+    rows: &mut [Vec<String>],
+    columns: &'static [&'static str],
+    values: impl Iterator<Item = Option<Vec<String>>>,
+) {
+    let values: Vec<Option<Vec<String>>> = values.collect();
+    if values.iter().all(Option::is_none) {
+        return;
+    }
+    header.extend(columns);
+    for (row, cells) in rows.iter_mut().zip(values) {
+        match cells {
+            Some(cells) => row.extend(cells),
+            None => row.extend(columns.iter().map(|_| String::new())),
         }
     }
-    to_bytes(&header, rows)
 }
 
 /// The columns of `hosts.csv`.
@@ -315,16 +329,16 @@ pub fn edges_csv(result: &RunResult) -> Vec<u8> {
             ]
         })
         .collect::<Vec<_>>();
-    if result.edges.iter().all(|e| !e.fire_and_forget) {
-        return to_bytes(EDGES_COLUMNS, rows);
-    }
-    let rows = rows
-        .into_iter()
-        .zip(&result.edges)
-        .map(|(mut row, e)| {
+    let mut rows = rows;
+    let mut header = EDGES_COLUMNS.to_vec();
+    optional_columns(
+        &mut header,
+        &mut rows,
+        ASYNC_COLUMNS,
+        result.edges.iter().map(|e| {
             let s = &e.stats;
-            if e.fire_and_forget {
-                row.extend([
+            e.fire_and_forget.then(|| {
+                vec![
                     s.detached.to_string(),
                     s.detached_failed.to_string(),
                     number(if s.detached_done == 0 {
@@ -332,14 +346,10 @@ pub fn edges_csv(result: &RunResult) -> Vec<u8> {
                     } else {
                         s.detached_ns as f64 / s.detached_done as f64 / 1e6
                     }),
-                ]);
-            } else {
-                row.extend(ASYNC_COLUMNS.iter().map(|_| String::new()));
-            }
-            row
-        })
-        .collect();
-    let header: Vec<&str> = EDGES_COLUMNS.iter().chain(ASYNC_COLUMNS).copied().collect();
+                ]
+            })
+        }),
+    );
     to_bytes(&header, rows)
 }
 

@@ -119,31 +119,24 @@ impl StoreState {
         let mut applied = Vec::with_capacity(n);
         // A replica's one-way latency: the write reaches it that much later, and its
         // acknowledgement takes as long to come back.
-        let away = |j: usize| {
-            store
-                .replica_latency
-                .get(j)
-                .copied()
-                .unwrap_or(SimTime::ZERO)
-        };
         let wait = match store.replication {
             Replication::Sync => {
                 self.delays.clear();
                 for j in 0..n {
                     let d = store.replica_time.sample(rng);
-                    applied.push(now + away(j) + d);
-                    self.delays.push(away(j) + d + away(j));
+                    applied.push(now + store.away(j) + d);
+                    self.delays.push(store.away(j) + d + store.away(j));
                 }
                 let w = store.write_quorum as usize - 1;
                 *self.delays.select_nth_unstable(w).1
             }
             Replication::Async => {
                 let primary = store.replica_time.sample(rng);
-                applied.push(now + away(0) + primary);
+                applied.push(now + store.away(0) + primary);
                 for j in 1..n {
-                    applied.push(now + away(j) + primary + store.lag.sample(rng));
+                    applied.push(now + store.away(j) + primary + store.lag.sample(rng));
                 }
-                away(0) + primary + away(0)
+                store.away(0) + primary + store.away(0)
             }
         };
         let state = &mut self.keys[k];
@@ -172,18 +165,11 @@ impl StoreState {
         self.scratch.clear();
         self.scratch.extend(0..n as u32);
         let r = store.read_quorum as usize;
-        let away = |j: u32| {
-            store
-                .replica_latency
-                .get(j as usize)
-                .copied()
-                .unwrap_or(SimTime::ZERO)
-        };
         let mut wait = SimTime::ZERO;
         for i in 0..r {
             let j = rng.random_range(i..n);
             self.scratch.swap(i, j);
-            let there = away(self.scratch[i]);
+            let there = store.away(self.scratch[i] as usize);
             wait = wait.max(there + store.replica_time.sample(rng) + there);
         }
         let asked = &self.scratch[..r];
@@ -201,7 +187,7 @@ impl StoreState {
                     .into_iter()
                     .flatten()
                     .take(v + 1)
-                    .any(|w| w.applied[j as usize] <= now + away(j))
+                    .any(|w| w.applied[j as usize] <= now + store.away(j as usize))
             }),
         };
         // The version returned: the freshest any asked replica has applied; one that has
@@ -213,7 +199,7 @@ impl StoreState {
             .find(|w| {
                 asked
                     .iter()
-                    .any(|&j| w.applied[j as usize] <= now + away(j))
+                    .any(|&j| w.applied[j as usize] <= now + store.away(j as usize))
             })
             .map_or_else(
                 || kept.iter().flatten().last().map_or(0, |w| w.version - 1),
