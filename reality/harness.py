@@ -34,15 +34,34 @@ KNOWN = [
     "services.order.workers=2", "services.order.blocking=true",
 ]
 
+# The second scenario (--overload): the same deployment past saturation, told to defend itself.
+# The gateway's listen backlog is bounded (gunicorn --backlog: a connection that finds it full
+# is dropped by the kernel, and the client's SYN is not retried before 1 s, past the client's
+# timeout), and the gateway gives each downstream call 30 ms and tries it up to 3 times (the
+# timeout and retries of `services/gateway.py`). Chosen before any measurement; the model is
+# told the same configuration and nothing else.
+OVERLOAD = dict(backlog=32, timeout_s=0.03, attempts=3, client_timeout_s=1.0)
+OVERLOAD_KNOWN = [
+    # Linux's accept queue is full when more than `backlog` connections wait: backlog + 1 fit.
+    f"services.gateway_service.queue_capacity={OVERLOAD['backlog'] + 1}",
+    f"services.gateway_service.client.timeout_ms={OVERLOAD['timeout_s'] * 1e3:g}",
+    # `requests` retries at once: no backoff.
+    f"services.gateway_service.client.retry={{ max_attempts = {OVERLOAD['attempts']}, "
+    'backoff = "constant", base_ms = 0, jitter = "none" }',
+    f"workload.deadline_ms={OVERLOAD['client_timeout_s'] * 1e3:g}",
+]
+
 MODES = {
     # calibration requests, loads (fractions of the model's saturation rate), seconds per load,
     # seconds of each load's start left out, simulation replications
+    # (and with --overload, the loads of the second scenario, past saturation)
     "quick": dict(calibrate=3000, loads=[0.2, 0.35, 0.5, 0.65, 0.8], seconds=26, warmup=3,
-                  reps=5),
+                  reps=5, overload=[0.9, 1.2, 1.5]),
     "full": dict(calibrate=10000, loads=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], seconds=90,
-                 warmup=5, reps=10),
+                 warmup=5, reps=10, overload=[0.8, 1.0, 1.2, 1.4, 1.7, 2.0]),
     # the CI smoke test: every step at a tiny scale, nothing asserted about accuracy
-    "smoke": dict(calibrate=150, loads=[0.2, 0.5], seconds=3, warmup=0.5, reps=2),
+    "smoke": dict(calibrate=150, loads=[0.2, 0.5], seconds=3, warmup=0.5, reps=2,
+                  overload=[1.5]),
 }
 
 
@@ -67,11 +86,13 @@ class System:
     Each master runs in its own session, so `stop` can end it and its workers whatever
     happened; `stop` is safe to call twice and is called on every way out of the check."""
 
-    def __init__(self, venv, trace_dir, log_dir, env=None):
+    def __init__(self, venv, trace_dir, log_dir, env=None, backlog=None):
         self.venv = venv
         self.trace_dir = trace_dir
         self.log_dir = log_dir
+        # the gateway's environment (its timeout and retries) and listen backlog
         self.env = env or {}
+        self.backlog = backlog
         self.procs = []
         self.ports = {}
 
@@ -82,13 +103,16 @@ class System:
         for name in ("user", "order", "gateway"):
             env = dict(os.environ, PORT=str(self.ports[name]), TRACE_DIR=self.trace_dir,
                        USER_URL=f"http://127.0.0.1:{self.ports['user']}",
-                       ORDER_URL=f"http://127.0.0.1:{self.ports['order']}", **self.env)
+                       ORDER_URL=f"http://127.0.0.1:{self.ports['order']}",
+                       **(self.env if name == "gateway" else {}))
             log = open(os.path.join(self.log_dir, f"{name}.log"), "a")
             cmd = [os.path.join(self.venv, "bin", "gunicorn"), "--workers", str(WORKERS[name]),
                    "--worker-class", "sync", "--bind", f"127.0.0.1:{self.ports[name]}",
                    "--chdir", SERVICES, "--config", os.path.join(SERVICES, "gunicorn_conf.py"),
-                   "--log-level", "warning", "--graceful-timeout", "5",
-                   f"{name}:app"]
+                   "--log-level", "warning", "--graceful-timeout", "5"]
+            if name == "gateway" and self.backlog is not None:
+                cmd += ["--backlog", str(self.backlog)]
+            cmd.append(f"{name}:app")
             self.procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log,
                                                start_new_session=True))
         deadline = time.time() + 30
@@ -163,13 +187,21 @@ def run(cmd, **kw):
     subprocess.run([str(c) for c in cmd], check=True, **kw)
 
 
-def loadgen(venv, url, rate, seconds, requests, seed, out, trace_dir, cpu_out=None):
+def loadgen(venv, url, rate, seconds, requests, seed, out, trace_dir, cpu_out=None,
+            timeout_s=10.0):
+    """Runs the load generator; returns the machine's busy CPU seconds from its first send to
+    its last response (the generator's own start-up left out)."""
     cmd = [os.path.join(venv, "bin", "python"), os.path.join(HERE, "loadgen.py"), "--url", url,
            "--rate", f"{rate:.3f}", "--duration", f"{seconds:.3f}", "--max-requests",
-           str(requests), "--seed", str(seed), "--out", out, "--trace-dir", trace_dir]
+           str(requests), "--seed", str(seed), "--out", out, "--trace-dir", trace_dir,
+           "--timeout", f"{timeout_s:g}", "--machine-cpu-out", out + ".machine"]
     if cpu_out:
         cmd += ["--cpu-out", cpu_out]
     run(cmd)
+    with open(out + ".machine") as f:
+        busy = float(f.read())
+    os.remove(out + ".machine")
+    return busy
 
 
 def span_cpu_ms(trace_dir):
@@ -216,9 +248,10 @@ def calibrate_cpu(args, system, n, out):
     started = time.time()
     requests_csv = os.path.join(out, "calibrate.csv")
     cpu_file = os.path.join(out, "calibrate-loadgen-cpu.txt")
-    loadgen(args.venv, system.url, args.calibrate_rate, 1.5 * n / args.calibrate_rate, n, 1,
-            requests_csv, system.trace_dir, cpu_file)
+    busy = loadgen(args.venv, system.url, args.calibrate_rate, 1.5 * n / args.calibrate_rate, n,
+                   1, requests_csv, system.trace_dir, cpu_file)
     elapsed = time.time() - started
+    args.machine_ms = machine_ms_per_request(busy, requests_csv)
     cpu2 = {k: group_cpu_s(g) for k, g in groups.items()}
     with open(requests_csv) as f:
         routes = [row["route"] for row in csv.DictReader(f)]
@@ -236,6 +269,7 @@ def calibrate_cpu(args, system, n, out):
         f"{k} {v:.3f} ms" for k, v in accounted.items()))
     with open(cpu_file) as f:
         client = float(f.read()) / max(1, len(routes)) * 1e3
+    args.client_ms = client
     model_name = {"gateway": "gateway_service", "user": "user", "order": "order"}
     say("== CPU per call at calibration: " + ", ".join(
         f"{k} {v:.3f} ms" for k, v in per_call.items())
@@ -248,14 +282,79 @@ def calibrate_cpu(args, system, n, out):
     return [x for c in cpu for x in ("--cpu", c)] + [x for k in sets for x in ("--set", k)]
 
 
+def machine_ms_per_request(busy_s, requests_csv):
+    """The whole machine's busy CPU over a run, per request the run sent (ms): every process,
+    the kernel's network work included, whoever it was charged to."""
+    with open(requests_csv) as f:
+        n = sum(1 for _ in csv.DictReader(f))
+    return busy_s / max(1, n) * 1e3
+
+
 def measure(args, mode, system, rate, seed, out_csv):
-    """One load: fresh services, Poisson arrivals at `rate` for the mode's seconds."""
+    """One load: fresh services, Poisson arrivals at `rate` for the mode's seconds. Returns the
+    machine's CPU per request over the run and the generator's own (ms)."""
     system.start()
+    cpu_file = out_csv + ".cpu"
     try:
-        loadgen(args.venv, system.url, rate, mode["seconds"], 10_000_000, seed, out_csv,
-                system.trace_dir)
+        busy = loadgen(args.venv, system.url, rate, mode["seconds"], 10_000_000, seed, out_csv,
+                       system.trace_dir, cpu_file,
+                       timeout_s=OVERLOAD["client_timeout_s"] if args.overload else 10.0)
     finally:
         system.stop()
+    with open(cpu_file) as f:
+        client_s = float(f.read())
+    os.remove(cpu_file)
+    return (machine_ms_per_request(busy, out_csv), machine_ms_per_request(client_s, out_csv))
+
+
+def cpu_at_load_check(args, mode, model, measured_csv, cpu_at_load, out):
+    """The diagnostic beside the prediction: each load simulated with the CPU per call measured
+    *at that load* (its spans' `cpu_ms`, the generator's CPU per request) instead of at
+    calibration, everything else the calibrated model's. Not a prediction (it uses what the
+    load itself measured); it tells an error of the CPU demand (which drifts with the machine
+    and falls as load rises) from an error of the model's structure. Writes
+    `reality-cpu-at-load.csv` (the columns of reality.csv) and `.md`."""
+    import tomllib
+    with open(model, "rb") as f:
+        doc = tomllib.load(f)
+    traced = {"gateway_service": "gateway", "user": "user", "order": "order"}
+    work = os.path.join(out, "cpu-at-load")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    with open(measured_csv) as f:
+        rows = list(csv.reader(f))
+    header, tables, merged = rows[0], [], []
+    say("== the same loads with the CPU per call measured at each load (a diagnostic)")
+    for rate, cpu in cpu_at_load.items():
+        sets = [f"gateway.cpu_ms={cpu['client']:.4f}"]
+        for name, service in doc.get("services", {}).items():
+            for endpoint, e in service.get("endpoints", {}).items():
+                if "cpu_ms" in e and traced.get(name) in cpu:
+                    sets.append(f"services.{name}.endpoints.{endpoint}.cpu_ms="
+                                f"{cpu[traced[name]]:.4f}")
+        one = os.path.join(work, f"rate-{rate:g}")
+        os.makedirs(one)
+        with open(os.path.join(one, "measured.csv"), "w", newline="") as w:
+            writer = csv.writer(w)
+            writer.writerow(header)
+            writer.writerows(r for r in rows[1:] if r[0] == f"{rate:g}")
+        subprocess.run([args.meshsim, "predict", model, "--measured",
+                        os.path.join(one, "measured.csv"), "--warmup-s", str(mode["warmup"]),
+                        "--reps", str(mode["reps"]), "--out", one, "--no-charts", "-q"]
+                       + [x for k in sets for x in ("--set", k)], check=True)
+        with open(os.path.join(one, "reality.csv")) as f:
+            lines = f.read().splitlines()
+        merged += lines if not merged else lines[1:]
+        with open(os.path.join(one, "reality.md")) as f:
+            lines = f.read().splitlines()
+        tables += lines if not tables else lines[2:]
+    for name, lines in (("reality-cpu-at-load.csv", merged), ("reality-cpu-at-load.md", tables)):
+        with open(os.path.join(out, name + ".tmp"), "w") as w:
+            w.write("\n".join(lines) + "\n")
+        os.replace(os.path.join(out, name + ".tmp"), os.path.join(out, name))
+    shutil.rmtree(work)
+    say("\n".join(tables))
+    say(f"wrote {out}/reality-cpu-at-load.csv and .md")
 
 
 def main(argv):
@@ -265,8 +364,11 @@ def main(argv):
     p.add_argument("--out", required=True, help="folder for the model, data, CSV and chart")
     p.add_argument("--venv", required=True)
     p.add_argument("--meshsim", required=True)
-    p.add_argument("--calibrate-rate", type=float, default=60.0,
-                   help="req/s of the calibration run (about 25%% of capacity), default 60")
+    p.add_argument("--calibrate-rate", type=float, default=85.0,
+                   help="req/s of the calibration run (about 25%% of capacity), default 85")
+    p.add_argument("--overload", action="store_true",
+                   help="the second scenario: past saturation, with a bounded backlog and a "
+                   "timeout with retries at the gateway")
     p.add_argument("--no-cpu", action="store_true",
                    help="leave the measured CPU out of the model (no CPU sharing on the host)")
     p.add_argument("--keep-traces", action="store_true",
@@ -297,12 +399,14 @@ def main(argv):
         finally:
             calib.stop()
         model = os.path.join(out, "model.toml")
+        known = KNOWN + (OVERLOAD_KNOWN if args.overload else [])
         run([args.meshsim, "import", calib.trace_dir, "--out", model]
-            + [x for k in KNOWN for x in ("--set", k)] + ([] if args.no_cpu else cpu))
+            + [x for k in known for x in ("--set", k)] + ([] if args.no_cpu else cpu))
         saturation = float(subprocess.run(
             [args.meshsim, "predict", model, "--saturation"], check=True,
             capture_output=True, text=True).stdout.split()[0])
-        rates = [round(f * saturation, 1) for f in mode["loads"]]
+        loads = mode["overload"] if args.overload else mode["loads"]
+        rates = [round(f * saturation, 1) for f in loads]
         say(f"== the imported model saturates at {saturation:.1f} req/s; measuring at "
             + ", ".join(f"{r:g}" for r in rates) + " req/s")
 
@@ -310,23 +414,36 @@ def main(argv):
         measured = os.path.join(out, "measured")
         os.makedirs(measured)
         load_traces = os.path.join(out, "traces", "loads")
-        system = System(args.venv, load_traces, logs)
+        if args.overload:
+            system = System(args.venv, load_traces, logs, backlog=OVERLOAD["backlog"], env={
+                "GATEWAY_TIMEOUT_S": str(OVERLOAD["timeout_s"]),
+                "GATEWAY_RETRIES": str(OVERLOAD["attempts"] - 1)})
+        else:
+            system = System(args.venv, load_traces, logs)
         systems.append(system)
         files = []
         # CPU per call at each load, from the spans, beside calibration's: whether the machine
         # (or the services) changed speed between calibration and measurement.
         cpu_rows = [("calibration", args.calibrate_rate, k, v)
                     for k, v in sorted(span_cpu_ms(calib.trace_dir).items())]
+        cpu_rows.append(("calibration", args.calibrate_rate, "client", args.client_ms))
+        cpu_rows.append(("calibration", args.calibrate_rate, "machine", args.machine_ms))
+        cpu_at_load = {}
         for i, rate in enumerate(rates):
             say(f"== load {i + 1}/{len(rates)}: {rate:g} req/s for {mode['seconds']} s")
             f = os.path.join(measured, f"rate-{rate:g}.csv")
             system.trace_dir = os.path.join(load_traces, f"rate-{rate:g}")
-            measure(args, mode, system, rate, 100 + i, f)
+            machine, client = measure(args, mode, system, rate, 100 + i, f)
             files.append((rate, f))
             at_load = span_cpu_ms(system.trace_dir)
+            at_load["client"] = client
+            cpu_at_load[rate] = at_load
             cpu_rows += [("load", rate, k, v) for k, v in sorted(at_load.items())]
+            cpu_rows.append(("load", rate, "machine", machine))
             say("   CPU per call (spans): " + ", ".join(
-                f"{k} {v:.3f} ms" for k, v in sorted(at_load.items())))
+                f"{k} {v:.3f} ms" for k, v in sorted(at_load.items()))
+                + f"; the whole machine per request {machine:.3f} ms "
+                f"(at calibration {args.machine_ms:.3f})")
         with open(os.path.join(out, "cpu.csv"), "w", newline="") as w:
             writer = csv.writer(w)
             writer.writerow(["phase", "rate_rps", "service", "cpu_ms_per_call"])
@@ -350,6 +467,8 @@ def main(argv):
         say("== predict")
         run([args.meshsim, "predict", model, "--measured", combined, "--warmup-s",
              str(mode["warmup"]), "--reps", str(mode["reps"]), "--out", out])
+        if not args.no_cpu:
+            cpu_at_load_check(args, mode, model, combined, cpu_at_load, out)
         say(f"== done in {time.time() - started:.0f} s: {out}/reality.csv")
     except KeyboardInterrupt:
         say("interrupted: stopping the services")

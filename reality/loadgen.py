@@ -48,6 +48,9 @@ def parse_args(argv):
     p.add_argument("--trace-dir", help="write a client span per request here (Zipkin v2)")
     p.add_argument("--out", required=True, help="CSV of the requests")
     p.add_argument("--cpu-out", help="write the CPU seconds the generator spent sending here")
+    p.add_argument("--machine-cpu-out",
+                   help="write the busy CPU seconds of the whole machine (every process, the "
+                   "kernel's work included) from the first send to the last response here")
     args = p.parse_args(argv)
     host = urlparse(args.url).hostname
     if host not in ("127.0.0.1", "localhost"):
@@ -105,6 +108,13 @@ async def one(session, args, route, scheduled, t0, wall0, rng_id, spans):
     return (f"{method} {rule}", scheduled, latency * 1e3, status, lag * 1e3)
 
 
+def machine_busy_s():
+    """Busy CPU seconds of the whole machine so far (Linux: /proc/stat, all cores)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(args):
     mix = parse_mix(args.mix)
     names = [m[0] for m in mix]
@@ -118,6 +128,7 @@ async def run(args):
         loop = asyncio.get_running_loop()
         t0 = loop.time() + 0.05
         wall0 = time.time_ns() + 50_000_000
+        busy0 = machine_busy_s()
         tasks = []
         t = 0.0
         while len(tasks) < args.max_requests:
@@ -131,14 +142,18 @@ async def run(args):
             tasks.append(asyncio.create_task(
                 one(session, args, route, t, t0, wall0, rng_id, spans)))
         records = await asyncio.gather(*tasks)
-    return records, spans
+        busy = machine_busy_s() - busy0
+    return records, spans, busy
 
 
 def main(argv):
     args = parse_args(argv)
     before = resource.getrusage(resource.RUSAGE_SELF)
-    records, spans = asyncio.run(run(args))
+    records, spans, machine_busy = asyncio.run(run(args))
     after = resource.getrusage(resource.RUSAGE_SELF)
+    if args.machine_cpu_out:
+        with open(args.machine_cpu_out, "w") as f:
+            f.write(f"{machine_busy}\n")
     if args.cpu_out:
         with open(args.cpu_out, "w") as f:
             f.write(f"{(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}\n")

@@ -122,6 +122,95 @@ fn measurements_of_the_system_a_model_describes_agree_with_its_prediction() {
     }
 }
 
+/// What a load generator would record from a real M/M/1/K server: as [`mm1_measurements`],
+/// but a request that finds `k` requests in the system is refused at once (HTTP 503).
+fn mm1k_measurements(out: &mut String, rate: f64, seconds: f64, service_ms: f64, k: usize) {
+    let mut rng = Rng(11);
+    let mut t = 0.0f64;
+    // Departure times of the admitted requests still in the system, in order.
+    let mut inside = std::collections::VecDeque::<f64>::new();
+    loop {
+        t += rng.exponential(1.0 / rate);
+        if t > seconds {
+            break;
+        }
+        while inside.front().is_some_and(|&d| d <= t) {
+            inside.pop_front();
+        }
+        if inside.len() >= k {
+            writeln!(out, "{rate},GET /items,{t:.6},0.1,503").unwrap();
+            continue;
+        }
+        let start = inside.back().copied().unwrap_or(t).max(t);
+        let done = start + rng.exponential(service_ms / 1e3);
+        inside.push_back(done);
+        writeln!(out, "{rate},GET /items,{t:.6},{:.4},200", (done - t) * 1e3).unwrap();
+    }
+}
+
+/// Past saturation, with a bounded queue: measurements of an M/M/1/5 server at ρ = 1.5 and
+/// its model (`queue_capacity = 4`: four waiting, one served) agree on the successful
+/// throughput and the share refused, which only then appears (`error_rate`, a column of the
+/// table); the predicted loss is the M/M/1/K blocking probability (1 − ρ)ρᴷ/(1 − ρᴷ⁺¹).
+#[test]
+fn past_saturation_the_share_that_failed_is_compared_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("model.toml"), MM1).unwrap();
+    let mut csv = String::from("rate_rps,route,scheduled_s,latency_ms,status\n");
+    mm1k_measurements(&mut csv, 150.0, 300.0, 10.0, 5);
+    std::fs::write(dir.join("measured.csv"), csv).unwrap();
+    let out = ok(&meshsim(
+        &[
+            "predict",
+            "model.toml",
+            "--measured",
+            "measured.csv",
+            "--warmup-s",
+            "10",
+            "--reps",
+            "8",
+            "--set",
+            "services.api.queue_capacity=4",
+            "--out",
+            "cmp",
+        ],
+        dir,
+    ));
+    assert!(out.contains("| failed meas. | pred. |"), "{out}");
+    let text = std::fs::read_to_string(dir.join("cmp/reality.csv")).unwrap();
+    let rows = rows(&text);
+    // The route and all × six metrics.
+    assert_eq!(rows.len(), 2 * 6, "{text}");
+    let (t4, t7) = (2.776, 2.365);
+    for r in rows
+        .iter()
+        .filter(|r| r[2] == "throughput_rps" || r[2] == "error_rate")
+    {
+        let v = |i: usize| r[i].parse::<f64>().unwrap();
+        let se = ((v(7) / t4).powi(2) + (v(5) / t7).powi(2)).sqrt();
+        assert!((v(4) - v(3)).abs() < 4.0 * se, "{r:?} (se {se})");
+    }
+    let rho: f64 = 1.5;
+    let loss = (1.0 - rho) * rho.powi(5) / (1.0 - rho.powi(6));
+    let r = rows
+        .iter()
+        .find(|r| r[1] == "all" && r[2] == "error_rate")
+        .unwrap();
+    let (predicted, ci): (f64, f64) = (r[4].parse().unwrap(), r[5].parse().unwrap());
+    eprintln!(
+        "M/M/1/5 at ρ = 1.5: refused {} measured, {predicted} ± {ci} predicted, {loss:.5} theory",
+        r[3]
+    );
+    assert!(
+        (predicted - loss).abs() < ci.max(0.005),
+        "predicted loss {predicted} ± {ci}, M/M/1/K {loss}"
+    );
+    // The chart gains the panel of what got through and what failed.
+    let svg = std::fs::read_to_string(dir.join("cmp/reality.svg")).unwrap();
+    assert!(svg.contains("successful requests / s") && svg.contains("failed, measured"));
+}
+
 /// A measured route named as the traces name the endpoint (`GET /items`) is the model route
 /// whose endpoint `import` made of it (`api.GET__items`); the table says so per route.
 #[test]

@@ -16,8 +16,20 @@ use crate::model::{Model, Workload};
 use crate::sim::{Options, Replications, RouteResult, RunResult};
 use crate::stats::mean_ci95;
 
-/// The metrics compared, in the order written.
-pub const METRICS: [&str; 5] = ["throughput_rps", "mean_ms", "p50_ms", "p90_ms", "p99_ms"];
+/// The metrics compared, in the order written. The last, `error_rate` (failed requests over
+/// all of the window's), is written only when some request failed, measured or predicted: a
+/// system past saturation, where what fails matters as much as how fast the rest is.
+pub const METRICS: [&str; 6] = [
+    "throughput_rps",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "error_rate",
+];
+
+/// The index of `error_rate` in [`METRICS`].
+const ERROR_RATE: usize = 5;
 
 /// Batches of the measured window, for the measured intervals.
 pub const BATCHES: usize = 5;
@@ -52,8 +64,20 @@ pub struct Comparison {
     pub file: String,
     pub reps: u32,
     pub warmup_s: f64,
-    /// Rates ascending; per rate the measured routes in the model's route order, then `all`.
+    /// Rates ascending; per rate the measured routes in the model's route order, then `all`;
+    /// per route [`Comparison::metrics`] of [`METRICS`], in that order.
     pub rows: Vec<Row>,
+}
+
+impl Comparison {
+    /// How many of [`METRICS`] each route has: all of them when some request failed.
+    pub fn metrics(&self) -> usize {
+        if self.rows.iter().any(|r| r.metric == METRICS[ERROR_RATE]) {
+            METRICS.len()
+        } else {
+            ERROR_RATE
+        }
+    }
 }
 
 /// The model's route each measured route stands for: the same name, or the model route whose
@@ -162,6 +186,12 @@ pub fn compare(
         let all: Vec<&RouteResult> = runs.iter().map(|run: &RunResult| &run.all).collect();
         rows.extend(rows_for(rate, "all", &requests, window, &all));
     }
+    let failures = rows
+        .iter()
+        .any(|r| r.metric == METRICS[ERROR_RATE] && (r.measured > 0.0 || r.predicted > 0.0));
+    if !failures {
+        rows.retain(|r| r.metric != METRICS[ERROR_RATE]);
+    }
     Ok(Comparison {
         model: model.name.clone(),
         file: m.file.clone(),
@@ -175,6 +205,8 @@ pub fn compare(
 struct Sample {
     /// Successful requests per second of the window.
     throughput: f64,
+    /// Failed requests over all of the window's (NaN when it had none).
+    error_rate: f64,
     /// Mean latency of the successful requests (in their order, before sorting).
     mean: f64,
     /// Their latencies, ascending.
@@ -195,8 +227,14 @@ impl Sample {
             f64::NAN
         };
         sorted.sort_by(f64::total_cmp);
+        let all = requests.len();
         Sample {
             throughput: n as f64 / (window.1 - window.0),
+            error_rate: if all > 0 {
+                (all - n) as f64 / all as f64
+            } else {
+                f64::NAN
+            },
             mean,
             sorted,
         }
@@ -213,6 +251,7 @@ impl Sample {
                 // Nearest rank: the smallest value with at least q of the values at or below it.
                 self.sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
             }
+            ERROR_RATE => self.error_rate,
             _ => f64::NAN,
         }
     }
@@ -223,6 +262,7 @@ fn predict(k: usize, r: &RouteResult) -> f64 {
     match k {
         0 => r.throughput_rps(),
         1 => r.latency.mean_ms(),
+        ERROR_RATE => r.error_rate(),
         _ => r.latency.quantile_ms([0.5, 0.9, 0.99][k - 2]),
     }
 }
@@ -355,11 +395,19 @@ pub fn csv(c: &Comparison) -> Vec<u8> {
 }
 
 /// The printed (and Markdown) table: per load and route, throughput, mean and p99, measured
-/// (± its 95% interval) beside predicted, and the error.
+/// (± its 95% interval) beside predicted, and the error; the share of requests that failed,
+/// measured and predicted, when some did.
 pub fn table(c: &Comparison) -> String {
+    let n = c.metrics();
+    let with_errors = n == METRICS.len();
     let mut out = String::from(
-        "| req/s | route | throughput meas. | pred. | mean ms meas. | pred. | error | p99 ms meas. | pred. | error |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| req/s | route | throughput meas. | pred. | mean ms meas. | pred. | error | p99 ms meas. | pred. | error |",
     );
+    out.push_str(if with_errors {
+        " failed meas. | pred. |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    } else {
+        "\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    });
     let fmt = |v: f64, ci: f64| {
         if ci.is_finite() {
             format!("{} ± {}", short(v), short(ci))
@@ -367,12 +415,22 @@ pub fn table(c: &Comparison) -> String {
             short(v)
         }
     };
-    for group in c.rows.chunks(METRICS.len()) {
-        let [thr, mean, _, _, p99] = group else {
-            continue;
+    let share = |v: f64, ci: f64| {
+        let v = if v.is_finite() {
+            format!("{:.1}%", 100.0 * v)
+        } else {
+            "–".into()
         };
+        if ci.is_finite() {
+            format!("{v} ± {:.1}%", 100.0 * ci)
+        } else {
+            v
+        }
+    };
+    for group in c.rows.chunks(n) {
+        let (thr, mean, p99) = (&group[0], &group[1], &group[4]);
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             short(thr.rate_rps),
             thr.route,
             short(thr.measured),
@@ -384,6 +442,14 @@ pub fn table(c: &Comparison) -> String {
             fmt(p99.predicted, p99.predicted_ci95),
             percent(p99.error()),
         ));
+        if let Some(failed) = group.get(ERROR_RATE) {
+            out.push_str(&format!(
+                " {} | {} |",
+                share(failed.measured, failed.measured_ci95),
+                share(failed.predicted, failed.predicted_ci95)
+            ));
+        }
+        out.push('\n');
     }
     out
 }

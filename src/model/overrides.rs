@@ -139,6 +139,9 @@ fn set(root: &mut Table, o: &Override) -> Result<(), String> {
     }
     let mut here: Slot = Slot::Table(root);
     for (depth, key) in parents.iter().enumerate() {
+        if !here.has(key) && creatable(&parents[..depth], key) {
+            here.add_table(key);
+        }
         here = here.child(key).ok_or_else(|| {
             format!(
                 "unknown path: `{}` does not exist",
@@ -156,6 +159,27 @@ fn set(root: &mut Table, o: &Override) -> Result<(), String> {
         ));
     }
     here.put(last, value)
+}
+
+/// Whether a table `key` that the document lacks may be made under `parent` for a `--set`
+/// below it: the parent may hold it, and meshsim knows what it holds (e.g. `--set
+/// services.api.client.timeout_ms=30` on a service without a `client` table; `client.to`, the
+/// table of per-callee tables, too).
+fn creatable(parent: &[String], key: &str) -> bool {
+    let mut path = parent.to_vec();
+    path.push(key.to_string());
+    if allowed_fields(&path).is_none() {
+        path.push(String::new());
+        if allowed_fields(&path).is_none() {
+            return false;
+        }
+    }
+    // A field of its parent, or a callee's entry in `client.to` (any name: a callee that
+    // does not exist is refused by validation, with its position).
+    allowed_fields(parent).is_some_and(|f| f.contains(&key))
+        || parent.len() >= 2
+            && parent[parent.len() - 2] == "client"
+            && parent[parent.len() - 1] == "to"
 }
 
 /// A mutable place in the tree that can hold keys.
@@ -199,6 +223,21 @@ impl<'a> Slot<'a> {
             Slot::Inline(t) => t.contains_key(key),
             Slot::Array(a) => key.parse::<usize>().is_ok_and(|i| i < a.len()),
             Slot::Tables(_) => false,
+        }
+    }
+
+    /// Adds an empty table under `key` (inline in an inline table; nothing in an array).
+    fn add_table(&mut self, key: &str) {
+        match self {
+            Slot::Table(t) => {
+                let mut table = Table::new();
+                table.set_implicit(true);
+                t.insert(key, Item::Table(table));
+            }
+            Slot::Inline(t) => {
+                t.insert(key, Value::InlineTable(toml_edit::InlineTable::new()));
+            }
+            Slot::Array(_) | Slot::Tables(_) => {}
         }
     }
 
@@ -310,6 +349,35 @@ mod tests {
         );
         let err = apply_one("servics.user.workers=3").unwrap_err();
         assert!(err.help.unwrap().contains("services.user.workers"));
+    }
+
+    #[test]
+    fn known_tables_a_model_lacks_are_made() {
+        let sets: Vec<Override> = [
+            "services.user.client.timeout_ms=30",
+            "services.user.client.retry.max_attempts=3",
+            "services.user.client.to.db.timeout_ms=10",
+            "services.user.health_check.interval_ms=500",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let out = apply(TEXT, "m.toml", &sets).unwrap();
+        let doc: toml::Table = toml::from_str(&out).unwrap();
+        let user = &doc["services"]["user"];
+        assert_eq!(user["client"]["timeout_ms"].as_integer(), Some(30));
+        assert_eq!(
+            user["client"]["retry"]["max_attempts"].as_integer(),
+            Some(3)
+        );
+        assert_eq!(
+            user["client"]["to"]["db"]["timeout_ms"].as_integer(),
+            Some(10)
+        );
+        assert_eq!(user["health_check"]["interval_ms"].as_integer(), Some(500));
+        // Only tables meshsim knows: a made-up one is still refused.
+        assert!(apply_one("services.user.clinet.timeout_ms=30").is_err());
+        assert!(apply_one("services.user.client.nonsense.x=1").is_err());
     }
 
     #[test]
