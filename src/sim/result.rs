@@ -333,6 +333,19 @@ pub(super) fn collect<const FULL: bool>(
             });
         }
     }
+    // The (caller, callee) pairs of fire-and-forget calls, found in one pass over the endpoints
+    // (a scan per edge cost seconds at 10,000 services).
+    let fired: std::collections::HashSet<(usize, usize)> = model
+        .endpoints
+        .iter()
+        .flat_map(|x| {
+            x.stages
+                .iter()
+                .flatten()
+                .filter(|d| !d.is_awaited())
+                .map(|d| (x.service, model.endpoints[d.target].service))
+        })
+        .collect();
     let edges = model
         .edges
         .iter()
@@ -341,13 +354,7 @@ pub(super) fn collect<const FULL: bool>(
             from: model.services[e.from].name.clone(),
             to: model.services[e.to].name.clone(),
             stats: state.stats.clone(),
-            fire_and_forget: model.endpoints.iter().any(|x| {
-                x.service == e.from
-                    && x.stages
-                        .iter()
-                        .flatten()
-                        .any(|d| !d.is_awaited() && model.endpoints[d.target].service == e.to)
-            }),
+            fire_and_forget: fired.contains(&(e.from, e.to)),
             breaker_opened: state.breaker.as_ref().map_or(0, |b| b.opened),
             breaker_open_share: state.breaker.as_ref().map_or(0.0, |b| b.open.mean(end)),
         })

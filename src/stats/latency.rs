@@ -18,8 +18,8 @@ const SPILL_AT: u64 = if cfg!(test) { 1_000 } else { u32::MAX as u64 };
 
 /// The latencies of one route (or of all routes), in nanoseconds.
 ///
-/// Memory is fixed (about 100 KB) whatever the number of requests, and two of these merge
-/// exactly, so replications and shards combine without averaging percentiles.
+/// Memory is bounded whatever the number of requests (8 KB to 104 KB, growing with the largest
+/// latency: about 36 KB for latencies up to 100 ms), and two of these merge exactly, so replications and shards combine without averaging percentiles.
 ///
 /// Counts are kept in 32 bits: half the memory of 64-bit counters. Before the total could reach
 /// 2^32 — so before any counter could overflow — the counts spill into a 64-bit histogram (only
@@ -43,10 +43,28 @@ impl Default for LatencyStats {
     }
 }
 
-/// An empty histogram with meshsim's bounds and precision.
+/// An empty histogram with meshsim's resolution and precision, holding only its first bucket:
+/// it grows to the largest latency recorded (never past [`BEYOND_NS`]: see [`put`]), so a route whose latencies stay below 100 ms keeps a third of the counters one
+/// spanning 1 µs to 2.8 h would allocate, and a route never called keeps about 8 KB. The
+/// buckets are the same whatever the size, so every count and percentile is too.
 fn empty<T: hdrhistogram::Counter>() -> Histogram<T> {
-    Histogram::new_with_bounds(LOWEST_NS, HIGHEST_NS, SIGFIG)
-        .expect("constant histogram bounds are valid")
+    let mut h = Histogram::new_with_bounds(LOWEST_NS, 2 * LOWEST_NS, SIGFIG)
+        .expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
+}
+
+/// The first latency a histogram spanning 1 µs to [`HIGHEST_NS`] has no bucket for: its last
+/// bucket ends at the power of two above `HIGHEST_NS` (2^44 ns, about 4.9 hours).
+const BEYOND_NS: u64 = 1 << (64 - HIGHEST_NS.leading_zeros());
+
+/// Counts `count` latencies of `ns` into `h`, growing it as needed, exactly as a histogram
+/// spanning 1 µs to [`HIGHEST_NS`] from the start would count them: from [`BEYOND_NS`] on, in
+/// the bucket of `HIGHEST_NS` (hdrhistogram's saturation).
+fn put<T: hdrhistogram::Counter>(h: &mut Histogram<T>, ns: u64, count: T) {
+    let ns = if ns < BEYOND_NS { ns } else { HIGHEST_NS };
+    h.record_n(ns, count)
+        .expect("a growing histogram takes every value below BEYOND_NS");
 }
 
 /// The spilled counts, created empty on first use.
@@ -57,7 +75,7 @@ fn spilled(slot: &mut Option<Box<Histogram<u64>>>) -> &mut Histogram<u64> {
 /// Adds the 32-bit counts `from` into `into`.
 fn add_counts(into: &mut Histogram<u64>, from: &Histogram<u32>) {
     for v in from.iter_recorded() {
-        into.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
+        put(into, v.value_iterated_to(), u64::from(v.count_at_value()));
     }
 }
 
@@ -111,7 +129,7 @@ impl LatencyStats {
         if self.histogram.len() >= SPILL_AT {
             self.spill();
         }
-        self.histogram.saturating_record(ns);
+        put(&mut self.histogram, ns, 1);
         self.record_summary(ns);
     }
 
@@ -147,9 +165,9 @@ impl LatencyStats {
     pub(super) fn record_bucket(&mut self, value: u64, count: u64) {
         match u32::try_from(count) {
             Ok(small) if self.histogram.len() + count < SPILL_AT => {
-                self.histogram.saturating_record_n(value, small)
+                put(&mut self.histogram, value, small)
             }
-            _ => spilled(&mut self.spilled).saturating_record_n(value, count),
+            _ => put(spilled(&mut self.spilled), value, count),
         }
     }
 
@@ -298,7 +316,8 @@ impl LatencyStats {
     pub fn from_snapshot(s: &LatencySnapshot) -> Option<LatencyStats> {
         let mut stats = LatencyStats::new();
         let mut total = 0u64;
-        for &(value, count) in &s.buckets {
+        // From the top down: the histogram grows once, to the largest.
+        for &(value, count) in s.buckets.iter().rev() {
             stats.record_bucket(value.min(HIGHEST_NS), count);
             total = total.checked_add(count)?;
         }
@@ -316,6 +335,28 @@ impl LatencyStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The histogram grows with the latencies it sees: 1–100 ms need a third of the counts a
+    /// histogram spanning 1 µs to 2.8 h holds, and a latency past that span lands in its top
+    /// bucket as before (the maximum stays exact).
+    #[test]
+    fn the_histogram_grows_to_the_largest_latency_only() {
+        let full = Histogram::<u32>::new_with_bounds(LOWEST_NS, HIGHEST_NS, SIGFIG).unwrap();
+        let mut s = LatencyStats::new();
+        for ms in 1..=100u64 {
+            s.record(ms * 1_000_000);
+        }
+        let held = s.histogram.distinct_values();
+        assert!(
+            held * 2 < full.distinct_values(),
+            "{held} of {}",
+            full.distinct_values()
+        );
+        s.record(HIGHEST_NS * 10);
+        assert!(s.histogram.distinct_values() <= full.distinct_values());
+        assert_eq!(s.max_ms(), HIGHEST_NS as f64 * 10.0 / 1e6);
+        assert_eq!(s.quantile_ms(1.0), s.max_ms().min(s.quantile_ms(1.0)));
+    }
 
     #[test]
     fn mean_and_max_are_exact_and_quantiles_within_a_tenth_of_a_percent() {

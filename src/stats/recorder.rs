@@ -59,8 +59,10 @@ fn lowest_of(i: usize) -> u64 {
 /// [`LatencyRecorder::into_stats`] gives them as a [`LatencyStats`].
 #[derive(Clone, Debug)]
 pub struct LatencyRecorder {
-    /// Counts modulo 256 of the latencies below [`LIMIT_NS`], by histogram bucket.
-    counters: Box<[u8]>,
+    /// Counts modulo 256 of the latencies below [`LIMIT_NS`], by histogram bucket: as many
+    /// whole buckets as the largest latency recorded needs (none before the first), so that
+    /// thousands of routes do not each hold counters up to 18 minutes.
+    counters: Vec<u8>,
     /// Everything else: count, sum and extremes of every latency, and the histogram's counts of
     /// wrapped counters, settled counters, and latencies from [`LIMIT_NS`] on.
     stats: LatencyStats,
@@ -76,7 +78,7 @@ impl LatencyRecorder {
     /// Nothing recorded yet.
     pub fn new() -> Self {
         LatencyRecorder {
-            counters: vec![0; COUNTERS].into_boxed_slice(),
+            counters: Vec::new(),
             stats: LatencyStats::new(),
         }
     }
@@ -86,15 +88,29 @@ impl LatencyRecorder {
     pub fn record(&mut self, ns: u64) {
         if ns < LIMIT_NS {
             let i = counter_of(ns);
-            let counter = &mut self.counters[i];
-            *counter = counter.wrapping_add(1);
-            if *counter == 0 {
-                self.carry(i);
+            match self.counters.get_mut(i) {
+                Some(counter) => {
+                    *counter = counter.wrapping_add(1);
+                    if *counter == 0 {
+                        self.carry(i);
+                    }
+                }
+                None => self.grow_to(i),
             }
             self.stats.record_summary(ns);
         } else {
             self.stats.record(ns);
         }
+    }
+
+    /// The first latency of counter `i` past the counters held: they grow to the end of its
+    /// bucket.
+    #[cold]
+    #[inline(never)]
+    fn grow_to(&mut self, i: usize) {
+        let end = ((i >> SUB_BUCKET_HALF_MAGNITUDE) + 1) << SUB_BUCKET_HALF_MAGNITUDE;
+        self.counters.resize(end.min(COUNTERS), 0);
+        self.counters[i] = 1;
     }
 
     /// A counter wrapped around: 256 latencies move into the histogram.
@@ -106,11 +122,14 @@ impl LatencyRecorder {
 
     /// Every latency recorded so far, with the counters moved into the histogram.
     pub fn settle(&mut self) -> &LatencyStats {
-        if self.stats.count() > 0 {
+        if self.stats.count() > 0 && !self.counters.is_empty() {
             // Only the counters between the extremes can be non-zero.
             let low = counter_of(self.stats.min_ns().min(LIMIT_NS - 1));
-            let high = counter_of(self.stats.max_ns().min(LIMIT_NS - 1));
-            for (i, counter) in self.counters[low..=high].iter_mut().enumerate() {
+            let high =
+                counter_of(self.stats.max_ns().min(LIMIT_NS - 1)).min(self.counters.len() - 1);
+            let low = low.min(high + 1);
+            // From the top down: the histogram grows once, to the largest, not bucket by bucket.
+            for (i, counter) in self.counters[low..=high].iter_mut().enumerate().rev() {
                 if *counter != 0 {
                     self.stats
                         .record_bucket(lowest_of(low + i), u64::from(*counter));
@@ -165,6 +184,24 @@ mod tests {
             assert_eq!(counter_of(h.highest_equivalent(ns)), i, "{ns} ns");
         }
         assert_eq!(counter_of(LIMIT_NS - 1), COUNTERS - 1);
+    }
+
+    /// A recorder holds no counters before its first latency, and only the buckets its largest
+    /// latency needs after: a route of 1–100 ms latencies about a third of them.
+    #[test]
+    fn counters_grow_with_the_largest_latency_only() {
+        let mut r = LatencyRecorder::new();
+        assert!(r.counters.is_empty());
+        assert_eq!(r.settle().count(), 0);
+        for ms in 1..=100u64 {
+            r.record(ms * 1_000_000);
+        }
+        let held = r.counters.len();
+        assert!(held > 0 && held <= COUNTERS / 2, "{held} of {COUNTERS}");
+        // Smaller latencies need no more.
+        r.record(5_000);
+        assert_eq!(r.counters.len(), held);
+        assert_eq!(r.into_stats().count(), 101);
     }
 
     /// Counters that wrap many times, latencies past the counters' range, settling in the middle
