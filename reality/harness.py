@@ -219,6 +219,52 @@ def span_cpu_ms(trace_dir):
     return {k: v[0] / v[1] for k, v in sums.items()}
 
 
+GAP_BINS_MS = [0, 0.3, 1, 3, 10, 30, 100, float("inf")]
+
+
+def gap_bin(b):
+    """The bin `b` of GAP_BINS_MS as text: `1–3 ms`, `≥ 100 ms`."""
+    lo, hi = GAP_BINS_MS[b], GAP_BINS_MS[b + 1]
+    return f"≥ {lo:g} ms" if hi == float("inf") else f"{lo:g}–{hi:g} ms"
+
+
+def cpu_by_idle_gap(trace_dir, out_csv):
+    """CPU per call of each service against how long its worker sat idle before the call (the
+    gap from the end of the worker's previous server span, by the spans' `process.pid`), in
+    the bins of GAP_BINS_MS; written to `out_csv`, returned as {service: [(bin, calls, ms)]}.
+    Caches cool while a worker idles: the cost the model's CPU per call does not yet know."""
+    by_worker = {}
+    for name in os.listdir(trace_dir):
+        with open(os.path.join(trace_dir, name)) as f:
+            for line in f:
+                for span in json.loads(line):
+                    tags = span.get("tags", {})
+                    if span.get("kind") == "SERVER" and "cpu_ms" in tags \
+                            and "process.pid" in tags:
+                        key = (span["localEndpoint"]["serviceName"], tags["process.pid"])
+                        by_worker.setdefault(key, []).append(
+                            (span["timestamp"], span["duration"], float(tags["cpu_ms"])))
+    sums = {}
+    for (service, _), spans in by_worker.items():
+        spans.sort()
+        for before, span in zip(spans, spans[1:]):
+            gap_ms = (span[0] - before[0] - before[1]) / 1e3
+            b = next(i for i in range(len(GAP_BINS_MS) - 1) if gap_ms < GAP_BINS_MS[i + 1])
+            acc = sums.setdefault(service, {}).setdefault(b, [0, 0.0])
+            acc[0] += 1
+            acc[1] += span[2]
+    table = {k: [(b, n, total / n) for b, (n, total) in sorted(v.items())]
+             for k, v in sorted(sums.items())}
+    with open(out_csv, "w", newline="") as w:
+        writer = csv.writer(w)
+        writer.writerow(["service", "gap_from_ms", "gap_to_ms", "calls", "cpu_ms_per_call"])
+        for service, rows in table.items():
+            for b, n, ms in rows:
+                writer.writerow([service, f"{GAP_BINS_MS[b]:g}", f"{GAP_BINS_MS[b + 1]:g}", n,
+                                 f"{ms:.4f}"])
+    return table
+
+
 def calibrate_cpu(args, system, n, out):
     """Traces `n` requests at the calibration rate and measures what they cost in CPU: per call
     of each service (its processes' CPU time, less what they burn idle, over the calls it
@@ -271,6 +317,10 @@ def calibrate_cpu(args, system, n, out):
         client = float(f.read()) / max(1, len(routes)) * 1e3
     args.client_ms = client
     model_name = {"gateway": "gateway_service", "user": "user", "order": "order"}
+    gaps = cpu_by_idle_gap(system.trace_dir, os.path.join(out, "cpu-gaps.csv"))
+    say("== CPU per call by the worker's idle gap before it (cpu-gaps.csv): " + "; ".join(
+        f"{k} " + ", ".join(f"{gap_bin(b)} {ms:.2f}" for b, _, ms in rows)
+        for k, rows in gaps.items()))
     say("== CPU per call at calibration: " + ", ".join(
         f"{k} {v:.3f} ms" for k, v in per_call.items())
         + f"; load generator {client:.3f} ms per request; machine background "

@@ -61,36 +61,41 @@ fn rows(csv: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Runs `meshsim predict` of the M/M/1 model against `measured` (the CSV's rows) in a fresh
+/// folder, with `args` after the measured file and its output in `cmp/`; the folder and what
+/// it printed.
+fn predict_mm1(measured: &str, args: &[&str]) -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("model.toml"), MM1).unwrap();
+    let csv = format!("rate_rps,route,scheduled_s,latency_ms,status\n{measured}");
+    std::fs::write(dir.join("measured.csv"), csv).unwrap();
+    let mut all = vec![
+        "predict",
+        "model.toml",
+        "--measured",
+        "measured.csv",
+        "--out",
+        "cmp",
+    ];
+    all.extend_from_slice(args);
+    let out = ok(&meshsim(&all, dir));
+    (tmp, out)
+}
+
 /// Measurements of an M/M/1 server at 50% and 75% load agree with the M/M/1 model's prediction:
 /// for every metric of both loads, the difference is within four standard errors of the two
 /// uncertainties together (measured by batch means, predicted over replications).
 #[test]
 fn measurements_of_the_system_a_model_describes_agree_with_its_prediction() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    std::fs::write(dir.join("model.toml"), MM1).unwrap();
-    let mut csv = String::from("rate_rps,route,scheduled_s,latency_ms,status\n");
+    let mut csv = String::new();
     mm1_measurements(&mut csv, 50.0, 300.0, 10.0, 7);
     mm1_measurements(&mut csv, 75.0, 300.0, 10.0, 8);
-    std::fs::write(dir.join("measured.csv"), csv).unwrap();
-    let out = meshsim(
-        &[
-            "predict",
-            "model.toml",
-            "--measured",
-            "measured.csv",
-            "--warmup-s",
-            "10",
-            "--reps",
-            "8",
-            "--out",
-            "cmp",
-            "--no-charts",
-            "-q",
-        ],
-        dir,
+    let (tmp, _) = predict_mm1(
+        &csv,
+        &["--warmup-s", "10", "--reps", "8", "--no-charts", "-q"],
     );
-    ok(&out);
+    let dir = tmp.path();
     let text = std::fs::read_to_string(dir.join("cmp/reality.csv")).unwrap();
     assert!(text.starts_with(
         "rate_rps,route,metric,measured,predicted,predicted_ci95,error,measured_ci95,measured_requests\n"
@@ -154,29 +159,20 @@ fn mm1k_measurements(out: &mut String, rate: f64, seconds: f64, service_ms: f64,
 /// table); the predicted loss is the M/M/1/K blocking probability (1 − ρ)ρᴷ/(1 − ρᴷ⁺¹).
 #[test]
 fn past_saturation_the_share_that_failed_is_compared_too() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    std::fs::write(dir.join("model.toml"), MM1).unwrap();
-    let mut csv = String::from("rate_rps,route,scheduled_s,latency_ms,status\n");
+    let mut csv = String::new();
     mm1k_measurements(&mut csv, 150.0, 300.0, 10.0, 5);
-    std::fs::write(dir.join("measured.csv"), csv).unwrap();
-    let out = ok(&meshsim(
+    let (tmp, out) = predict_mm1(
+        &csv,
         &[
-            "predict",
-            "model.toml",
-            "--measured",
-            "measured.csv",
             "--warmup-s",
             "10",
             "--reps",
             "8",
             "--set",
             "services.api.queue_capacity=4",
-            "--out",
-            "cmp",
         ],
-        dir,
-    ));
+    );
+    let dir = tmp.path();
     assert!(out.contains("| failed meas. | pred. |"), "{out}");
     let text = std::fs::read_to_string(dir.join("cmp/reality.csv")).unwrap();
     let rows = rows(&text);
@@ -215,27 +211,10 @@ fn past_saturation_the_share_that_failed_is_compared_too() {
 /// whose endpoint `import` made of it (`api.GET__items`); the table says so per route.
 #[test]
 fn routes_match_by_the_traces_endpoint_name_and_the_outputs_are_written() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    std::fs::write(dir.join("model.toml"), MM1).unwrap();
-    let mut csv = String::from("rate_rps,route,scheduled_s,latency_ms,status\n");
+    let mut csv = String::new();
     mm1_measurements(&mut csv, 40.0, 30.0, 10.0, 3);
-    std::fs::write(dir.join("measured.csv"), csv).unwrap();
-    let out = ok(&meshsim(
-        &[
-            "predict",
-            "model.toml",
-            "--measured",
-            "measured.csv",
-            "--reps",
-            "2",
-            "--set",
-            "simulation.duration_s=20",
-            "--out",
-            "cmp",
-        ],
-        dir,
-    ));
+    let (tmp, out) = predict_mm1(&csv, &["--reps", "2", "--set", "simulation.duration_s=20"]);
+    let dir = tmp.path();
     assert!(out.contains("| 40.0 | GET /items |"), "{out}");
     for f in [
         "reality.csv",
