@@ -19,7 +19,8 @@ const SPILL_AT: u64 = if cfg!(test) { 1_000 } else { u32::MAX as u64 };
 /// The latencies of one route (or of all routes), in nanoseconds.
 ///
 /// Memory is bounded whatever the number of requests (8 KB to 104 KB, growing with the largest
-/// latency: about 36 KB for latencies up to 100 ms), and two of these merge exactly, so replications and shards combine without averaging percentiles.
+/// latency: about 36 KB for latencies up to 100 ms), and two of these merge exactly, so
+/// replications and shards combine without averaging percentiles.
 ///
 /// Counts are kept in 32 bits: half the memory of 64-bit counters. Before the total could reach
 /// 2^32 — so before any counter could overflow — the counts spill into a 64-bit histogram (only
@@ -44,9 +45,10 @@ impl Default for LatencyStats {
 }
 
 /// An empty histogram with meshsim's resolution and precision, holding only its first bucket:
-/// it grows to the largest latency recorded (never past [`BEYOND_NS`]: see [`put`]), so a route whose latencies stay below 100 ms keeps a third of the counters one
-/// spanning 1 µs to 2.8 h would allocate, and a route never called keeps about 8 KB. The
-/// buckets are the same whatever the size, so every count and percentile is too.
+/// it grows to the largest latency recorded (never past [`BEYOND_NS`]: see [`put`]), so a route
+/// whose latencies stay below 100 ms keeps a third of the counters one spanning 1 µs to 2.8 h
+/// would allocate, and a route never called keeps about 8 KB. The buckets are the same whatever
+/// the size, so every count and percentile is too.
 fn empty<T: hdrhistogram::Counter>() -> Histogram<T> {
     let mut h = Histogram::new_with_bounds(LOWEST_NS, 2 * LOWEST_NS, SIGFIG)
         .expect("constant histogram bounds are valid");
@@ -318,7 +320,7 @@ impl LatencyStats {
         let mut total = 0u64;
         // From the top down: the histogram grows once, to the largest.
         for &(value, count) in s.buckets.iter().rev() {
-            stats.record_bucket(value.min(HIGHEST_NS), count);
+            stats.record_bucket(value, count);
             total = total.checked_add(count)?;
         }
         if total != s.count {
@@ -355,7 +357,14 @@ mod tests {
         s.record(HIGHEST_NS * 10);
         assert!(s.histogram.distinct_values() <= full.distinct_values());
         assert_eq!(s.max_ms(), HIGHEST_NS as f64 * 10.0 / 1e6);
-        assert_eq!(s.quantile_ms(1.0), s.max_ms().min(s.quantile_ms(1.0)));
+        // The largest is counted where a full-range histogram saturates it.
+        let top = full.highest_equivalent(HIGHEST_NS);
+        assert_eq!(s.quantile_ms(1.0), top as f64 / 1e6);
+        // A snapshot restores every bucket where it was, those between `HIGHEST_NS` and
+        // `BEYOND_NS` included.
+        s.record(15_000_000_000_000);
+        let back = LatencyStats::from_snapshot(&s.snapshot()).unwrap();
+        assert_eq!(back.snapshot(), s.snapshot());
     }
 
     #[test]
