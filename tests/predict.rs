@@ -187,6 +187,15 @@ fn past_saturation_the_share_that_failed_is_compared_too() {
         let se = ((v(7) / t4).powi(2) + (v(5) / t7).powi(2)).sqrt();
         assert!((v(4) - v(3)).abs() < 4.0 * se, "{r:?} (se {se})");
     }
+    // The failed share rests on every request, the throughput on the successful ones.
+    let n = |metric: &str| -> usize {
+        rows.iter()
+            .find(|r| r[1] == "all" && r[2] == metric)
+            .unwrap()[8]
+            .parse()
+            .unwrap()
+    };
+    assert!(n("error_rate") as f64 > 1.4 * n("throughput_rps") as f64);
     let rho: f64 = 1.5;
     let loss = (1.0 - rho) * rho.powi(5) / (1.0 - rho.powi(6));
     let r = rows

@@ -46,7 +46,7 @@ pub struct Row {
     pub measured_ci95: f64,
     pub predicted: f64,
     pub predicted_ci95: f64,
-    /// Successful measured requests the value rests on.
+    /// Measured requests the value rests on: the successful ones (all of them for `error_rate`).
     pub measured_n: usize,
 }
 
@@ -315,7 +315,12 @@ fn rows_for(
                 measured_ci95: spread,
                 predicted: ci.mean,
                 predicted_ci95: ci.half_width,
-                measured_n: whole.sorted.len(),
+                // The failed share rests on every request; the other metrics on the successful.
+                measured_n: if k == ERROR_RATE {
+                    measured.len()
+                } else {
+                    whole.sorted.len()
+                },
             }
         })
         .collect()
