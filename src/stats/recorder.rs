@@ -123,11 +123,12 @@ impl LatencyRecorder {
     /// Every latency recorded so far, with the counters moved into the histogram.
     pub fn settle(&mut self) -> &LatencyStats {
         if self.stats.count() > 0 && !self.counters.is_empty() {
-            // Only the counters between the extremes can be non-zero.
+            // Only the counters between the extremes can be non-zero. The counters reach the
+            // smallest latency's whenever any are held (they grow to the largest below
+            // `LIMIT_NS`), so `low` is never past `high`.
             let low = counter_of(self.stats.min_ns().min(LIMIT_NS - 1));
             let high =
                 counter_of(self.stats.max_ns().min(LIMIT_NS - 1)).min(self.counters.len() - 1);
-            let low = low.min(high + 1);
             // From the top down: the histogram grows once, to the largest, not bucket by bucket.
             for (i, counter) in self.counters[low..=high].iter_mut().enumerate().rev() {
                 if *counter != 0 {
