@@ -9,6 +9,7 @@ the deployment's known configuration (workers per service, sync workers = blocki
 import argparse
 import csv
 import json
+import math
 import os
 import shutil
 import signal
@@ -228,11 +229,10 @@ def gap_bin(b):
     return f"≥ {lo:g} ms" if hi == float("inf") else f"{lo:g}–{hi:g} ms"
 
 
-def cpu_by_idle_gap(trace_dir, out_csv):
-    """CPU per call of each service against how long its worker sat idle before the call (the
-    gap from the end of the worker's previous server span, by the spans' `process.pid`), in
-    the bins of GAP_BINS_MS; written to `out_csv`, returned as {service: [(bin, calls, ms)]}.
-    Caches cool while a worker idles: the cost the model's CPU per call does not yet know."""
+def worker_gaps(trace_dir):
+    """Each service's calls as (how long its worker sat idle before, ms; the call's CPU, ms):
+    the gap from the end of the worker's previous server span, by the spans' `process.pid`.
+    A worker's first call has no gap and is left out."""
     by_worker = {}
     for name in os.listdir(trace_dir):
         with open(os.path.join(trace_dir, name)) as f:
@@ -244,15 +244,54 @@ def cpu_by_idle_gap(trace_dir, out_csv):
                         key = (span["localEndpoint"]["serviceName"], tags["process.pid"])
                         by_worker.setdefault(key, []).append(
                             (span["timestamp"], span["duration"], float(tags["cpu_ms"])))
-    sums = {}
-    for (service, _), spans in by_worker.items():
+    out = {}
+    for (service, _), spans in sorted(by_worker.items()):
         spans.sort()
-        for before, span in zip(spans, spans[1:]):
-            gap_ms = (span[0] - before[0] - before[1]) / 1e3
+        out.setdefault(service, []).extend(
+            ((span[0] - before[0] - before[1]) / 1e3, span[2])
+            for before, span in zip(spans, spans[1:]))
+    return out
+
+
+TAUS_MS = [0.2, 0.5, 1, 1.5, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100]
+
+
+def fit_after_idle(pairs):
+    """Fits CPU per call = warm + extra · (1 − e^(−gap/tau)) to (gap ms, CPU ms) pairs by least
+    squares (tau over TAUS_MS): meshsim's `cpu_after_idle`. Returns (warm, extra, tau), or
+    None when a call after a long idle costs no more than a warm one (or too few calls)."""
+    if len(pairs) < 50:
+        return None
+    best = None
+    ys = [c for _, c in pairs]
+    my = sum(ys) / len(ys)
+    for tau in TAUS_MS:
+        xs = [-math.expm1(-g / tau) for g, _ in pairs]
+        mx = sum(xs) / len(xs)
+        sxx = sum((x - mx) ** 2 for x in xs)
+        if sxx <= 0:
+            continue
+        extra = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+        warm = my - extra * mx
+        sse = sum((y - warm - extra * x) ** 2 for x, y in zip(xs, ys))
+        if best is None or sse < best[0]:
+            best = (sse, warm, extra, tau)
+    if best is None or best[2] <= 0 or best[1] <= 0:
+        return None
+    return best[1], best[2], best[3]
+
+
+def cpu_by_idle_gap(trace_dir, out_csv):
+    """CPU per call of each service against how long its worker sat idle before the call, in
+    the bins of GAP_BINS_MS; written to `out_csv`, returned as {service: [(bin, calls, ms)]}.
+    Caches cool while a worker idles: what the model's `cpu_after_idle` stands for."""
+    sums = {}
+    for service, pairs in worker_gaps(trace_dir).items():
+        for gap_ms, cpu_ms in pairs:
             b = next(i for i in range(len(GAP_BINS_MS) - 1) if gap_ms < GAP_BINS_MS[i + 1])
             acc = sums.setdefault(service, {}).setdefault(b, [0, 0.0])
             acc[0] += 1
-            acc[1] += span[2]
+            acc[1] += cpu_ms
     table = {k: [(b, n, total / n) for b, (n, total) in sorted(v.items())]
              for k, v in sorted(sums.items())}
     with open(out_csv, "w", newline="") as w:
@@ -328,8 +367,24 @@ def calibrate_cpu(args, system, n, out):
     sets = [f"hosts.machine.cores={cores}", f"hosts.machine.background_cores={background:.4f}",
             "gateway.host=machine", "gateway.workers=1"]
     sets += [f"services.{model_name[k]}.host=machine" for k in groups]
+    # A warm call's CPU and what idling adds, fitted to the calls' CPU against their worker's
+    # idle gap (the model then charges each call by its own worker's gap, at every load).
+    after_idle = []
+    if args.cpu_after_idle:
+        for k, pairs in sorted(worker_gaps(system.trace_dir).items()):
+            fit = fit_after_idle(pairs)
+            if k not in model_name or fit is None:
+                continue
+            warm, extra, tau = fit
+            # The fit's warm cost stays at or under the mean it was fitted to.
+            warm = min(warm, per_call[k])
+            after_idle.append(f"{model_name[k]}={warm:.4f},{extra:.4f},{tau:g}")
+            say(f"== {k}: a warm call {warm:.3f} ms of CPU, {extra:.3f} ms more after a long "
+                f"idle, cooling in {tau:g} ms (cpu_after_idle; the mean call {per_call[k]:.3f})")
     cpu = [f"{model_name[k]}={v:.4f}" for k, v in per_call.items()] + [f"gateway={client:.4f}"]
-    return [x for c in cpu for x in ("--cpu", c)] + [x for k in sets for x in ("--set", k)]
+    return ([x for c in cpu for x in ("--cpu", c)]
+            + [x for c in after_idle for x in ("--cpu-after-idle", c)]
+            + [x for k in sets for x in ("--set", k)])
 
 
 def machine_ms_per_request(busy_s, requests_csv):
@@ -382,6 +437,9 @@ def cpu_at_load_check(args, mode, model, measured_csv, cpu_at_load, out):
                 if "cpu_ms" in e and traced.get(name) in cpu:
                     sets.append(f"services.{name}.endpoints.{endpoint}.cpu_ms="
                                 f"{cpu[traced[name]]:.4f}")
+            # The mean measured at the load already holds what idling cost there.
+            if "cpu_after_idle" in service:
+                sets.append(f"services.{name}.cpu_after_idle.extra_ms=0")
         one = os.path.join(work, f"rate-{rate:g}")
         os.makedirs(one)
         with open(os.path.join(one, "measured.csv"), "w", newline="") as w:
@@ -421,6 +479,9 @@ def main(argv):
                    "timeout with retries at the gateway")
     p.add_argument("--no-cpu", action="store_true",
                    help="leave the measured CPU out of the model (no CPU sharing on the host)")
+    p.add_argument("--cpu-after-idle", action="store_true",
+                   help="fit each service's CPU per call against its worker's idle gap and "
+                   "give the model cpu_after_idle (not yet the default: see README.md)")
     p.add_argument("--keep-traces", action="store_true",
                    help="keep the traces of the measured loads (the calibration's are kept)")
     args = p.parse_args(argv)

@@ -24,6 +24,7 @@ import json
 import os
 import random
 import resource
+import selectors
 import sys
 import time
 from urllib.parse import urlparse
@@ -48,6 +49,9 @@ def parse_args(argv):
     p.add_argument("--trace-dir", help="write a client span per request here (Zipkin v2)")
     p.add_argument("--out", required=True, help="CSV of the requests")
     p.add_argument("--cpu-out", help="write the CPU seconds the generator spent sending here")
+    p.add_argument("--wakeups-out",
+                   help="write each wake-up of the event loop here (CSV: how long it slept "
+                   "before, the CPU it then spent, the events it handled)")
     p.add_argument("--machine-cpu-out",
                    help="write the busy CPU seconds of the whole machine (every process, the "
                    "kernel's work included) from the first send to the last response here")
@@ -108,6 +112,29 @@ async def one(session, args, route, scheduled, t0, wall0, rng_id, spans):
     return (f"{method} {rule}", scheduled, latency * 1e3, status, lag * 1e3)
 
 
+class TimedSelector(selectors.DefaultSelector):
+    """The event loop's selector, recording each wake-up: how long the loop slept in `select`,
+    the CPU it spent from then to its next `select`, and how many events woke it. What a
+    request costs the generator depends on how long its loop sat idle before (caches cool, a
+    sleeping thread must be woken): this measures that curve."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows = []
+        self._woke = None
+
+    def select(self, timeout=None):
+        cpu = time.thread_time()
+        if self._woke is not None:
+            slept, events, cpu0 = self._woke
+            self.rows.append((slept, cpu - cpu0, events))
+        t0 = time.perf_counter()
+        ready = super().select(timeout)
+        slept = time.perf_counter() - t0
+        self._woke = (slept, len(ready), time.thread_time())
+        return ready
+
+
 def machine_busy_s():
     """Busy CPU seconds of the whole machine so far (Linux: /proc/stat, all cores)."""
     with open("/proc/stat") as f:
@@ -149,8 +176,22 @@ async def run(args):
 def main(argv):
     args = parse_args(argv)
     before = resource.getrusage(resource.RUSAGE_SELF)
-    records, spans, machine_busy = asyncio.run(run(args))
+    selector = TimedSelector() if args.wakeups_out else None
+    if selector is None:
+        records, spans, machine_busy = asyncio.run(run(args))
+    else:
+        loop = asyncio.SelectorEventLoop(selector)
+        try:
+            records, spans, machine_busy = loop.run_until_complete(run(args))
+        finally:
+            loop.close()
     after = resource.getrusage(resource.RUSAGE_SELF)
+    if selector is not None:
+        with open(args.wakeups_out + ".tmp", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["slept_ms", "cpu_ms", "events"])
+            w.writerows((f"{s * 1e3:.4f}", f"{c * 1e3:.4f}", n) for s, c, n in selector.rows)
+        os.replace(args.wakeups_out + ".tmp", args.wakeups_out)
     if args.machine_cpu_out:
         with open(args.machine_cpu_out, "w") as f:
             f.write(f"{machine_busy}\n")

@@ -275,11 +275,101 @@ service_ms = 3
     assert!((held - 5.0 * 5.0 / 1000.0).abs() < 0.005, "{held}");
 }
 
+/// One worker on a host of ample cores, Poisson arrivals at `rate`, CPU work `cpu` ms plus
+/// `cpu_after_idle`'s `extra` after an idle of `tau` ms.
+fn one_worker_after_idle(rate: f64, cpu: f64, extra: f64, tau: f64) -> String {
+    format!(
+        r#"
+[simulation]
+duration_s = 200
+warmup_s = 5
+[workload]
+type = "open"
+rate_per_s = {rate}
+[[workload.mix]]
+route = "a.work"
+[gateway]
+workers = 100000
+[hosts.node]
+cores = 4
+[services.a]
+host = "node"
+cpu_after_idle = {{ extra_ms = {extra}, tau_ms = {tau} }}
+[services.a.endpoints.work]
+service_ms = 0
+cpu_ms = {cpu}
+"#
+    )
+}
+
+/// `cpu_after_idle` against the closed form. A call that finds the lone worker busy is handed
+/// it at once (no extra); one that finds it idle (probability 1 − ρ, by PASTA) finds it idle
+/// for an exponential time of rate λ (memoryless), so its extra is x·E[1 − e^(−I/τ)] =
+/// x / (1 + λτ). The mean work E[S] = w + (1 − λE[S])·x/(1 + λτ) solves to
+/// E[S] = (w(1 + λτ) + x) / (1 + λτ + λx), and the worker is busy λE[S] of the time.
+#[test]
+fn cpu_after_idle_charges_calls_that_find_the_worker_idle_as_theory_says() {
+    for (rate, w, x, tau) in [(100.0, 2.0, 3.0, 5.0), (300.0, 1.0, 2.0, 2.0)] {
+        let (l, t) = (rate / 1000.0, tau);
+        let mean_work = (w * (1.0 + l * t) + x) / (1.0 + l * t + l * x);
+        let runs = replicate(&model_from(&one_worker_after_idle(rate, w, x, tau), &[]), 8);
+        assert_agrees(
+            &format!("worker utilisation at {rate} req/s"),
+            l * mean_work,
+            ci(&runs, |r| r.services[1].utilisation),
+            0.02,
+        );
+        // The same work is what the host's cores did.
+        assert_agrees(
+            "host CPU utilisation",
+            l * mean_work / 4.0,
+            ci(&runs, |r| r.hosts[0].cpu_utilisation),
+            0.02,
+        );
+    }
+}
+
+/// Of several idle workers the one idle the shortest takes the call (the kernel wakes the
+/// worker that slept last): one user who thinks 9 ms after each response, two workers, so the
+/// same worker takes every call after 9 ms idle — not the other, idle since the start, nor
+/// the two in turn (each then idle 9 ms + a call + 9 ms).
+#[test]
+fn cpu_after_idle_wakes_the_worker_that_slept_last() {
+    let text = r#"
+[simulation]
+duration_s = 20
+warmup_s = 1
+[workload]
+type = "closed"
+users = 1
+think_ms = 9
+[[workload.mix]]
+route = "a.work"
+[gateway]
+[hosts.node]
+cores = 4
+[services.a]
+host = "node"
+workers = 2
+cpu_after_idle = { extra_ms = 4, tau_ms = 20 }
+[services.a.endpoints.work]
+service_ms = 0
+cpu_ms = 1
+"#;
+    let r = &replicate(&model_from(text, &[]), 1)[0];
+    let expected = 1.0 + 4.0 * (1.0 - (-9.0f64 / 20.0).exp());
+    let mean = r.all.latency.mean_ms();
+    assert!(
+        (mean - expected).abs() < 0.01,
+        "mean {mean} ms, theory {expected} ms"
+    );
+}
+
 /// What the model file refuses, with the path and what is allowed.
 #[test]
 fn bad_hosts_are_refused_with_the_path_and_the_fix() {
     let base = two_services(1, 10.0, 0.5, "1", "1");
-    let cases: [(&str, &[&str], &str); 10] = [
+    let cases: [(&str, &[&str], &str); 13] = [
         ("cores = 1", &["hosts.node.cores=0"], "hosts.node.cores"),
         ("", &["services.a.host=nodee"], "unknown host `nodee`"),
         (
@@ -309,6 +399,30 @@ fn bad_hosts_are_refused_with_the_path_and_the_fix() {
             "below the host's 1 cores",
         ),
         ("", &["hosts.node.speed=0"], "hosts.node.speed"),
+        (
+            "",
+            &[
+                "services.a.cpu_after_idle.extra_ms=-1",
+                "services.a.cpu_after_idle.tau_ms=5",
+            ],
+            "services.a.cpu_after_idle.extra_ms: must be a number of ms ≥ 0, got -1",
+        ),
+        (
+            "",
+            &[
+                "services.a.cpu_after_idle.extra_ms=1",
+                "services.a.cpu_after_idle.tau_ms=0",
+            ],
+            "services.a.cpu_after_idle.tau_ms: must be a number of ms > 0, got 0",
+        ),
+        (
+            "",
+            &[
+                "gateway.cpu_after_idle.extra_ms=1",
+                "gateway.cpu_after_idle.tau_ms=5",
+            ],
+            "gateway.cpu_after_idle: adds to CPU work, and there is none here",
+        ),
         ("host = \"node\"\nworkers", &[], "CPU work needs a host"),
     ];
     for (find, sets, message) in cases {

@@ -443,6 +443,7 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
             sampled: args.sampled.unwrap_or(1.0),
             fit: args.fit,
             cpu: args.cpu.clone(),
+            cpu_after_idle: args.cpu_after_idle.clone(),
         },
     )
     .map_err(|e| Error::Usage(e.to_string()))?;

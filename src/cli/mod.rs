@@ -132,6 +132,25 @@ fn parse_cpu(s: &str) -> Result<(String, f64), String> {
     Ok((name.trim().to_string(), ms))
 }
 
+fn parse_after_idle(s: &str) -> Result<(String, [f64; 3]), String> {
+    let (name, values) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not SERVICE=WARM,EXTRA,TAU (e.g. user=0.7,0.25,7)"))?;
+    let ms: Vec<f64> = values
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("`{values}` is not three numbers of ms: WARM,EXTRA,TAU"))?;
+    match ms[..] {
+        [w, x, t] if [w, x, t].iter().all(|v| v.is_finite() && *v >= 0.0) && t > 0.0 => {
+            Ok((name.trim().to_string(), [w, x, t]))
+        }
+        _ => Err(format!(
+            "`{values}` is not WARM,EXTRA,TAU: three numbers of ms, each ≥ 0, TAU > 0"
+        )),
+    }
+}
+
 fn parse_seconds(s: &str) -> Result<f64, String> {
     s.parse::<f64>()
         .ok()
@@ -162,6 +181,12 @@ pub struct ImportArgs {
     /// services on a host with --set (hosts.node.cores=2, services.user.host=node).
     #[arg(long, value_name = "SERVICE=MS", value_parser = parse_cpu)]
     pub cpu: Vec<(String, f64)>,
+    /// What idling adds to a service's CPU, fitted outside the traces: a warm call's CPU, the
+    /// extra after a long idle, and the cooling time, e.g. --cpu-after-idle user=0.7,0.25,7
+    /// (ms; repeatable; with --cpu for the same service, whose mean comes off the processing).
+    /// Written as cpu_ms (the warm cost) and cpu_after_idle.
+    #[arg(long, value_name = "SERVICE=WARM,EXTRA,TAU", value_parser = parse_after_idle)]
+    pub cpu_after_idle: Vec<(String, [f64; 3])>,
     /// Set what traces cannot tell, e.g. --set services.user.workers=8 (repeatable; applied to
     /// the written model and checked with it).
     #[arg(long = "set", value_name = "PATH=VALUE")]

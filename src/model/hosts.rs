@@ -175,3 +175,67 @@ pub fn place(path: &str, name: Option<&str>, hosts: &[Host]) -> Result<Option<Ho
         }
     }
 }
+
+/// Extra CPU a call costs after the worker that takes it sat idle: caches cooled, a sleeping
+/// process had to be woken. `extra · (1 − e^(−idle / tau))` on top of the call's `cpu_ms` (the
+/// cost of a warm call): a busy worker handed the next call at once pays nothing, one idle far
+/// longer than `tau` pays all of `extra`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CpuAfterIdle {
+    /// The extra CPU after a long idle, ns.
+    pub extra_ns: f64,
+    /// The time constant of cooling, ns.
+    pub tau_ns: f64,
+}
+
+impl CpuAfterIdle {
+    /// The extra CPU of a call whose worker sat idle for `idle`.
+    pub fn extra(&self, idle: SimTime) -> SimTime {
+        let cold = -(-(idle.0 as f64) / self.tau_ns).exp_m1();
+        SimTime::from_nanos_f64(self.extra_ns * cold)
+    }
+}
+
+/// Validates `cpu_after_idle` of the table at `path` (`gateway` or `services.NAME`): it adds to
+/// CPU work, so the table needs a host and CPU work (`has_cpu`) to add to.
+pub fn cpu_after_idle(
+    raw: Option<&super::raw::RawCpuAfterIdle>,
+    path: &str,
+    placed: bool,
+    has_cpu: bool,
+) -> Result<Option<CpuAfterIdle>, Invalid> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let at = format!("{path}.cpu_after_idle");
+    if !placed || !has_cpu {
+        return Err(
+            Invalid::at(&at, "adds to CPU work, and there is none here").help(format!(
+                "it needs {path} on a host (host = \"NAME\") and cpu_ms on {}",
+                if path == "gateway" {
+                    "the gateway"
+                } else {
+                    "its endpoints"
+                }
+            )),
+        );
+    }
+    if !raw.extra_ms.is_finite() || raw.extra_ms < 0.0 {
+        return Err(Invalid::at(
+            &format!("{at}.extra_ms"),
+            format!("must be a number of ms ≥ 0, got {}", raw.extra_ms),
+        )
+        .help("the extra CPU of a call after its worker idled long (cpu_ms is a warm call's)"));
+    }
+    if !raw.tau_ms.is_finite() || raw.tau_ms <= 0.0 {
+        return Err(Invalid::at(
+            &format!("{at}.tau_ms"),
+            format!("must be a number of ms > 0, got {}", raw.tau_ms),
+        )
+        .help("how fast an idle worker cools: after tau_ms, 63% of extra_ms"));
+    }
+    Ok(Some(CpuAfterIdle {
+        extra_ns: raw.extra_ms * 1e6,
+        tau_ns: raw.tau_ms * 1e6,
+    }))
+}

@@ -36,7 +36,7 @@ pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
 pub use dist::{Dist, erfc, gamma_fn};
 pub use downstream::{CallCount, Downstream};
 pub use faults::{Fault, FaultKind};
-pub use hosts::{Host, HostId};
+pub use hosts::{CpuAfterIdle, Host, HostId};
 pub use operations::{HealthCheck, OutlierDetection};
 pub use overrides::Override;
 pub use pattern::ArrivalPattern;
@@ -215,6 +215,8 @@ pub struct Service {
     pub outlier_detection: Option<OutlierDetection>,
     /// The service is a replicated data store.
     pub store: Option<Store>,
+    /// Extra CPU a call costs after its worker sat idle (`None`: every call costs its `cpu_ms`).
+    pub cpu_after_idle: Option<CpuAfterIdle>,
 }
 
 impl Service {

@@ -104,6 +104,7 @@ fn allowed_fields(path: &[String]) -> Option<&'static [&'static str]> {
         ["services", _, "health_check"] => Some(fields::HEALTH_CHECK),
         ["services", _, "discovery"] => Some(fields::DISCOVERY),
         ["services", _, "store"] => Some(fields::STORE),
+        ["gateway" | "services", .., "cpu_after_idle"] => Some(fields::CPU_AFTER_IDLE),
         [.., "outlier_detection"] => Some(fields::OUTLIER),
         ["deployments", _] => Some(fields::DEPLOYMENT),
         ["deployments", _, "rollback"] => Some(fields::ROLLBACK),

@@ -547,6 +547,20 @@ pub struct RawGateway {
     #[serde(default)]
     #[schemars(schema_with = "schema::duration")]
     pub cpu_ms: Option<toml::Value>,
+    /// Extra CPU a request costs after the gateway's worker sat idle (cold caches, a wake-up).
+    pub cpu_after_idle: Option<RawCpuAfterIdle>,
+}
+
+/// `cpu_after_idle`: a call's CPU work costs `extra_ms × (1 − e^(−idle / tau_ms))` more when
+/// the worker that takes it sat idle for `idle` before (its caches cooled, it had to be woken).
+#[derive(Debug, Deserialize, Clone, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "CpuAfterIdle")]
+pub struct RawCpuAfterIdle {
+    /// The extra CPU of a call after a long idle (ms ≥ 0): `cpu_ms` is the cost of a warm one.
+    pub extra_ms: f64,
+    /// How fast a worker cools (ms > 0): after `tau_ms` idle, 63% of `extra_ms`.
+    pub tau_ms: f64,
 }
 
 fn default_one() -> i64 {
@@ -615,6 +629,8 @@ pub struct RawService {
     pub discovery: Option<RawDiscovery>,
     /// The service is a replicated data store: quorums, replication and keys.
     pub store: Option<RawStore>,
+    /// Extra CPU a call costs after its worker sat idle (cold caches, a wake-up).
+    pub cpu_after_idle: Option<RawCpuAfterIdle>,
     /// The service's endpoints by name: `[services.NAME.endpoints.ENDPOINT]`.
     pub endpoints: IndexMap<String, RawEndpoint>,
 }
@@ -842,6 +858,7 @@ pub mod fields {
         "client",
         "host",
         "cpu_ms",
+        "cpu_after_idle",
     ];
     pub const SERVICE: &[&str] = &[
         "instances",
@@ -857,8 +874,10 @@ pub mod fields {
         "health_check",
         "discovery",
         "store",
+        "cpu_after_idle",
         "endpoints",
     ];
+    pub const CPU_AFTER_IDLE: &[&str] = &["extra_ms", "tau_ms"];
     pub const HEALTH_CHECK: &[&str] = &[
         "interval_ms",
         "timeout_ms",
@@ -980,5 +999,6 @@ mod tests {
         assert_eq!(accepted_fields::<RawOutlierDetection>(), fields::OUTLIER);
         assert_eq!(accepted_fields::<RawDeployment>(), fields::DEPLOYMENT);
         assert_eq!(accepted_fields::<RawRollback>(), fields::ROLLBACK);
+        assert_eq!(accepted_fields::<RawCpuAfterIdle>(), fields::CPU_AFTER_IDLE);
     }
 }

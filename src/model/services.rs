@@ -74,6 +74,7 @@ pub(super) fn services_and_endpoints(
                 None => None,
             },
             outlier_detection: None,
+            cpu_after_idle: None,
             store: svc
                 .store
                 .as_ref()
@@ -140,6 +141,16 @@ pub(super) fn services_and_endpoints(
                 path: ep_path,
             });
         }
+        let has_cpu = service
+            .endpoints
+            .iter()
+            .any(|&e| endpoints[e].endpoint.cpu_time.is_some());
+        service.cpu_after_idle = super::hosts::cpu_after_idle(
+            svc.cpu_after_idle.as_ref(),
+            &path,
+            !service.hosts.is_empty(),
+            has_cpu,
+        )?;
         services.push(service);
     }
     Ok(endpoints)

@@ -88,6 +88,12 @@ pub fn validate(
         discovery_refresh: None,
         outlier_detection: None,
         store: None,
+        cpu_after_idle: super::hosts::cpu_after_idle(
+            raw.gateway.cpu_after_idle.as_ref(),
+            "gateway",
+            gateway_host.is_some(),
+            gateway_cpu.is_some(),
+        )?,
     }];
     let gateway_time = match &raw.gateway.service_ms {
         Some(v) => duration_value(v, "gateway.service_ms", base_dir)?,

@@ -112,6 +112,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         station.outstanding -= instance.outstanding;
         instance.outstanding = 0;
         instance.busy = 0;
+        // The process that restarts has never run: its workers are cold.
+        instance.idle_since.clear();
         station.queued.add(now, -(queued.len() as i64));
         station.busy.add(now, -busy);
         for h in queued.into_iter().chain(active) {

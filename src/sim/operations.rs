@@ -247,6 +247,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 break;
             }
             station.instances[i].busy += 1;
+            // The resumed process's idle worker takes a queued call; it was frozen, not
+            // cooling, so the call is charged as warm.
+            if station.after_idle.is_some() {
+                station.instances[i].wake_worker(now);
+            }
             station.busy.add(now, 1);
             self.free_worker(now, queue, service, i);
         }

@@ -110,6 +110,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         call.admitted = now;
         if free {
             instance.busy += 1;
+            let idle = if station.after_idle.is_some() {
+                instance.wake_worker(now)
+            } else {
+                SimTime::ZERO
+            };
             station.busy.add(now, 1);
             let time = if FULL && self.versioned {
                 version_time(self.model, station, i, call.endpoint)
@@ -134,6 +139,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 i,
                 time,
                 cpu,
+                idle,
                 now,
                 self.warmup,
                 &mut self.rng,
@@ -176,7 +182,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         self.respond(now, queue, h);
     }
 
-    /// Call `h`, waiting at instance `i` of `service`, takes the worker just freed.
+    /// Call `h`, waiting at instance `i` of `service`, takes a worker: the one just freed
+    /// (`idle` zero) or one that sat idle for `idle`.
     #[inline(always)]
     fn begin_service(
         &mut self,
@@ -185,6 +192,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         h: Handle,
         service: ServiceId,
         i: usize,
+        idle: SimTime,
     ) {
         let station = &mut self.stations[service];
         let call = self.calls.get_mut(h).expect("a call being served exists");
@@ -218,6 +226,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             i,
             time,
             cpu,
+            idle,
             now,
             self.warmup,
             &mut self.rng,
@@ -331,6 +340,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             let station = &mut self.stations[service];
             station.instances[i].busy -= 1;
             station.busy.add(now, -1);
+            if station.after_idle.is_some() {
+                station.instances[i].rest_worker(now, station.workers);
+            }
             return;
         }
         while let Some(next) = self.stations[service].instances[i].queue.pop_front() {
@@ -352,12 +364,15 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 }
                 continue;
             }
-            self.begin_service(now, queue, next, service, i);
+            self.begin_service(now, queue, next, service, i, SimTime::ZERO);
             return;
         }
         let station = &mut self.stations[service];
         station.instances[i].busy -= 1;
         station.busy.add(now, -1);
+        if station.after_idle.is_some() {
+            station.instances[i].rest_worker(now, station.workers);
+        }
     }
 
     /// Sends the calls of stage `stage` of `h`'s endpoint, in parallel.
@@ -538,8 +553,13 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let instance = &mut station.instances[i];
         if instance.busy < station.workers && !(FULL && instance.hung) {
             instance.busy += 1;
+            let idle = if station.after_idle.is_some() {
+                instance.wake_worker(now)
+            } else {
+                SimTime::ZERO
+            };
             station.busy.add(now, 1);
-            self.begin_service(now, queue, h, service, i);
+            self.begin_service(now, queue, h, service, i, idle);
         } else {
             instance.queue.make_room();
             instance.queue.push_back(h);
@@ -697,6 +717,7 @@ fn start_work<const FULL: bool>(
     i: usize,
     time: &crate::model::Dist,
     cpu: Option<(&crate::model::Dist, usize)>,
+    idle: SimTime,
     now: SimTime,
     warmup: SimTime,
     rng: &mut crate::engine::SimRng,
@@ -706,8 +727,15 @@ fn start_work<const FULL: bool>(
 ) -> (SimTime, SimTime, Option<(usize, SimTime)>) {
     station.record_wait(call.admitted, now, warmup);
     let instance = &mut station.instances[i];
-    // CPU work first (drawn first), then the rest of the processing.
-    let demand = cpu.map(|(d, host)| (host, d.sample(rng)));
+    // CPU work first (drawn first), then the rest of the processing; a worker that sat idle
+    // pays for warming up.
+    let demand = cpu.map(|(d, host)| {
+        let warm = d.sample(rng);
+        match station.after_idle {
+            Some(after) if FULL => (host, warm + after.extra(idle)),
+            _ => (host, warm),
+        }
+    });
     let mut work = time.sample(rng);
     if FULL && instance.slowdown != 1.0 {
         work = SimTime::from_nanos_f64(work.0 as f64 * instance.slowdown);

@@ -2,7 +2,9 @@
 //! time-weighted statistics.
 
 use crate::engine::{Handle, SimRng, SimTime};
-use crate::model::{Autoscale, HealthCheck, LoadBalancer, OutlierDetection, RateLimit, Service};
+use crate::model::{
+    Autoscale, CpuAfterIdle, HealthCheck, LoadBalancer, OutlierDetection, RateLimit, Service,
+};
 use crate::stats::TimeWeighted;
 use rand::RngExt;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -58,6 +60,9 @@ pub struct Instance {
     pub checking: bool,
     /// The host it runs on ([`NO_HOST`]: none).
     pub host: u32,
+    /// When each idle worker that has run went idle, the latest last (kept only when the
+    /// service has `cpu_after_idle`; workers that never ran are not listed).
+    pub idle_since: Vec<SimTime>,
 }
 
 /// `Instance::host` of a service placed on no host.
@@ -84,6 +89,24 @@ impl Instance {
             errors_in_row: 0,
             checking: false,
             host: NO_HOST,
+            idle_since: Vec::new(),
+        }
+    }
+
+    /// One of its idle workers takes a call at `now`: the one idle the shortest, as the kernel
+    /// most often wakes the worker that slept last (measured on gunicorn's sync workers: 79%
+    /// of the calls with two idle). Returns how long it sat idle; a worker that never ran has
+    /// been idle since the start.
+    #[inline]
+    pub fn wake_worker(&mut self, now: SimTime) -> SimTime {
+        now - self.idle_since.pop().unwrap_or(SimTime::ZERO)
+    }
+
+    /// A worker goes idle at `now`.
+    #[inline]
+    pub fn rest_worker(&mut self, now: SimTime, workers: u32) {
+        if self.idle_since.len() < workers as usize {
+            self.idle_since.push(now);
         }
     }
 }
@@ -191,6 +214,9 @@ pub struct Station {
     pub workers: u32,
     pub queue_capacity: Option<u32>,
     pub blocking: bool,
+    /// Extra CPU a call costs after its worker sat idle (workers' idle times are kept only
+    /// with it).
+    pub after_idle: Option<CpuAfterIdle>,
     /// The hosts its instances are spread over (empty: none), whose cores its endpoints' CPU
     /// work shares.
     placement: Vec<u32>,
@@ -266,6 +292,7 @@ impl Station {
             workers: service.workers,
             queue_capacity: service.queue_capacity,
             blocking: service.blocking,
+            after_idle: service.cpu_after_idle,
             placement: service.hosts.iter().map(|&h| h as u32).collect(),
             balancer: service.load_balancer,
             next: 0,
@@ -636,6 +663,7 @@ mod tests {
             discovery_refresh: None,
             outlier_detection: None,
             store: None,
+            cpu_after_idle: None,
         }
     }
 

@@ -65,6 +65,48 @@ pub fn apply(draft: &mut Draft, cpu: &[(String, f64)]) -> Result<Vec<String>, St
     Ok(notes)
 }
 
+/// Applies `--cpu-after-idle NAME=WARM,EXTRA,TAU`: of the mean CPU `--cpu` measured (and took
+/// out of the processing), a call costs WARM when its worker was busy just before and EXTRA
+/// more after a long idle, cooling in TAU. The endpoints' `cpu_ms` becomes the warm cost and the
+/// service gets `cpu_after_idle`, so that the simulation charges each call by its worker's idle.
+pub fn after_idle(
+    draft: &mut Draft,
+    cpu: &[(String, f64)],
+    after: &[(String, [f64; 3])],
+) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    for (name, [warm, extra, tau]) in after {
+        let Some(&(_, mean)) = cpu.iter().find(|(n, _)| n == name) else {
+            return Err(format!(
+                "--cpu-after-idle {name}=…: give the mean CPU per call of `{name}` too (--cpu {name}=MS): it is what comes off the processing"
+            ));
+        };
+        if *warm > mean {
+            return Err(format!(
+                "--cpu-after-idle {name}=…: a warm call's CPU ({warm} ms) cannot exceed the mean call's (--cpu {name}={mean})"
+            ));
+        }
+        if *tau <= 0.0 {
+            return Err(format!(
+                "--cpu-after-idle {name}=…: the cooling time must be > 0 ms, got {tau}"
+            ));
+        }
+        let Some(service) = draft.services.iter_mut().find(|s| s.name == *name) else {
+            return Err(format!(
+                "--cpu-after-idle {name}=…: no service `{name}` in the imported model (the clients' gateway is not supported)"
+            ));
+        };
+        for e in &mut service.endpoints {
+            e.cpu_ms = Some(*warm);
+        }
+        service.cpu_after_idle = Some((*extra, *tau));
+        notes.push(format!(
+            "CPU: a warm call of `{name}` costs {warm} ms (cpu_ms), {extra} ms more after its worker idled long, cooling in {tau} ms (cpu_after_idle)"
+        ));
+    }
+    Ok(notes)
+}
+
 /// Takes `ms` out of the mean of `samples` (each sample down by it, none below zero); returns
 /// what could not be taken.
 fn take(samples: &mut [f64], ms: f64) -> f64 {

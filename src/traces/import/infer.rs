@@ -49,6 +49,8 @@ pub struct DraftService {
     pub instances_from: &'static str,
     pub workers: u32,
     pub endpoints: Vec<DraftEndpoint>,
+    /// What a call's CPU costs more after its worker idled (`--cpu-after-idle`): extra, tau ms.
+    pub cpu_after_idle: Option<(f64, f64)>,
 }
 
 #[derive(Debug)]
@@ -287,6 +289,7 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
             },
             workers: concurrency(stats),
             endpoints: Vec::new(),
+            cpu_after_idle: None,
         };
         for key in endpoint_order.iter().filter(|k| k.0 == s) {
             let e = &endpoints[key];
@@ -577,6 +580,7 @@ fn fold_cycles(draft: &mut Draft) {
             instances_from: "copied from the service it was split from",
             workers,
             endpoints: moved,
+            cpu_after_idle: None,
         });
         for s in &mut draft.services {
             for e in &mut s.endpoints {

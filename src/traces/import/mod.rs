@@ -77,6 +77,9 @@ pub struct Settings {
     pub fit: bool,
     /// CPU per call by service, measured outside the traces (`--cpu NAME=MS`).
     pub cpu: Vec<(String, f64)>,
+    /// A warm call's CPU, the extra after a long idle and how fast a worker cools (ms), by
+    /// service (`--cpu-after-idle NAME=WARM,EXTRA,TAU`).
+    pub cpu_after_idle: Vec<(String, [f64; 3])>,
 }
 
 impl Default for Settings {
@@ -85,6 +88,7 @@ impl Default for Settings {
             sampled: 1.0,
             fit: false,
             cpu: Vec::new(),
+            cpu_after_idle: Vec::new(),
         }
     }
 }
@@ -135,8 +139,12 @@ fn model(
             draft.rate_per_s
         ));
     }
-    if !settings.cpu.is_empty() {
-        let done = cpu::apply(&mut draft, &settings.cpu).map_err(ImportError::Model)?;
+    if !settings.cpu.is_empty() || !settings.cpu_after_idle.is_empty() {
+        let mut done = cpu::apply(&mut draft, &settings.cpu).map_err(ImportError::Model)?;
+        done.extend(
+            cpu::after_idle(&mut draft, &settings.cpu, &settings.cpu_after_idle)
+                .map_err(ImportError::Model)?,
+        );
         draft.notes.extend(done);
     }
     notes.extend(draft.notes.iter().cloned());

@@ -311,6 +311,14 @@ pub fn model(
             "workers = {}     # estimated: the most calls processed at once on one instance",
             s.workers
         );
+        if let Some((extra, tau)) = s.cpu_after_idle {
+            let _ = writeln!(
+                out,
+                "cpu_after_idle = {{ extra_ms = {}, tau_ms = {} }}   # measured outside the traces (--cpu-after-idle): a call's CPU after its worker idled; cpu_ms below is a warm call's",
+                short(extra, 4),
+                short(tau, 4)
+            );
+        }
         for e in &s.endpoints {
             endpoint(&mut out, &mut times, &s.name, e);
         }
