@@ -49,6 +49,9 @@ def parse_args(argv):
     p.add_argument("--trace-dir", help="write a client span per request here (Zipkin v2)")
     p.add_argument("--out", required=True, help="CSV of the requests")
     p.add_argument("--cpu-out", help="write the CPU seconds the generator spent sending here")
+    p.add_argument("--events-out",
+                   help="write the wall and CPU time of each send and each response here (CSV): "
+                   "what each request costs the generator against how long it idled before")
     p.add_argument("--wakeups-out",
                    help="write each wake-up of the event loop here (CSV: how long it slept "
                    "before, the CPU it then spent, the events it handled)")
@@ -74,8 +77,18 @@ def parse_mix(text):
     return mix
 
 
+EVENTS = None
+
+
+def event(kind):
+    """Records a send or a response: wall time, the thread's CPU time (with --events-out)."""
+    if EVENTS is not None:
+        EVENTS.append((time.perf_counter(), time.thread_time(), kind))
+
+
 async def one(session, args, route, scheduled, t0, wall0, rng_id, spans):
     """Sends one request at (about) its scheduled time; returns its record."""
+    event("send")
     loop = asyncio.get_running_loop()
     lag = loop.time() - (t0 + scheduled)
     method, rule = ROUTES[route]
@@ -95,6 +108,7 @@ async def one(session, args, route, scheduled, t0, wall0, rng_id, spans):
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
         status = 0
     latency = loop.time() - (t0 + scheduled)
+    event("response")
     if spans is not None:
         span = {
             "traceId": trace_id, "id": span_id, "kind": "CLIENT", "name": f"{method} {rule}",
@@ -174,7 +188,10 @@ async def run(args):
 
 
 def main(argv):
+    global EVENTS
     args = parse_args(argv)
+    if args.events_out:
+        EVENTS = []
     before = resource.getrusage(resource.RUSAGE_SELF)
     selector = TimedSelector() if args.wakeups_out else None
     if selector is None:
@@ -186,6 +203,12 @@ def main(argv):
         finally:
             loop.close()
     after = resource.getrusage(resource.RUSAGE_SELF)
+    if EVENTS is not None:
+        with open(args.events_out + ".tmp", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["wall_s", "cpu_s", "event"])
+            w.writerows((f"{t:.7f}", f"{c:.7f}", k) for t, c, k in EVENTS)
+        os.replace(args.events_out + ".tmp", args.events_out)
     if selector is not None:
         with open(args.wakeups_out + ".tmp", "w", newline="") as f:
             w = csv.writer(f)
