@@ -9,7 +9,8 @@ machine is busier, and what does waking after an idle cost?
    CPU time (the send, waking the peer, the receive).
 
 On the machine of reality/README.md: 1. 0.65–0.99 ms, no trend with the background (no speed-up with
-load); 2. 8–9 µs after 1 ms idle, 28–38 µs after 10 ms, whatever the background.
+load); 2. 8–9 µs after 1 ms idle, 28–38 µs after 10 ms (after 10 ms, 38 µs beside an idle
+core and 28–29 beside a busy one in one run; 33 and 30–33 in another).
 """
 
 import multiprocessing as mp
