@@ -911,6 +911,78 @@ fn fitting_finds_the_families_the_model_was_written_with() {
     );
 }
 
+/// `--cpu-after-idle`: the endpoints get the warm CPU and the service `cpu_after_idle`, while
+/// the *mean* CPU (`--cpu`) is what comes off the processing — the samples are those of the
+/// import with `--cpu` alone (taking off only the warm cost would count the extra twice).
+#[test]
+fn cpu_after_idle_writes_the_warm_cost_and_takes_the_mean_off_the_processing() {
+    let checkout = model::load_file(&repo().join("models/checkout.toml"), &[]).unwrap();
+    let r = traced(&checkout, 1.0, 0);
+    let files = folder(&[(
+        "traces.json",
+        export::otlp_json(&checkout, checkout.seed, &r.traces),
+    )]);
+    let run = |after: Vec<(String, [f64; 3])>| {
+        import::import(
+            &[files.path().join("traces.json")],
+            "m",
+            "m-data",
+            import::Settings {
+                cpu: vec![("user".into(), 0.5)],
+                cpu_after_idle: after,
+                ..Default::default()
+            },
+        )
+    };
+    let mean_only = run(Vec::new()).unwrap().written;
+    let with = run(vec![("user".into(), [0.4, 0.2, 5.0])]).unwrap().written;
+    assert_eq!(with.files, mean_only.files, "the same processing samples");
+    let user = &with.text[with.text.find("[services.user]").unwrap()..];
+    assert!(
+        user.contains("cpu_after_idle = { extra_ms = 0.2, tau_ms = 5 }"),
+        "{user}"
+    );
+    let cpu_line = user.lines().find(|l| l.starts_with("cpu_ms")).unwrap();
+    assert!(cpu_line.starts_with("cpu_ms = 0.4 "), "{cpu_line}");
+    // The written model loads, with the table where it was put.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), &with.text).unwrap();
+    for (name, bytes) in &with.files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let loaded = model::load_file(
+        &dir.path().join("m.toml"),
+        &[
+            "hosts.node.cores=2".parse().unwrap(),
+            "services.user.host=node".parse().unwrap(),
+        ],
+    )
+    .unwrap();
+    let user = loaded.services.iter().find(|s| s.name == "user").unwrap();
+    assert_eq!(user.cpu_after_idle.unwrap().tau_ns, 5e6);
+    // A warm cost above the mean, or no mean, is refused with what to give.
+    let err = run(vec![("user".into(), [0.6, 0.2, 5.0])])
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("cannot exceed the mean call's"), "{err}");
+    let err = import::import(
+        &[files.path().join("traces.json")],
+        "m",
+        "m-data",
+        import::Settings {
+            cpu_after_idle: vec![("user".into(), [0.4, 0.2, 5.0])],
+            ..Default::default()
+        },
+    )
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(err.contains("--cpu user=MS"), "{err}");
+}
+
 /// A → B → A, common in real systems, is a cycle meshsim does not simulate: the endpoints of A
 /// that B calls move to a service of their own, said on stderr, and the model runs.
 #[test]

@@ -249,7 +249,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             station.instances[i].busy += 1;
             // The resumed process's idle worker takes a queued call; it was frozen, not
             // cooling, so the call is charged as warm.
-            if station.after_idle.is_some() {
+            if FULL && station.after_idle.is_some() {
                 station.instances[i].wake_worker(now);
             }
             station.busy.add(now, 1);

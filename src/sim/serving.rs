@@ -110,7 +110,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         call.admitted = now;
         if free {
             instance.busy += 1;
-            let idle = if station.after_idle.is_some() {
+            let idle = if FULL && station.after_idle.is_some() {
                 instance.wake_worker(now)
             } else {
                 SimTime::ZERO
@@ -340,7 +340,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             let station = &mut self.stations[service];
             station.instances[i].busy -= 1;
             station.busy.add(now, -1);
-            if station.after_idle.is_some() {
+            if FULL && station.after_idle.is_some() {
                 station.instances[i].rest_worker(now, station.workers);
             }
             return;
@@ -370,7 +370,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let station = &mut self.stations[service];
         station.instances[i].busy -= 1;
         station.busy.add(now, -1);
-        if station.after_idle.is_some() {
+        if FULL && station.after_idle.is_some() {
             station.instances[i].rest_worker(now, station.workers);
         }
     }
@@ -553,7 +553,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let instance = &mut station.instances[i];
         if instance.busy < station.workers && !(FULL && instance.hung) {
             instance.busy += 1;
-            let idle = if station.after_idle.is_some() {
+            let idle = if FULL && station.after_idle.is_some() {
                 instance.wake_worker(now)
             } else {
                 SimTime::ZERO
