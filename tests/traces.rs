@@ -852,17 +852,22 @@ fn metrics_are_openmetrics_with_timestamps() {
     assert!(last.len() > 10, "{} series", last.len());
 }
 
+/// Every request of a run of checkout.toml, exported as OTLP/JSON to `traces.json` in a folder.
+fn checkout_traces() -> tempfile::TempDir {
+    let checkout = model::load_file(&repo().join("models/checkout.toml"), &[]).unwrap();
+    let r = traced(&checkout, 1.0, 0);
+    folder(&[(
+        "traces.json",
+        export::otlp_json(&checkout, checkout.seed, &r.traces),
+    )])
+}
+
 /// `--fit` finds the families checkout.toml was written with (gamma gateway, lognormal api,
 /// Weibull catalog, exponential user), and keeps the samples where no family fits (the uniform
 /// inventory time, the measured payment time).
 #[test]
 fn fitting_finds_the_families_the_model_was_written_with() {
-    let checkout = model::load_file(&repo().join("models/checkout.toml"), &[]).unwrap();
-    let r = traced(&checkout, 1.0, 0);
-    let files = folder(&[(
-        "traces.json",
-        export::otlp_json(&checkout, checkout.seed, &r.traces),
-    )]);
+    let files = checkout_traces();
     let settings = import::Settings {
         fit: true,
         ..Default::default()
@@ -916,12 +921,7 @@ fn fitting_finds_the_families_the_model_was_written_with() {
 /// import with `--cpu` alone (taking off only the warm cost would count the extra twice).
 #[test]
 fn cpu_after_idle_writes_the_warm_cost_and_takes_the_mean_off_the_processing() {
-    let checkout = model::load_file(&repo().join("models/checkout.toml"), &[]).unwrap();
-    let r = traced(&checkout, 1.0, 0);
-    let files = folder(&[(
-        "traces.json",
-        export::otlp_json(&checkout, checkout.seed, &r.traces),
-    )]);
+    let files = checkout_traces();
     let run = |after: Vec<(String, [f64; 3])>| {
         import::import(
             &[files.path().join("traces.json")],
