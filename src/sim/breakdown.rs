@@ -56,7 +56,9 @@ pub fn key(hop: usize, c: Component) -> u32 {
     (hop * COMPONENTS + c as usize) as u32
 }
 
-/// Time per key along one call's critical path so far.
+/// Time per key along one call's critical path so far, in key order (so that adding a child's
+/// path is one pass over both, not a search of the parent's for each of the child's keys: deep
+/// call graphs have paths of dozens of keys).
 type Path = Vec<(u32, u64)>;
 
 /// Most keys × routes kept as dense tables (16 MB); larger models keep each route's totals
@@ -106,6 +108,8 @@ pub struct Paths {
     pub counts: Vec<u64>,
     /// Per route: the slowest requests so far (latency, path), pruned to about the slowest 2%.
     pub tail: Vec<Vec<(u64, Path)>>,
+    /// Scratch for merging two paths.
+    merged: Path,
 }
 
 impl Paths {
@@ -125,6 +129,7 @@ impl Paths {
                 .collect(),
             counts: vec![0; routes],
             tail: vec![Vec::new(); routes],
+            merged: Vec::new(),
         }
     }
 
@@ -142,11 +147,7 @@ impl Paths {
         if t.0 == 0 {
             return;
         }
-        let path = &mut self.slots[h.index() as usize];
-        match path.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, ns)) => *ns += t.0,
-            None => path.push((key, t.0)),
-        }
+        add_to(&mut self.slots[h.index() as usize], key, t.0);
     }
 
     /// Adds the path of the call in slot `child` to that of `parent`.
@@ -155,11 +156,18 @@ impl Paths {
         if p == c {
             return;
         }
-        let taken = std::mem::take(&mut self.slots[c]);
-        for &(key, ns) in &taken {
-            self.add(parent, key, SimTime(ns));
+        let (into, from) = (&self.slots[p], &self.slots[c]);
+        if from.is_empty() {
+            return;
         }
-        self.slots[c] = taken;
+        if into.is_empty() {
+            let taken = std::mem::take(&mut self.slots[c]);
+            self.slots[p].extend_from_slice(&taken);
+            self.slots[c] = taken;
+            return;
+        }
+        merge_into(&mut self.merged, into, from);
+        std::mem::swap(&mut self.slots[p], &mut self.merged);
     }
 
     /// The time on the path of the call in slot `h`.
@@ -246,6 +254,37 @@ impl Paths {
     }
 }
 
+/// Adds `ns` to `key` on `path`, keeping it in key order.
+fn add_to(path: &mut Path, key: u32, ns: u64) {
+    match path.binary_search_by_key(&key, |e| e.0) {
+        Ok(i) => path[i].1 += ns,
+        Err(i) => path.insert(i, (key, ns)),
+    }
+}
+
+/// `out` = the sum of two paths in key order, in one pass over both.
+fn merge_into(out: &mut Path, a: &[(u32, u64)], b: &[(u32, u64)]) {
+    out.clear();
+    out.reserve(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (ka, kb) = (a[i].0, b[j].0);
+        if ka < kb {
+            out.push(a[i]);
+            i += 1;
+        } else if kb < ka {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push((ka, a[i].1 + b[j].1));
+            i += 1;
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+}
+
 /// The breakdown of one route, per hop and component.
 #[derive(Clone, Debug)]
 pub struct RouteBreakdown {
@@ -269,4 +308,51 @@ pub fn hop_parts(hop: &str) -> [&str; 4] {
         .and_then(|h| h.rsplit_once(" ("))
         .and_then(|(link, ends)| ends.split_once('→').map(|(a, b)| ["", link, a, b]))
         .unwrap_or([hop, "", "", ""])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+
+    /// The time per key of a path, whatever its order.
+    fn sums(path: &[(u32, u64)]) -> BTreeMap<u32, u64> {
+        let mut out = BTreeMap::new();
+        for &(k, ns) in path {
+            *out.entry(k).or_default() += ns;
+        }
+        out
+    }
+
+    #[test]
+    fn a_merged_path_holds_each_key_once_with_both_paths_time() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        let mut paths = Paths::new(1, 40);
+        let (parent, child) = (Handle::from_bits(0), Handle::from_bits(1));
+        for _ in 0..500 {
+            paths.started(parent);
+            paths.started(child);
+            let mut expected = BTreeMap::new();
+            for (h, n) in [
+                (parent, rng.random_range(0..30)),
+                (child, rng.random_range(0..30)),
+            ] {
+                for _ in 0..n {
+                    let (k, ns) = (rng.random_range(0..60), rng.random_range(1..1000));
+                    paths.add(h, k, SimTime(ns));
+                    *expected.entry(k).or_insert(0) += ns;
+                }
+            }
+            let child_total = paths.total(child);
+            paths.merge(parent, child);
+            let merged = &paths.slots[0];
+            assert!(merged.windows(2).all(|w| w[0].0 < w[1].0), "{merged:?}");
+            assert_eq!(sums(merged), expected);
+            assert_eq!(
+                paths.total(child),
+                child_total,
+                "the child's path is left as it was"
+            );
+        }
+    }
 }

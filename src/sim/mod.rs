@@ -383,6 +383,9 @@ struct Simulator<'m, const FULL: bool> {
     hangs: bool,
     /// Some service is released during the run.
     versioned: bool,
+    /// Some service has a rate limit or a concurrency limit (the test before consulting a
+    /// station's, which live far from the fields every call touches).
+    limited: bool,
     /// The controllers of `model.deployments`, in order.
     rollouts: Vec<deploy::Rollout>,
     /// The releases' steps, in time order.
@@ -559,6 +562,10 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             }),
             hangs,
             versioned: !model.deployments.is_empty(),
+            limited: model
+                .services
+                .iter()
+                .any(|s| s.rate_limit.is_some() || s.max_concurrency.is_some()),
             rollouts: model.deployments.iter().map(deploy::Rollout::new).collect(),
             deploy_steps: Vec::new(),
             ejections: 0,

@@ -82,10 +82,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             return 0;
         }
         let u: f64 = self.rng.random();
+        // The first route whose cumulative share exceeds `u`: a binary search, since a model
+        // imported from traces has thousands of routes.
         self.route_cdf
-            .iter()
-            .position(|&c| u < c)
-            .unwrap_or(self.route_cdf.len() - 1)
+            .partition_point(|&c| c <= u)
+            .min(self.route_cdf.len() - 1)
     }
 
     /// The client's deadline passed: the request counts as timed out now. The system may still
@@ -191,8 +192,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let Some(paths) = self.paths.as_mut().filter(|_| FULL) else {
             return;
         };
-        // Refresh the tail cut now and then: a histogram quantile is not free.
-        if paths.counts[route] % 1024 == 0 {
+        // Refresh the tail cut now and then: a histogram quantile is not free. (Not before the
+        // route's first request: its histogram is empty and the cut stays 0.)
+        if paths.counts[route] % 1024 == 0 && paths.counts[route] > 0 {
             self.tail_cut[route] = (self.latency[route].settle().quantile_ms(0.98) * 1e6) as u64;
         }
         paths.record(route, h, latency, self.tail_cut[route]);

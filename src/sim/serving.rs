@@ -63,7 +63,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let refusal = if expired {
             station.expired += u64::from(measured);
             Some(ErrorKind::Timeout)
-        } else if FULL && !station.admits(now) {
+        } else if FULL && self.limited && !station.admits(now) {
             station.shed += u64::from(measured);
             Some(ErrorKind::RateLimited)
         } else {
@@ -72,7 +72,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if let Some(kind) = refusal {
             return self.refuse(now, queue, h, kind);
         }
-        let picked = if FULL && station.split.is_some() {
+        let picked = if FULL && self.versioned && station.split.is_some() {
             station.pick_split(&mut self.ops_rng)
         } else {
             station.pick_instance(&mut self.rng)
@@ -110,7 +110,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         call.admitted = now;
         if free {
             instance.busy += 1;
-            let idle = if FULL && station.after_idle.is_some() {
+            let idle = if FULL && self.cpu_work && station.after_idle.is_some() {
                 instance.wake_worker(now)
             } else {
                 SimTime::ZERO
@@ -340,7 +340,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             let station = &mut self.stations[service];
             station.instances[i].busy -= 1;
             station.busy.add(now, -1);
-            if FULL && station.after_idle.is_some() {
+            if FULL && self.cpu_work && station.after_idle.is_some() {
                 station.instances[i].rest_worker(now, station.workers);
             }
             return;
@@ -370,7 +370,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let station = &mut self.stations[service];
         station.instances[i].busy -= 1;
         station.busy.add(now, -1);
-        if FULL && station.after_idle.is_some() {
+        if FULL && self.cpu_work && station.after_idle.is_some() {
             station.instances[i].rest_worker(now, station.workers);
         }
     }
@@ -553,7 +553,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let instance = &mut station.instances[i];
         if instance.busy < station.workers && !(FULL && instance.hung) {
             instance.busy += 1;
-            let idle = if FULL && station.after_idle.is_some() {
+            let idle = if FULL && self.cpu_work && station.after_idle.is_some() {
                 instance.wake_worker(now)
             } else {
                 SimTime::ZERO

@@ -25,24 +25,19 @@ pub enum InstanceState {
 }
 
 /// One replica of a service.
+///
+/// In declaration order (`repr(C)`): what every call reads first (see [`Station`]).
+#[repr(C)]
 pub struct Instance {
-    pub state: InstanceState,
-    /// Workers currently held.
-    pub busy: u32,
     /// Calls waiting for a worker, oldest first.
     pub queue: VecDeque<Handle>,
+    /// Workers currently held.
+    pub busy: u32,
     /// Calls admitted and not yet responded to (queued, in service, or waiting downstream).
     pub outstanding: u32,
-    /// Calls holding a worker or waiting downstream, kept only when the instance can crash.
-    pub active: Vec<Handle>,
-    /// Service times are multiplied by this (a slowdown fault).
-    pub slowdown: f64,
-    /// When a starting instance finishes its cold start.
-    pub ready_at: SimTime,
+    pub state: InstanceState,
     /// The process has stopped answering (a `hang` fault); its port is open.
     pub hung: bool,
-    /// Calls whose processing ended while the instance hung: they carry on when it resumes.
-    pub frozen: Vec<Handle>,
     /// 0: the model's version; 1: the version its service's deployment releases.
     pub version: u8,
     /// In the registry (healthy by its checks, or known to be up).
@@ -51,11 +46,6 @@ pub struct Instance {
     pub in_view: bool,
     /// Ejected by outlier detection.
     pub ejected: bool,
-    /// Health checks failed and passed in a row.
-    pub fails: u32,
-    pub passes: u32,
-    /// Calls from watching callers failed in a row (outlier detection).
-    pub errors_in_row: u32,
     /// Health checks of this slot are scheduled.
     pub checking: bool,
     /// The host it runs on ([`NO_HOST`]: none).
@@ -63,6 +53,19 @@ pub struct Instance {
     /// When each idle worker that has run went idle, the latest last (kept only when the
     /// service has `cpu_after_idle`; workers that never ran are not listed).
     pub idle_since: Vec<SimTime>,
+    /// Calls holding a worker or waiting downstream, kept only when the instance can crash.
+    pub active: Vec<Handle>,
+    /// Service times are multiplied by this (a slowdown fault).
+    pub slowdown: f64,
+    /// When a starting instance finishes its cold start.
+    pub ready_at: SimTime,
+    /// Calls whose processing ended while the instance hung: they carry on when it resumes.
+    pub frozen: Vec<Handle>,
+    /// Health checks failed and passed in a row.
+    pub fails: u32,
+    pub passes: u32,
+    /// Calls from watching callers failed in a row (outlier detection).
+    pub errors_in_row: u32,
 }
 
 /// `Instance::host` of a service placed on no host.
@@ -207,47 +210,61 @@ impl LeastIndex {
 }
 
 /// The run-time state of a service (or the gateway).
+///
+/// In declaration order (`repr(C)`): the fields every call reads or writes come first, so that
+/// a call touches the first few cache lines of its station instead of lines spread over the
+/// whole record, and models of thousands of services take fewer cache misses per call.
+#[repr(C)]
 pub struct Station {
     pub instances: Vec<Instance>,
     /// Indices of the ready instances, which the balancer picks from.
     pub up: Vec<u32>,
-    pub workers: u32,
-    pub queue_capacity: Option<u32>,
-    pub blocking: bool,
-    /// Extra CPU a call costs after its worker sat idle (workers' idle times are kept only
-    /// with it).
-    pub after_idle: Option<CpuAfterIdle>,
-    /// The hosts its instances are spread over (empty: none), whose cores its endpoints' CPU
-    /// work shares.
-    placement: Vec<u32>,
-    balancer: LoadBalancer,
     next: usize,
-    /// For `least_outstanding` over many ready instances: the index that finds the least loaded
-    /// without scanning them all (`None`: scan).
-    pub least: Option<LeastIndex>,
+    /// Calls that arrived in the measured window.
+    pub arrivals: u64,
+    /// Calls admitted in the measured window that got a worker: their count and total wait.
+    pub waits: u64,
+    /// Calls admitted in the measured window that released their worker: their count and total
+    /// residence (wait plus time holding a worker).
+    pub residences: u64,
+    pub workers: u32,
     /// Calls admitted and not yet responded to, over all instances (for `max_concurrency`).
     pub outstanding: u32,
-    pub max_concurrency: Option<u32>,
-    pub bucket: Option<TokenBucket>,
-    pub scaler: Option<Scaler>,
+    pub queue_capacity: Option<u32>,
+    pub blocking: bool,
     /// Callers pick among the instances in their view of a registry (health checks, discovery
     /// delay, outlier ejection) instead of among the instances up at this instant.
     pub managed: bool,
-    pub health: Option<HealthCheck>,
-    pub refresh: Option<SimTime>,
-    pub outlier: Option<OutlierDetection>,
+    balancer: LoadBalancer,
+    pub waited_ns: u128,
+    pub resided_ns: u128,
+    /// Workers held, summed over instances.
+    pub busy: TimeWeighted,
+    /// Calls waiting, summed over instances.
+    pub queued: TimeWeighted,
+    /// For `least_outstanding` over many ready instances: the index that finds the least loaded
+    /// without scanning them all (`None`: scan).
+    pub least: Option<LeastIndex>,
     /// During a release: (version, share) — that share of the calls goes to that version's
     /// instances, the rest to the others.
     pub split: Option<(u8, f64)>,
+    /// Extra CPU a call costs after its worker sat idle (workers' idle times are kept only
+    /// with it).
+    pub after_idle: Option<CpuAfterIdle>,
+    pub max_concurrency: Option<u32>,
+    pub bucket: Option<TokenBucket>,
+    /// The hosts its instances are spread over (empty: none), whose cores its endpoints' CPU
+    /// work shares.
+    placement: Vec<u32>,
+    pub scaler: Option<Scaler>,
+    pub health: Option<HealthCheck>,
+    pub refresh: Option<SimTime>,
+    pub outlier: Option<OutlierDetection>,
     /// The deployment releasing a new version of this service, if any.
     pub deployment: Option<usize>,
     /// Scratch for picking among one version's instances.
     subset: Vec<u32>,
     subset_next: [usize; 2],
-    /// Workers held, summed over instances.
-    pub busy: TimeWeighted,
-    /// Calls waiting, summed over instances.
-    pub queued: TimeWeighted,
     /// Ready instances.
     pub ready: TimeWeighted,
     /// Instances the balancer chooses among (with a registry: those in the callers' view and
@@ -259,15 +276,6 @@ pub struct Station {
     pub shed: u64,
     /// Calls dropped unserved because their deadline had passed, in the measured window.
     pub expired: u64,
-    /// Calls that arrived in the measured window.
-    pub arrivals: u64,
-    /// Calls admitted in the measured window that got a worker: their count and total wait.
-    pub waits: u64,
-    pub waited_ns: u128,
-    /// Calls admitted in the measured window that released their worker: their count and total
-    /// residence (wait plus time holding a worker).
-    pub residences: u64,
-    pub resided_ns: u128,
 }
 
 impl Station {
