@@ -75,6 +75,7 @@ enum Totals {
 }
 
 impl Totals {
+    #[cfg(test)]
     fn add(&mut self, key: u32, ns: u64) {
         match self {
             Totals::Dense(v) => v[key as usize] += ns,
@@ -82,6 +83,41 @@ impl Totals {
                 Ok(i) => v[i].1 += ns,
                 Err(i) => v.insert(i, (key, ns)),
             },
+        }
+    }
+
+    /// Adds every (key, ns) of `path` (in key order, as paths are kept). Sparse totals take
+    /// one forward pass over both, not a binary search per key: the route's totals are cold by
+    /// the time its next request finishes, and a pass reads them in order.
+    fn add_path(&mut self, path: &[(u32, u64)]) {
+        match self {
+            Totals::Dense(v) => {
+                for &(key, ns) in path {
+                    v[key as usize] += ns;
+                }
+            }
+            Totals::Sparse(v) => {
+                let mut j = 0;
+                let mut missing = false;
+                for &(key, ns) in path {
+                    while j < v.len() && v[j].0 < key {
+                        j += 1;
+                    }
+                    if j < v.len() && v[j].0 == key {
+                        v[j].1 += ns;
+                    } else {
+                        missing = true;
+                    }
+                }
+                if missing {
+                    // Keys this route's requests had not crossed yet: rare once it has run.
+                    for &(key, ns) in path {
+                        if let Err(i) = v.binary_search_by_key(&key, |e| e.0) {
+                            v.insert(i, (key, ns));
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -182,9 +218,7 @@ impl Paths {
     /// keep it if it is among the slowest; `p98` is the route's current 98th percentile.
     pub fn record(&mut self, route: usize, h: Handle, latency: u64, p98: u64) {
         let path = &self.slots[h.index() as usize];
-        for &(key, ns) in path {
-            self.totals[route].add(key, ns);
-        }
+        self.totals[route].add_path(path);
         self.counts[route] += 1;
         if latency >= p98 {
             let tail = &mut self.tail[route];
@@ -322,6 +356,29 @@ mod tests {
             *out.entry(k).or_default() += ns;
         }
         out
+    }
+
+    #[test]
+    fn a_route_s_totals_add_a_path_as_its_keys_one_by_one() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+        let (mut by_path, mut by_key) = (Totals::Sparse(Vec::new()), Totals::Sparse(Vec::new()));
+        for _ in 0..300 {
+            let mut path = Vec::new();
+            for _ in 0..rng.random_range(0..20) {
+                add_to(
+                    &mut path,
+                    rng.random_range(0..80),
+                    rng.random_range(1..1000),
+                );
+            }
+            by_path.add_path(&path);
+            for &(k, ns) in &path {
+                by_key.add(k, ns);
+            }
+            let (a, b): (Vec<_>, Vec<_>) =
+                (by_path.entries().collect(), by_key.entries().collect());
+            assert_eq!(a, b);
+        }
     }
 
     #[test]

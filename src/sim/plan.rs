@@ -30,20 +30,31 @@ pub struct Hop {
 /// `Hop::copies` of a call whose count is drawn.
 pub const RANDOM_COUNT: u32 = u32::MAX;
 
-/// One stage's calls, and whether any of them needs a random draw.
+/// One stage's calls (a range of [`Plan::hops`]), and whether any of them needs a random draw.
+#[derive(Clone, Copy)]
 struct Stage {
-    hops: Box<[Hop]>,
+    /// Its calls: `hops[first..first + len]`.
+    first: u32,
+    len: u32,
+    /// Calls the caller waits for, when the stage does not vary.
+    awaited: u32,
     /// Some call is made only sometimes, or a drawn number of times.
     varies: bool,
-    /// Per hop: the drawn count, for hops with [`RANDOM_COUNT`] copies.
-    counts: Box<[Option<CallCount>]>,
-    /// Calls the caller waits for, when the stage does not vary.
-    awaited: usize,
 }
 
 /// Per endpoint, per stage: its calls, in the model's order.
+///
+/// Flat: every endpoint's stages in one vector and every stage's calls in another, so that
+/// finding a stage's calls is three loads from dense arrays rather than a chain through an
+/// allocation per endpoint and per stage (models of thousands of endpoints miss the cache on
+/// each link of such a chain).
 pub struct Plan {
-    stages: Vec<Vec<Stage>>,
+    /// Per endpoint, the index of its first stage in `stages`; one more entry ends the last.
+    first_stage: Vec<u32>,
+    stages: Vec<Stage>,
+    hops: Vec<Hop>,
+    /// Per hop: the drawn count, for hops with [`RANDOM_COUNT`] copies.
+    counts: Vec<Option<CallCount>>,
 }
 
 impl Plan {
@@ -70,49 +81,62 @@ impl Plan {
                 awaited: call.is_awaited(),
             }
         };
-        let stages = model
-            .endpoints
-            .iter()
-            .map(|e| {
-                e.stages
-                    .iter()
-                    .map(|calls| Stage {
-                        hops: calls.iter().map(|c| hop(e.service, c)).collect(),
-                        varies: calls.iter().any(|c| !c.is_once()),
-                        counts: calls
-                            .iter()
-                            .map(|c| c.count.is_random().then(|| c.count.clone()))
-                            .collect(),
-                        awaited: calls.iter().filter(|c| c.is_awaited()).count(),
-                    })
-                    .collect()
-            })
-            .collect();
-        Plan { stages }
+        let mut plan = Plan {
+            first_stage: Vec::with_capacity(model.endpoints.len() + 1),
+            stages: Vec::new(),
+            hops: Vec::new(),
+            counts: Vec::new(),
+        };
+        for e in &model.endpoints {
+            plan.first_stage.push(plan.stages.len() as u32);
+            for calls in &e.stages {
+                plan.stages.push(Stage {
+                    first: plan.hops.len() as u32,
+                    len: calls.len() as u32,
+                    awaited: calls.iter().filter(|c| c.is_awaited()).count() as u32,
+                    varies: calls.iter().any(|c| !c.is_once()),
+                });
+                plan.hops.extend(calls.iter().map(|c| hop(e.service, c)));
+                plan.counts.extend(
+                    calls
+                        .iter()
+                        .map(|c| c.count.is_random().then(|| c.count.clone())),
+                );
+            }
+        }
+        plan.first_stage.push(plan.stages.len() as u32);
+        plan
+    }
+
+    /// Stage `stage` of `endpoint`.
+    #[inline(always)]
+    fn at(&self, endpoint: u32, stage: usize) -> Stage {
+        self.stages[self.first_stage[endpoint as usize] as usize + stage]
     }
 
     /// The calls of stage `stage` of `endpoint`.
     #[inline(always)]
     pub fn stage(&self, endpoint: u32, stage: usize) -> &[Hop] {
-        &self.stages[endpoint as usize][stage].hops
+        let s = self.at(endpoint, stage);
+        &self.hops[s.first as usize..(s.first + s.len) as usize]
     }
 
     /// How many calls of stage `stage` of `endpoint` the caller waits for (a stage that does
     /// not vary: fire-and-forget calls are not waited for).
     #[inline(always)]
     pub fn awaited(&self, endpoint: u32, stage: usize) -> usize {
-        self.stages[endpoint as usize][stage].awaited
+        self.at(endpoint, stage).awaited as usize
     }
 
     /// Whether stage `stage` of `endpoint` has calls made sometimes or several times.
     #[inline(always)]
     pub fn varies(&self, endpoint: u32, stage: usize) -> bool {
-        self.stages[endpoint as usize][stage].varies
+        self.at(endpoint, stage).varies
     }
 
     /// The drawn count of call `k` of a stage, for a hop with [`RANDOM_COUNT`] copies.
     pub fn count(&self, endpoint: u32, stage: usize, k: usize) -> &CallCount {
-        self.stages[endpoint as usize][stage].counts[k]
+        self.counts[self.at(endpoint, stage).first as usize + k]
             .as_ref()
             .expect("only hops with RANDOM_COUNT copies ask for their count")
     }
@@ -120,7 +144,8 @@ impl Plan {
     /// How many stages `endpoint` has.
     #[inline(always)]
     pub fn stages(&self, endpoint: u32) -> usize {
-        self.stages[endpoint as usize].len()
+        let e = endpoint as usize;
+        (self.first_stage[e + 1] - self.first_stage[e]) as usize
     }
 }
 
