@@ -369,7 +369,9 @@ struct Simulator<'m, const FULL: bool> {
     after_work: bool,
     /// `[hosts]`, whose cores the endpoints' CPU work (`cpu_ms`) shares.
     hosts: Vec<hosts::HostState>,
-    /// Some endpoint does CPU work: one test in the hot path for models without.
+    /// Some endpoint does CPU work: one test in the hot path for models without. Validation
+    /// refuses `cpu_after_idle` without `cpu_ms`, so it is also the test before a station's
+    /// idle-worker bookkeeping.
     cpu_work: bool,
     /// Scratch: the calls a host has just finished computing.
     cpu_scratch: Vec<hosts::Job>,
