@@ -54,15 +54,18 @@ OVERLOAD_KNOWN = [
 
 MODES = {
     # calibration requests, loads (fractions of the model's saturation rate), seconds per load,
-    # seconds of each load's start left out, simulation replications
+    # seconds of each load's start left out, simulation replications, seconds of the
+    # recalibration at the calibration rate before each load, simulated seconds of each run of
+    # the search for the model's capacity
     # (and with --overload, the loads of the second scenario, past saturation)
     "quick": dict(calibrate=3000, loads=[0.2, 0.35, 0.5, 0.65, 0.8], seconds=26, warmup=3,
-                  reps=5, overload=[0.9, 1.2, 1.5]),
+                  reps=5, recalibrate=8, capacity_s=300, overload=[0.9, 1.2, 1.5]),
     "full": dict(calibrate=10000, loads=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], seconds=90,
-                 warmup=5, reps=10, overload=[0.8, 1.0, 1.2, 1.4, 1.7, 2.0]),
+                 warmup=5, reps=10, recalibrate=20, capacity_s=600,
+                 overload=[0.8, 1.0, 1.2, 1.4, 1.7, 2.0]),
     # the CI smoke test: every step at a tiny scale, nothing asserted about accuracy
     "smoke": dict(calibrate=150, loads=[0.2, 0.5], seconds=3, warmup=0.5, reps=2,
-                  overload=[1.5]),
+                  recalibrate=1, capacity_s=30, overload=[1.5]),
 }
 
 
@@ -188,11 +191,13 @@ def run(cmd, **kw):
     subprocess.run([str(c) for c in cmd], check=True, **kw)
 
 
-def loadgen(venv, url, rate, seconds, requests, seed, out, trace_dir, cpu_out=None,
-            timeout_s=10.0):
-    """Runs the load generator; returns the machine's busy CPU seconds from its first send to
-    its last response (the generator's own start-up left out)."""
-    cmd = [os.path.join(venv, "bin", "python"), os.path.join(HERE, "loadgen.py"), "--url", url,
+LOADGEN = os.path.join(HERE, "loadgen", "target", "release", "loadgen")
+
+
+def loadgen(url, rate, seconds, requests, seed, out, trace_dir, cpu_out=None, timeout_s=10.0):
+    """Runs the load generator (`loadgen/`, built by `reality/check`); returns the machine's busy
+    CPU seconds from its first send to its last response (the generator's start-up left out)."""
+    cmd = [LOADGEN, "--url", url,
            "--rate", f"{rate:.3f}", "--duration", f"{seconds:.3f}", "--max-requests",
            str(requests), "--seed", str(seed), "--out", out, "--trace-dir", trace_dir,
            "--timeout", f"{timeout_s:g}", "--machine-cpu-out", out + ".machine"]
@@ -205,15 +210,17 @@ def loadgen(venv, url, rate, seconds, requests, seed, out, trace_dir, cpu_out=No
     return busy
 
 
-def span_cpu_ms(trace_dir):
-    """Mean CPU per call of each service, from its server spans' `cpu_ms` tags."""
+def span_cpu_ms(trace_dir, after_us=0.0, before_us=math.inf):
+    """Mean CPU per call of each service, from its server spans' `cpu_ms` tags (of the spans
+    that started in [after_us, before_us), µs since the epoch)."""
     sums = {}
     for name in os.listdir(trace_dir):
         with open(os.path.join(trace_dir, name)) as f:
             for line in f:
                 for span in json.loads(line):
                     cpu = span.get("tags", {}).get("cpu_ms")
-                    if span.get("kind") == "SERVER" and cpu is not None:
+                    if span.get("kind") == "SERVER" and cpu is not None \
+                            and after_us <= span["timestamp"] < before_us:
                         s = sums.setdefault(span["localEndpoint"]["serviceName"], [0.0, 0])
                         s[0] += float(cpu)
                         s[1] += 1
@@ -333,7 +340,7 @@ def calibrate_cpu(args, system, n, out):
     started = time.time()
     requests_csv = os.path.join(out, "calibrate.csv")
     cpu_file = os.path.join(out, "calibrate-loadgen-cpu.txt")
-    busy = loadgen(args.venv, system.url, args.calibrate_rate, 1.5 * n / args.calibrate_rate, n,
+    busy = loadgen(system.url, args.calibrate_rate, 1.5 * n / args.calibrate_rate, n,
                    1, requests_csv, system.trace_dir, cpu_file)
     elapsed = time.time() - started
     args.machine_ms = machine_ms_per_request(busy, requests_csv)
@@ -365,7 +372,9 @@ def calibrate_cpu(args, system, n, out):
         + f"; load generator {client:.3f} ms per request; machine background "
         f"{background:.3f} of {cores} cores")
     sets = [f"hosts.machine.cores={cores}", f"hosts.machine.background_cores={background:.4f}",
-            "gateway.host=machine", "gateway.workers=1"]
+            # The clients: the generator sends each request from its own thread, so their CPU
+            # work on different requests can run at once.
+            "gateway.host=machine", "gateway.workers=64"]
     sets += [f"services.{model_name[k]}.host=machine" for k in groups]
     # A warm call's CPU and what idling adds, fitted to the calls' CPU against their worker's
     # idle gap (the model then charges each call by its own worker's gap, at every load).
@@ -387,6 +396,38 @@ def calibrate_cpu(args, system, n, out):
             + [x for k in sets for x in ("--set", k)])
 
 
+def saturated_at(args, seconds, model, rate, work):
+    """Whether the model's backlog grows at `rate` (meshsim's `saturated` flag) over `seconds`
+    simulated."""
+    subprocess.run([args.meshsim, "run", model, "--set", f"workload.rate_per_s={rate:.3f}",
+                    "--set", f"simulation.duration_s={seconds}", "--set", "simulation.warmup_s=10",
+                    "--no-charts", "-q", "--out", work], check=True, stderr=subprocess.DEVNULL)
+    with open(os.path.join(work, "summary.csv")) as f:
+        return any(row["route"] == "all" and row["saturated"] == "1"
+                   for row in csv.DictReader(f))
+
+
+def simulated_capacity(args, mode, model, bound, out):
+    """The highest rate the model sustains, found by simulating it (bisection on whether its
+    backlog grows, to 1%). `meshsim predict --saturation` gives a bound that takes every
+    holding time at the model's own (calibration's) load; near capacity the gateway's sync
+    workers are held longer — the calls they wait for queue, and the cores are shared by
+    more calls — so the system saturates well below that bound (here by 10–15%), and loads
+    named as fractions of the bound would sit closer to saturation than they say."""
+    work = os.path.join(out, "capacity-work")
+    lo, hi = 0.2 * bound, 1.2 * bound
+    while not saturated_at(args, mode["capacity_s"], model, hi, work):
+        lo, hi = hi, 1.5 * hi
+    while hi - lo > 0.01 * lo:
+        mid = (lo + hi) / 2
+        if saturated_at(args, mode["capacity_s"], model, mid, work):
+            hi = mid
+        else:
+            lo = mid
+    shutil.rmtree(work, ignore_errors=True)
+    return (lo + hi) / 2
+
+
 def machine_ms_per_request(busy_s, requests_csv):
     """The whole machine's busy CPU over a run, per request the run sent (ms): every process,
     the kernel's network work included, whoever it was charged to."""
@@ -395,51 +436,110 @@ def machine_ms_per_request(busy_s, requests_csv):
     return busy_s / max(1, n) * 1e3
 
 
+class Load:
+    """What one load measured beside its requests: CPU per call of each service from its spans
+    and the generator's per request (`client`), the whole machine's per request, and, when it
+    was recalibrated, the same CPU per call at the calibration rate just before it."""
+
+    def __init__(self, cpu, machine, recalibrated):
+        self.cpu = cpu
+        self.machine = machine
+        self.recalibrated = recalibrated
+
+
+def generator_ms(cpu_file, requests_csv):
+    """The generator's CPU per request (ms), from its --cpu-out file (removed)."""
+    with open(cpu_file) as f:
+        client_s = float(f.read())
+    os.remove(cpu_file)
+    return machine_ms_per_request(client_s, requests_csv)
+
+
 def measure(args, mode, system, rate, seed, out_csv):
-    """One load: fresh services, Poisson arrivals at `rate` for the mode's seconds. Returns the
-    machine's CPU per request over the run and the generator's own (ms)."""
+    """One load: fresh services, Poisson arrivals at `rate` for the mode's seconds; before it,
+    unless --no-recalibrate, the same services at the calibration rate for the mode's
+    `recalibrate` seconds (what the CPU per call is on this machine just now)."""
     system.start()
     cpu_file = out_csv + ".cpu"
+    recalibrated = None
     try:
-        busy = loadgen(args.venv, system.url, rate, mode["seconds"], 10_000_000, seed, out_csv,
+        if args.recalibrate:
+            recal_csv = out_csv + ".recalibrate.csv"
+            loadgen(system.url, args.calibrate_rate, mode["recalibrate"], 10_000_000,
+                    seed + 500, recal_csv, system.trace_dir, cpu_file)
+            boundary_us = time.time() * 1e6
+            recalibrated = span_cpu_ms(system.trace_dir, before_us=boundary_us)
+            recalibrated["client"] = generator_ms(cpu_file, recal_csv)
+            os.remove(recal_csv)
+        else:
+            boundary_us = 0.0
+        busy = loadgen(system.url, rate, mode["seconds"], 10_000_000, seed, out_csv,
                        system.trace_dir, cpu_file,
                        timeout_s=OVERLOAD["client_timeout_s"] if args.overload else 10.0)
     finally:
         system.stop()
-    with open(cpu_file) as f:
-        client_s = float(f.read())
-    os.remove(cpu_file)
-    return (machine_ms_per_request(busy, out_csv), machine_ms_per_request(client_s, out_csv))
+    cpu = span_cpu_ms(system.trace_dir, after_us=boundary_us)
+    cpu["client"] = generator_ms(cpu_file, out_csv)
+    return Load(cpu, machine_ms_per_request(busy, out_csv), recalibrated)
 
 
-def cpu_at_load_check(args, mode, model, measured_csv, cpu_at_load, out):
-    """The diagnostic beside the prediction: each load simulated with the CPU per call measured
-    *at that load* (its spans' `cpu_ms`, the generator's CPU per request) instead of at
-    calibration, everything else the calibrated model's. Not a prediction (it uses what the
-    load itself measured); it tells an error of the CPU demand (which drifts with the machine
-    and falls as load rises) from an error of the model's structure. Writes
-    `reality-cpu-at-load.csv` (the columns of reality.csv) and `.md`."""
+TRACED = {"gateway_service": "gateway", "user": "user", "order": "order"}
+
+
+def read_model(model):
     import tomllib
     with open(model, "rb") as f:
-        doc = tomllib.load(f)
-    traced = {"gateway_service": "gateway", "user": "user", "order": "order"}
-    work = os.path.join(out, "cpu-at-load")
+        return tomllib.load(f)
+
+
+def sets_at_load(doc, cpu):
+    """The diagnostic's overrides: the CPU per call measured *at the load itself* (its spans'
+    `cpu_ms`, the generator's CPU per request)."""
+    sets = [f"gateway.cpu_ms={cpu['client']:.4f}"]
+    for name, service in doc.get("services", {}).items():
+        for endpoint, e in service.get("endpoints", {}).items():
+            if "cpu_ms" in e and TRACED.get(name) in cpu:
+                sets.append(f"services.{name}.endpoints.{endpoint}.cpu_ms="
+                            f"{cpu[TRACED[name]]:.4f}")
+        # The mean measured at the load already holds what idling cost there.
+        if "cpu_after_idle" in service:
+            sets.append(f"services.{name}.cpu_after_idle.extra_ms=0")
+    return sets
+
+
+def sets_recalibrated(doc, recalibrated, calibrated):
+    """The prediction's overrides for one load: every CPU value of the model (a call's, what
+    idling adds to it, the clients') scaled by how the CPU per call at the calibration rate just
+    before the load compares with calibration's — this machine's speed at the time, measured
+    at the calibration load, not at the load predicted."""
+    client = doc["gateway"].get("cpu_ms", 0) * recalibrated["client"] / calibrated["client"]
+    sets = [f"gateway.cpu_ms={client:.4f}"]
+    for name, service in doc.get("services", {}).items():
+        traced = TRACED.get(name)
+        if traced not in recalibrated or not calibrated.get(traced):
+            continue
+        scale = recalibrated[traced] / calibrated[traced]
+        for endpoint, e in service.get("endpoints", {}).items():
+            if "cpu_ms" in e:
+                sets.append(f"services.{name}.endpoints.{endpoint}.cpu_ms="
+                            f"{e['cpu_ms'] * scale:.4f}")
+        if "cpu_after_idle" in service:
+            sets.append(f"services.{name}.cpu_after_idle.extra_ms="
+                        f"{service['cpu_after_idle']['extra_ms'] * scale:.4f}")
+    return sets
+
+
+def predict_per_load(args, mode, model, measured_csv, sets_by_rate, out, name):
+    """Simulates each load of `measured_csv` with its own overrides of the model (`meshsim
+    predict` once per load) and writes the merged `name.csv` (the columns of reality.csv) and
+    `name.md` into `out`; prints the table."""
+    work = os.path.join(out, name + "-work")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     with open(measured_csv) as f:
         rows = list(csv.reader(f))
     header, tables, merged = rows[0], [], []
-    say("== the same loads with the CPU per call measured at each load (a diagnostic)")
-    for rate, cpu in cpu_at_load.items():
-        sets = [f"gateway.cpu_ms={cpu['client']:.4f}"]
-        for name, service in doc.get("services", {}).items():
-            for endpoint, e in service.get("endpoints", {}).items():
-                if "cpu_ms" in e and traced.get(name) in cpu:
-                    sets.append(f"services.{name}.endpoints.{endpoint}.cpu_ms="
-                                f"{cpu[traced[name]]:.4f}")
-            # The mean measured at the load already holds what idling cost there.
-            if "cpu_after_idle" in service:
-                sets.append(f"services.{name}.cpu_after_idle.extra_ms=0")
+    for rate, sets in sets_by_rate.items():
         one = os.path.join(work, f"rate-{rate:g}")
         os.makedirs(one)
         with open(os.path.join(one, "measured.csv"), "w", newline="") as w:
@@ -456,13 +556,40 @@ def cpu_at_load_check(args, mode, model, measured_csv, cpu_at_load, out):
         with open(os.path.join(one, "reality.md")) as f:
             lines = f.read().splitlines()
         tables += lines if not tables else lines[2:]
-    for name, lines in (("reality-cpu-at-load.csv", merged), ("reality-cpu-at-load.md", tables)):
-        with open(os.path.join(out, name + ".tmp"), "w") as w:
+    for file, lines in ((name + ".csv", merged), (name + ".md", tables)):
+        with open(os.path.join(out, file + ".tmp"), "w") as w:
             w.write("\n".join(lines) + "\n")
-        os.replace(os.path.join(out, name + ".tmp"), os.path.join(out, name))
+        os.replace(os.path.join(out, file + ".tmp"), os.path.join(out, file))
     shutil.rmtree(work)
     say("\n".join(tables))
-    say(f"wrote {out}/reality-cpu-at-load.csv and .md")
+    say(f"wrote {out}/{name}.csv and .md")
+
+
+def predict(args, mode, model, combined, calibrated, loads, out):
+    """Step 4: the prediction (`reality.csv`, `.md`, the chart, `report.html`) and, beside it,
+    the same loads with calibration's CPU alone and with the CPU each load measured."""
+    doc = read_model(model)
+    if args.recalibrate:
+        say("== predict: each load with the model's CPU scaled by the recalibration before it")
+        predict_per_load(args, mode, model, combined, {
+            rate: sets_recalibrated(doc, load.recalibrated, calibrated)
+            for rate, load in loads.items()}, out, "reality")
+        subprocess.run([args.meshsim, "plot", out], check=True, stdout=subprocess.DEVNULL)
+        say(f"wrote {out}/reality.png, .svg and report.html")
+        say("== the same loads with calibration's CPU alone (no recalibration)")
+        predict_per_load(args, mode, model, combined, {rate: [] for rate in loads}, out,
+                         "reality-one-calibration")
+    else:
+        say("== predict")
+        run([args.meshsim, "predict", model, "--measured", combined, "--warmup-s",
+             str(mode["warmup"]), "--reps", str(mode["reps"]), "--out", out])
+    if not args.no_cpu:
+        # Not a prediction (it uses what each load itself measured): it tells an error of the
+        # CPU demand from an error of the model's structure.
+        say("== the same loads with the CPU per call measured at each load (a diagnostic)")
+        predict_per_load(args, mode, model, combined, {
+            rate: sets_at_load(doc, load.cpu) for rate, load in loads.items()}, out,
+            "reality-cpu-at-load")
 
 
 def main(argv):
@@ -479,12 +606,17 @@ def main(argv):
                    "timeout with retries at the gateway")
     p.add_argument("--no-cpu", action="store_true",
                    help="leave the measured CPU out of the model (no CPU sharing on the host)")
-    p.add_argument("--cpu-after-idle", action="store_true",
-                   help="fit each service's CPU per call against its worker's idle gap and "
-                   "give the model cpu_after_idle (not yet the default: see README.md)")
+    p.add_argument("--no-cpu-after-idle", dest="cpu_after_idle", action="store_false",
+                   help="leave out what a call costs more after its worker idled: the model's "
+                   "CPU per call is then calibration's mean, whatever the load")
+    p.add_argument("--no-recalibrate", dest="recalibrate", action="store_false",
+                   help="predict every load from calibration's CPU alone, without measuring "
+                   "the CPU per call at the calibration rate again just before each load")
     p.add_argument("--keep-traces", action="store_true",
                    help="keep the traces of the measured loads (the calibration's are kept)")
     args = p.parse_args(argv)
+    args.recalibrate = args.recalibrate and not args.no_cpu
+    args.cpu_after_idle = args.cpu_after_idle and not args.no_cpu
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
@@ -513,12 +645,21 @@ def main(argv):
         known = KNOWN + (OVERLOAD_KNOWN if args.overload else [])
         run([args.meshsim, "import", calib.trace_dir, "--out", model]
             + [x for k in known for x in ("--set", k)] + ([] if args.no_cpu else cpu))
-        saturation = float(subprocess.run(
+        bound = float(subprocess.run(
             [args.meshsim, "predict", model, "--saturation"], check=True,
             capture_output=True, text=True).stdout.split()[0])
+        if args.overload:
+            # The model refuses and times out instead of queueing without bound: the bound
+            # stands for its capacity (its plateau is what the scenario measures).
+            saturation = bound
+        else:
+            saturation = simulated_capacity(args, mode, model, bound, out)
         loads = mode["overload"] if args.overload else mode["loads"]
         rates = [round(f * saturation, 1) for f in loads]
-        say(f"== the imported model saturates at {saturation:.1f} req/s; measuring at "
+        how = ("its analytic bound" if args.overload else
+               f"by simulation; the analytic bound, every holding time at calibration's load, "
+               f"{bound:.1f}")
+        say(f"== the imported model saturates at {saturation:.1f} req/s ({how}); measuring at "
             + ", ".join(f"{r:g}" for r in rates) + " req/s")
 
         # 3. Measure each load on fresh services (traced as in calibration: same overhead).
@@ -539,21 +680,28 @@ def main(argv):
                     for k, v in sorted(span_cpu_ms(calib.trace_dir).items())]
         cpu_rows.append(("calibration", args.calibrate_rate, "client", args.client_ms))
         cpu_rows.append(("calibration", args.calibrate_rate, "machine", args.machine_ms))
-        cpu_at_load = {}
+        calibrated = dict(span_cpu_ms(calib.trace_dir), client=args.client_ms)
+        loads = {}
         for i, rate in enumerate(rates):
-            say(f"== load {i + 1}/{len(rates)}: {rate:g} req/s for {mode['seconds']} s")
+            say(f"== load {i + 1}/{len(rates)}: {rate:g} req/s for {mode['seconds']} s"
+                + (f", after {mode['recalibrate']:g} s at {args.calibrate_rate:g} req/s "
+                   "(recalibration)" if args.recalibrate else ""))
             f = os.path.join(measured, f"rate-{rate:g}.csv")
             system.trace_dir = os.path.join(load_traces, f"rate-{rate:g}")
-            machine, client = measure(args, mode, system, rate, 100 + i, f)
+            load = measure(args, mode, system, rate, 100 + i, f)
             files.append((rate, f))
-            at_load = span_cpu_ms(system.trace_dir)
-            at_load["client"] = client
-            cpu_at_load[rate] = at_load
-            cpu_rows += [("load", rate, k, v) for k, v in sorted(at_load.items())]
-            cpu_rows.append(("load", rate, "machine", machine))
-            say("   CPU per call (spans): " + ", ".join(
-                f"{k} {v:.3f} ms" for k, v in sorted(at_load.items()))
-                + f"; the whole machine per request {machine:.3f} ms "
+            loads[rate] = load
+            if load.recalibrated:
+                cpu_rows += [("recalibration", rate, k, v)
+                             for k, v in sorted(load.recalibrated.items())]
+                say("   CPU per call at the calibration rate just before: " + ", ".join(
+                    f"{k} {v:.3f} ms ({v / calibrated[k] - 1:+.1%} on calibration)"
+                    for k, v in sorted(load.recalibrated.items()) if calibrated.get(k)))
+            cpu_rows += [("load", rate, k, v) for k, v in sorted(load.cpu.items())]
+            cpu_rows.append(("load", rate, "machine", load.machine))
+            say("   CPU per call at the load (spans): " + ", ".join(
+                f"{k} {v:.3f} ms" for k, v in sorted(load.cpu.items()))
+                + f"; the whole machine per request {load.machine:.3f} ms "
                 f"(at calibration {args.machine_ms:.3f})")
         with open(os.path.join(out, "cpu.csv"), "w", newline="") as w:
             writer = csv.writer(w)
@@ -575,11 +723,7 @@ def main(argv):
         os.replace(combined + ".tmp", combined)
 
         # 4. Predict each load with the imported model and compare.
-        say("== predict")
-        run([args.meshsim, "predict", model, "--measured", combined, "--warmup-s",
-             str(mode["warmup"]), "--reps", str(mode["reps"]), "--out", out])
-        if not args.no_cpu:
-            cpu_at_load_check(args, mode, model, combined, cpu_at_load, out)
+        predict(args, mode, model, combined, calibrated, loads, out)
         say(f"== done in {time.time() - started:.0f} s: {out}/reality.csv")
     except KeyboardInterrupt:
         say("interrupted: stopping the services")

@@ -239,10 +239,16 @@ fn routes_match_by_the_traces_endpoint_name_and_the_outputs_are_written() {
         report.contains("<h2>Measured and predicted, per load") && report.contains("GET /items"),
         "report.html shows the comparison's table"
     );
-    // `plot` redraws the comparison from its CSV.
+    // `plot` redraws the comparison from its CSV, under the same title.
     std::fs::remove_file(dir.join("cmp/reality.png")).unwrap();
+    std::fs::remove_file(dir.join("cmp/report.html")).unwrap();
     ok(&meshsim(&["plot", "cmp"], dir));
     assert!(dir.join("cmp/reality.png").is_file());
+    let report = std::fs::read_to_string(dir.join("cmp/report.html")).unwrap();
+    assert!(
+        report.contains(": measured and predicted</title>"),
+        "a redrawn comparison is titled as one, not as a run"
+    );
 }
 
 /// Bad measurement files are refused with the file, the line and what is allowed (exit 2).

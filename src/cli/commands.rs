@@ -410,7 +410,9 @@ pub(super) fn plot(args: PlotArgs) -> Result<(), Error> {
             let title = format!(
                 "{}: {}",
                 crate::chart::model_name(&args.dir),
-                if args.dir.join("points.csv").is_file() {
+                if args.dir.join("reality.csv").is_file() {
+                    "measured and predicted"
+                } else if args.dir.join("points.csv").is_file() {
                     "sweep"
                 } else {
                     "one run"
