@@ -55,17 +55,16 @@ OVERLOAD_KNOWN = [
 MODES = {
     # calibration requests, loads (fractions of the model's saturation rate), seconds per load,
     # seconds of each load's start left out, simulation replications, seconds of the
-    # recalibration at the calibration rate before each load, simulated seconds of each run of
-    # the search for the model's capacity
+    # recalibration at the calibration rate before each load
     # (and with --overload, the loads of the second scenario, past saturation)
     "quick": dict(calibrate=3000, loads=[0.2, 0.35, 0.5, 0.65, 0.8], seconds=26, warmup=3,
-                  reps=5, recalibrate=8, capacity_s=300, overload=[0.9, 1.2, 1.5]),
+                  reps=5, recalibrate=8, overload=[0.9, 1.2, 1.5]),
     "full": dict(calibrate=10000, loads=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], seconds=90,
-                 warmup=5, reps=10, recalibrate=20, capacity_s=600,
+                 warmup=5, reps=10, recalibrate=20,
                  overload=[0.8, 1.0, 1.2, 1.4, 1.7, 2.0]),
     # the CI smoke test: every step at a tiny scale, nothing asserted about accuracy
     "smoke": dict(calibrate=150, loads=[0.2, 0.5], seconds=3, warmup=0.5, reps=2,
-                  recalibrate=1, capacity_s=30, overload=[1.5]),
+                  recalibrate=1, overload=[1.5]),
 }
 
 
@@ -396,36 +395,15 @@ def calibrate_cpu(args, system, n, out):
             + [x for k in sets for x in ("--set", k)])
 
 
-def saturated_at(args, seconds, model, rate, work):
-    """Whether the model's backlog grows at `rate` (meshsim's `saturated` flag) over `seconds`
-    simulated."""
-    subprocess.run([args.meshsim, "run", model, "--set", f"workload.rate_per_s={rate:.3f}",
-                    "--set", f"simulation.duration_s={seconds}", "--set", "simulation.warmup_s=10",
-                    "--no-charts", "-q", "--out", work], check=True, stderr=subprocess.DEVNULL)
-    with open(os.path.join(work, "summary.csv")) as f:
-        return any(row["route"] == "all" and row["saturated"] == "1"
-                   for row in csv.DictReader(f))
-
-
-def simulated_capacity(args, mode, model, bound, out):
-    """The highest rate the model sustains, found by simulating it (bisection on whether its
-    backlog grows, to 1%). `meshsim predict --saturation` gives a bound that takes every
-    holding time at the model's own (calibration's) load; near capacity the gateway's sync
-    workers are held longer — the calls they wait for queue, and the cores are shared by
-    more calls — so the system saturates well below that bound (here by 10–15%), and loads
-    named as fractions of the bound would sit closer to saturation than they say."""
-    work = os.path.join(out, "capacity-work")
-    lo, hi = 0.2 * bound, 1.2 * bound
-    while not saturated_at(args, mode["capacity_s"], model, hi, work):
-        lo, hi = hi, 1.5 * hi
-    while hi - lo > 0.01 * lo:
-        mid = (lo + hi) / 2
-        if saturated_at(args, mode["capacity_s"], model, mid, work):
-            hi = mid
-        else:
-            lo = mid
-    shutil.rmtree(work, ignore_errors=True)
-    return (lo + hi) / 2
+def saturation(args, model, analytic=False):
+    """`meshsim predict --saturation`: the rate from which the model's backlog grows, found by
+    simulating it; with `analytic`, the instant bound that holds every blocking worker for its
+    calls' response times at the model's own (calibration's) load — near capacity the calls
+    they wait for queue and the cores are shared by more work, so the bound is too high (here
+    by 15%), and loads named as fractions of it sit closer to saturation than they say."""
+    return float(subprocess.run(
+        [args.meshsim, "predict", model, "--saturation"] + (["--analytic"] if analytic else []),
+        check=True, capture_output=True, text=True).stdout.split()[0])
 
 
 def machine_ms_per_request(busy_s, requests_csv):
@@ -645,21 +623,16 @@ def main(argv):
         known = KNOWN + (OVERLOAD_KNOWN if args.overload else [])
         run([args.meshsim, "import", calib.trace_dir, "--out", model]
             + [x for k in known for x in ("--set", k)] + ([] if args.no_cpu else cpu))
-        bound = float(subprocess.run(
-            [args.meshsim, "predict", model, "--saturation"], check=True,
-            capture_output=True, text=True).stdout.split()[0])
-        if args.overload:
-            # The model refuses and times out instead of queueing without bound: the bound
-            # stands for its capacity (its plateau is what the scenario measures).
-            saturation = bound
-        else:
-            saturation = simulated_capacity(args, mode, model, bound, out)
+        bound = saturation(args, model, analytic=True)
+        # With --overload the model refuses and times out instead of queueing without bound:
+        # its loads are multiples of the bound (the plateau is what the scenario measures).
+        capacity = bound if args.overload else saturation(args, model)
         loads = mode["overload"] if args.overload else mode["loads"]
-        rates = [round(f * saturation, 1) for f in loads]
+        rates = [round(f * capacity, 1) for f in loads]
         how = ("its analytic bound" if args.overload else
                f"by simulation; the analytic bound, every holding time at calibration's load, "
                f"{bound:.1f}")
-        say(f"== the imported model saturates at {saturation:.1f} req/s ({how}); measuring at "
+        say(f"== the imported model saturates at {capacity:.1f} req/s ({how}); measuring at "
             + ", ".join(f"{r:g}" for r in rates) + " req/s")
 
         # 3. Measure each load on fresh services (traced as in calibration: same overhead).

@@ -103,10 +103,15 @@ pub struct PredictArgs {
     /// Replications per load.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=10_000))]
     pub reps: u32,
-    /// Print the model's saturation rate (req/s: where its busiest station, blocking workers
-    /// held for their calls, reaches utilisation 1) and the busiest station, and stop.
+    /// Print the model's saturation rate and stop: the rate from which its backlog grows,
+    /// found by simulating it (bisection to 1%), beside the analytic bound.
     #[arg(long, conflicts_with = "measured")]
     pub saturation: bool,
+    /// With --saturation: print the analytic bound alone (where the busiest station, blocking
+    /// workers held for their calls' response times at the model's own rate, reaches
+    /// utilisation 1) without simulating: instant, but it can be well above the true rate.
+    #[arg(long, requires = "saturation")]
+    pub analytic: bool,
     /// Override a value of the model, e.g. --set simulation.duration_s=30 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<Override>,

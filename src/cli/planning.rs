@@ -565,11 +565,35 @@ pub(super) fn predict(args: super::PredictArgs) -> Result<(), Error> {
                 model.name
             ))
         })?;
-        println!("{rate:.3}");
-        eprintln!(
-            "{}: saturates at {rate:.1} req/s (busiest: {busiest})",
-            model.name
-        );
+        if args.analytic {
+            println!("{rate:.3}");
+            eprintln!(
+                "{}: the analytic bound is {rate:.1} req/s (busiest: {busiest}; blocking workers held for their calls' response times at the model's own rate)",
+                model.name
+            );
+            return Ok(());
+        }
+        let cancel = super::interrupt::cancel();
+        let found = measured::simulated_saturation(&model, rate, &cancel);
+        if cancel.requested() {
+            return Err(Error::Interrupted("no saturation rate was found".into()));
+        }
+        match found {
+            Some(s) => {
+                println!("{:.3}", s.rate);
+                eprintln!(
+                    "{}: saturates at {:.1} req/s: its backlog grows from there ({} simulated runs of {:.0} s, bisection to 1%); the analytic bound, with blocking workers held for their calls' response times at the model's own rate, is {rate:.1} req/s (busiest: {busiest})",
+                    model.name, s.rate, s.probes, s.probe_s
+                );
+            }
+            None => {
+                println!("{rate:.3}");
+                eprintln!(
+                    "{}: its backlog does not grow at any rate up to 8× the analytic bound (bounded queues or deadlines refuse the excess instead): the bound, {rate:.1} req/s (busiest: {busiest}), stands",
+                    model.name
+                );
+            }
+        }
         return Ok(());
     }
     let file = args.measured.as_ref().expect("clap requires --measured");

@@ -9,8 +9,10 @@
 //! model at the same rate, replicated, with Student's t interval over the replications.
 
 mod read;
+mod saturation;
 
 pub use read::{COLUMNS, Measurements, Request, read};
+pub use saturation::{SimulatedSaturation, simulated_saturation};
 
 use crate::model::{Model, Workload};
 use crate::sim::{Options, Replications, RouteResult, RunResult};
