@@ -55,16 +55,17 @@ OVERLOAD_KNOWN = [
 MODES = {
     # calibration requests, loads (fractions of the model's saturation rate), seconds per load,
     # seconds of each load's start left out, simulation replications, seconds of the
-    # recalibration at the calibration rate before each load
+    # recalibration at the calibration rate before each load, seconds of the highest load
+    # (near capacity a mean converges slowest)
     # (and with --overload, the loads of the second scenario, past saturation)
     "quick": dict(calibrate=3000, loads=[0.2, 0.35, 0.5, 0.65, 0.8], seconds=26, warmup=3,
-                  reps=5, recalibrate=8, overload=[0.9, 1.2, 1.5]),
+                  reps=5, recalibrate=8, top_seconds=60, overload=[0.9, 1.2, 1.5]),
     "full": dict(calibrate=10000, loads=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], seconds=90,
-                 warmup=5, reps=10, recalibrate=20,
+                 warmup=5, reps=10, recalibrate=20, top_seconds=180,
                  overload=[0.8, 1.0, 1.2, 1.4, 1.7, 2.0]),
     # the CI smoke test: every step at a tiny scale, nothing asserted about accuracy
     "smoke": dict(calibrate=150, loads=[0.2, 0.5], seconds=3, warmup=0.5, reps=2,
-                  recalibrate=1, overload=[1.5]),
+                  recalibrate=1, top_seconds=3, overload=[1.5]),
 }
 
 
@@ -433,8 +434,8 @@ def generator_ms(cpu_file, requests_csv):
     return machine_ms_per_request(client_s, requests_csv)
 
 
-def measure(args, mode, system, rate, seed, out_csv):
-    """One load: fresh services, Poisson arrivals at `rate` for the mode's seconds; before it,
+def measure(args, mode, system, rate, seconds, seed, out_csv):
+    """One load: fresh services, Poisson arrivals at `rate` for `seconds`; before it,
     unless --no-recalibrate, the same services at the calibration rate for the mode's
     `recalibrate` seconds (what the CPU per call is on this machine just now)."""
     system.start()
@@ -451,7 +452,7 @@ def measure(args, mode, system, rate, seed, out_csv):
             os.remove(recal_csv)
         else:
             boundary_us = 0.0
-        busy = loadgen(system.url, rate, mode["seconds"], 10_000_000, seed, out_csv,
+        busy = loadgen(system.url, rate, seconds, 10_000_000, seed, out_csv,
                        system.trace_dir, cpu_file,
                        timeout_s=OVERLOAD["client_timeout_s"] if args.overload else 10.0)
     finally:
@@ -656,12 +657,14 @@ def main(argv):
         calibrated = dict(span_cpu_ms(calib.trace_dir), client=args.client_ms)
         loads = {}
         for i, rate in enumerate(rates):
-            say(f"== load {i + 1}/{len(rates)}: {rate:g} req/s for {mode['seconds']} s"
+            last = i == len(rates) - 1 and not args.overload
+            seconds = mode["top_seconds"] if last else mode["seconds"]
+            say(f"== load {i + 1}/{len(rates)}: {rate:g} req/s for {seconds:g} s"
                 + (f", after {mode['recalibrate']:g} s at {args.calibrate_rate:g} req/s "
                    "(recalibration)" if args.recalibrate else ""))
             f = os.path.join(measured, f"rate-{rate:g}.csv")
             system.trace_dir = os.path.join(load_traces, f"rate-{rate:g}")
-            load = measure(args, mode, system, rate, 100 + i, f)
+            load = measure(args, mode, system, rate, seconds, 100 + i, f)
             files.append((rate, f))
             loads[rate] = load
             if load.recalibrated:
