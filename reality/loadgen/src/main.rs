@@ -193,10 +193,8 @@ pub struct Job {
     span_id: u64,
 }
 
-/// What happened to one request.
+/// What happened to one request (its [`Job`] says what it was).
 pub struct Outcome {
-    route: usize,
-    scheduled: f64,
     latency: Duration,
     status: u16,
     lag: Duration,
@@ -230,8 +228,6 @@ fn perform(args: &Args, job: &Job, traced: bool) -> Outcome {
     };
     let status = http::send(args.addr, &args.host, &request, args.timeout);
     Outcome {
-        route: job.route,
-        scheduled: job.scheduled,
         latency: job.due.elapsed(),
         status,
         lag: start.saturating_duration_since(job.due),
@@ -287,14 +283,14 @@ fn write_atomically(path: &str, text: &str) -> std::io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-fn requests_csv(outcomes: &[Outcome]) -> String {
+fn requests_csv(jobs: &[Job], outcomes: &[Outcome]) -> String {
     let mut csv = String::from("route,scheduled_s,latency_ms,status,lag_ms\n");
-    for o in outcomes {
-        let (_, method, rule) = ROUTES[o.route];
+    for (job, o) in jobs.iter().zip(outcomes) {
+        let (_, method, rule) = ROUTES[job.route];
         let _ = writeln!(
             csv,
             "{method} {rule},{:.6},{:.3},{},{:.3}",
-            o.scheduled,
+            job.scheduled,
             o.latency.as_secs_f64() * 1e3,
             o.status,
             o.lag.as_secs_f64() * 1e3
@@ -310,7 +306,7 @@ fn client_spans(jobs: &[Job], outcomes: &[Outcome], wall0_us: u64) -> String {
     let mut text = String::new();
     for (i, (job, o)) in jobs.iter().zip(outcomes).enumerate() {
         text.push(if i % 500 == 0 { '[' } else { ',' });
-        let (_, method, rule) = ROUTES[o.route];
+        let (_, method, rule) = ROUTES[job.route];
         let error = if o.status == 0 || o.status >= 500 {
             r#","error":"true""#
         } else {
@@ -321,7 +317,7 @@ fn client_spans(jobs: &[Job], outcomes: &[Outcome], wall0_us: u64) -> String {
             r#"{{"traceId":"{:032x}","id":"{:016x}","kind":"CLIENT","name":"{method} {rule}","timestamp":{},"duration":{},"localEndpoint":{{"serviceName":"client","ipv4":"127.0.0.1"}},"remoteEndpoint":{{"serviceName":"gateway"}},"tags":{{"http.status_code":"{}"{error}}}}}"#,
             job.trace_id,
             job.span_id,
-            wall0_us + (o.scheduled * 1e6) as u64,
+            wall0_us + (job.scheduled * 1e6) as u64,
             (o.latency.as_micros() as u64).max(1),
             o.status
         );
@@ -380,7 +376,7 @@ fn run(args: &Args) -> std::io::Result<()> {
     if let Some(path) = &args.cpu_out {
         write_atomically(path, &format!("{cpu}\n"))?;
     }
-    write_atomically(&args.out, &requests_csv(&outcomes))?;
+    write_atomically(&args.out, &requests_csv(&jobs, &outcomes))?;
     if let Some(dir) = &args.trace_dir {
         let path = format!("{dir}/client-{}.jsonl", std::process::id());
         fs::OpenOptions::new()
