@@ -31,13 +31,19 @@ pub struct Exchange {
     pub deadline: SimTime,
 }
 
-/// What happened on one edge in the measured window.
+/// What happened on one edge in the measured window (`repr(C)`: what every plain call counts
+/// comes first, beside [`EdgeState::plain`]).
 #[derive(Clone, Debug, Default)]
+#[repr(C)]
 pub struct EdgeStats {
     /// Logical calls made (each may take several attempts).
     pub calls: u64,
     /// Attempts sent: first tries, retries and hedges.
     pub attempts: u64,
+    /// Fire-and-forget calls sent (also counted in `calls`), those that failed at the callee
+    /// or on the way, and the time from sending to the callee's end of work of those that
+    /// succeeded (each measured when it was sent in the window).
+    pub detached: u64,
     pub retries: u64,
     pub hedges: u64,
     pub timeouts: u64,
@@ -55,25 +61,25 @@ pub struct EdgeStats {
     /// callee's processing time spent on them.
     pub wasted_attempts: u64,
     pub wasted_work_ns: u64,
-    /// Fire-and-forget calls sent (also counted in `calls`), those that failed at the callee
-    /// or on the way, and the time from sending to the callee's end of work of those that
-    /// succeeded (each measured when it was sent in the window).
-    pub detached: u64,
     pub detached_failed: u64,
     pub detached_done: u64,
     pub detached_ns: u64,
 }
 
 /// The state of one edge.
+///
+/// In declaration order (`repr(C)`), on cache lines of its own: a plain call reads `plain` and
+/// counts itself in `stats` on the first line, not on lines spread over the 600-byte record.
+#[repr(C, align(64))]
 pub struct EdgeState {
-    pub policy: CallPolicy,
     /// The policy does nothing: calls go as plain calls, without an exchange.
     pub plain: bool,
     /// Attempts in flight (for the bulkhead).
     pub in_flight: u32,
+    pub stats: EdgeStats,
+    pub policy: CallPolicy,
     pub breaker: Option<Breaker>,
     pub budget: Option<BudgetWindow>,
-    pub stats: EdgeStats,
     /// Retries and timeouts since the start, warm-up included (for the time series).
     pub all_retries: u64,
     pub all_timeouts: u64,

@@ -26,8 +26,9 @@ pub enum InstanceState {
 
 /// One replica of a service.
 ///
-/// In declaration order (`repr(C)`): what every call reads first (see [`Station`]).
-#[repr(C)]
+/// In declaration order (`repr(C)`), on a cache line of its own: what every call reads (its
+/// queue, workers, slowdown, state and host) fits the first line (see [`Station`]).
+#[repr(C, align(64))]
 pub struct Instance {
     /// Calls waiting for a worker, oldest first.
     pub queue: VecDeque<Handle>,
@@ -35,6 +36,8 @@ pub struct Instance {
     pub busy: u32,
     /// Calls admitted and not yet responded to (queued, in service, or waiting downstream).
     pub outstanding: u32,
+    /// Service times are multiplied by this (a slowdown fault).
+    pub slowdown: f64,
     pub state: InstanceState,
     /// The process has stopped answering (a `hang` fault); its port is open.
     pub hung: bool,
@@ -55,8 +58,6 @@ pub struct Instance {
     pub idle_since: Vec<SimTime>,
     /// Calls holding a worker or waiting downstream, kept only when the instance can crash.
     pub active: Vec<Handle>,
-    /// Service times are multiplied by this (a slowdown fault).
-    pub slowdown: f64,
     /// When a starting instance finishes its cold start.
     pub ready_at: SimTime,
     /// Calls whose processing ended while the instance hung: they carry on when it resumes.
@@ -213,8 +214,9 @@ impl LeastIndex {
 ///
 /// In declaration order (`repr(C)`): the fields every call reads or writes come first, so that
 /// a call touches the first few cache lines of its station instead of lines spread over the
-/// whole record, and models of thousands of services take fewer cache misses per call.
-#[repr(C)]
+/// whole record, and models of thousands of services take fewer cache misses per call. Aligned
+/// to a cache line, so that those fields fall on the same lines in every station.
+#[repr(C, align(64))]
 pub struct Station {
     pub instances: Vec<Instance>,
     /// Indices of the ready instances, which the balancer picks from.
