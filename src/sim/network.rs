@@ -24,7 +24,7 @@ fn byte_time(ns_per_byte: f64) -> u64 {
 ///
 /// In declaration order (`repr(C)`), on cache lines of its own: a transmission reads and writes
 /// the first line (when it is free, its byte time, its counts), then reads its loss and
-/// latency from the second — two lines per message in a model of thousands of links.
+/// latency from the next: not lines spread over the whole record.
 #[repr(C, align(64))]
 pub struct Transmitter {
     /// When the transmitter finishes the messages already queued on it.

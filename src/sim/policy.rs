@@ -40,9 +40,7 @@ pub struct EdgeStats {
     pub calls: u64,
     /// Attempts sent: first tries, retries and hedges.
     pub attempts: u64,
-    /// Fire-and-forget calls sent (also counted in `calls`), those that failed at the callee
-    /// or on the way, and the time from sending to the callee's end of work of those that
-    /// succeeded (each measured when it was sent in the window).
+    /// Fire-and-forget calls sent (also counted in `calls`).
     pub detached: u64,
     pub retries: u64,
     pub hedges: u64,
@@ -61,6 +59,9 @@ pub struct EdgeStats {
     /// callee's processing time spent on them.
     pub wasted_attempts: u64,
     pub wasted_work_ns: u64,
+    /// Fire-and-forget calls that failed at the callee or on the way, and the count and time
+    /// from sending to the callee's end of work of those that succeeded (each measured when it
+    /// was sent in the window).
     pub detached_failed: u64,
     pub detached_done: u64,
     pub detached_ns: u64,
