@@ -201,6 +201,7 @@ impl Paths {
 
     /// A new call took slot `h`: its path starts empty (what the slot's last call left that no
     /// caller took goes back to the pool).
+    #[inline(always)]
     pub fn started(&mut self, h: Handle) {
         let i = h.index() as usize;
         if self.slots.len() <= i {
@@ -211,6 +212,7 @@ impl Paths {
     }
 
     /// Puts a list's segments back on the free list: one splice.
+    #[inline(always)]
     fn release(&mut self, list: SlotPath) {
         if list.head != NIL {
             self.segments[list.tail as usize].next = self.free;
@@ -219,6 +221,7 @@ impl Paths {
     }
 
     /// Adds `t` to `key` on the path of the call in slot `h`.
+    #[inline(always)]
     pub fn add(&mut self, h: Handle, key: u32, t: SimTime) {
         if t.0 == 0 {
             return;
