@@ -56,9 +56,9 @@ pub fn key(hop: usize, c: Component) -> u32 {
     (hop * COMPONENTS + c as usize) as u32
 }
 
-/// Time per key along one call's critical path so far, in key order (so that adding a child's
-/// path is one pass over both, not a search of the parent's for each of the child's keys: deep
-/// call graphs have paths of dozens of keys).
+/// A finished request's critical path summed per key, in key order (so that adding it to its
+/// route's sparse totals is one pass over both). While calls are in flight, paths are lists of
+/// segments instead (see [`Paths`]).
 type Path = Vec<(u32, u64)>;
 
 /// Most keys × routes kept as dense tables (16 MB); larger models keep each route's totals
