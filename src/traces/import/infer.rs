@@ -386,9 +386,15 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
         }
     };
     let mut pairs: BTreeMap<(String, String), (f64, u64)> = BTreeMap::new();
+    // Calls within a service: no link (meshsim's services do not call themselves), but the
+    // time becomes the link between its parts if a cycle splits it.
+    let mut self_links: BTreeMap<String, (f64, u64)> = BTreeMap::new();
     for ((a, b), (sum, calls)) in links {
         let (a, b) = (name_of(a), name_of(b));
         if a == b {
+            let p = self_links.entry(a).or_insert((0.0, 0));
+            p.0 += sum;
+            p.1 += calls;
             continue;
         }
         let key = if a <= b { (a, b) } else { (b, a) };
@@ -407,7 +413,7 @@ pub fn infer(mut spans: Spans) -> Result<Draft, String> {
             });
         }
     }
-    fold_cycles(&mut draft);
+    super::cycles::break_cycles(&mut draft, &self_links);
     Ok(draft)
 }
 
@@ -532,124 +538,6 @@ fn stages(
     out
 }
 
-/// Breaks call cycles between services (A → B → A), which meshsim refuses: the endpoints of A
-/// that B calls move to a service of their own, `A_from_B`, with A's instances and workers.
-fn fold_cycles(draft: &mut Draft) {
-    for _ in 0..64 {
-        let Some((from, to)) = back_edge(draft) else {
-            return;
-        };
-        let target_name = draft.services[to].name.clone();
-        let caller_name = draft.services[from].name.clone();
-        let called: Vec<String> = draft.services[from]
-            .endpoints
-            .iter()
-            .flat_map(|e| e.stages.iter().flatten())
-            .filter_map(|c| {
-                c.target
-                    .strip_prefix(&format!("{target_name}."))
-                    .map(str::to_string)
-            })
-            .collect();
-        let new_name = format!("{target_name}_from_{caller_name}");
-        let mut moved = Vec::new();
-        draft.services[to].endpoints.retain_mut(|e| {
-            if called.contains(&e.name) {
-                moved.push(DraftEndpoint {
-                    name: e.name.clone(),
-                    original: e.original.clone(),
-                    samples_ms: std::mem::take(&mut e.samples_ms),
-                    after_ms: e.after_ms.take(),
-                    stages: std::mem::take(&mut e.stages),
-                    invocations: e.invocations,
-                    error_probability: e.error_probability,
-                    uninstrumented: e.uninstrumented,
-                    cpu_ms: e.cpu_ms,
-                });
-                false
-            } else {
-                true
-            }
-        });
-        let renamed: Vec<String> = moved.iter().map(|e| e.name.clone()).collect();
-        let (instances, workers) = (draft.services[to].instances, draft.services[to].workers);
-        draft.services.push(DraftService {
-            name: new_name.clone(),
-            original: None,
-            instances,
-            instances_from: "copied from the service it was split from",
-            workers,
-            endpoints: moved,
-            cpu_after_idle: None,
-        });
-        for s in &mut draft.services {
-            for e in &mut s.endpoints {
-                for c in e.stages.iter_mut().flatten() {
-                    if let Some(ep) = c.target.strip_prefix(&format!("{target_name}."))
-                        && renamed.iter().any(|r| r == ep)
-                        && s.name == caller_name
-                    {
-                        c.target = format!("{new_name}.{ep}");
-                    }
-                }
-            }
-        }
-        if draft.services[to].endpoints.is_empty() {
-            draft.services.remove(to);
-        }
-        draft.notes.push(format!(
-            "calls from `{caller_name}` back to `{target_name}` close a cycle, which meshsim does not simulate: the endpoints called ({}) were moved to a service of their own, `{new_name}`, with {target_name}'s instances and workers",
-            renamed.join(", ")
-        ));
-    }
-}
-
-/// A service-level call that closes a cycle: (caller index, callee index).
-fn back_edge(draft: &Draft) -> Option<(usize, usize)> {
-    let index: HashMap<&str, usize> = draft
-        .services
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
-        .collect();
-    let n = draft.services.len();
-    let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, s) in draft.services.iter().enumerate() {
-        for c in s.endpoints.iter().flat_map(|e| e.stages.iter().flatten()) {
-            let svc = c.target.split('.').next().unwrap_or("");
-            if let Some(&j) = index.get(svc)
-                && !callees[i].contains(&j)
-            {
-                callees[i].push(j);
-            }
-        }
-    }
-    // 0 unvisited, 1 on the stack, 2 done.
-    let mut colour = vec![0u8; n];
-    fn visit(s: usize, callees: &[Vec<usize>], colour: &mut [u8]) -> Option<(usize, usize)> {
-        colour[s] = 1;
-        for &t in &callees[s] {
-            if colour[t] == 1 && t != s {
-                return Some((s, t));
-            }
-            if colour[t] == 0
-                && let Some(e) = visit(t, callees, colour)
-            {
-                return Some(e);
-            }
-        }
-        colour[s] = 2;
-        None
-    }
-    (0..n).find_map(|s| {
-        if colour[s] == 0 {
-            visit(s, &callees, &mut colour)
-        } else {
-            None
-        }
-    })
-}
-
 /// A name usable as a meshsim service or endpoint: no dots or spaces.
 pub fn identifier(name: &str) -> String {
     let s: String = name
@@ -667,7 +555,7 @@ pub fn identifier(name: &str) -> String {
     if s.is_empty() { "unnamed".into() } else { s }
 }
 
-fn unique(name: String, taken: &mut Vec<String>) -> String {
+pub(super) fn unique(name: String, taken: &mut Vec<String>) -> String {
     let mut candidate = name.clone();
     let mut k = 2;
     while taken.contains(&candidate) {

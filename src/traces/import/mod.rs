@@ -4,6 +4,7 @@
 //! draft, [`write`] writes it as a commented model file with its measured samples beside it.
 
 mod cpu;
+mod cycles;
 pub mod fit;
 pub mod infer;
 pub mod read;

@@ -58,8 +58,10 @@ impl Times<'_> {
         }
         let file = format!("{}/{stem}.csv", self.data_dir);
         self.files.push((file.clone(), csv(samples)));
+        // The folder is named after the model file, which may hold quotes or backslashes.
         format!(
-            "{{ dist = \"empirical\", file = \"{file}\" }}   # {} samples, {} ms on average",
+            "{{ dist = \"empirical\", file = {} }}   # {} samples, {} ms on average",
+            toml::Value::String(file),
             samples.len(),
             short(mean(samples), 4)
         )
@@ -79,6 +81,22 @@ pub(super) fn short(x: f64, digits: i32) -> String {
     } else {
         s
     }
+}
+
+/// Text from the traces or the command line made safe for a TOML comment: TOML allows no
+/// control character there but tab, and a name in a trace may hold any (a newline would end
+/// the comment and turn the rest of the name into model text). Each is written as its Rust
+/// escape (`\u{7f}`), so the reader still sees which name it was.
+fn in_comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -145,7 +163,7 @@ fn endpoint(out: &mut String, times: &mut Times, service: &str, e: &DraftEndpoin
         }
     );
     if let Some(o) = &e.original {
-        let _ = write!(about, "; `{o}` in the traces");
+        let _ = write!(about, "; `{}` in the traces", in_comment(o));
     }
     let _ = writeln!(out, "# {about}");
     if let Some(cpu) = e.cpu_ms {
@@ -208,7 +226,7 @@ pub fn model(
         env!("CARGO_PKG_VERSION")
     );
     for (path, format) in sources {
-        let _ = writeln!(out, "#   {path} ({format})");
+        let _ = writeln!(out, "#   {} ({format})", in_comment(path));
     }
     let _ = writeln!(
         out,
@@ -283,7 +301,7 @@ pub fn model(
         let _ = writeln!(
             out,
             "# Stands for the traced clients ({}): takes no time; their hop to the first service is the link below.",
-            draft.gateway.clients.join(", ")
+            in_comment(&draft.gateway.clients.join(", "))
         );
         let _ = writeln!(out, "service_ms = 0");
         if let Some(cpu) = draft.gateway.cpu_ms {
@@ -303,7 +321,7 @@ pub fn model(
     for s in &draft.services {
         let _ = writeln!(out, "\n[services.{}]", s.name);
         if let Some(o) = &s.original {
-            let _ = writeln!(out, "# `{o}` in the traces");
+            let _ = writeln!(out, "# `{}` in the traces", in_comment(o));
         }
         let _ = writeln!(out, "instances = {}   # {}", s.instances, s.instances_from);
         let _ = writeln!(
