@@ -95,12 +95,12 @@ pub struct Network<'m> {
 impl<'m> Network<'m> {
     pub fn new(model: &'m Model) -> Self {
         let visits = visits_per_request(model);
-        let mut direction_of = PairTable::new(model.services.len());
+        let mut pairs = Vec::new();
         let mut directions = Vec::new();
         for (l, link) in model.links.iter().enumerate() {
             for dir in 0..2 {
                 let (from, to) = (link.ends[dir], link.ends[1 - dir]);
-                direction_of.insert(from, to, directions.len() as u32);
+                pairs.push((from, to, directions.len() as u32));
                 directions.push(Direction {
                     link: l,
                     from,
@@ -119,7 +119,7 @@ impl<'m> Network<'m> {
             visits,
             order: callee_first_order(model),
             directions,
-            direction_of,
+            direction_of: PairTable::from_pairs(model.services.len(), pairs),
             has_fork_join: model.endpoints.iter().any(|e| {
                 e.stages
                     .iter()

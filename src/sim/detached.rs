@@ -21,10 +21,10 @@ impl DetachedEdges {
         if !any {
             return None;
         }
-        let mut table = PairTable::new(model.services.len());
-        for (i, e) in model.edges.iter().enumerate() {
-            table.insert(e.from, e.to, i as u32);
-        }
+        let table = PairTable::from_pairs(
+            model.services.len(),
+            (model.edges.iter().enumerate()).map(|(i, e)| (e.from, e.to, i as u32)),
+        );
         Some(DetachedEdges(table))
     }
 }

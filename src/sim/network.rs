@@ -75,13 +75,11 @@ pub struct Transmission {
 /// The transmitter from `from` to `to` (two per link, in link order; direction 0 is
 /// `ends[0] → ends[1]`); absent when the two talk in-process.
 pub fn direction_table(model: &Model) -> PairTable {
-    let mut table = PairTable::new(model.services.len());
-    for (i, link) in model.links.iter().enumerate() {
+    let pairs = model.links.iter().enumerate().flat_map(|(i, link)| {
         let [a, b] = link.ends;
-        table.insert(a, b, 2 * i as u32);
-        table.insert(b, a, 2 * i as u32 + 1);
-    }
-    table
+        [(a, b, 2 * i as u32), (b, a, 2 * i as u32 + 1)]
+    });
+    PairTable::from_pairs(model.services.len(), pairs)
 }
 
 /// All links, indexed by (from, to) node pair.

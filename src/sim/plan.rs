@@ -25,6 +25,10 @@ pub struct Hop {
     pub copies: u32,
     /// The caller waits for it (false: fire-and-forget).
     pub awaited: bool,
+    /// The edge has no timeout, retry, hedge, circuit breaker or bulkhead (its policy is
+    /// plain), copied here so that sending a call branches on the hop already loaded rather
+    /// than on the edge's record, a cache miss in large models.
+    pub plain: bool,
 }
 
 /// `Hop::copies` of a call whose count is drawn.
@@ -42,6 +46,19 @@ struct Stage {
     varies: bool,
 }
 
+/// What a call of one endpoint needs from it after its processing, in one 24-byte record: its
+/// stages, whether it fails, how large its response is. In large models the model's own
+/// `Endpoint` records are spread over several cache lines each, and reading these three from
+/// them cost a cache miss per call at the end of its processing.
+#[derive(Clone, Copy)]
+struct EndpointPlan {
+    /// Its first stage in `Plan::stages`.
+    first_stage: u32,
+    stages: u32,
+    error_probability: f64,
+    response_bytes: u64,
+}
+
 /// Per endpoint, per stage: its calls, in the model's order.
 ///
 /// Flat: every endpoint's stages in one vector and every stage's calls in another, so that
@@ -49,8 +66,8 @@ struct Stage {
 /// allocation per endpoint and per stage (models of thousands of endpoints miss the cache on
 /// each link of such a chain).
 pub struct Plan {
-    /// Per endpoint, the index of its first stage in `stages`; one more entry ends the last.
-    first_stage: Vec<u32>,
+    /// Per endpoint: where its stages are, and what answering a call needs.
+    endpoints: Vec<EndpointPlan>,
     stages: Vec<Stage>,
     hops: Vec<Hop>,
     /// Per hop: the drawn count, for hops with [`RANDOM_COUNT`] copies.
@@ -61,16 +78,18 @@ impl Plan {
     /// Resolves every stage of every endpoint of `model`.
     pub fn new(model: &Model) -> Plan {
         let directions = direction_table(model);
-        let mut edge_of = PairTable::new(model.services.len());
-        for (i, e) in model.edges.iter().enumerate() {
-            edge_of.insert(e.from, e.to, i as u32);
-        }
+        let edge_of = PairTable::from_pairs(
+            model.services.len(),
+            (model.edges.iter().enumerate()).map(|(i, e)| (e.from, e.to, i as u32)),
+        );
         let hop = |caller: usize, call: &Downstream| {
             let callee = &model.endpoints[call.target];
+            let edge = edge_of.get(caller, callee.service);
             Hop {
                 endpoint: call.target as u32,
                 service: callee.service as u32,
-                edge: edge_of.get(caller, callee.service).unwrap_or(u32::MAX),
+                edge: edge.unwrap_or(u32::MAX),
+                plain: edge.is_none_or(|e| model.edges[e as usize].policy.is_plain()),
                 direction: directions.get(caller, callee.service),
                 request_bytes: callee.request_bytes,
                 probability: call.probability,
@@ -82,13 +101,18 @@ impl Plan {
             }
         };
         let mut plan = Plan {
-            first_stage: Vec::with_capacity(model.endpoints.len() + 1),
+            endpoints: Vec::with_capacity(model.endpoints.len()),
             stages: Vec::new(),
             hops: Vec::new(),
             counts: Vec::new(),
         };
         for e in &model.endpoints {
-            plan.first_stage.push(plan.stages.len() as u32);
+            plan.endpoints.push(EndpointPlan {
+                first_stage: plan.stages.len() as u32,
+                stages: e.stages.len() as u32,
+                error_probability: e.error_probability,
+                response_bytes: e.response_bytes,
+            });
             for calls in &e.stages {
                 plan.stages.push(Stage {
                     first: plan.hops.len() as u32,
@@ -104,14 +128,13 @@ impl Plan {
                 );
             }
         }
-        plan.first_stage.push(plan.stages.len() as u32);
         plan
     }
 
     /// Stage `stage` of `endpoint`.
     #[inline(always)]
     fn at(&self, endpoint: u32, stage: usize) -> Stage {
-        self.stages[self.first_stage[endpoint as usize] as usize + stage]
+        self.stages[self.endpoints[endpoint as usize].first_stage as usize + stage]
     }
 
     /// The calls of stage `stage` of `endpoint`.
@@ -144,8 +167,19 @@ impl Plan {
     /// How many stages `endpoint` has.
     #[inline(always)]
     pub fn stages(&self, endpoint: u32) -> usize {
-        let e = endpoint as usize;
-        (self.first_stage[e + 1] - self.first_stage[e]) as usize
+        self.endpoints[endpoint as usize].stages as usize
+    }
+
+    /// The probability that a call of `endpoint` answers with an error after its processing.
+    #[inline(always)]
+    pub fn error_probability(&self, endpoint: u32) -> f64 {
+        self.endpoints[endpoint as usize].error_probability
+    }
+
+    /// The size of `endpoint`'s response message.
+    #[inline(always)]
+    pub fn response_bytes(&self, endpoint: u32) -> u64 {
+        self.endpoints[endpoint as usize].response_bytes
     }
 }
 

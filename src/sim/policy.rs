@@ -32,7 +32,7 @@ pub struct Exchange {
 }
 
 /// What happened on one edge in the measured window (`repr(C)`: what every plain call counts
-/// comes first, beside [`EdgeState::plain`]).
+/// comes first, on the edge's first cache line).
 #[derive(Clone, Debug, Default)]
 #[repr(C)]
 pub struct EdgeStats {
@@ -69,12 +69,11 @@ pub struct EdgeStats {
 
 /// The state of one edge.
 ///
-/// In declaration order (`repr(C)`), on cache lines of its own: a plain call reads `plain` and
-/// counts itself in `stats` on the first line, not on lines spread over the 600-byte record.
+/// In declaration order (`repr(C)`), on cache lines of its own: a plain call counts itself in
+/// `stats` on the first line, not on lines spread over the 600-byte record. Whether the edge's
+/// calls are plain is on each call's `Hop` (the plan), read before this record.
 #[repr(C, align(64))]
 pub struct EdgeState {
-    /// The policy does nothing: calls go as plain calls, without an exchange.
-    pub plain: bool,
     /// Attempts in flight (for the bulkhead).
     pub in_flight: u32,
     pub stats: EdgeStats,
@@ -95,7 +94,6 @@ impl EdgeState {
                 .as_ref()
                 .and_then(|r| r.budget)
                 .map(BudgetWindow::new),
-            plain: policy.is_plain(),
             policy,
             in_flight: 0,
             stats: EdgeStats::default(),

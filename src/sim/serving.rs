@@ -245,7 +245,6 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let Some(call) = self.calls.get(h) else {
             return;
         };
-        let endpoint = &self.model.endpoints[call.endpoint as usize];
         let (service, instance, admitted) =
             (call.service as usize, call.instance as usize, call.admitted);
         if FULL && self.hangs && self.stations[service].instances[instance].hung {
@@ -285,9 +284,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         }
         let error_probability = if FULL && self.versioned {
             version_error_probability(self.model, &self.stations[service], instance)
-                .unwrap_or(endpoint.error_probability)
+                .unwrap_or(self.plan.error_probability(call.endpoint))
         } else {
-            endpoint.error_probability
+            self.plan.error_probability(call.endpoint)
         };
         let failed =
             FULL && error_probability > 0.0 && self.rng.random::<f64>() < error_probability;
@@ -443,11 +442,11 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         deadline: SimTime,
         measured: bool,
     ) {
-        let edge = &mut self.edges[target.edge as usize];
         // A fire-and-forget call goes as a plain call: its caller has no timeout to wait out
         // and no answer to retry on.
         let detached = FULL && !target.awaited;
-        if !FULL || edge.plain || detached {
+        if !FULL || target.plain || detached {
+            let edge = &mut self.edges[target.edge as usize];
             if measured {
                 edge.stats.calls += 1;
                 edge.stats.attempts += 1;
@@ -633,7 +632,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         call.phase = Phase::Responding;
         call.tries = 0;
         let (service, caller, parent) = (call.service as usize, call.caller as usize, call.parent);
-        let bytes = self.model.endpoints[call.endpoint as usize].response_bytes;
+        let bytes = self.plan.response_bytes(call.endpoint);
         // In a plain run a caller waits for all its calls, so it is always there to answer.
         if FULL && self.calls.get(parent).is_none() {
             // Nobody to answer (the caller was cancelled or crashed, or stopped waiting for this

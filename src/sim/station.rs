@@ -221,7 +221,12 @@ pub struct Station {
     pub instances: Vec<Instance>,
     /// Indices of the ready instances, which the balancer picks from.
     pub up: Vec<u32>,
-    next: usize,
+    /// Where the round robin and the least-outstanding scan start next.
+    next: u32,
+    /// `up[0]` while any instance is ready, kept here so that a service with one ready
+    /// instance (the common case in large models) is picked from this line of the record,
+    /// without a dependent load from `up`'s heap storage.
+    first_up: u32,
     /// Calls that arrived in the measured window.
     pub arrivals: u64,
     /// Calls admitted in the measured window that got a worker: their count and total wait.
@@ -306,6 +311,7 @@ impl Station {
             placement: service.hosts.iter().map(|&h| h as u32).collect(),
             balancer: service.load_balancer,
             next: 0,
+            first_up: 0,
             least: None,
             outstanding: 0,
             max_concurrency: service.max_concurrency,
@@ -350,6 +356,7 @@ impl Station {
 
     /// Rebuilds the least-loaded index after the ready instances changed.
     fn reindex(&mut self) {
+        self.first_up = self.up.first().copied().unwrap_or(u32::MAX);
         self.least = (self.balancer == LoadBalancer::LeastOutstanding
             && self.up.len() > LeastIndex::SCAN_UP_TO)
             .then(|| LeastIndex::new(&self.up, &self.instances));
@@ -399,7 +406,7 @@ impl Station {
     pub fn pick_instance(&mut self, rng: &mut SimRng) -> Option<usize> {
         let n = self.up.len();
         if n <= 1 {
-            return self.up.first().map(|&i| i as usize);
+            return (n == 1).then_some(self.first_up as usize);
         }
         self.pick_among(rng, n)
     }
@@ -416,15 +423,15 @@ impl Station {
     fn pick_among(&mut self, rng: &mut SimRng, n: usize) -> Option<usize> {
         let k = match self.balancer {
             LoadBalancer::RoundRobin => {
-                let k = self.next % n;
-                self.next = (k + 1) % n;
+                let k = self.next as usize % n;
+                self.next = ((k + 1) % n) as u32;
                 k
             }
             LoadBalancer::Random => rng.random_range(0..n),
             LoadBalancer::LeastOutstanding => {
                 // Scan from a rotating start so ties spread evenly instead of favouring the first.
-                let start = self.next % n;
-                self.next = (start + 1) % n;
+                let start = self.next as usize % n;
+                self.next = ((start + 1) % n) as u32;
                 match &self.least {
                     Some(index) => index.first_from(start),
                     None => (0..n)
@@ -694,7 +701,7 @@ mod tests {
                 station.bring_up(SimTime::ZERO, i);
             }
             if busy.is_empty() || rng.random_bool(0.55) {
-                let start = station.next % station.up.len();
+                let start = station.next as usize % station.up.len();
                 let expected = station.up[scanned(&station, start)] as usize;
                 let i = station.pick_instance(&mut rng).unwrap();
                 assert_eq!(i, expected, "step {step}");
