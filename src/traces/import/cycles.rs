@@ -4,11 +4,12 @@
 //! service calls another endpoint of the same service. Such services form a cycle although no
 //! call waits on itself, so the cycle is broken by splitting services, not by dropping calls: an
 //! endpoint's *height* is the longest chain of calls below it, and along any chain of calls the
-//! height falls. The endpoints of a service on a cycle are grouped by height, groups that do not
-//! call each other (directly or through others) are merged back, and each group after the first
-//! becomes a service of its own, with the instances, workers and links of the service it came
-//! from. Only calls that do wait on themselves (an endpoint reached again from its own calls:
-//! recursion through other services) are left out, each counted.
+//! height falls. The endpoints of a service on a cycle join, from the greatest height down, the
+//! first group of their service that neither reaches them nor is reached by them through calls,
+//! else start a group of their own (see [`groups`]); each group after the first becomes a service
+//! of its own, with the instances, workers and links of the service it came from. Only calls that
+//! do wait on themselves (an endpoint reached again from its own calls: recursion through other
+//! services) are left out, each named.
 
 use super::infer::{Draft, DraftLink, DraftService, unique};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
