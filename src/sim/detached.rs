@@ -21,11 +21,7 @@ impl DetachedEdges {
         if !any {
             return None;
         }
-        let table = PairTable::from_pairs(
-            model.services.len(),
-            (model.edges.iter().enumerate()).map(|(i, e)| (e.from, e.to, i as u32)),
-        );
-        Some(DetachedEdges(table))
+        Some(DetachedEdges(super::plan::edge_table(model)))
     }
 }
 

@@ -31,6 +31,13 @@ pub struct Hop {
     pub plain: bool,
 }
 
+/// The edge of the call graph from `from` to `to` (its index in `model.edges`), for each pair
+/// of services that call each other.
+pub fn edge_table(model: &Model) -> PairTable {
+    let pairs = (model.edges.iter().enumerate()).map(|(i, e)| (e.from, e.to, i as u32));
+    PairTable::from_pairs(model.services.len(), pairs)
+}
+
 /// `Hop::copies` of a call whose count is drawn.
 pub const RANDOM_COUNT: u32 = u32::MAX;
 
@@ -78,10 +85,7 @@ impl Plan {
     /// Resolves every stage of every endpoint of `model`.
     pub fn new(model: &Model) -> Plan {
         let directions = direction_table(model);
-        let edge_of = PairTable::from_pairs(
-            model.services.len(),
-            (model.edges.iter().enumerate()).map(|(i, e)| (e.from, e.to, i as u32)),
-        );
+        let edge_of = edge_table(model);
         let hop = |caller: usize, call: &Downstream| {
             let callee = &model.endpoints[call.target];
             let edge = edge_of.get(caller, callee.service);
