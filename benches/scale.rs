@@ -4,6 +4,10 @@
 //! run` records by default (the latency breakdown included) as events per second, writing the
 //! CSV outputs, and the peak heap of each step; then the ratio of events per second.
 //!
+//! Beside them, the minimal hand-written simulation of each (`benches/reference/`): what a
+//! simulator doing only the model's work gets on this machine, so that what the model's size
+//! costs any simulator is told apart from what it costs meshsim.
+//!
 //! Then the models of `benches/models/`: a route of 100 calls in 20 stages (`deep`), a stage of
 //! 50 parallel calls (`fan`), and 100,000 instances behind every kind of balancer (`wide`).
 //!
@@ -12,6 +16,10 @@
 
 #[path = "common/counting.rs"]
 mod counting;
+#[path = "reference/minimal.rs"]
+mod minimal;
+#[path = "reference/minimal_model.rs"]
+mod minimal_model;
 
 use counting::{CURRENT, PEAK};
 use meshsim::model::{Model, generate};
@@ -31,10 +39,14 @@ fn measured<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
     (out, secs, peak)
 }
 
-/// Events per second of the best of `reps` runs, and the run's peak heap in MB.
-fn run(model: &Model, reps: usize) -> (f64, f64, sim::RunResult) {
+/// Interleaved rounds of the headline ratios.
+const ROUNDS: usize = 5;
+
+/// Events per second of the best of `reps` runs (with the latency breakdown, as `meshsim run`
+/// keeps it, or without, as a sweep), and the run's peak heap in MB.
+fn run(model: &Model, reps: usize, breakdown: bool) -> (f64, f64, sim::RunResult) {
     let options = sim::Options {
-        breakdown: true,
+        breakdown,
         ..sim::Options::default()
     };
     let mut best = 0.0f64;
@@ -49,12 +61,41 @@ fn run(model: &Model, reps: usize) -> (f64, f64, sim::RunResult) {
     (best, peak, last.expect("at least one run"))
 }
 
-fn report(name: &str, text: &str, reps: usize) -> f64 {
+/// Events per second of the best of `reps` runs of the minimal simulation of `model`, with its
+/// events and mean latency in ms (to show it does the same work as meshsim).
+fn minimal_run(model: &Model, reps: usize) -> (f64, u64, f64) {
+    let plan = minimal_model::Plan::new(model).expect("an open workload");
+    let mut best = (0.0f64, 0, 0.0);
+    for _ in 0..reps {
+        let started = Instant::now();
+        let (_, events, mean_ms) = std::hint::black_box(minimal_model::run(&plan, 1));
+        let rate = events as f64 / started.elapsed().as_secs_f64();
+        if rate > best.0 {
+            best = (rate, events, mean_ms);
+        }
+    }
+    best
+}
+
+/// Events per second of the best of `reps` runs of the built-in model's minimal simulation.
+fn minimal_builtin(duration_s: f64, reps: usize) -> f64 {
+    let mut best = 0.0f64;
+    for _ in 0..reps {
+        let started = Instant::now();
+        let (_, events, _) = std::hint::black_box(minimal::run(duration_s, 1));
+        best = best.max(events as f64 / started.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// Loads, analyses, runs and writes a model, printing each step; returns the run's events per
+/// second, the model and the run.
+fn report(name: &str, text: &str, reps: usize) -> (f64, Model, sim::RunResult) {
     let (model, load_s, load_mb) = measured(|| {
         meshsim::model::load_str(text, name, std::path::Path::new("."), &[]).expect("valid model")
     });
     let (_, analyze_s, _) = measured(|| meshsim::analysis::analyze(&model));
-    let (events_per_s, run_mb, result) = run(&model, reps);
+    let (events_per_s, run_mb, result) = run(&model, reps, true);
     let dir = tempfile::tempdir().expect("a temporary folder");
     let (_, write_s, _) = measured(|| meshsim::report::write_run(dir.path(), &model, &result));
     println!(
@@ -70,7 +111,7 @@ fn report(name: &str, text: &str, reps: usize) -> f64 {
         events_per_s / 1e6,
         result.events
     );
-    events_per_s
+    (events_per_s, model, result)
 }
 
 fn main() {
@@ -83,7 +124,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3_000);
     let builtin = meshsim::model::BUILTIN_MODEL.replace("duration_s = 60", "duration_s = 300");
-    let small = report("built-in", &builtin, 5);
+    report("built-in", &builtin, 5);
     let text = generate::layered(&generate::Spec {
         services,
         routes,
@@ -91,17 +132,79 @@ fn main() {
         duration_s: 10.0,
         seed: 1,
     });
-    let large = report("generated", &text, 2);
+    let (_, generated, result) = report("generated", &text, 1);
+    let plan = minimal_model::Plan::new(&generated).expect("an open workload");
+    let (_, floor_events, floor_mean_ms) = minimal_model::run(&plan, 1);
     println!(
-        "events/s of the generated model ÷ the built-in model's: {:.1}%",
-        100.0 * large / small
+        "  the same work: meshsim {} events, mean latency {:.3} ms; the minimal simulation {} \
+         events, {:.3} ms (its mean includes the warm-up)",
+        result.events,
+        result.all.latency.mean_ms(),
+        floor_events,
+        floor_mean_ms
     );
+    // The machine's speed drifts from minute to minute: each ratio is taken within one round,
+    // its runs one after the other, and the median over rounds is reported.
+    let mut long = meshsim::model::load_str(
+        &meshsim::model::BUILTIN_MODEL.replace("duration_s = 60", "duration_s = 3000"),
+        "built-in",
+        std::path::Path::new("."),
+        &[],
+    )
+    .expect("valid model");
+    long.warmup = meshsim::engine::SimTime::ZERO;
+    let mut rounds: Vec<[f64; 6]> = Vec::new();
+    for _ in 0..ROUNDS {
+        let small = run(&long, 1, true).0;
+        let large = run(&generated, 1, true).0;
+        let small_plain = run(&long, 1, false).0;
+        let large_plain = run(&generated, 1, false).0;
+        let floor_small = minimal_builtin(3000.0, 1);
+        let floor_large = minimal_run(&generated, 1).0;
+        rounds.push([
+            large / small,
+            large_plain / small_plain,
+            floor_large / floor_small,
+            small / floor_small,
+            large / floor_large,
+            large / 1e6,
+        ]);
+    }
+    let median = |k: usize| {
+        let mut v: Vec<f64> = rounds.iter().map(|r| r[k]).collect();
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    let line = |what: &str, k: usize| {
+        let (m, lo, hi) = median(k);
+        println!(
+            "  {what}: {:.1}% ({:.1}–{:.1}%)",
+            100.0 * m,
+            100.0 * lo,
+            100.0 * hi
+        );
+    };
+    println!("{ROUNDS} interleaved rounds, median (range):");
+    line(
+        "events/s of the generated model ÷ the built-in model's, with the breakdown (`run`)",
+        0,
+    );
+    line("the same without the breakdown (a sweep's runs)", 1);
+    line(
+        "the minimal simulation (benches/reference/) of the generated model ÷ of the built-in",
+        2,
+    );
+    line("meshsim ÷ the minimal simulation, built-in", 3);
+    line("meshsim ÷ the minimal simulation, generated", 4);
+    let (m, lo, hi) = median(5);
+    println!("  the generated model with the breakdown: {m:.2} M events/s ({lo:.2}–{hi:.2})");
+    let small = run(&long, 1, true).0;
     // Deep and wide call graphs, and many instances: benches/models/.
     for name in ["deep", "fan", "wide"] {
         let path = format!("{}/benches/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
         let text =
             std::fs::read_to_string(&path).expect("the bench's models are in the repository");
-        let events = report(name, &text, 2);
+        let (events, ..) = report(name, &text, 2);
         println!(
             "  ÷ the built-in model's events/s: {:.1}%",
             100.0 * events / small

@@ -33,7 +33,7 @@ pub use admission::RateLimit;
 pub use autoscale::{Autoscale, ScaleMetric};
 pub use deployments::{Deployment, RollbackRule, Strategy, Version};
 pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
-pub use dist::{Dist, erfc, gamma_fn};
+pub use dist::{Dist, Inline, erfc, gamma_fn};
 pub use downstream::{CallCount, Downstream};
 pub use faults::{Fault, FaultKind};
 pub use hosts::{CpuAfterIdle, Host, HostId};

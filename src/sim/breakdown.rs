@@ -56,6 +56,12 @@ pub fn key(hop: usize, c: Component) -> u32 {
     (hop * COMPONENTS + c as usize) as u32
 }
 
+// The pairs a segment holds (see [`Segment`]) are components next to each other.
+const _: () = assert!(
+    Component::Service as usize == Component::Queueing as usize + 1
+        && Component::Propagation as usize == Component::Transmission as usize + 1
+);
+
 /// A finished request's critical path summed per key, in key order (so that adding it to its
 /// route's sparse totals is one pass over both). While calls are in flight, paths are lists of
 /// segments instead (see [`Paths`]).
@@ -127,12 +133,16 @@ impl Totals {
 /// No segment: the end of a list.
 const NIL: u32 = u32::MAX;
 
-/// One piece of time on a call's path: `ns` on `key`, and the next piece of the same list.
+/// One piece of time on a call's path: `ns[0]` on `key` and `ns[1]` on `key + 1` (the next
+/// component of the same hop), and the next piece of the same list. Two components, because
+/// they come in pairs — a wait and the processing after it, a transmission and the
+/// propagation after it — and each segment taken from the pool is a cache miss in a large
+/// model: pairs halve them.
 #[derive(Clone, Copy)]
 struct Segment {
     key: u32,
     next: u32,
-    ns: u64,
+    ns: [u64; 2],
 }
 
 /// A call's path as a list of segments in [`Paths::segments`], in no key order and with keys
@@ -223,13 +233,19 @@ impl Paths {
     /// Adds `t` to `key` on the path of the call in slot `h`.
     #[inline(always)]
     pub fn add(&mut self, h: Handle, key: u32, t: SimTime) {
-        if t.0 == 0 {
+        self.add_pair(h, key, [t, SimTime::ZERO]);
+    }
+
+    /// Adds `t[0]` to `key` and `t[1]` to `key + 1` on the path of the call in slot `h`.
+    #[inline(always)]
+    pub fn add_pair(&mut self, h: Handle, key: u32, t: [SimTime; 2]) {
+        if t[0].0 == 0 && t[1].0 == 0 {
             return;
         }
         let segment = Segment {
             key,
             next: NIL,
-            ns: t.0,
+            ns: [t[0].0, t[1].0],
         };
         let at = if self.free == NIL {
             self.segments.push(segment);
@@ -247,7 +263,7 @@ impl Paths {
             self.segments[path.tail as usize].next = at;
         }
         path.tail = at;
-        path.total = path.total.saturating_add(t.0);
+        path.total = path.total.saturating_add(t[0].0).saturating_add(t[1].0);
     }
 
     /// Adds the path of the call in slot `child` to that of `parent`: the child's segments move
@@ -305,7 +321,11 @@ impl Paths {
         let mut at = self.slots[h.index() as usize].head;
         while at != NIL {
             let s = self.segments[at as usize];
-            out.push((s.key, s.ns));
+            for (k, ns) in [s.key, s.key + 1].into_iter().zip(s.ns) {
+                if ns > 0 {
+                    out.push((k, ns));
+                }
+            }
             at = s.next;
         }
         out.sort_unstable_by_key(|e| e.0);

@@ -56,7 +56,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         response: bool,
     ) {
         let tx = self.network.transmit(d, now, bytes, self.warmup, self.end);
-        let loss = if FULL {
+        let loss = if FULL && self.link_trouble {
             self.network.transmitters[d].effective_loss()
         } else {
             0.0
@@ -72,7 +72,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             self.on_path(h, hop, Component::Retransmission, at - now);
         } else {
             let t = &self.network.transmitters[d];
-            let propagation = t.latency.sample(&mut self.rng) + t.extra_latency;
+            let mut propagation = t.propagation.sample_or(&t.latency, &mut self.rng);
+            if FULL && self.link_trouble {
+                propagation += t.extra_latency;
+            }
             // Which of the two it is rides in the event, so its arrival dispatches straight to
             // the right handler instead of first loading the call to ask.
             let arrival = if response {
@@ -81,8 +84,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 Event::Delivered { call: h }
             };
             queue.schedule(tx.end + propagation, arrival);
-            self.on_path(h, hop, Component::Transmission, tx.end - now);
-            self.on_path(h, hop, Component::Propagation, propagation);
+            // (Transmission, then Propagation.)
+            self.on_path_pair(h, hop, Component::Transmission, [tx.end - now, propagation]);
         }
     }
 
@@ -102,15 +105,15 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             .direction(from, to)
             .expect("only link messages are retransmitted");
         let measured = self.measured(now);
-        let stats = &mut self.network.transmitters[d].stats;
+        let transmitter = &mut self.network.transmitters[d];
         if call.tries > MAX_RETRANSMISSIONS {
             if measured {
-                stats.failed += 1;
+                transmitter.failed += 1;
             }
             self.message_failed(now, queue, h);
         } else {
             if measured {
-                stats.retransmissions += 1;
+                transmitter.retransmissions += 1;
             }
             let response = call.phase == Phase::Responding;
             self.transmit(now, queue, h, d, bytes, response);

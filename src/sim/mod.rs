@@ -332,6 +332,11 @@ struct Simulator<'m, const FULL: bool> {
     network: Network,
     /// One per edge of the call graph, in `model.edges` order.
     edges: Vec<EdgeState>,
+    /// Per edge: calls sent on it in the measured window without an exchange (one attempt
+    /// each), added to its `calls` and `attempts` at the end. A dense vector because the
+    /// edge's record is 640 bytes, and counting there cost a cache miss per call in models
+    /// with thousands of edges.
+    plain_calls: Vec<u64>,
     /// Cumulative route probabilities, for picking a route per request.
     route_cdf: Vec<f64>,
     /// Inter-arrival times of an open workload, in nanoseconds (at the peak rate when the rate
@@ -383,6 +388,9 @@ struct Simulator<'m, const FULL: bool> {
     managed: bool,
     /// Some fault hangs instances.
     hangs: bool,
+    /// Some link loses messages, or some fault degrades or partitions links: the test before a
+    /// transmission reads its loss and added latency, which are not on its first cache line.
+    link_trouble: bool,
     /// Some service is released during the run.
     versioned: bool,
     /// Some service has a rate limit or a concurrency limit (the test before consulting a
@@ -509,6 +517,13 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             .faults
             .iter()
             .any(|f| matches!(f.kind, FaultKind::Hang { .. }));
+        let link_trouble = model.links.iter().any(|l| l.loss > 0.0)
+            || model.faults.iter().any(|f| {
+                matches!(
+                    f.kind,
+                    FaultKind::LinkDegradation { .. } | FaultKind::Partition { .. }
+                )
+            });
         let cancels = model.edges.iter().any(|e| e.policy.cancel_on_timeout);
         let routes = model.routes.len();
         Simulator {
@@ -523,6 +538,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                 .map(|s| Station::new(s, model.warmup))
                 .collect(),
             network: Network::new(model),
+            plain_calls: vec![0; model.edges.len()],
             edges: model
                 .edges
                 .iter()
@@ -563,6 +579,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                     || s.outlier_detection.is_some()
             }),
             hangs,
+            link_trouble,
             versioned: !model.deployments.is_empty(),
             limited: model
                 .services
@@ -674,6 +691,15 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
     #[inline]
     fn side_mut(&mut self, h: Handle) -> &mut CallSide {
         &mut self.side[h.index() as usize]
+    }
+
+    /// Adds `t[0]` spent on `c` and `t[1]` on the component after it, at `hop`, to the critical
+    /// path of call `h`.
+    #[inline(always)]
+    fn on_path_pair(&mut self, h: Handle, hop: usize, c: Component, t: [SimTime; 2]) {
+        if let Some(p) = self.paths.as_mut().filter(|_| FULL) {
+            p.add_pair(h, breakdown::key(hop, c), t);
+        }
     }
 
     /// Adds `t` spent on `c` at `hop` to the critical path of call `h`.

@@ -2,7 +2,7 @@
 
 use crate::engine::SimTime;
 use crate::model::pairs::PairTable;
-use crate::model::{Dist, Model, ServiceId};
+use crate::model::{Dist, Inline, Model, ServiceId};
 
 /// Retransmissions before a message is given up (Linux's default `tcp_retries2`).
 pub const MAX_RETRANSMISSIONS: u8 = 15;
@@ -23,8 +23,9 @@ fn byte_time(ns_per_byte: f64) -> u64 {
 /// One direction of a link.
 ///
 /// In declaration order (`repr(C)`), on cache lines of its own: a transmission reads and writes
-/// the first line (when it is free, its byte time, its counts), then reads its loss and
-/// latency from the next: not lines spread over the whole record.
+/// the first line only (when it is free, its byte time, its counts, its latency when inline),
+/// unless the model has lossy or faulty links or latencies of other families, which are on the
+/// next.
 #[repr(C, align(64))]
 pub struct Transmitter {
     /// When the transmitter finishes the messages already queued on it.
@@ -33,6 +34,12 @@ pub struct Transmitter {
     /// transmission time is one integer multiply, with no float conversions on the hot path.
     pub byte_time: u64,
     pub stats: TransmitterStats,
+    /// `latency`, inline when it is a constant or an exponential.
+    pub propagation: Inline,
+    /// Retransmissions in the measured window.
+    pub retransmissions: u64,
+    /// Messages given up after [`MAX_RETRANSMISSIONS`] in the measured window.
+    pub failed: u64,
     pub loss: f64,
     /// Partitions in force: while any is, every message is lost.
     pub partitions: u32,
@@ -42,6 +49,9 @@ pub struct Transmitter {
     pub rto: SimTime,
 }
 
+/// A transmission's fields fill the first cache line and no more.
+const _: () = assert!(std::mem::offset_of!(Transmitter, retransmissions) == 64);
+
 impl Transmitter {
     /// The probability that a message is lost now.
     #[inline]
@@ -50,8 +60,8 @@ impl Transmitter {
     }
 }
 
-/// What a transmitter did in the measured window (`repr(C)`: the counts every message adds to
-/// come first, beside [`Transmitter::free_at`]).
+/// What a transmitter did in the measured window (`repr(C)`: beside
+/// [`Transmitter::free_at`]).
 #[derive(Clone, Debug, Default)]
 #[repr(C)]
 pub struct TransmitterStats {
@@ -62,9 +72,6 @@ pub struct TransmitterStats {
     pub busy_ns: u64,
     /// Sum over messages of the wait before transmission started.
     pub queueing_ns: u64,
-    pub retransmissions: u64,
-    /// Messages given up after [`MAX_RETRANSMISSIONS`].
-    pub failed: u64,
 }
 
 /// When a transmission ends, and whether it is lost.
@@ -98,7 +105,10 @@ impl Network {
                 transmitters.push(Transmitter {
                     free_at: SimTime::ZERO,
                     byte_time: byte_time(link.bandwidth_bps.map_or(0.0, |bps| 8e9 / bps)),
+                    propagation: link.latency.inline(),
                     latency: link.latency.clone(),
+                    retransmissions: 0,
+                    failed: 0,
                     loss: link.loss,
                     rto: link.rto,
                     extra_latency: SimTime::ZERO,

@@ -2,8 +2,9 @@
 //! without following the model from endpoint to service to edge to link at every call.
 
 use super::network::direction_table;
+use crate::engine::{SimRng, SimTime};
 use crate::model::pairs::PairTable;
-use crate::model::{CallCount, Downstream, Model};
+use crate::model::{CallCount, Dist, Downstream, Inline, Model};
 
 /// One downstream call an endpoint makes, resolved.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +67,31 @@ struct EndpointPlan {
     response_bytes: u64,
 }
 
+/// Where a call's processing time is drawn from: a distribution of the model (`Inline`: the
+/// plan's copy of it, when it is one of the common families), or the work after the calls, or
+/// a released version's time.
+#[derive(Clone, Copy)]
+pub struct Work<'m> {
+    pub inline: Inline,
+    pub dist: &'m Dist,
+}
+
+impl Work<'_> {
+    /// Drawn from the model's `dist` itself.
+    pub fn of(dist: &Dist) -> Work<'_> {
+        Work {
+            inline: Inline::Elsewhere,
+            dist,
+        }
+    }
+
+    /// A draw (the same as `dist.sample`).
+    #[inline(always)]
+    pub fn sample(self, rng: &mut SimRng) -> SimTime {
+        self.inline.sample_or(self.dist, rng)
+    }
+}
+
 /// Per endpoint, per stage: its calls, in the model's order.
 ///
 /// Flat: every endpoint's stages in one vector and every stage's calls in another, so that
@@ -75,6 +101,10 @@ struct EndpointPlan {
 pub struct Plan {
     /// Per endpoint: where its stages are, and what answering a call needs.
     endpoints: Vec<EndpointPlan>,
+    /// Per endpoint: its processing time, when inline (a dense vector where the model's
+    /// `Endpoint` records hold their distributions a cache line or more in, in records a large
+    /// model has thousands of).
+    work: Vec<Inline>,
     stages: Vec<Stage>,
     hops: Vec<Hop>,
     /// Per hop: the drawn count, for hops with [`RANDOM_COUNT`] copies.
@@ -106,6 +136,11 @@ impl Plan {
         };
         let mut plan = Plan {
             endpoints: Vec::with_capacity(model.endpoints.len()),
+            work: model
+                .endpoints
+                .iter()
+                .map(|e| e.service_time.inline())
+                .collect(),
             stages: Vec::new(),
             hops: Vec::new(),
             counts: Vec::new(),
@@ -178,6 +213,16 @@ impl Plan {
     #[inline(always)]
     pub fn error_probability(&self, endpoint: u32) -> f64 {
         self.endpoints[endpoint as usize].error_probability
+    }
+
+    /// Where the processing time of a call of `endpoint` is drawn from (`time` is its
+    /// distribution in the model).
+    #[inline(always)]
+    pub fn work<'m>(&self, endpoint: u32, time: &'m Dist) -> Work<'m> {
+        Work {
+            inline: self.work[endpoint as usize],
+            dist: time,
+        }
     }
 
     /// The size of `endpoint`'s response message.

@@ -315,15 +315,16 @@ pub(super) fn collect<const FULL: bool>(
     for (l, link) in model.links.iter().enumerate() {
         for dir in 0..2 {
             let (from, to) = (link.ends[dir], link.ends[1 - dir]);
-            let stats = &sim.network.transmitters[2 * l + dir].stats;
+            let transmitter = &sim.network.transmitters[2 * l + dir];
+            let stats = &transmitter.stats;
             links.push(LinkResult {
                 link: link.name.clone(),
                 from: model.services[from].name.clone(),
                 to: model.services[to].name.clone(),
                 messages: stats.messages,
                 bytes: stats.bytes,
-                retransmissions: stats.retransmissions,
-                failed: stats.failed,
+                retransmissions: transmitter.retransmissions,
+                failed: transmitter.failed,
                 utilisation: stats.busy_ns as f64 / 1e9 / measured_s,
                 mean_queueing_ms: if stats.messages == 0 {
                     0.0
@@ -350,10 +351,15 @@ pub(super) fn collect<const FULL: bool>(
         .edges
         .iter()
         .zip(&sim.edges)
-        .map(|(e, state)| EdgeResult {
+        .zip(&sim.plain_calls)
+        .map(|((e, state), &plain)| EdgeResult {
             from: model.services[e.from].name.clone(),
             to: model.services[e.to].name.clone(),
-            stats: state.stats.clone(),
+            stats: super::policy::EdgeStats {
+                calls: state.stats.calls + plain,
+                attempts: state.stats.attempts + plain,
+                ..state.stats.clone()
+            },
             fire_and_forget: fired.contains(&(e.from, e.to)),
             breaker_opened: state.breaker.as_ref().map_or(0, |b| b.opened),
             breaker_open_share: state.breaker.as_ref().map_or(0.0, |b| b.open.mean(end)),

@@ -4,7 +4,7 @@
 use super::Simulator;
 use super::breakdown::{Component, key};
 use super::call::{Call, CallSide, DETACHED, ErrorKind, Event, Phase, UNROUTED};
-use super::plan::{Hop, RANDOM_COUNT};
+use super::plan::{Hop, RANDOM_COUNT, Work};
 use super::station::InstanceState;
 use crate::engine::{EventQueue, Grow, Handle, SimTime};
 use crate::model::ServiceId;
@@ -116,11 +116,13 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 SimTime::ZERO
             };
             station.busy.add(now, 1);
-            let time = if FULL && self.versioned {
-                version_time(self.model, station, i, call.endpoint)
-                    .unwrap_or(&endpoint.service_time)
+            let time = if FULL
+                && self.versioned
+                && let Some(time) = version_time(self.model, station, i, call.endpoint)
+            {
+                Work::of(time)
             } else {
-                &endpoint.service_time
+                self.plan.work(call.endpoint, &endpoint.service_time)
             };
             let side = if FULL && self.side_on {
                 self.side.get_mut(h.index() as usize)
@@ -169,8 +171,8 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             t.served(h, call.instance, waited, work);
         }
         if FULL && self.paths.is_some() {
-            self.on_path(h, service, Component::Queueing, waited);
-            self.on_path(h, service, Component::Service, work);
+            // (Queueing, then Service.)
+            self.on_path_pair(h, service, Component::Queueing, [waited, work]);
         }
     }
 
@@ -199,14 +201,19 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let after = FULL && self.after_work && call.stage == AFTER;
         let time = if after {
-            endpoint
-                .after_time
-                .as_ref()
-                .unwrap_or(&endpoint.service_time)
-        } else if FULL && self.versioned {
-            version_time(self.model, station, i, call.endpoint).unwrap_or(&endpoint.service_time)
+            Work::of(
+                endpoint
+                    .after_time
+                    .as_ref()
+                    .unwrap_or(&endpoint.service_time),
+            )
+        } else if FULL
+            && self.versioned
+            && let Some(time) = version_time(self.model, station, i, call.endpoint)
+        {
+            Work::of(time)
         } else {
-            &endpoint.service_time
+            self.plan.work(call.endpoint, &endpoint.service_time)
         };
         // CPU work comes before the processing of the first phase only.
         let cpu = if FULL && self.cpu_work && !after {
@@ -446,12 +453,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         // and no answer to retry on.
         let detached = FULL && !target.awaited;
         if !FULL || target.plain || detached {
-            let edge = &mut self.edges[target.edge as usize];
             if measured {
-                edge.stats.calls += 1;
-                edge.stats.attempts += 1;
+                self.plain_calls[target.edge as usize] += 1;
                 if detached {
-                    edge.stats.detached += 1;
+                    self.edges[target.edge as usize].stats.detached += 1;
                 }
             }
             if detached {
@@ -714,7 +719,7 @@ fn start_work<const FULL: bool>(
     h: Handle,
     station: &mut super::station::Station,
     i: usize,
-    time: &crate::model::Dist,
+    time: Work,
     cpu: Option<(&crate::model::Dist, usize)>,
     idle: SimTime,
     now: SimTime,
