@@ -204,10 +204,15 @@ fn main() {
         let path = format!("{}/benches/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
         let text =
             std::fs::read_to_string(&path).expect("the bench's models are in the repository");
-        let (events, ..) = report(name, &text, 2);
+        let (events, model, result) = report(name, &text, 2);
+        let (floor, floor_events, _) = minimal_run(&model, 2);
         println!(
-            "  ÷ the built-in model's events/s: {:.1}%",
-            100.0 * events / small
+            "  ÷ the built-in model's events/s: {:.1}%; the minimal simulation: {:.2} M events/s \
+             ({floor_events} events to meshsim's {}), meshsim ÷ minimal {:.1}%",
+            100.0 * events / small,
+            floor / 1e6,
+            result.events,
+            100.0 * events / floor
         );
     }
 }

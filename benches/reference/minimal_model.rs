@@ -6,9 +6,10 @@
 //! endpoint's calls in stages, each stage's calls in parallel; each service one FIFO queue in
 //! front of instances × workers servers (held through the calls when the service is blocking);
 //! each call's way there and back a constant delay (the link's mean latency plus the message's
-//! serialisation, precomputed per call); a latency sum. No link queues, no balancer, no
-//! histograms, no breakdown, no statistics beyond the sum. Every record is a flat vector
-//! indexed by number, laid out once: as compact as a hand-written simulation gets.
+//! serialisation, precomputed per call; none, and no event, between services without a link);
+//! a latency sum. No link queues, no balancer, no histograms, no breakdown, no statistics
+//! beyond the sum. Every record is a flat vector indexed by number, laid out once: as compact
+//! as a hand-written simulation gets.
 //!
 //! Models with features beyond these (timeouts, retries, probabilistic calls, faults…) are
 //! simulated as if those were absent; the scale bench uses it on generated models only, which
@@ -223,7 +224,12 @@ impl State<'_> {
                 pending: 0,
                 back_ns: target.back_ns,
             });
-            self.push(t + target.there_ns, Kind::Arrive, child);
+            if target.there_ns == 0 {
+                // In-process: no message, no event (as in meshsim).
+                self.arrive(t, child);
+            } else {
+                self.push(t + target.there_ns, Kind::Arrive, child);
+            }
         }
     }
 
@@ -247,6 +253,8 @@ impl State<'_> {
             self.done += 1;
             self.latency_ns += u128::from(t - call.back_ns);
             self.free.push(c);
+        } else if call.back_ns == 0 {
+            self.back(t, c);
         } else {
             self.push(t + call.back_ns, Kind::Back, c);
         }
