@@ -116,14 +116,14 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 SimTime::ZERO
             };
             station.busy.add(now, 1);
-            let time = if FULL
-                && self.versioned
-                && let Some(time) = version_time(self.model, station, i, call.endpoint)
-            {
-                Work::of(time)
-            } else {
-                self.plan.work(call.endpoint, &endpoint.service_time)
-            };
+            let time = processing_time(
+                self.model,
+                self.plan,
+                station,
+                i,
+                call.endpoint,
+                FULL && self.versioned,
+            );
             let side = if FULL && self.side_on {
                 self.side.get_mut(h.index() as usize)
             } else {
@@ -207,13 +207,15 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                     .as_ref()
                     .unwrap_or(&endpoint.service_time),
             )
-        } else if FULL
-            && self.versioned
-            && let Some(time) = version_time(self.model, station, i, call.endpoint)
-        {
-            Work::of(time)
         } else {
-            self.plan.work(call.endpoint, &endpoint.service_time)
+            processing_time(
+                self.model,
+                self.plan,
+                station,
+                i,
+                call.endpoint,
+                FULL && self.versioned,
+            )
         };
         // CPU work comes before the processing of the first phase only.
         let cpu = if FULL && self.cpu_work && !after {
@@ -792,6 +794,24 @@ fn draw_copies(
         .filter(|(hop, _)| hop.awaited)
         .map(|(_, &n)| n as usize)
         .sum()
+}
+
+/// Where the processing time of a call of `endpoint` on instance `i` of `station` is drawn
+/// from: a released version's time when `versioned` and the instance runs one that differs,
+/// else the endpoint's own (the plan's inline copy when it has one).
+#[inline(always)]
+fn processing_time<'m>(
+    model: &'m crate::model::Model,
+    plan: &super::plan::Plan,
+    station: &super::station::Station,
+    i: usize,
+    endpoint: u32,
+    versioned: bool,
+) -> Work<'m> {
+    if versioned && let Some(time) = version_time(model, station, i, endpoint) {
+        return Work::of(time);
+    }
+    plan.work(endpoint, &model.endpoints[endpoint as usize].service_time)
 }
 
 /// The service time a released version gives `endpoint` on instance `i`, if it differs.
