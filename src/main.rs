@@ -3,6 +3,10 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Large allocations in huge pages: a large model's records are read at random on every event.
+#[global_allocator]
+static ALLOC: meshsim::engine::HugePages = meshsim::engine::HugePages;
+
 fn main() -> ExitCode {
     let cli = meshsim::cli::Cli::parse();
     match meshsim::cli::execute(cli) {

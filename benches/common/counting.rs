@@ -1,7 +1,10 @@
 //! A global allocator that counts the bytes in use and their peak, shared by the benchmarks that
 //! measure memory (`#[path = "common/counting.rs"] mod counting;`): criterion measures time only.
+//! It counts what the `meshsim` binary's allocator (`meshsim::engine::HugePages`) hands out, so
+//! the benches measure the memory the program uses, in the pages it uses.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use meshsim::engine::HugePages as System;
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The bytes allocated and not yet freed.
@@ -24,7 +27,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) };
         CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
     }
-    /// Forwarded, not left to the default (allocate, copy, free): the system allocator grows a
+    /// Forwarded, not left to the default (allocate, copy, free): the allocator grows a
     /// large block in place (`mremap`), and the default would count the old and the new block
     /// at once at every doubling of a vector, a peak the program never has.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {

@@ -7,11 +7,13 @@
 
 mod arena;
 mod growth;
+mod memory;
 mod queue;
 mod time;
 
 pub use arena::{Arena, Handle};
 pub use growth::Grow;
+pub use memory::HugePages;
 pub use queue::{EventQueue, Packed, Words};
 pub use time::SimTime;
 
