@@ -23,7 +23,7 @@
 //! | layer | what it is |
 //! | --- | --- |
 //! | [`output`] | atomic file writes and their error |
-//! | [`engine`] | the domain-free discrete-event engine: time, event queue, arena, RNG |
+//! | [`engine`] | the domain-free discrete-event engine: time, event queue, arena, RNG, huge pages |
 //! | [`stats`] | latency histograms, time-weighted averages, confidence intervals |
 //! | [`model`] | the TOML model, validated once into typed structs |
 //! | [`error`] | the program's errors and exit codes |

@@ -1,5 +1,6 @@
 //! The domain-free discrete-event engine: simulated time, the event queue, a generational arena
-//! for records that events point at, and the run loop.
+//! for records that events point at, the run loop, and the allocator that puts large blocks in
+//! huge pages (a large model's records are read at random on every event).
 //!
 //! Nothing here knows about services, links or requests; `crate::sim` builds those on top. The
 //! engine's contract is small on purpose: events with equal times are delivered in the order they
