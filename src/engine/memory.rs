@@ -79,9 +79,8 @@ unsafe impl GlobalAlloc for HugePages {
             (true, true) => unsafe { huge::remap(block, layout.size(), new_size) },
             _ => {
                 // Crossing `LARGE`: a new block from the other allocator, the bytes copied.
-                // SAFETY: `new_size` is non-zero (it is at least `LARGE` or the old size was) and
-                // `Layout::from_size_align_unchecked` is sound: the caller guarantees `new_size`
-                // rounded up to `align` does not overflow `isize`.
+                // SAFETY: `realloc`'s caller guarantees `new_size` is non-zero and, rounded up to
+                // `align` (a power of two, from a valid layout), does not overflow `isize`.
                 let new_layout =
                     unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
                 // SAFETY: as `alloc`.
