@@ -418,7 +418,7 @@ impl ModelText {
 
     /// The model's text with `overrides` applied (what a run actually simulated).
     pub fn effective_text(&self, overrides: &[Override]) -> Result<String, ModelError> {
-        Ok(overrides::apply(&self.text, &self.file, overrides)?)
+        Ok(overrides::edited_text(&self.text, &self.file, overrides)?)
     }
 
     /// Validates the model with `overrides` applied.
@@ -445,10 +445,15 @@ pub fn load_str(
     base_dir: &Path,
     overrides: &[Override],
 ) -> Result<Model, ModelError> {
-    let edited = overrides::apply(text, file, overrides)?;
-    let raw: raw::RawModel = toml::from_str(&edited).map_err(|e| {
-        Diagnostic::from_serde(file, &edited, e.message(), e.span(), !overrides.is_empty())
-    })?;
+    let raw: raw::RawModel = match overrides::deserialize_edited(text, overrides) {
+        Some(raw) => raw,
+        None => {
+            let edited = overrides::apply(text, file, overrides)?;
+            toml::from_str(&edited).map_err(|e| {
+                Diagnostic::from_serde(file, &edited, e.message(), e.span(), !overrides.is_empty())
+            })?
+        }
+    };
     let stem = Path::new(file)
         .file_stem()
         .and_then(|s| s.to_str())
@@ -460,8 +465,15 @@ pub fn load_str(
         sha256: sha256_hex(text.as_bytes()),
         overrides: overrides.iter().map(|o| o.to_string()).collect(),
     };
-    validate::validate(raw, stem, source, base_dir)
-        .map_err(|inv| Diagnostic::from_invalid(file, &edited, inv, !overrides.is_empty()).into())
+    validate::validate(raw, stem, source, base_dir).map_err(|inv| {
+        // The edited text places the error in the file: made again here, only for an error.
+        match overrides::apply(text, file, overrides) {
+            Ok(edited) => {
+                Diagnostic::from_invalid(file, &edited, inv, !overrides.is_empty()).into()
+            }
+            Err(d) => d.into(),
+        }
+    })
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -499,26 +499,28 @@ pub const BREAKDOWN_COLUMNS: &[&str] = &[
 /// spent there on their critical path; the rows of a route add up to its mean latency. The
 /// last column is the same over the requests at or above the route's p99.
 pub fn breakdown_csv(result: &RunResult) -> Vec<u8> {
-    let rows = result
-        .breakdown
-        .iter()
-        .flat_map(|b| {
-            b.parts.iter().map(|(hop, c, mean, tail)| {
-                let [service, link, from, to] = crate::sim::hop_parts(hop);
-                vec![
-                    b.route.clone(),
-                    service.to_string(),
-                    link.to_string(),
-                    from.to_string(),
-                    to.to_string(),
-                    c.as_str().to_string(),
-                    number(*mean),
-                    number(*tail),
-                ]
-            })
-        })
-        .collect();
-    to_bytes(BREAKDOWN_COLUMNS, rows)
+    // Written row by row from borrowed fields: a large model has hundreds of thousands of
+    // rows, and a vector of owned strings for each cost more than the writing.
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(BREAKDOWN_COLUMNS).expect("in-memory write");
+    for b in &result.breakdown {
+        for (hop, c, mean, tail) in &b.parts {
+            let [service, link, from, to] = crate::sim::hop_parts(hop);
+            let (mean, tail) = (number(*mean), number(*tail));
+            w.write_record([
+                b.route.as_str(),
+                service,
+                link,
+                from,
+                to,
+                c.as_str(),
+                &mean,
+                &tail,
+            ])
+            .expect("in-memory write");
+        }
+    }
+    w.into_inner().expect("in-memory write")
 }
 
 /// `latency_cdf.csv`: per route (and `all`), the cumulative distribution of latency from the

@@ -251,12 +251,19 @@ impl Plan {
                 }
             }
         }
-        let mut stride = 1;
-        for a in self.grid.axes.iter().rev() {
-            for v in 0..a.values.len() {
-                self.model(v * stride)?;
+        // Then each value with the other axes' first values. With one axis those are the
+        // models just loaded (a large model takes a second to load), and point 0 is one of
+        // every axis's.
+        if self.grid.axes.len() > 1 {
+            let mut ids = std::collections::BTreeSet::new();
+            let mut stride = 1;
+            for a in self.grid.axes.iter().rev() {
+                ids.extend((0..a.values.len()).map(|v| v * stride));
+                stride *= a.values.len();
             }
-            stride *= a.values.len();
+            for id in ids {
+                self.model(id)?;
+            }
         }
         Ok(())
     }
