@@ -15,7 +15,7 @@
 use super::slo::{Slo, SloMetric, Verdict};
 use crate::engine::SimTime;
 use crate::model::{Model, Workload};
-use crate::sim::{Cancel, Replications, RunResult};
+use crate::sim::{Cancel, Replications};
 
 /// Whether a capacity search found an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,8 +195,24 @@ impl<'a> Search<'a> {
             count: to - from,
             cancel: self.cancel,
         });
-        let runs: Vec<RunResult> =
-            crate::sim::replicate_seeded(&model, model.seed, 0, from..to, &options);
+        // Each run kept as its SLO values and utilisations, not as a whole result.
+        let slos = &self.slos;
+        let runs =
+            crate::sim::replicate_reduced(&model, model.seed, 0, from..to, &options, |_, r| {
+                let values: Vec<f64> = slos.iter().map(|s| s.value(&r)).collect();
+                let stations: Vec<(String, f64)> = r
+                    .services
+                    .iter()
+                    .map(|s| (s.service.clone(), s.utilisation))
+                    .chain(r.links.iter().map(|l| {
+                        (
+                            format!("link {}", crate::sim::link_hop(&l.link, &l.from, &l.to)),
+                            l.utilisation,
+                        )
+                    }))
+                    .collect();
+                (values, stations)
+            });
         let i = match self.probes.iter().position(|p| p.rate == rate) {
             Some(i) => i,
             None => {
@@ -209,22 +225,12 @@ impl<'a> Search<'a> {
             }
         };
         let probe = &mut self.probes[i];
-        for r in &runs {
-            for (s, values) in self.slos.iter().zip(&mut probe.values) {
-                values.push(s.value(r));
+        for (run_values, stations) in runs {
+            for (values, v) in probe.values.iter_mut().zip(run_values) {
+                values.push(v);
             }
-            let stations = r
-                .services
-                .iter()
-                .map(|s| (s.service.clone(), s.utilisation))
-                .chain(r.links.iter().map(|l| {
-                    (
-                        format!("link {}", crate::sim::link_hop(&l.link, &l.from, &l.to)),
-                        l.utilisation,
-                    )
-                }));
             if probe.utilisation.is_empty() {
-                probe.utilisation = stations.collect();
+                probe.utilisation = stations;
             } else {
                 for (acc, (_, u)) in probe.utilisation.iter_mut().zip(stations) {
                     acc.1 += u;

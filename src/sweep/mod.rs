@@ -20,7 +20,7 @@ use crate::engine::derive_seed;
 use crate::error::Error;
 use crate::model::{Model, ModelText, Override};
 use crate::output::{OutputError, write_atomic};
-use crate::sim::{Stop, replicate_seeded};
+use crate::sim::{Stop, replicate_reduced};
 use progress::Progress;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -342,10 +342,18 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
     // Longest runs first, each point handed to the next free thread (list scheduling): the last
     // points to finish are short ones, so no core idles long at the end of a sweep. The order
     // changes nothing else: every run has its own seed, and files are assembled by point id.
-    todo.sort_by_cached_key(|&id| {
-        let work = plan.model(id).map_or(0.0, |m| m.expected_requests());
-        std::cmp::Reverse(work.to_bits())
-    });
+    // Learning a point's work loads its model (a large model takes a fraction of a second):
+    // on every thread.
+    let work: Vec<u64> = todo
+        .par_iter()
+        .map(|&id| {
+            plan.model(id)
+                .map_or(0.0, |m| m.expected_requests())
+                .to_bits()
+        })
+        .collect();
+    let work: std::collections::HashMap<usize, u64> = todo.iter().copied().zip(work).collect();
+    todo.sort_by_key(|id| std::cmp::Reverse(work[id]));
     let progress = Progress::new(todo.len(), quiet);
     let ran = todo.len();
     let points = todo.into_iter().par_bridge();
@@ -354,27 +362,25 @@ pub fn run(plan: &Plan, out: &Path, resume: bool, quiet: bool) -> Result<Outcome
             return Err(Error::Interrupted(String::new()));
         }
         let model = plan.model(id)?;
-        let runs = replicate_seeded(
+        let record = |r: u32, result: crate::sim::RunResult| {
+            let record = store::RunRecord {
+                replication: r,
+                seed: derive_seed(plan.base.seed, id as u64, u64::from(r)),
+                measured_s: result.measured_s,
+                routes: result.routes.iter().map(store::RouteRecord::new).collect(),
+                cost_per_hour: crate::cost::of_run(&model, &result).map(|c| c.per_hour),
+                stores: store::StoreRecord::of_run(&result),
+            };
+            (record, result.stopped)
+        };
+        let results: Vec<(store::RunRecord, Option<Stop>)> = replicate_reduced(
             &model,
             plan.base.seed,
             id as u64,
             0..plan.reps,
             &plan.options,
+            record,
         );
-        let results: Vec<(store::RunRecord, Option<Stop>)> = (0..plan.reps)
-            .zip(runs)
-            .map(|(r, result)| {
-                let record = store::RunRecord {
-                    replication: r,
-                    seed: derive_seed(plan.base.seed, id as u64, u64::from(r)),
-                    measured_s: result.measured_s,
-                    routes: result.routes.iter().map(store::RouteRecord::new).collect(),
-                    cost_per_hour: crate::cost::of_run(&model, &result).map(|c| c.per_hour),
-                    stores: store::StoreRecord::of_run(&result),
-                };
-                (record, result.stopped)
-            })
-            .collect();
         // An interrupted point is not written: --resume runs it again, whole.
         if results.iter().any(|(_, s)| s == &Some(Stop::Interrupted)) {
             return Err(Error::Interrupted(String::new()));
