@@ -65,6 +65,31 @@ fn capacity_of_an_mm1_at_a_p99_slo_matches_the_exponential_sojourn_time() {
     assert!(c.ci95_low_rps <= theory && theory <= c.ci95_high_rps);
 }
 
+#[test]
+fn a_capacity_search_reports_each_batch_of_replications_as_it_finishes() {
+    let m = model_from(&mm1(10.0, ""), &["simulation.duration_s=110"]);
+    let slos: Vec<Slo> = vec!["mean<=50ms".parse().unwrap()];
+    let lines = std::sync::Mutex::new(Vec::new());
+    let report = |line: &str| lines.lock().unwrap().push(line.to_string());
+    let (_, probed) =
+        meshsim::planning::capacity::capacity_reported(&m, &slos, 4, Some(&report)).unwrap();
+    let lines = lines.into_inner().unwrap();
+    println!("{}", lines.join("\n"));
+    // A line per batch of 4 replications; the last at each rate says what the search kept.
+    let batches: usize = probed.iter().map(|p| p.replications / 4).sum();
+    assert_eq!(lines.len(), batches);
+    for p in &probed {
+        let head = format!("{:.1} req/s, {} replications: ", p.rate_rps, p.replications);
+        let tail = format!(" — {} mean<=50ms", p.verdict.as_str());
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&head) && l.ends_with(&tail)),
+            "no line `{head}… {tail}`"
+        );
+    }
+}
+
 /// `models/shop.toml`, loaded with `--set`-style overrides.
 fn shop(sets: &[&str]) -> meshsim::model::Model {
     let root = env!("CARGO_MANIFEST_DIR");

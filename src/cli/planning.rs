@@ -36,9 +36,15 @@ pub(super) fn capacity(args: CapacityArgs) -> Result<(), Error> {
             .join(", "),
         args.reps
     );
+    let report = |line: &str| eprintln!("  {line}");
     let (results, probed) = pool
         .install(|| {
-            planning::capacity::capacity_searched(&model, &args.slo, replications(args.reps))
+            planning::capacity::capacity_reported(
+                &model,
+                &args.slo,
+                replications(args.reps),
+                (!q).then_some(&report as &(dyn Fn(&str) + Sync)),
+            )
         })
         .map_err(Error::Usage)?;
     if super::interrupt::requested() {

@@ -100,6 +100,9 @@ pub struct Search<'a> {
     /// The rate at which the busiest station would saturate (utilisation 1), from the offered
     /// load: the scale of the search.
     saturation_rps: f64,
+    /// Told of each batch of replications as it finishes (a line saying what was measured):
+    /// a search of a large model runs for minutes.
+    report: Option<&'a (dyn Fn(&str) + Sync)>,
 }
 
 /// Search resolution, relative to the saturation rate.
@@ -147,6 +150,7 @@ impl<'a> Search<'a> {
             cancel,
             probes: Vec::new(),
             saturation_rps,
+            report: None,
         })
     }
 
@@ -244,12 +248,16 @@ impl<'a> Search<'a> {
     /// gets more replications until it decides or the budget is spent.
     fn verdict(&mut self, rate: f64, k: Option<usize>) -> Verdict {
         let budget = self.reps * MAX_REPS_FACTOR;
-        let mut i = match self.probes.iter().position(|p| p.rate == rate) {
-            Some(i) => i,
-            None => self.run(rate, 0, self.reps),
+        let (mut i, mut ran) = match self.probes.iter().position(|p| p.rate == rate) {
+            Some(i) => (i, false),
+            None => (self.run(rate, 0, self.reps), true),
         };
         loop {
             let v = self.judge(i, k);
+            if let Some(report) = self.report.filter(|_| ran) {
+                report(&self.progress(i, k, v));
+            }
+            ran = true;
             let done = self.probes[i].reps() as u32;
             if v != Verdict::Unsure || done >= budget {
                 return v;
@@ -277,6 +285,34 @@ impl<'a> Search<'a> {
                 }
             }
         }
+    }
+
+    /// What probe `i` measured for SLO `k` (the first for all), and the verdict: a line of the
+    /// search's progress.
+    fn progress(&self, i: usize, k: Option<usize>, verdict: Verdict) -> String {
+        let p = &self.probes[i];
+        let s = &self.slos[k.unwrap_or(0)];
+        let (ci, _) = s.judge_values(&p.values[k.unwrap_or(0)]);
+        let value = if ci.mean.is_infinite() {
+            "a replication saturated".to_string()
+        } else if s.metric == SloMetric::ErrorRate {
+            let (mean, half) = (100.0 * ci.mean, 100.0 * ci.half_width);
+            format!("{} {mean:.3}% ± {half:.3}%", s.metric_name())
+        } else {
+            format!(
+                "{} {:.3} ± {:.3} ms",
+                s.metric_name(),
+                ci.mean,
+                ci.half_width
+            )
+        };
+        let slo = k.map_or("every SLO".to_string(), |k| self.slos[k].text.clone());
+        format!(
+            "{:.1} req/s, {} replications: {value} — {} {slo}",
+            p.rate,
+            ci.n,
+            verdict.as_str()
+        )
     }
 
     /// The metric's mean and 95% half-width at `rate` for SLO `k` (the first for `all`), as a
@@ -532,7 +568,19 @@ pub fn capacity_searched(
     slos: &[Slo],
     reps: impl Into<Replications>,
 ) -> Result<(Vec<Capacity>, Vec<Probed>), String> {
+    capacity_reported(model, slos, reps, None)
+}
+
+/// [`capacity_searched`], telling `report` what each batch of replications measured as the
+/// search goes.
+pub fn capacity_reported(
+    model: &Model,
+    slos: &[Slo],
+    reps: impl Into<Replications>,
+    report: Option<&(dyn Fn(&str) + Sync)>,
+) -> Result<(Vec<Capacity>, Vec<Probed>), String> {
     let mut search = Search::new(model, slos, reps)?;
+    search.report = report;
     let mut out: Vec<Capacity> = (0..slos.len()).map(|k| search.capacity(Some(k))).collect();
     if slos.len() > 1 {
         out.push(search.capacity(None));
