@@ -48,17 +48,24 @@ pub fn expected_max_shifted_exponentials(branches: &[(f64, f64)]) -> f64 {
         [] => 0.0,
         [(shift, mean)] => shift + mean,
         _ => {
-            let lo = branches.iter().map(|b| b.0).fold(f64::INFINITY, f64::min);
-            let hi = branches
-                .iter()
-                .map(|b| b.0 + 40.0 * b.1)
-                .fold(0.0, f64::max);
             // E[max] = lo + ∫_lo^hi (1 − F(t)) dt, F the product of the branches' CDFs.
+            let (lo, hi) = max_bounds(branches);
             lo + simpson_grid(lo, hi, |grid, values| {
                 product_of_cdfs(grid, branches, values)
             })
         }
     }
+}
+
+/// Where the maximum of shifted exponentials is integrated: from the earliest shift to 40
+/// means past the latest (where the survival is e^−40).
+fn max_bounds(branches: &[(f64, f64)]) -> (f64, f64) {
+    let lo = branches.iter().map(|b| b.0).fold(f64::INFINITY, f64::min);
+    let hi = branches
+        .iter()
+        .map(|b| b.0 + 40.0 * b.1)
+        .fold(0.0, f64::max);
+    (lo, hi)
 }
 
 /// Fills `values` with 1 − Π Fᵢ along the grid, Fᵢ(t) = 1 − e^(−(t − shiftᵢ)/meanᵢ) from
@@ -233,11 +240,7 @@ mod tests {
 
     /// `expected_max_shifted_exponentials` one branch at a time, as it was written first.
     fn max_one_branch_at_a_time(branches: &[(f64, f64)]) -> f64 {
-        let lo = branches.iter().map(|b| b.0).fold(f64::INFINITY, f64::min);
-        let hi = branches
-            .iter()
-            .map(|b| b.0 + 40.0 * b.1)
-            .fold(0.0, f64::max);
+        let (lo, hi) = max_bounds(branches);
         lo + simpson_grid(lo, hi, |grid, values| {
             let h = grid.step;
             let mut cdf = vec![1.0; grid.points];
