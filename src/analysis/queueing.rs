@@ -79,23 +79,23 @@ fn max_bounds(branches: &[(f64, f64)]) -> (f64, f64) {
 /// and each survival is the same sequence of multiplies, so the values are the ones a branch at
 /// a time gives, to the bit.
 fn product_of_cdfs(grid: &Grid, branches: &[(f64, f64)], values: &mut [f64]) {
-    // Below the latest shift some factor is 0, and so is the product.
-    let mut start = 0;
-    for &(shift, _) in branches {
-        match (0..grid.points).find(|&i| grid.at(i) >= shift) {
-            Some(first) => start = start.max(first),
-            None => start = grid.points,
-        }
-    }
+    // Each branch's first point at or past its shift; below the latest of them some factor is
+    // 0, and so is the product.
+    let firsts: Vec<Option<usize>> = branches
+        .iter()
+        .map(|&(shift, _)| (0..grid.points).find(|&i| grid.at(i) >= shift))
+        .collect();
+    let start = firsts
+        .iter()
+        .map(|f| f.unwrap_or(grid.points))
+        .max()
+        .unwrap_or(0);
     // Each exponential branch's survival at `start`, stepped there from its own first point.
     let mut chains: Vec<(f64, f64)> = Vec::with_capacity(branches.len());
-    for &(shift, mean) in branches {
-        if mean <= 0.0 || start == grid.points {
+    for (&(shift, mean), first) in branches.iter().zip(firsts) {
+        let Some(first) = first.filter(|_| mean > 0.0 && start < grid.points) else {
             continue;
-        }
-        let first = (0..grid.points)
-            .find(|&i| grid.at(i) >= shift)
-            .expect("start is past every shift");
+        };
         let ratio = (-grid.step / mean).exp();
         let mut survival = (-(grid.at(first) - shift) / mean).exp();
         for _ in first..start {
