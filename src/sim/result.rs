@@ -406,7 +406,7 @@ pub(super) fn collect<const FULL: bool>(
     RunResult {
         hosts,
         model: model.name.clone(),
-        seed: model.seed,
+        seed: sim.seed,
         duration_s: model.duration.as_secs_f64(),
         warmup_s: model.warmup.as_secs_f64(),
         measured_s,
