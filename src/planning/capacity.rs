@@ -16,6 +16,7 @@ use super::slo::{Slo, SloMetric, Verdict};
 use crate::engine::SimTime;
 use crate::model::{Model, Workload};
 use crate::sim::{Cancel, Replications};
+use crate::stats::MeanCi;
 
 /// Whether a capacity search found an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,19 +294,7 @@ impl<'a> Search<'a> {
         let p = &self.probes[i];
         let s = &self.slos[k.unwrap_or(0)];
         let (ci, _) = s.judge_values(&p.values[k.unwrap_or(0)]);
-        let value = if ci.mean.is_infinite() {
-            "a replication saturated".to_string()
-        } else if s.metric == SloMetric::ErrorRate {
-            let (mean, half) = (100.0 * ci.mean, 100.0 * ci.half_width);
-            format!("{} {mean:.3}% ± {half:.3}%", s.metric_name())
-        } else {
-            format!(
-                "{} {:.3} ± {:.3} ms",
-                s.metric_name(),
-                ci.mean,
-                ci.half_width
-            )
-        };
+        let value = measured(s, &ci);
         let slo = k.map_or("every SLO".to_string(), |k| self.slos[k].text.clone());
         format!(
             "{:.1} req/s, {} replications: {value} — {} {slo}",
@@ -324,16 +313,9 @@ impl<'a> Search<'a> {
         let k = k.unwrap_or(0);
         let s = &self.slos[k];
         let (ci, _) = s.judge_values(&p.values[k]);
-        let unit = if s.metric == SloMetric::ErrorRate {
-            ""
-        } else {
-            " ms"
-        };
         format!(
-            "{} = {:.3} ± {:.3}{unit} over {} replications at {:.1} req/s",
-            s.metric_name(),
-            ci.mean,
-            ci.half_width,
+            "{} over {} replications at {:.1} req/s",
+            measured(s, &ci),
             ci.n,
             rate
         )
@@ -586,4 +568,60 @@ pub fn capacity_reported(
         out.push(search.capacity(None));
     }
     Ok((out, search.probed()))
+}
+
+/// What SLO `slo` measured, `ci`, as a phrase: "p99 = 44.220 ± 1.292 ms", "errors = 1.000% ±
+/// 0.200%", or "a replication saturated" where a replication's value was infinite (its backlog
+/// grew without bound), which no mean or interval describes.
+fn measured(slo: &Slo, ci: &MeanCi) -> String {
+    if ci.mean.is_infinite() {
+        "a replication saturated".to_string()
+    } else if slo.metric == SloMetric::ErrorRate {
+        let (mean, half) = (100.0 * ci.mean, 100.0 * ci.half_width);
+        format!("{} = {mean:.3}% ± {half:.3}%", slo.metric_name())
+    } else {
+        format!(
+            "{} = {:.3} ± {:.3} ms",
+            slo.metric_name(),
+            ci.mean,
+            ci.half_width
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phrase(slo: &str, mean: f64, half_width: f64) -> String {
+        let slo: Slo = slo.parse().unwrap();
+        measured(
+            &slo,
+            &MeanCi {
+                mean,
+                half_width,
+                n: 10,
+            },
+        )
+    }
+
+    #[test]
+    fn a_saturated_replication_is_named_not_printed_as_inf() {
+        assert_eq!(
+            phrase("p99<=50ms", f64::INFINITY, f64::NAN),
+            "a replication saturated"
+        );
+        assert_eq!(
+            phrase("p99<=50ms", 44.2201, 1.2918),
+            "p99 = 44.220 ± 1.292 ms"
+        );
+    }
+
+    #[test]
+    fn an_error_rate_reads_in_percent() {
+        assert_eq!(
+            phrase("errors<=1%", 0.0125, 0.002),
+            "errors = 1.250% ± 0.200%"
+        );
+    }
 }
