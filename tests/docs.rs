@@ -55,6 +55,10 @@ const RUN_ELSEWHERE: &[(&str, &str)] = &[
         "valgrind",
         "a measurement of docs/performance.md, run by hand",
     ),
+    (
+        "meshsim capacity big.toml",
+        "a measurement of docs/performance.md (four minutes), run by hand",
+    ),
 ];
 
 /// Commands that read shell variables are a script's lines, run where the script runs.
