@@ -16,10 +16,32 @@ pub enum OutputError {
 
 /// Writes `bytes` to `path` so that readers see either the old file or the whole new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    let err = |source| OutputError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let tmp = written_beside(path, bytes)?;
+    tmp.as_file().sync_all().map_err(io_error(path))?;
+    tmp.persist(path).map_err(|e| io_error(path)(e.error))?;
+    Ok(())
+}
+
+/// [`write_atomic`] for many files at once: each is written beside its path, then the
+/// filesystems they are on are flushed once, then each is renamed into place. Importing the
+/// traces of a 10,000-service system writes a samples file per endpoint, and flushing each on
+/// its own took most of the import's 24 s.
+pub fn write_atomic_all(files: &[(PathBuf, &[u8])]) -> Result<(), OutputError> {
+    let mut written = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        written.push((written_beside(path, bytes)?, path));
+    }
+    flush(&written)?;
+    for (tmp, path) in written {
+        tmp.persist(path).map_err(|e| io_error(path)(e.error))?;
+    }
+    Ok(())
+}
+
+/// A temporary file in `path`'s directory holding `bytes`, readable by all (tempfile makes its
+/// files readable by their owner only; results are for sharing), not yet flushed.
+fn written_beside(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, OutputError> {
+    let err = io_error(path);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -29,18 +51,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    // tempfile creates files readable by their owner only; results are for sharing.
+    tmp.write_all(bytes).map_err(io_error(path))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(err)?;
+            .map_err(io_error(path))?;
     }
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(tmp)
+}
+
+/// Makes the written files durable: one `syncfs` per filesystem they are on (Linux), else a
+/// flush per file.
+fn flush(written: &[(tempfile::NamedTempFile, &PathBuf)]) -> Result<(), OutputError> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let mut devices = Vec::new();
+        for (tmp, path) in written {
+            let device = tmp.as_file().metadata().map_err(io_error(path))?.dev();
+            if devices.contains(&device) {
+                continue;
+            }
+            devices.push(device);
+            // SAFETY: the descriptor is the open temporary file's, valid for the call.
+            if unsafe { libc::syncfs(tmp.as_file().as_raw_fd()) } != 0 {
+                return Err(io_error(path)(std::io::Error::last_os_error()));
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    for (tmp, path) in written {
+        tmp.as_file().sync_all().map_err(io_error(path))?;
+    }
     Ok(())
+}
+
+/// The error for an I/O failure on `path`.
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -55,6 +109,21 @@ mod tests {
         write_atomic(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn many_files_replace_theirs_and_leave_no_temporary_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = (0..5)
+            .map(|i| dir.path().join(format!("{i}.csv")))
+            .collect();
+        write_atomic(&paths[2], b"old").unwrap();
+        let files: Vec<(PathBuf, &[u8])> = paths.iter().map(|p| (p.clone(), &b"new"[..])).collect();
+        write_atomic_all(&files).unwrap();
+        for p in &paths {
+            assert_eq!(std::fs::read(p).unwrap(), b"new");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 5);
     }
 
     #[test]

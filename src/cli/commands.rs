@@ -460,7 +460,11 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
         path: std::env::temp_dir(),
         source,
     })?;
-    write_files(scratch.path(), &imported.written.files)?;
+    // (a scratch copy, thrown away: neither atomic nor flushed)
+    for (path, bytes) in placed(scratch.path(), &imported.written.files)? {
+        std::fs::write(&path, bytes)
+            .map_err(|source| crate::output::OutputError::Io { path, source })?;
+    }
     let file = args.out.display().to_string();
     let text = crate::model::ModelText {
         text: imported.written.text.clone(),
@@ -513,8 +517,17 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes `files` (paths relative to `base`), creating their folders.
+/// Writes `files` (paths relative to `base`) atomically, creating their folders.
 fn write_files(base: &Path, files: &[(String, Vec<u8>)]) -> Result<(), Error> {
+    Ok(crate::output::write_atomic_all(&placed(base, files)?)?)
+}
+
+/// `files` where they go under `base`, their folders created.
+fn placed<'a>(
+    base: &Path,
+    files: &'a [(String, Vec<u8>)],
+) -> Result<Vec<(PathBuf, &'a [u8])>, Error> {
+    let mut paths = Vec::with_capacity(files.len());
     for (file, bytes) in files {
         let path = base.join(file);
         if let Some(dir) = path.parent() {
@@ -523,7 +536,7 @@ fn write_files(base: &Path, files: &[(String, Vec<u8>)]) -> Result<(), Error> {
                 source,
             })?;
         }
-        crate::output::write_atomic(&path, bytes)?;
+        paths.push((path, bytes.as_slice()));
     }
-    Ok(())
+    Ok(paths)
 }
