@@ -669,3 +669,74 @@ fn outputs_read_cleanly_in_spreadsheets_and_the_report_keeps_its_command() {
         "the report lost the command that made the data"
     );
 }
+
+/// A model of hundreds of services prints the busiest few to the terminal, says how many it
+/// left out and where they are, and writes every one to its CSV files.
+#[test]
+fn a_large_model_prints_the_largest_rows_and_writes_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = meshsim(
+        &[
+            "generate",
+            "--services",
+            "200",
+            "--routes",
+            "60",
+            "--rate",
+            "2000",
+            "--duration",
+            "2",
+            "--out",
+            "big.toml",
+        ],
+        dir.path(),
+    );
+    assert!(generated.status.success(), "{}", text(&generated).1);
+
+    let out = meshsim(&["analyze", "big.toml", "--out", "a"], dir.path());
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(
+            "… and 40 more routes (the 20 with the most latency shown; analysis.csv has all 60)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("… and 181 more services (the 20 with the most utilisation shown; analysis.csv has all 201)"),
+        "{stdout}"
+    );
+    // The CSV has every number; the terminal the 20 routes with the longest mean response.
+    let mut csv = csv::Reader::from_path(dir.path().join("a/analysis.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    let of = |kind: &str, quantity: &str| -> Vec<(String, f64)> {
+        rows.iter()
+            .filter(|r| &r[0] == kind && &r[4] == quantity)
+            .map(|r| (r[1].to_string(), r[5].parse().unwrap()))
+            .collect()
+    };
+    let mut routes = of("route", "mean_response_ms");
+    assert_eq!(routes.len(), 60);
+    assert_eq!(of("service", "mean_wait_ms").len(), 201);
+    assert!(of("link", "mean_delay_ms").len() > 40);
+    routes.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let printed = |name: &str| stdout.lines().any(|l| l.starts_with(&format!("{name} ")));
+    for (i, (name, _)) in routes.iter().enumerate() {
+        assert_eq!(printed(name), i < 20, "route {name}, {i}th by latency");
+    }
+
+    let out = meshsim(
+        &["run", "big.toml", "--no-charts", "--out", "r"],
+        dir.path(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(
+            "… and 40 more routes (the 20 with the most requests shown; summary.csv has all 60)"
+        ),
+        "{stdout}"
+    );
+    let summary = std::fs::read_to_string(dir.path().join("r/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 60 + 1, "header, routes, all");
+}

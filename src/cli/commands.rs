@@ -215,22 +215,30 @@ pub(super) fn graph(args: GraphArgs) -> Result<(), Error> {
 
 pub(super) fn analyze(args: AnalyzeArgs) -> Result<(), Error> {
     let model = args.model.load()?;
+    let out = super::output_dir(args.out.as_ref(), || Path::new("output").join(&model.name))?;
     let analysis = analysis::analyze(&model);
     println!("{}: `{}`", model.source.file, model.name);
-    if args.simulate {
+    let runs = if args.simulate {
         let options = sim::Options {
             cancel: super::interrupt::cancel(),
             ..sim::Options::default()
         };
-        let runs = sim::replicate(&model, args.reps, &options);
-        let simulated = report::Simulated {
-            model: &model,
-            runs: &runs,
-        };
-        print!("{}", report::analysis_table(&analysis, Some(&simulated)));
+        sim::replicate(&model, args.reps, &options)
     } else {
-        print!("{}", report::analysis_table(&analysis, None));
-    }
+        Vec::new()
+    };
+    let simulated = args.simulate.then_some(report::Simulated {
+        model: &model,
+        runs: &runs,
+    });
+    print!("{}", report::analysis_table(&analysis, simulated.as_ref()));
+    std::fs::create_dir_all(&out).map_err(|source| crate::output::OutputError::Io {
+        path: out.clone(),
+        source,
+    })?;
+    let path = out.join("analysis.csv");
+    crate::output::write_atomic(&path, &report::analysis_csv(&analysis, simulated.as_ref()))?;
+    println!("\nwrote {}", path.display());
     Ok(())
 }
 

@@ -498,6 +498,10 @@ pub struct AnalyzeArgs {
     /// Replications for --simulate (seeds derived from the model's seed).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=10_000))]
     pub reps: u32,
+    /// Where to write analysis.csv (every number, however many the terminal leaves out)
+    /// [default: output/<model name>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -1,5 +1,6 @@
 //! `meshsim analyze`: theory per route, station and link, optionally beside a simulation.
 
+use super::table::{more_line, shown_rows};
 use crate::analysis::{Analysis, Quality};
 use crate::model::Model;
 use crate::sim::RunResult;
@@ -32,9 +33,16 @@ impl Simulated<'_> {
     }
 }
 
+/// Theory below this prints as 0 (rounding can leave a zero a hair below it, which would print
+/// "-0.0000"), and has no relative error: an idle queue's 10⁻⁷ against noise.
+const ZERO_BELOW: f64 = 5e-5;
+
 fn cell(theory: f64, quality: &Quality, sim: Option<MeanCi>) -> String {
-    // Rounding can leave a zero a hair below it: it prints as 0, not "-0.0000".
-    let theory = if theory.abs() < 5e-5 { 0.0 } else { theory };
+    let theory = if theory.abs() < ZERO_BELOW {
+        0.0
+    } else {
+        theory
+    };
     let t = if quality.is_available() && theory.is_finite() {
         format!("{theory:.4}")
     } else {
@@ -64,7 +72,215 @@ fn header(first: &str, w: usize, what: &str, sim: bool) -> String {
     }
 }
 
-/// The analysis as a table; with `sim`, each number beside its simulated mean and 95% CI.
+/// One number of the analysis: its quantity, the theory's value and method, and the simulated
+/// counterpart when there is one.
+struct Number<'a> {
+    /// As the table labels it ("mean response ms").
+    label: &'static str,
+    /// As `analysis.csv` names it ("mean_response_ms").
+    column: &'static str,
+    theory: f64,
+    quality: &'a Quality,
+    sim: Option<MeanCi>,
+    /// Whether the table shows it beside a simulation (a host's stretch has no simulated
+    /// counterpart, so it is left out there; the CSV keeps it).
+    beside_sim: bool,
+}
+
+/// What the numbers are of: a route, a service, a link direction or a host.
+struct Entity<'a> {
+    name: &'a str,
+    /// A link direction's ends.
+    ends: Option<(&'a str, &'a str)>,
+    numbers: Vec<Number<'a>>,
+    /// Which entities a long table keeps (the largest).
+    rank: f64,
+}
+
+/// A table of the analysis: its header and its entities in model order.
+struct Section<'a> {
+    /// The header's first column, and `kind` in the CSV.
+    kind: &'static str,
+    /// Plural, and what the rank measures, for the line under a shortened table.
+    plural: &'static str,
+    ranked_by: &'static str,
+    entities: Vec<Entity<'a>>,
+}
+
+fn quantity<'a>(
+    label: &'static str,
+    column: &'static str,
+    theory: f64,
+    quality: &'a Quality,
+    sim: Option<MeanCi>,
+) -> Number<'a> {
+    Number {
+        label,
+        column,
+        theory,
+        quality,
+        sim,
+        beside_sim: true,
+    }
+}
+
+/// A rank that puts what cannot be computed last, and an unbounded value (a saturated
+/// station) first.
+fn rank(x: f64) -> f64 {
+    if x.is_nan() { f64::NEG_INFINITY } else { x }
+}
+
+/// The analysis as sections of entities, each number beside its simulated counterpart.
+fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
+    let routes = a
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Entity {
+            name: &r.route,
+            ends: None,
+            numbers: vec![quantity(
+                "mean response ms",
+                "mean_response_ms",
+                r.mean_response_ms,
+                &r.quality,
+                sim.map(|x| x.ci(|run| run.routes[i].latency.mean_ms())),
+            )],
+            rank: rank(r.mean_response_ms),
+        })
+        .collect();
+    let services = a
+        .stations
+        .iter()
+        .enumerate()
+        .map(|(i, st)| Entity {
+            name: &st.name,
+            ends: None,
+            numbers: vec![
+                quantity(
+                    "utilisation",
+                    "utilisation",
+                    st.utilisation,
+                    &st.utilisation_quality,
+                    sim.map(|x| x.ci(|run| run.services[i].utilisation)),
+                ),
+                quantity(
+                    "mean queue length",
+                    "mean_queue_length",
+                    st.mean_queue_length,
+                    &st.quality,
+                    sim.map(|x| x.ci(|run| run.services[i].mean_queue_length)),
+                ),
+                quantity(
+                    "mean wait ms",
+                    "mean_wait_ms",
+                    st.mean_wait_ms,
+                    &st.quality,
+                    sim.map(|x| x.ci(|run| run.services[i].mean_wait_ms)),
+                ),
+            ],
+            rank: rank(st.utilisation),
+        })
+        .collect();
+    let links = a
+        .links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Entity {
+            name: &l.link,
+            ends: Some((&l.from, &l.to)),
+            numbers: vec![
+                quantity(
+                    "utilisation",
+                    "utilisation",
+                    l.utilisation,
+                    &EXACT,
+                    sim.map(|x| x.ci(|run| run.links[i].utilisation)),
+                ),
+                quantity(
+                    "mean delay ms",
+                    "mean_delay_ms",
+                    l.mean_delay_ms,
+                    &l.quality,
+                    sim.map(|x| x.ci(|run| x.link_delay(run, i))),
+                ),
+            ],
+            rank: rank(l.utilisation),
+        })
+        .collect();
+    let hosts = a
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Entity {
+            name: &h.name,
+            ends: None,
+            numbers: vec![
+                quantity(
+                    "cpu utilisation",
+                    "cpu_utilisation",
+                    h.utilisation,
+                    &h.quality,
+                    sim.map(|x| x.ci(|run| run.hosts[i].cpu_utilisation)),
+                ),
+                quantity(
+                    "mean computing",
+                    "mean_computing",
+                    h.mean_computing,
+                    &h.quality,
+                    sim.map(|x| x.ci(|run| run.hosts[i].mean_computing)),
+                ),
+                Number {
+                    beside_sim: false,
+                    ..quantity(
+                        "ms per cpu ms",
+                        "ms_per_cpu_ms",
+                        h.stretch,
+                        &h.quality,
+                        None,
+                    )
+                },
+            ],
+            rank: rank(h.utilisation),
+        })
+        .collect();
+    vec![
+        Section {
+            kind: "route",
+            plural: "routes",
+            ranked_by: "latency",
+            entities: routes,
+        },
+        Section {
+            kind: "service",
+            plural: "services",
+            ranked_by: "utilisation",
+            entities: services,
+        },
+        Section {
+            kind: "link direction",
+            plural: "link directions",
+            ranked_by: "utilisation",
+            entities: links,
+        },
+        Section {
+            kind: "host",
+            plural: "hosts",
+            ranked_by: "cpu utilisation",
+            entities: hosts,
+        },
+    ]
+}
+
+/// The quality of a number that is exact.
+static EXACT: Quality = Quality {
+    approximations: std::collections::BTreeSet::new(),
+    cannot: None,
+};
+
+/// The analysis as a table; with `sim`, each number beside its simulated mean and 95% CI. A
+/// table of more than [`TERMINAL_ROWS`] routes, services, link directions or hosts shows the
+/// largest (by latency or utilisation) and counts the rest, which `analysis.csv` has.
 pub fn analysis_table(a: &Analysis, sim: Option<&Simulated>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "method: {}", a.method);
@@ -81,128 +297,122 @@ pub fn analysis_table(a: &Analysis, sim: Option<&Simulated>) -> String {
             ci.mean, ci.half_width, ci.n
         );
     }
-    let _ = writeln!(s);
-    let names = a
-        .routes
+    let sections = sections(a, sim);
+    let label = |e: &Entity| match e.ends {
+        Some((from, to)) => format!("{} ({from}→{to})", e.name),
+        None => e.name.to_string(),
+    };
+    let shown: Vec<Vec<usize>> = sections
         .iter()
-        .map(|r| r.route.len())
-        .chain(a.stations.iter().map(|x| x.name.len()));
-    let w = names
-        .chain(
-            a.links
-                .iter()
-                .map(|l| l.link.len() + l.from.len() + l.to.len() + 4),
-        )
+        .map(|sec| shown_rows(&sec.entities, |e| e.rank))
+        .collect();
+    let w = sections
+        .iter()
+        .zip(&shown)
+        .flat_map(|(sec, rows)| {
+            rows.iter()
+                .map(|&i| label(&sec.entities[i]).chars().count())
+        })
         .max()
         .unwrap_or(8)
         .max(8);
-    let _ = writeln!(s, "{}", header("route", w, "quantity", sim.is_some()));
-    for (i, r) in a.routes.iter().enumerate() {
-        let c = sim.map(|x| x.ci(|run| run.routes[i].latency.mean_ms()));
-        let _ = writeln!(
-            s,
-            "{:<w$} {:<18} {}  {}",
-            r.route,
-            "mean response ms",
-            cell(r.mean_response_ms, &r.quality, c),
-            r.quality
-        );
-    }
-    let _ = writeln!(s);
-    let _ = writeln!(s, "{}", header("service", w, "quantity", sim.is_some()));
-    for (i, st) in a.stations.iter().enumerate() {
-        let rows: [(&str, f64, Option<MeanCi>); 3] = [
-            (
-                "utilisation",
-                st.utilisation,
-                sim.map(|x| x.ci(|run| run.services[i].utilisation)),
-            ),
-            (
-                "mean queue length",
-                st.mean_queue_length,
-                sim.map(|x| x.ci(|run| run.services[i].mean_queue_length)),
-            ),
-            (
-                "mean wait ms",
-                st.mean_wait_ms,
-                sim.map(|x| x.ci(|run| run.services[i].mean_wait_ms)),
-            ),
-        ];
-        for (k, (what, theory, c)) in rows.into_iter().enumerate() {
-            let q = if k == 0 {
-                st.utilisation_quality.clone()
-            } else {
-                st.quality.clone()
-            };
-            let _ = writeln!(
-                s,
-                "{:<w$} {:<18} {}  {}",
-                if k == 0 { st.name.as_str() } else { "" },
-                what,
-                cell(theory, &q, c),
-                q
-            );
+    for (k, (sec, rows)) in sections.iter().zip(&shown).enumerate() {
+        // Routes and services always have a table; links and hosts only when the model has some.
+        if k >= 2 && sec.entities.is_empty() {
+            continue;
         }
-    }
-    if !a.links.is_empty() {
         let _ = writeln!(s);
-        let _ = writeln!(
-            s,
-            "{}",
-            header("link direction", w, "quantity", sim.is_some())
-        );
-        for (i, l) in a.links.iter().enumerate() {
-            let name = format!("{} ({}→{})", l.link, l.from, l.to);
-            let u = sim.map(|x| x.ci(|run| run.links[i].utilisation));
-            let d = sim.map(|x| x.ci(|run| x.link_delay(run, i)));
-            let _ = writeln!(
-                s,
-                "{name:<w$} {:<18} {}  exact",
-                "utilisation",
-                cell(l.utilisation, &Quality::exact(), u)
-            );
-            let _ = writeln!(
-                s,
-                "{:<w$} {:<18} {}  {}",
-                "",
-                "mean delay ms",
-                cell(l.mean_delay_ms, &l.quality, d),
-                l.quality
-            );
-        }
-    }
-    if !a.hosts.is_empty() {
-        let _ = writeln!(s);
-        let _ = writeln!(s, "{}", header("host", w, "quantity", sim.is_some()));
-        for (i, h) in a.hosts.iter().enumerate() {
-            let rows: [(&str, f64, Option<MeanCi>); 3] = [
-                (
-                    "cpu utilisation",
-                    h.utilisation,
-                    sim.map(|x| x.ci(|run| run.hosts[i].cpu_utilisation)),
-                ),
-                (
-                    "mean computing",
-                    h.mean_computing,
-                    sim.map(|x| x.ci(|run| run.hosts[i].mean_computing)),
-                ),
-                ("ms per cpu ms", h.stretch, None),
-            ];
-            for (k, (what, theory, c)) in rows.into_iter().enumerate() {
-                // With a simulation, the stretch has no simulated column: leave it out.
-                if c.is_none() && sim.is_some() {
-                    continue;
-                }
+        let _ = writeln!(s, "{}", header(sec.kind, w, "quantity", sim.is_some()));
+        for &i in rows {
+            let e = &sec.entities[i];
+            let numbers = e.numbers.iter().filter(|n| sim.is_none() || n.beside_sim);
+            for (j, n) in numbers.enumerate() {
+                let name = if j == 0 { label(e) } else { String::new() };
                 let _ = writeln!(
                     s,
-                    "{:<w$} {:<18} {}  {}",
-                    if k == 0 { h.name.as_str() } else { "" },
-                    what,
-                    cell(theory, &h.quality, c),
-                    h.quality
+                    "{name:<w$} {:<18} {}  {}",
+                    n.label,
+                    cell(n.theory, n.quality, n.sim),
+                    n.quality
                 );
             }
         }
+        more_line(
+            &mut s,
+            sec.entities.len(),
+            sec.plural,
+            sec.ranked_by,
+            "analysis.csv",
+        );
     }
     s
+}
+
+/// The columns of `analysis.csv`, without and with a simulation.
+const COLUMNS: [&str; 7] = ["kind", "name", "from", "to", "quantity", "theory", "method"];
+const SIMULATED_COLUMNS: [&str; 4] = [
+    "simulated_mean",
+    "simulated_ci95_half_width",
+    "relative_error",
+    "replications",
+];
+
+/// `analysis.csv`: one row per number of the analysis (every route, service, link direction and
+/// host, however many), with its simulated mean, 95% interval and relative error with `sim`.
+pub fn analysis_csv(a: &Analysis, sim: Option<&Simulated>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut columns: Vec<&str> = COLUMNS.to_vec();
+    if sim.is_some() {
+        columns.extend(SIMULATED_COLUMNS);
+    }
+    w.write_record(&columns).expect("in-memory write");
+    for sec in sections(a, sim) {
+        for e in &sec.entities {
+            let (from, to) = e.ends.unwrap_or(("", ""));
+            for n in &e.numbers {
+                let available = n.quality.is_available() && n.theory.is_finite();
+                let theory = if available {
+                    crate::report::number(n.theory)
+                } else {
+                    String::new()
+                };
+                // "link direction" is a link's row with its ends: `link` in the CSV.
+                let kind = sec.kind.split(' ').next().unwrap_or(sec.kind);
+                let mut record = vec![
+                    kind.to_string(),
+                    e.name.to_string(),
+                    from.to_string(),
+                    to.to_string(),
+                    n.column.to_string(),
+                    theory,
+                    n.quality.to_string(),
+                ];
+                if sim.is_some() {
+                    match n.sim {
+                        Some(ci) => {
+                            let error = if available && n.theory.abs() >= ZERO_BELOW {
+                                crate::report::number((ci.mean - n.theory) / n.theory)
+                            } else {
+                                String::new()
+                            };
+                            record.extend([
+                                crate::report::number(ci.mean),
+                                crate::report::number(ci.half_width),
+                                error,
+                                ci.n.to_string(),
+                            ]);
+                        }
+                        None => record.extend([
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                        ]),
+                    }
+                }
+                w.write_record(&record).expect("in-memory write");
+            }
+        }
+    }
+    w.into_inner().expect("in-memory write")
 }

@@ -32,7 +32,7 @@ pub fn shown_rows<T>(items: &[T], key: impl Fn(&T) -> f64) -> Vec<usize> {
 }
 
 /// The line under a table that left rows out, naming what it kept and where the rest are.
-fn more_line(s: &mut String, total: usize, what: &str, by: &str, file: &str) {
+pub(super) fn more_line(s: &mut String, total: usize, what: &str, by: &str, file: &str) {
     if total > TERMINAL_ROWS {
         let _ = writeln!(
             s,
