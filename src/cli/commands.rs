@@ -218,18 +218,16 @@ pub(super) fn analyze(args: AnalyzeArgs) -> Result<(), Error> {
     let out = super::output_dir(args.out.as_ref(), || Path::new("output").join(&model.name))?;
     let analysis = analysis::analyze(&model);
     println!("{}: `{}`", model.source.file, model.name);
-    let runs = if args.simulate {
+    let simulated = args.simulate.then(|| {
         let options = sim::Options {
             cancel: super::interrupt::cancel(),
             ..sim::Options::default()
         };
-        sim::replicate(&model, args.reps, &options)
-    } else {
-        Vec::new()
-    };
-    let simulated = args.simulate.then_some(report::Simulated {
-        model: &model,
-        runs: &runs,
+        // Each replication's result reduced to what the table compares, as the run ends.
+        let runs = sim::replicate_reduced(&model, model.seed, 0, 0..args.reps, &options, |_, r| {
+            report::Observed::of(&model, &r)
+        });
+        report::Simulated { runs }
     });
     print!("{}", report::analysis_table(&analysis, simulated.as_ref()));
     std::fs::create_dir_all(&out).map_err(|source| crate::output::OutputError::Io {

@@ -7,29 +7,65 @@ use crate::sim::RunResult;
 use crate::stats::{MeanCi, mean_ci95};
 use std::fmt::Write;
 
-/// Simulated counterparts of the analysed quantities, over replications.
-pub struct Simulated<'a> {
-    pub model: &'a Model,
-    pub runs: &'a [RunResult],
+/// What one replication measured of the quantities the analysis predicts: all that is kept of
+/// a run, not its whole result (a 10,000-service model's carries 110 MB of latency histograms,
+/// and `--simulate` runs ten).
+pub struct Observed {
+    throughput_rps: f64,
+    route_mean_ms: Vec<f64>,
+    /// Per service: utilisation, mean queue length, mean wait in ms.
+    services: Vec<[f64; 3]>,
+    /// Per link direction: utilisation, mean delay in ms.
+    links: Vec<[f64; 2]>,
+    /// Per host: CPU utilisation, mean computing.
+    hosts: Vec<[f64; 2]>,
 }
 
-impl Simulated<'_> {
-    fn ci(&self, f: impl Fn(&RunResult) -> f64) -> MeanCi {
-        mean_ci95(&self.runs.iter().map(f).collect::<Vec<_>>())
+impl Observed {
+    /// What run `r` of `model` measured.
+    pub fn of(model: &Model, r: &RunResult) -> Self {
+        Observed {
+            throughput_rps: r.all.throughput_rps(),
+            route_mean_ms: r.routes.iter().map(|x| x.latency.mean_ms()).collect(),
+            services: r
+                .services
+                .iter()
+                .map(|x| [x.utilisation, x.mean_queue_length, x.mean_wait_ms])
+                .collect(),
+            links: (0..r.links.len())
+                .map(|i| [r.links[i].utilisation, link_delay(model, r, i)])
+                .collect(),
+            hosts: r
+                .hosts
+                .iter()
+                .map(|h| [h.cpu_utilisation, h.mean_computing])
+                .collect(),
+        }
     }
+}
 
-    /// Mean delay of a message on link direction `i`: queueing + serialisation + propagation.
-    fn link_delay(&self, r: &RunResult, i: usize) -> f64 {
-        let l = &r.links[i];
-        let link = &self.model.links[i / 2];
-        let tx = link.bandwidth_bps.map_or(0.0, |bps| {
-            if l.messages == 0 {
-                0.0
-            } else {
-                l.bytes as f64 / l.messages as f64 * 8e3 / bps
-            }
-        });
-        l.mean_queueing_ms + tx + link.latency.mean_ms()
+/// Mean delay of a message on link direction `i`: queueing + serialisation + propagation.
+fn link_delay(model: &Model, r: &RunResult, i: usize) -> f64 {
+    let l = &r.links[i];
+    let link = &model.links[i / 2];
+    let tx = link.bandwidth_bps.map_or(0.0, |bps| {
+        if l.messages == 0 {
+            0.0
+        } else {
+            l.bytes as f64 / l.messages as f64 * 8e3 / bps
+        }
+    });
+    l.mean_queueing_ms + tx + link.latency.mean_ms()
+}
+
+/// Simulated counterparts of the analysed quantities, over replications.
+pub struct Simulated {
+    pub runs: Vec<Observed>,
+}
+
+impl Simulated {
+    fn ci(&self, f: impl Fn(&Observed) -> f64) -> MeanCi {
+        mean_ci95(&self.runs.iter().map(f).collect::<Vec<_>>())
     }
 }
 
@@ -144,7 +180,7 @@ fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
                 "mean_response_ms",
                 r.mean_response_ms,
                 &r.quality,
-                sim.map(|x| x.ci(|run| run.routes[i].latency.mean_ms())),
+                sim.map(|x| x.ci(|run| run.route_mean_ms[i])),
             )],
             rank: rank(r.mean_response_ms),
         })
@@ -162,21 +198,21 @@ fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
                     "utilisation",
                     st.utilisation,
                     &st.utilisation_quality,
-                    sim.map(|x| x.ci(|run| run.services[i].utilisation)),
+                    sim.map(|x| x.ci(|run| run.services[i][0])),
                 ),
                 quantity(
                     "mean queue length",
                     "mean_queue_length",
                     st.mean_queue_length,
                     &st.quality,
-                    sim.map(|x| x.ci(|run| run.services[i].mean_queue_length)),
+                    sim.map(|x| x.ci(|run| run.services[i][1])),
                 ),
                 quantity(
                     "mean wait ms",
                     "mean_wait_ms",
                     st.mean_wait_ms,
                     &st.quality,
-                    sim.map(|x| x.ci(|run| run.services[i].mean_wait_ms)),
+                    sim.map(|x| x.ci(|run| run.services[i][2])),
                 ),
             ],
             rank: rank(st.utilisation),
@@ -195,14 +231,14 @@ fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
                     "utilisation",
                     l.utilisation,
                     &EXACT,
-                    sim.map(|x| x.ci(|run| run.links[i].utilisation)),
+                    sim.map(|x| x.ci(|run| run.links[i][0])),
                 ),
                 quantity(
                     "mean delay ms",
                     "mean_delay_ms",
                     l.mean_delay_ms,
                     &l.quality,
-                    sim.map(|x| x.ci(|run| x.link_delay(run, i))),
+                    sim.map(|x| x.ci(|run| run.links[i][1])),
                 ),
             ],
             rank: rank(l.utilisation),
@@ -221,14 +257,14 @@ fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
                     "cpu_utilisation",
                     h.utilisation,
                     &h.quality,
-                    sim.map(|x| x.ci(|run| run.hosts[i].cpu_utilisation)),
+                    sim.map(|x| x.ci(|run| run.hosts[i][0])),
                 ),
                 quantity(
                     "mean computing",
                     "mean_computing",
                     h.mean_computing,
                     &h.quality,
-                    sim.map(|x| x.ci(|run| run.hosts[i].mean_computing)),
+                    sim.map(|x| x.ci(|run| run.hosts[i][1])),
                 ),
                 Number {
                     beside_sim: false,
@@ -290,7 +326,7 @@ pub fn analysis_table(a: &Analysis, sim: Option<&Simulated>) -> String {
         a.throughput_per_s, a.throughput_quality
     );
     if let Some(sim) = sim {
-        let ci = sim.ci(|r| r.all.throughput_rps());
+        let ci = sim.ci(|r| r.throughput_rps);
         let _ = writeln!(
             s,
             "simulated throughput: {:.3} ± {:.3} req/s ({} replications)",

@@ -10,7 +10,7 @@ mod table;
 mod validation;
 
 use crate::output::{OutputError, write_atomic};
-pub use analysis_table::{Simulated, analysis_csv, analysis_table};
+pub use analysis_table::{Observed, Simulated, analysis_csv, analysis_table};
 pub use csv_files::{
     BREAKDOWN_COLUMNS, EDGES_COLUMNS, LINKS_COLUMNS, SCALING_COLUMNS, SERVICES_COLUMNS,
     SUMMARY_COLUMNS, breakdown_csv, cost_csv, edges_csv, latency_cdf_csv, links_csv, route_row,
