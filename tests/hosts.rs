@@ -594,3 +594,34 @@ fn analyze_solves_processor_sharing_on_each_host() {
         );
     }
 }
+
+/// The sharing of a host is solved for calls without number; when the workers on the host can
+/// all be computing at once, they cap the calls the host shares its cores among, and the
+/// figures are labelled an approximation — rightly: the simulation computes fewer at once.
+#[test]
+fn a_host_whose_workers_cap_its_calls_is_labelled_approximate() {
+    let exp = |m: f64| format!("{{ dist = \"exponential\", mean_ms = {m} }}");
+    let text = two_services(1, 550.0, 300.0 / 550.0, &exp(1.0), &exp(2.0));
+    let uncapped = meshsim::analysis::analyze(&model_from(&text, &[]));
+    assert!(uncapped.hosts[0].quality.approximations.is_empty());
+
+    let capped = model_from(&text, &["services.a.workers=2", "services.b.workers=2"]);
+    let a = meshsim::analysis::analyze(&capped);
+    let label = a.hosts[0].quality.to_string();
+    assert!(label.contains("workers' cap"), "{label}");
+    assert!(
+        a.stations[1]
+            .utilisation_quality
+            .to_string()
+            .contains("workers' cap"),
+        "{:?}",
+        a.stations[1].utilisation_quality
+    );
+    let runs = replicate(&capped, 5);
+    let simulated = ci(&runs, |r| r.hosts[0].mean_computing);
+    assert!(
+        simulated.mean + simulated.half_width < a.hosts[0].mean_computing,
+        "simulated {simulated:?}, theory {}",
+        a.hosts[0].mean_computing
+    );
+}

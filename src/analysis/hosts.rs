@@ -27,6 +27,8 @@ pub struct HostAnalysis {
 
 /// The approximation when the calls' arrivals at a host are not known to be Poisson.
 pub const NOT_POISSON: &str = "host CPU: arrivals at the host treated as Poisson";
+/// The approximation when the workers on a host can all be computing at once.
+pub const WORKERS_BOUND: &str = "host CPU: the workers' cap on calls computing at once ignored";
 /// The approximation when a host's background changes over time.
 pub const CHANGING_BACKGROUND: &str = "host CPU: background load over time taken at its start";
 
@@ -35,38 +37,74 @@ const MAX_TERMS: usize = 5_000_000;
 
 /// The stationary figures of one host offered `a` ms of full-speed CPU work per ms: (mean
 /// computing, busy cores over cores), or `None` when the work exceeds what the cores can do.
-pub fn processor_sharing(cores: u32, speed: f64, background: f64, a: f64) -> Option<(f64, f64)> {
+#[cfg(test)]
+fn processor_sharing(cores: u32, speed: f64, background: f64, a: f64) -> Option<(f64, f64)> {
+    processor_sharing_bounded(cores, speed, background, a, f64::INFINITY).map(|(n, u, _)| (n, u))
+}
+
+/// [`processor_sharing`], and the probability that `bound` or more calls compute at once: the
+/// product form counts calls without limit, and workers cap them, so where this is not
+/// negligible the figures are an approximation.
+fn processor_sharing_bounded(
+    cores: u32,
+    speed: f64,
+    background: f64,
+    a: f64,
+    bound: f64,
+) -> Option<(f64, f64, f64)> {
     let c = f64::from(cores);
     if a <= 0.0 {
-        return Some((0.0, background.min(c) / c));
+        return Some((0.0, background.min(c) / c, 0.0));
     }
     // φ(k) tends to c·s from below (from k = c on, with no background, it is c·s).
     if a >= c * speed {
         return None;
     }
     let phi = |k: f64| k * speed * (c / (k + background)).min(1.0);
-    let (mut term, mut total, mut computing, mut busy) =
-        (1.0f64, 1.0f64, 0.0f64, background.min(c));
+    // `below`: the mass of fewer than `bound` computing (k = 0 counts when bound > 0).
+    let (mut term, mut total, mut computing, mut busy, mut below) = (
+        1.0f64,
+        1.0f64,
+        0.0f64,
+        background.min(c),
+        if bound > 0.0 { 1.0f64 } else { 0.0 },
+    );
     for k in 1..=MAX_TERMS {
         let n = k as f64;
         term *= a / phi(n);
         // Many cores under heavy load: the terms grow like aⁿ/n! before they fall; rescale
         // them all (the ratios are what matter) before they overflow.
         if term > 1e250 {
-            for x in [&mut term, &mut total, &mut computing, &mut busy] {
+            for x in [&mut term, &mut total, &mut computing, &mut busy, &mut below] {
                 *x *= 1e-250;
             }
         }
         total += term;
         computing += n * term;
         busy += (n + background).min(c) * term;
+        if n < bound {
+            below += term;
+        }
         // Past the cores the terms fall geometrically: stop when the tail is negligible.
         if n > c + background && term < 1e-17 * total {
-            return Some((computing / total, busy / total / c));
+            return Some((computing / total, busy / total / c, 1.0 - below / total));
         }
     }
     None
 }
+
+/// Calls a host's workers can have computing at once: every worker of every instance on it.
+fn worker_bound(model: &Model, h: HostId) -> f64 {
+    model
+        .services
+        .iter()
+        .map(|s| s.host_share(h) * f64::from(s.instances) * f64::from(s.workers))
+        .sum()
+}
+
+/// Probability of the workers' bound being reached above which the figures are labelled an
+/// approximation rather than exact.
+const BOUND_REACHED: f64 = 1e-6;
 
 /// Each host's figures for an open workload of `rate_per_s` requests per second, given the
 /// visits per request of every endpoint. `poisson_in[s]`: service s's arrivals are Poisson.
@@ -90,20 +128,25 @@ pub fn analyze_hosts(
             if !host.background_changes.is_empty() {
                 quality.approx(CHANGING_BACKGROUND);
             }
-            let (computing, utilisation, stretch) =
-                match processor_sharing(host.cores, host.speed, host.background_cores, a) {
-                    Some((n, u)) if a > 0.0 => (n, u, n / a),
-                    Some((n, u)) => {
-                        // No load: one call alone, beside the background.
-                        let alone = host.speed
-                            * (f64::from(host.cores) / (1.0 + host.background_cores)).min(1.0);
-                        (n, u, 1.0 / alone)
-                    }
-                    None => {
-                        quality.cannot("host CPU saturated (offered work ≥ cores × speed)");
-                        (f64::NAN, f64::NAN, f64::NAN)
-                    }
-                };
+            let bound = worker_bound(model, h);
+            let solved =
+                processor_sharing_bounded(host.cores, host.speed, host.background_cores, a, bound);
+            if solved.is_some_and(|(_, _, reached)| reached > BOUND_REACHED) {
+                quality.approx(WORKERS_BOUND);
+            }
+            let (computing, utilisation, stretch) = match solved.map(|(n, u, _)| (n, u)) {
+                Some((n, u)) if a > 0.0 => (n, u, n / a),
+                Some((n, u)) => {
+                    // No load: one call alone, beside the background.
+                    let alone = host.speed
+                        * (f64::from(host.cores) / (1.0 + host.background_cores)).min(1.0);
+                    (n, u, 1.0 / alone)
+                }
+                None => {
+                    quality.cannot("host CPU saturated (offered work ≥ cores × speed)");
+                    (f64::NAN, f64::NAN, f64::NAN)
+                }
+            };
             HostAnalysis {
                 name: host.name.clone(),
                 utilisation,

@@ -30,8 +30,10 @@ pub fn analyze_open(model: &Model, rate_per_s: f64) -> Analysis {
     let mut stations: Vec<Option<StationAnalysis>> = vec![None; model.services.len()];
     let times = net.evaluate(&link_wait, |s, held| {
         let mut st = station(&net, s, held, rate_per_s, poisson_in[s]);
+        // The held time, and so the utilisation, rests on the host's stretch.
         for &h in &model.services[s].hosts {
             st.quality.merge(&hosts[h].quality);
+            st.utilisation_quality.merge(&hosts[h].quality);
         }
         let wait = st.mean_wait_ms;
         stations[s] = Some(st);
