@@ -740,3 +740,48 @@ fn a_large_model_prints_the_largest_rows_and_writes_them_all() {
     let summary = std::fs::read_to_string(dir.path().join("r/summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 1 + 60 + 1, "header, routes, all");
 }
+
+/// `import` writes a samples file per endpoint, all flushed together: a system of hundreds of
+/// endpoints imports under a limit of 64 open files (a user's is often 1,024), every file in place.
+#[test]
+fn an_import_of_more_files_than_may_be_open_at_once_writes_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = "generate --services 150 --routes 40 --rate 500 --duration 2 --out g.toml";
+    let generated = meshsim(&args.split(' ').collect::<Vec<_>>(), dir.path());
+    assert!(generated.status.success(), "{}", text(&generated).1);
+    let traced = meshsim(
+        &[
+            "run",
+            "g.toml",
+            "--traces",
+            "1",
+            "--no-charts",
+            "-q",
+            "--out",
+            "t",
+        ],
+        dir.path(),
+    );
+    assert!(traced.status.success(), "{}", text(&traced).1);
+    let out = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "ulimit -n 64 && '{}' import t/traces.json --out i.toml",
+                env!("CARGO_BIN_EXE_meshsim")
+            ),
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let files = std::fs::read_dir(dir.path().join("i-data"))
+        .unwrap()
+        .count();
+    assert!(files > 100, "{files} samples files");
+    assert!(
+        stdout.contains(&format!("{files} samples files")),
+        "{stdout}"
+    );
+}
