@@ -695,6 +695,57 @@ fn bad_trace_files_are_refused_with_exit_2_and_nothing_written() {
     }
 }
 
+/// `import --set` with a value the model refuses is the user's error, reported as `run --set`
+/// reports it (not as a bug in meshsim), and nothing is written; a good value lands in the model.
+#[test]
+fn a_bad_set_on_import_is_the_users_error_and_writes_nothing() {
+    let dir = folder(&[("traces.json", otlp(&system(40)))]);
+    let out = meshsim(
+        &[
+            "import",
+            "traces.json",
+            "--out",
+            "model.toml",
+            "--set",
+            "workload.rate_per_s=-1",
+        ],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("workload.rate_per_s"), "{stderr}");
+    assert!(stderr.contains("--set"), "{stderr}");
+    assert!(!stderr.contains("a bug in meshsim"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "wrote {left:?}");
+
+    let out = meshsim(
+        &[
+            "import",
+            "traces.json",
+            "--out",
+            "model.toml",
+            "--set",
+            "workload.rate_per_s=7",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model = meshsim::model::load_file(&dir.path().join("model.toml"), &[]).unwrap();
+    let rate = match &model.workload {
+        meshsim::model::Workload::Open { rate_per_s, .. } => *rate_per_s,
+        other => panic!("an open workload, got {other:?}"),
+    };
+    assert_eq!(rate, 7.0);
+}
+
 /// The command line end to end: `run --traces 1` writes the three files, `import` reads any
 /// of them into a model that `check` accepts.
 #[test]

@@ -461,33 +461,25 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    // Check the model before writing anything: with its data in a scratch folder.
-    let scratch = tempfile::tempdir().map_err(|source| crate::output::OutputError::Io {
-        path: std::env::temp_dir(),
-        source,
-    })?;
-    // (a scratch copy, thrown away: neither atomic nor flushed)
-    for (path, bytes) in placed(scratch.path(), &imported.written.files)? {
-        std::fs::write(&path, bytes)
-            .map_err(|source| crate::output::OutputError::Io { path, source })?;
-    }
+    // Check the model before writing anything: its data files are read from memory.
+    let unwritten = crate::model::Unwritten::new(&imported.written.files);
     let file = args.out.display().to_string();
     let text = crate::model::ModelText {
         text: imported.written.text.clone(),
         file: file.clone(),
-        base_dir: scratch.path().to_path_buf(),
+        base_dir: base.clone(),
     };
-    let final_text = text.effective_text(&args.set)?;
-    let checked = crate::model::ModelText {
-        text: final_text.clone(),
-        ..text
-    }
-    .load(&[]);
-    let model = checked.map_err(|e| {
+    // As imported, the model must validate (otherwise the fault is meshsim's); with the user's
+    // `--set`, an error is theirs, reported as `run --set` reports it.
+    let mut model = text.load_unwritten(&[], &unwritten).map_err(|e| {
         Error::Failed(format!(
             "the imported model does not validate (a bug in meshsim import; please report it with the traces): {e}"
         ))
     })?;
+    if !args.set.is_empty() {
+        model = text.load_unwritten(&args.set, &unwritten)?;
+    }
+    let final_text = text.effective_text(&args.set)?;
     write_files(&base, &imported.written.files)?;
     crate::output::write_atomic(&args.out, final_text.as_bytes())?;
     for note in &imported.notes {
@@ -498,13 +490,13 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
     }
     let d = &imported.draft;
     println!(
-        "imported {} spans of {} traces: {} services, {} endpoints, {} links, {:.4} requests/s",
+        "imported {} spans of {} traces: {} services, {} endpoints, {} links, {} requests/s",
         d.spans_used,
         d.traces,
         model.services.len() - 1,
         model.endpoints.len() - model.routes.len(),
         model.links.len(),
-        d.rate_per_s
+        crate::report::significant3(d.rate_per_s)
     );
     if imported.written.files.is_empty() {
         println!("wrote {}", args.out.display());

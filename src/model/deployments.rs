@@ -6,7 +6,7 @@ use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::{Dist, duration_value};
 use super::{Endpoint, Service, ServiceId, raw};
 use crate::engine::SimTime;
-use std::path::Path;
+use crate::model::files::DataFiles;
 
 /// A release of a new version of `service` at `at`.
 #[derive(Clone, Debug)]
@@ -72,7 +72,7 @@ pub fn deployments(
     raw: &[raw::RawDeployment],
     services: &[Service],
     endpoints: &[Endpoint],
-    base_dir: &Path,
+    files: DataFiles<'_>,
 ) -> Result<Vec<Deployment>, Invalid> {
     let mut out: Vec<Deployment> = Vec::new();
     for (i, d) in raw.iter().enumerate() {
@@ -108,7 +108,7 @@ pub fn deployments(
             ));
         }
         let strategy = strategy(d, &path)?;
-        let version = version(d, &path, &services[service], endpoints, base_dir)?;
+        let version = version(d, &path, &services[service], endpoints, files)?;
         let startup = SimTime::from_secs_f64(non_negative(
             &format!("{path}.startup_s"),
             d.startup_s.unwrap_or(0.0),
@@ -173,7 +173,7 @@ fn version(
     path: &str,
     service: &Service,
     endpoints: &[Endpoint],
-    base_dir: &Path,
+    files: DataFiles<'_>,
 ) -> Result<Version, Invalid> {
     let error_probability = d
         .error_probability
@@ -202,7 +202,7 @@ fn version(
             Invalid::at(&at, format!("`{}` has no endpoint `{name}`", service.name))
                 .help(format!("{hint}endpoints: {}", own.join(", ")))
         })?;
-        service_time[service.endpoints[k]] = Some(duration_value(value, &at, base_dir)?);
+        service_time[service.endpoints[k]] = Some(duration_value(value, &at, files)?);
     }
     Ok(Version {
         error_probability,

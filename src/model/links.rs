@@ -5,9 +5,9 @@ use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::{Dist, duration_value};
 use super::{Link, Service, raw};
 use crate::engine::SimTime;
+use crate::model::files::DataFiles;
 use indexmap::IndexMap;
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Propagation speed of light in optical fibre, km per millisecond (200,000 km/s).
 pub const FIBRE_KM_PER_MS: f64 = 200.0;
@@ -15,7 +15,7 @@ pub const FIBRE_KM_PER_MS: f64 = 200.0;
 pub(super) fn links(
     raw: &IndexMap<String, raw::RawLink>,
     services: &[Service],
-    base_dir: &Path,
+    files: DataFiles<'_>,
 ) -> Result<Vec<Link>, Invalid> {
     let nodes: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     let ids: HashMap<&str, usize> = nodes
@@ -70,7 +70,7 @@ pub(super) fn links(
                     "give latency_ms or distance_km, not both",
                 ));
             }
-            (Some(v), None) => duration_value(v, &format!("{path}.latency_ms"), base_dir)?,
+            (Some(v), None) => duration_value(v, &format!("{path}.latency_ms"), files)?,
             (None, Some(km)) => {
                 let km = non_negative_number(&format!("{path}.distance_km"), km)?;
                 Dist::Constant {

@@ -13,6 +13,7 @@ mod diagnostic;
 mod dist;
 mod downstream;
 mod faults;
+mod files;
 pub mod generate;
 mod hosts;
 mod links;
@@ -36,6 +37,7 @@ pub use diagnostic::{Diagnostic, ModelError, did_you_mean};
 pub use dist::{Dist, Inline, erfc, gamma_fn};
 pub use downstream::{CallCount, Downstream};
 pub use faults::{Fault, FaultKind};
+pub use files::{DataFiles, Unwritten};
 pub use hosts::{CpuAfterIdle, Host, HostId};
 pub use operations::{HealthCheck, OutlierDetection};
 pub use overrides::Override;
@@ -425,6 +427,21 @@ impl ModelText {
     pub fn load(&self, overrides: &[Override]) -> Result<Model, ModelError> {
         load_str(&self.text, &self.file, &self.base_dir, overrides)
     }
+
+    /// Validates the model with `overrides` applied, its data files read from `unwritten` before
+    /// the disk: a model checked before it and its files are written.
+    pub fn load_unwritten(
+        &self,
+        overrides: &[Override],
+        unwritten: &Unwritten<'_>,
+    ) -> Result<Model, ModelError> {
+        load_from(
+            &self.text,
+            &self.file,
+            DataFiles::with_unwritten(&self.base_dir, unwritten),
+            overrides,
+        )
+    }
 }
 
 /// Loads and validates a model file, applying `overrides` first.
@@ -443,6 +460,16 @@ pub fn load_str(
     text: &str,
     file: &str,
     base_dir: &Path,
+    overrides: &[Override],
+) -> Result<Model, ModelError> {
+    load_from(text, file, DataFiles::on_disk(base_dir), overrides)
+}
+
+/// Loads a model from its text, its data files read from `files`.
+fn load_from(
+    text: &str,
+    file: &str,
+    files: DataFiles<'_>,
     overrides: &[Override],
 ) -> Result<Model, ModelError> {
     let raw: raw::RawModel = match overrides::deserialize_edited(text, overrides) {
@@ -465,7 +492,7 @@ pub fn load_str(
         sha256: sha256_hex(text.as_bytes()),
         overrides: overrides.iter().map(|o| o.to_string()).collect(),
     };
-    validate::validate(raw, stem, source, base_dir).map_err(|inv| {
+    validate::validate(raw, stem, source, files).map_err(|inv| {
         // The edited text places the error in the file: made again here, only for an error.
         match overrides::apply(text, file, overrides) {
             Ok(edited) => {

@@ -4,7 +4,7 @@ use super::check::{non_negative, positive, word};
 use super::diagnostic::Invalid;
 use super::raw;
 use crate::engine::SimTime;
-use std::path::Path;
+use crate::model::files::DataFiles;
 
 /// A time-varying arrival rate for an open workload; `rate_per_s` of the workload is the base.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,7 +84,7 @@ impl ArrivalPattern {
 }
 
 /// `[workload.pattern]` of an open workload with base rate `base`.
-pub fn pattern(p: &raw::RawPattern, base_dir: &Path) -> Result<ArrivalPattern, Invalid> {
+pub fn pattern(p: &raw::RawPattern, files: DataFiles<'_>) -> Result<ArrivalPattern, Invalid> {
     const SHAPES: &[&str] = raw::words::PATTERN_SHAPES;
     let path = "workload.pattern";
     let shape = word(&format!("{path}.shape"), &p.shape, SHAPES)?;
@@ -180,14 +180,14 @@ pub fn pattern(p: &raw::RawPattern, base_dir: &Path) -> Result<ArrivalPattern, I
                 "requests per second ≥ 0",
             )?,
         },
-        _ => table(p, path, base_dir)?,
+        _ => table(p, path, files)?,
     })
 }
 
 pub(super) fn table(
     p: &raw::RawPattern,
     path: &str,
-    base_dir: &Path,
+    files: DataFiles<'_>,
 ) -> Result<ArrivalPattern, Invalid> {
     let interval = positive(
         &format!("{path}.interval_s"),
@@ -200,7 +200,7 @@ pub(super) fn table(
     let rates = match (&p.rates_per_s, &p.file) {
         (Some(r), None) => r.clone(),
         (None, Some(f)) => {
-            read_rates(&base_dir.join(f)).map_err(|m| Invalid::at(&format!("{path}.file"), m))?
+            read_rates(files, f).map_err(|m| Invalid::at(&format!("{path}.file"), m))?
         }
         _ => {
             return Err(Invalid::at(
@@ -230,9 +230,8 @@ pub(super) fn table(
 }
 
 /// Reads one rate per line (first field; a header line is allowed).
-fn read_rates(file: &Path) -> Result<Vec<f64>, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+fn read_rates(files: DataFiles<'_>, relative: &str) -> Result<Vec<f64>, String> {
+    let (text, file) = files.read_to_string(relative)?;
     let mut rates = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let field = line.split(',').next().unwrap_or("").trim();

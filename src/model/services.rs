@@ -5,9 +5,9 @@ use super::check::{bytes, check_identifier, count, optional_count, probability};
 use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::{Dist, duration_value};
 use super::{Endpoint, EndpointId, LoadBalancer, Service, admission, autoscale, raw};
+use crate::model::files::DataFiles;
 use indexmap::IndexMap;
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Most parallel calls in one stage (a call tracks its pending calls in 16 bits).
 pub const MAX_CALLS_PER_STAGE: usize = 10_000;
@@ -23,7 +23,7 @@ pub(super) fn services_and_endpoints(
     raw: &IndexMap<String, raw::RawService>,
     services: &mut Vec<Service>,
     hosts: &[super::Host],
-    base_dir: &Path,
+    files: DataFiles<'_>,
 ) -> Result<Vec<PendingEndpoint>, Invalid> {
     if raw.is_empty() {
         return Err(Invalid::at("services", "the model has no services")
@@ -78,7 +78,7 @@ pub(super) fn services_and_endpoints(
             store: svc
                 .store
                 .as_ref()
-                .map(|s| super::stores::store(s, &format!("{path}.store"), base_dir))
+                .map(|s| super::stores::store(s, &format!("{path}.store"), files))
                 .transpose()?,
         };
         if let Some(a) = &svc.autoscale {
@@ -115,7 +115,7 @@ pub(super) fn services_and_endpoints(
                     service_time: duration_value(
                         &ep.service_ms,
                         &format!("{ep_path}.service_ms"),
-                        base_dir,
+                        files,
                     )?,
                     request_bytes: bytes(&format!("{ep_path}.request_bytes"), ep.request_bytes)?,
                     response_bytes: bytes(&format!("{ep_path}.response_bytes"), ep.response_bytes)?,
@@ -124,12 +124,12 @@ pub(super) fn services_and_endpoints(
                         ep.cpu_ms.as_ref(),
                         &ep_path,
                         !service.hosts.is_empty(),
-                        base_dir,
+                        files,
                     )?,
                     after_time: ep
                         .after_ms
                         .as_ref()
-                        .map(|v| duration_value(v, &format!("{ep_path}.after_ms"), base_dir))
+                        .map(|v| duration_value(v, &format!("{ep_path}.after_ms"), files))
                         .transpose()?
                         .filter(|d| !d.is_zero()),
                     error_probability: probability(
@@ -327,7 +327,7 @@ pub(super) fn cpu_time(
     value: Option<&toml::Value>,
     path: &str,
     placed: bool,
-    base_dir: &Path,
+    files: DataFiles<'_>,
 ) -> Result<Option<Dist>, Invalid> {
     let Some(value) = value else {
         return Ok(None);
@@ -343,5 +343,5 @@ pub(super) fn cpu_time(
             "declare [hosts.NAME] with cores = N and set {service}.host = \"NAME\"; without hosts, put the time in service_ms"
         )));
     }
-    duration_value(value, &at, base_dir).map(Some)
+    duration_value(value, &at, files).map(Some)
 }

@@ -6,7 +6,7 @@ use super::check::{positive, whole, word};
 use super::diagnostic::Invalid;
 use super::dist::{Dist, duration_value};
 use super::{EndpointId, raw};
-use std::path::Path;
+use crate::model::files::DataFiles;
 
 /// How a write reaches the replicas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +81,7 @@ impl Store {
 }
 
 /// A `store` table (its endpoints' ops are added as the endpoints are read).
-pub fn store(s: &raw::RawStore, path: &str, base_dir: &Path) -> Result<Store, Invalid> {
+pub fn store(s: &raw::RawStore, path: &str, files: DataFiles<'_>) -> Result<Store, Invalid> {
     let replicas = whole(&format!("{path}.replicas"), s.replicas, 1, 1_000)?;
     let quorum = |field: &str, value: Option<i64>, default: u32| -> Result<u32, Invalid> {
         match value {
@@ -100,7 +100,7 @@ pub fn store(s: &raw::RawStore, path: &str, base_dir: &Path) -> Result<Store, In
     };
     let duration = |field: &str, value: &Option<toml::Value>| -> Result<Dist, Invalid> {
         match value {
-            Some(v) => duration_value(v, &format!("{path}.{field}"), base_dir),
+            Some(v) => duration_value(v, &format!("{path}.{field}"), files),
             None => Ok(Dist::Constant { ns: 0 }),
         }
     };

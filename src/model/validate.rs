@@ -17,14 +17,14 @@ use super::{
     policy, raw,
 };
 use crate::engine::SimTime;
-use std::path::Path;
+use crate::model::files::DataFiles;
 
 /// Validates `raw` into a [`Model`].
 pub fn validate(
     raw: RawModel,
     default_name: String,
     source: Source,
-    base_dir: &Path,
+    files: DataFiles<'_>,
 ) -> Result<Model, Invalid> {
     let name = validate_name(raw.name.unwrap_or(default_name))?;
     let sim = &raw.simulation;
@@ -61,7 +61,7 @@ pub fn validate(
         raw.gateway.cpu_ms.as_ref(),
         "gateway",
         gateway_host.is_some(),
-        base_dir,
+        files,
     )?;
     let mut services = vec![Service {
         name: "gateway".into(),
@@ -96,15 +96,15 @@ pub fn validate(
         )?,
     }];
     let gateway_time = match &raw.gateway.service_ms {
-        Some(v) => duration_value(v, "gateway.service_ms", base_dir)?,
+        Some(v) => duration_value(v, "gateway.service_ms", files)?,
         None => Dist::Constant { ns: 0 },
     };
 
-    let endpoints = services_and_endpoints(&raw.services, &mut services, &hosts, base_dir)?;
+    let endpoints = services_and_endpoints(&raw.services, &mut services, &hosts, files)?;
     let mut endpoints = resolve_calls(&raw.services, endpoints)?;
     check_cycles(&services, &endpoints)?;
 
-    let workload = workload(&raw.workload, base_dir)?;
+    let workload = workload(&raw.workload, files)?;
     let routes = routes(
         &raw.workload.mix,
         &mut services,
@@ -112,7 +112,7 @@ pub fn validate(
         &gateway_time,
         &gateway_cpu,
     )?;
-    let links = links(&raw.links, &services, base_dir)?;
+    let links = links(&raw.links, &services, files)?;
     let clients: Vec<(String, Option<raw::RawClient>)> =
         std::iter::once(("gateway.client".to_string(), raw.gateway.client.clone()))
             .chain(
@@ -130,7 +130,7 @@ pub fn validate(
         service.outlier_detection = detection;
     }
     let faults = faults::faults(&raw.faults, &services, &links)?;
-    let deployments = deployments::deployments(&raw.deployments, &services, &endpoints, base_dir)?;
+    let deployments = deployments::deployments(&raw.deployments, &services, &endpoints, files)?;
     let deadline = raw
         .workload
         .deadline_ms

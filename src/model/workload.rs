@@ -5,12 +5,12 @@ use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::{Dist, duration_value};
 use super::raw::RawWorkloadKind;
 use super::{Endpoint, GATEWAY, Route, Service, Workload, pattern, raw};
-use std::path::Path;
+use crate::model::files::DataFiles;
 
 /// Most routes in a workload mix (a request records its route in 16 bits).
 pub const MAX_ROUTES: usize = 10_000;
 
-pub(super) fn workload(raw: &raw::RawWorkload, base_dir: &Path) -> Result<Workload, Invalid> {
+pub(super) fn workload(raw: &raw::RawWorkload, files: DataFiles<'_>) -> Result<Workload, Invalid> {
     match raw.kind {
         RawWorkloadKind::Open => {
             if raw.users.is_some() || raw.think_ms.is_some() {
@@ -38,7 +38,7 @@ pub(super) fn workload(raw: &raw::RawWorkload, base_dir: &Path) -> Result<Worklo
                 pattern: raw
                     .pattern
                     .as_ref()
-                    .map(|p| pattern::pattern(p, base_dir))
+                    .map(|p| pattern::pattern(p, files))
                     .transpose()?,
             })
         }
@@ -62,7 +62,7 @@ pub(super) fn workload(raw: &raw::RawWorkload, base_dir: &Path) -> Result<Worklo
                     .help("e.g. users = 50, think_ms = 100")
             })?;
             let think = match &raw.think_ms {
-                Some(v) => duration_value(v, "workload.think_ms", base_dir)?,
+                Some(v) => duration_value(v, "workload.think_ms", files)?,
                 None => Dist::Constant { ns: 0 },
             };
             Ok(Workload::Closed {

@@ -2,19 +2,19 @@
 
 use crate::model::Dist;
 use crate::model::diagnostic::{Invalid, did_you_mean};
+use crate::model::files::DataFiles;
 use crate::model::raw::words::DISTRIBUTIONS;
-use std::path::Path;
 
 /// A duration field: a number of milliseconds, or a distribution table.
 pub(in crate::model) fn duration_value(
     value: &toml::Value,
     path: &str,
-    base_dir: &Path,
+    files: DataFiles<'_>,
 ) -> Result<Dist, Invalid> {
     match value {
         toml::Value::Integer(i) => Dist::constant_ms(*i as f64).map_err(|m| Invalid::at(path, m)),
         toml::Value::Float(x) => Dist::constant_ms(*x).map_err(|m| Invalid::at(path, m)),
-        toml::Value::Table(t) => distribution(t, path, base_dir),
+        toml::Value::Table(t) => distribution(t, path, files),
         other => Err(Invalid::at(
             path,
             format!(
@@ -26,7 +26,7 @@ pub(in crate::model) fn duration_value(
     }
 }
 
-fn distribution(t: &toml::Table, path: &str, base_dir: &Path) -> Result<Dist, Invalid> {
+fn distribution(t: &toml::Table, path: &str, files: DataFiles<'_>) -> Result<Dist, Invalid> {
     let kinds: Vec<&str> = DISTRIBUTIONS.iter().map(|d| d.0).collect();
     let kind = match t.get("dist") {
         Some(toml::Value::String(s)) => s.as_str(),
@@ -84,11 +84,11 @@ fn distribution(t: &toml::Table, path: &str, base_dir: &Path) -> Result<Dist, In
         "gamma" => at(Dist::gamma_ms(num("mean_ms")?, num("cv")?)),
         "weibull" => at(Dist::weibull_ms(num("shape")?, num("scale_ms")?)),
         "pareto" => at(Dist::pareto_ms(num("shape")?, num("scale_ms")?)),
-        _ => empirical(t, path, base_dir),
+        _ => empirical(t, path, files),
     }
 }
 
-fn empirical(t: &toml::Table, path: &str, base_dir: &Path) -> Result<Dist, Invalid> {
+fn empirical(t: &toml::Table, path: &str, files: DataFiles<'_>) -> Result<Dist, Invalid> {
     let samples = match (t.get("samples_ms"), t.get("file")) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(Invalid::at(path, "empirical needs exactly one of `samples_ms` or `file`")
@@ -117,7 +117,7 @@ fn empirical(t: &toml::Table, path: &str, base_dir: &Path) -> Result<Dist, Inval
             ));
         }
         (None, Some(toml::Value::String(f))) => {
-            read_samples(&base_dir.join(f)).map_err(|m| Invalid::at(&format!("{path}.file"), m))?
+            read_samples(files, f).map_err(|m| Invalid::at(&format!("{path}.file"), m))?
         }
         (None, Some(_)) => {
             return Err(Invalid::at(
@@ -130,9 +130,8 @@ fn empirical(t: &toml::Table, path: &str, base_dir: &Path) -> Result<Dist, Inval
 }
 
 /// Reads a column of measured milliseconds: the first field of each line; a header line is allowed.
-fn read_samples(file: &Path) -> Result<Vec<f64>, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+fn read_samples(files: DataFiles<'_>, relative: &str) -> Result<Vec<f64>, String> {
+    let (text, file) = files.read_to_string(relative)?;
     let mut xs = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let field = line.split(',').next().unwrap_or("").trim();
