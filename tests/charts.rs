@@ -386,3 +386,71 @@ fn the_time_series_shades_and_names_fault_windows() {
             .all(|p| p.spans == vec![(20.0, 30.0, String::new())])
     );
 }
+
+/// Route names too long to sit side by side under their bars stand on end (and are shortened in
+/// the middle past a length, so the plot keeps its height); short ones stay level.
+#[test]
+fn long_route_names_stand_on_end_under_the_breakdown_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = String::from(
+        "name = \"long-names\"\n[simulation]\nduration_s = 3\n[workload]\ntype = \"open\"\nrate_per_s = 200\n\n[gateway]\nworkers = 8\n\n",
+    );
+    let names: Vec<String> = (0..12)
+        .map(|i| format!("list-products-of-category-{i}"))
+        .collect();
+    for n in &names {
+        model.push_str(&format!("[[workload.mix]]\nroute = \"catalogue.{n}\"\n\n"));
+    }
+    model.push_str("[services.catalogue]\ninstances = 2\nworkers = 4\n\n");
+    for n in &names {
+        model.push_str(&format!(
+            "[services.catalogue.endpoints.{n}]\nservice_ms = 2\n\n"
+        ));
+    }
+    std::fs::write(dir.path().join("long.toml"), model).unwrap();
+    ok(&meshsim(
+        &["run", "long.toml", "-q", "--out", "long"],
+        dir.path(),
+    ));
+    ok(&meshsim(&["run", "-q", "--out", "short"], dir.path()));
+    // Tick labels on end are right-aligned and rotated; the axis titles are rotated but centred.
+    let upright = |svg: &str| {
+        svg.split("<text")
+            .filter(|t| t.contains("rotate(270") && t.contains("text-anchor=\"end\""))
+            .map(|t| {
+                t.split('>')
+                    .nth(1)
+                    .unwrap_or("")
+                    .split('<')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let long = std::fs::read_to_string(dir.path().join("long/breakdown.svg")).unwrap();
+    let labels = upright(&long);
+    assert_eq!(labels.len(), 2 * 13, "{labels:?}");
+    // Each route is named by its own label: whole, or its start and end around an ellipsis.
+    let names_route = |label: &str, route: &str| match label.split_once('…') {
+        Some((head, tail)) => route.starts_with(head) && route.ends_with(tail),
+        None => label == route,
+    };
+    for n in &names {
+        let route = format!("catalogue.{n}");
+        let naming: Vec<_> = labels.iter().filter(|l| names_route(l, &route)).collect();
+        assert_eq!(naming.len(), 2, "{route}: one label a panel, in {labels:?}");
+    }
+    assert!(labels.contains(&"all".to_string()), "{labels:?}");
+    let short = std::fs::read_to_string(dir.path().join("short/breakdown.svg")).unwrap();
+    assert!(
+        upright(&short).is_empty(),
+        "the built-in model's two routes stay level"
+    );
+    assert!(
+        short.contains(">user.get<") || short.contains("user."),
+        "{}",
+        &short[..200]
+    );
+}

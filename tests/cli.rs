@@ -703,7 +703,7 @@ fn a_large_model_prints_the_largest_rows_and_writes_them_all() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("… and 181 more services (the 20 with the most utilisation shown; analysis.csv has all 201)"),
+        stdout.contains("… and 181 more services (the 20 with the most utilisation (then arrivals) shown; analysis.csv has all 201)"),
         "{stdout}"
     );
     // The CSV has every number; the terminal the 20 routes with the longest mean response.

@@ -3,6 +3,7 @@
 use super::{Dash, Figure, PALETTE, Panel, Series, Style, tick_label};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 const GREY: RGBColor = RGBColor(120, 120, 120);
 
@@ -205,10 +206,35 @@ fn draw_panel<DB: DrawingBackend>(
         .fold(0.0, f64::max);
     let y2_1 = if y2_max > 0.0 { y2_max * 1.1 } else { 1.0 };
 
+    // Category labels that would run into their neighbours stand on end.
+    let tick_px = 19.0;
+    let tick_font = ("sans-serif", px(tick_px)).into_font();
+    let widths: Vec<f64> = panel
+        .x_categories
+        .iter()
+        .map(|c| {
+            plot_area
+                .estimate_text_size(c, &TextStyle::from(tick_font.clone()))
+                .map_or(0.0, |(w, _)| f64::from(w))
+        })
+        .collect();
+    // (and a label longer than this loses characters from its middle, so that the plot keeps
+    // most of its height and labels that differ only at one end stay apart)
+    let max_upright = (0.4 * f64::from(plot_area.dim_in_pixel().1)).min(240.0 * scale);
+    let longest = widths.iter().copied().fold(0.0, f64::max).min(max_upright);
+    let plot_w = f64::from(plot_area.dim_in_pixel().0) - 142.0 * scale;
+    let slot = plot_w / panel.x_categories.len().max(1) as f64;
+    let upright = widths
+        .windows(2)
+        .any(|w| (w[0] + w[1]) / 2.0 > slot - 8.0 * scale);
     let mut chart = ChartBuilder::on(&plot_area)
         .margin(px(12.0))
         .margin_right(px(if right_axis { 12.0 } else { 30.0 }))
-        .x_label_area_size(px(64.0))
+        .x_label_area_size(if upright {
+            px(64.0).max((longest + 44.0 * scale).round() as i32)
+        } else {
+            px(64.0)
+        })
         .y_label_area_size(px(100.0))
         .right_y_label_area_size(px(if right_axis { 100.0 } else { 0.0 }))
         .build_cartesian_2d(x0..x1, y0..y1)
@@ -217,6 +243,9 @@ fn draw_panel<DB: DrawingBackend>(
 
     let cats = panel.x_categories.clone();
     let x_fmt = move |v: &f64| -> String {
+        if upright {
+            return String::new();
+        }
         if !cats.is_empty() {
             let i = v.round();
             return if (v - i).abs() < 1e-6 && i >= 0.0 {
@@ -239,7 +268,6 @@ fn draw_panel<DB: DrawingBackend>(
         }
     };
     let label_font = ("sans-serif", px(24.0)).into_font();
-    let tick_font = ("sans-serif", px(19.0)).into_font();
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(panel.x_label.as_str())
         .y_desc(panel.y_label.as_str())
@@ -256,6 +284,37 @@ fn draw_panel<DB: DrawingBackend>(
         })
         .y_labels(8);
     mesh.draw().map_err(|e| e.to_string())?;
+    if upright {
+        // Read bottom to top, each ending under its bar (the mesh would centre it on the axis).
+        let style = TextStyle::from(tick_font.clone())
+            .transform(FontTransform::Rotate270)
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        let flat = TextStyle::from(tick_font.clone());
+        let (bx, by) = plot_area.get_base_pixel();
+        for (i, name) in panel.x_categories.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(i as f64, y0));
+            let fits = |t: &str| {
+                plot_area
+                    .estimate_text_size(t, &flat)
+                    .is_ok_and(|(w, _)| f64::from(w) <= max_upright)
+            };
+            let chars: Vec<char> = name.chars().collect();
+            let mut shown = name.clone();
+            let mut keep = chars.len();
+            while !fits(&shown) && keep > 2 {
+                keep -= 1;
+                let head = keep / 3;
+                shown = chars[..head]
+                    .iter()
+                    .chain(['…'].iter())
+                    .chain(&chars[chars.len() - (keep - head)..])
+                    .collect();
+            }
+            plot_area
+                .draw_text(&shown, &style, (x - bx, y - by + px(10.0)))
+                .map_err(|e| e.to_string())?;
+        }
+    }
     if let Some(label) = &panel.y2_label {
         chart
             .configure_secondary_axes()

@@ -1,6 +1,6 @@
 //! `meshsim analyze`: theory per route, station and link, optionally beside a simulation.
 
-use super::table::{more_line, shown_rows};
+use super::table::{more_line, shown_rows_by};
 use crate::analysis::{Analysis, Quality};
 use crate::model::Model;
 use crate::sim::RunResult;
@@ -129,8 +129,8 @@ struct Entity<'a> {
     /// A link direction's ends.
     ends: Option<(&'a str, &'a str)>,
     numbers: Vec<Number<'a>>,
-    /// Which entities a long table keeps (the largest).
-    rank: f64,
+    /// Which entities a long table keeps (the largest; by the second among equal first ones).
+    rank: (f64, f64),
 }
 
 /// A table of the analysis: its header and its entities in model order.
@@ -182,7 +182,7 @@ fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
                 &r.quality,
                 sim.map(|x| x.ci(|run| run.route_mean_ms[i])),
             )],
-            rank: rank(r.mean_response_ms),
+            rank: (rank(r.mean_response_ms), 0.0),
         })
         .collect();
     let services = a
@@ -215,7 +215,7 @@ fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
                     sim.map(|x| x.ci(|run| run.services[i][2])),
                 ),
             ],
-            rank: rank(st.utilisation),
+            rank: (rank(st.utilisation), rank(st.arrival_rate_per_s)),
         })
         .collect();
     let links = a
@@ -241,7 +241,7 @@ fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
                     sim.map(|x| x.ci(|run| run.links[i][1])),
                 ),
             ],
-            rank: rank(l.utilisation),
+            rank: (rank(l.utilisation), rank(l.mean_delay_ms)),
         })
         .collect();
     let hosts = a
@@ -277,7 +277,7 @@ fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
                     )
                 },
             ],
-            rank: rank(h.utilisation),
+            rank: (rank(h.utilisation), 0.0),
         })
         .collect();
     vec![
@@ -290,13 +290,13 @@ fn sections<'a>(a: &'a Analysis, sim: Option<&Simulated>) -> Vec<Section<'a>> {
         Section {
             kind: "service",
             plural: "services",
-            ranked_by: "utilisation",
+            ranked_by: "utilisation (then arrivals)",
             entities: services,
         },
         Section {
             kind: "link direction",
             plural: "link directions",
-            ranked_by: "utilisation",
+            ranked_by: "utilisation (then delay)",
             entities: links,
         },
         Section {
@@ -340,7 +340,7 @@ pub fn analysis_table(a: &Analysis, sim: Option<&Simulated>) -> String {
     };
     let shown: Vec<Vec<usize>> = sections
         .iter()
-        .map(|sec| shown_rows(&sec.entities, |e| e.rank))
+        .map(|sec| shown_rows_by(&sec.entities, |e| e.rank))
         .collect();
     let w = sections
         .iter()

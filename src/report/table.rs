@@ -23,9 +23,18 @@ pub const TERMINAL_ROWS: usize = 20;
 /// The rows of a table to print: all of them, in order, when there are at most
 /// [`TERMINAL_ROWS`]; else the [`TERMINAL_ROWS`] with the largest `key`, largest first.
 pub fn shown_rows<T>(items: &[T], key: impl Fn(&T) -> f64) -> Vec<usize> {
+    shown_rows_by(items, |x| (key(x), 0.0))
+}
+
+/// [`shown_rows`] ranked by a first key and, among equal ones, a second: links without a
+/// bandwidth all have utilisation 0, and then the busiest by messages are the ones to show.
+pub fn shown_rows_by<T>(items: &[T], key: impl Fn(&T) -> (f64, f64)) -> Vec<usize> {
     let mut rows: Vec<usize> = (0..items.len()).collect();
     if items.len() > TERMINAL_ROWS {
-        rows.sort_by(|&a, &b| key(&items[b]).total_cmp(&key(&items[a])));
+        rows.sort_by(|&a, &b| {
+            let (a, b) = (key(&items[a]), key(&items[b]));
+            b.0.total_cmp(&a.0).then(b.1.total_cmp(&a.1))
+        });
         rows.truncate(TERMINAL_ROWS);
     }
     rows
@@ -127,7 +136,7 @@ pub fn summary_table(r: &RunResult) -> String {
         "max queue",
         "rejected"
     );
-    for x in shown_rows(&r.services, |x| x.utilisation)
+    for x in shown_rows_by(&r.services, |x| (x.utilisation, x.arrival_rate_per_s))
         .into_iter()
         .map(|i| &r.services[i])
     {
@@ -147,11 +156,11 @@ pub fn summary_table(r: &RunResult) -> String {
         &mut s,
         r.services.len(),
         "services",
-        "utilisation",
+        "utilisation (then arrivals)",
         "services.csv",
     );
     if !r.links.is_empty() {
-        let links: Vec<_> = shown_rows(&r.links, |l| l.utilisation)
+        let links: Vec<_> = shown_rows_by(&r.links, |l| (l.utilisation, l.messages as f64))
             .into_iter()
             .map(|i| &r.links[i])
             .collect();
@@ -182,7 +191,7 @@ pub fn summary_table(r: &RunResult) -> String {
             &mut s,
             r.links.len(),
             "link directions",
-            "utilisation",
+            "utilisation (then messages)",
             "links.csv",
         );
     }
@@ -389,7 +398,7 @@ pub fn load_table(load: &OfferedLoad) -> String {
         "{:<w$} {:>8} {:>11} {:>14} {:>12}",
         "service", "workers", "arrivals/s", "mean service", "utilisation"
     );
-    for st in shown_rows(&load.stations, |x| x.utilisation)
+    for st in shown_rows_by(&load.stations, |x| (x.utilisation, x.arrival_rate_per_s))
         .into_iter()
         .map(|i| &load.stations[i])
     {
@@ -414,7 +423,7 @@ pub fn load_table(load: &OfferedLoad) -> String {
         &mut s,
         load.stations.len(),
         "services",
-        "utilisation",
+        "utilisation (then arrivals)",
         "a run's services.csv",
     );
     if !load.links.is_empty() {
@@ -424,7 +433,7 @@ pub fn load_table(load: &OfferedLoad) -> String {
             "{:<32} {:>11} {:>12}",
             "link direction", "messages/s", "utilisation"
         );
-        for l in shown_rows(&load.links, |x| x.utilisation)
+        for l in shown_rows_by(&load.links, |x| (x.utilisation, x.messages_per_s))
             .into_iter()
             .map(|i| &load.links[i])
         {
@@ -442,7 +451,7 @@ pub fn load_table(load: &OfferedLoad) -> String {
             &mut s,
             load.links.len(),
             "link directions",
-            "utilisation",
+            "utilisation (then messages)",
             "a run's links.csv",
         );
     }
@@ -503,4 +512,24 @@ fn releases(s: &mut String, r: &RunResult) {
         })
         .collect();
     let _ = writeln!(s, "steps: {}", steps.join(", "));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_table_keeps_the_largest_and_breaks_ties_by_the_second_key() {
+        // 30 links without bandwidth (utilisation 0 each) and messages 0..30, one with bandwidth.
+        let mut links: Vec<(f64, f64)> = (0..30).map(|m| (0.0, f64::from(m))).collect();
+        links[3].0 = 0.2;
+        let rows = shown_rows_by(&links, |&x| x);
+        assert_eq!(rows.len(), TERMINAL_ROWS);
+        assert_eq!(rows[0], 3, "the one with utilisation first");
+        let rest: Vec<usize> = (11..30).rev().collect();
+        assert_eq!(rows[1..], rest[..], "then the most messages");
+        // Short tables keep every row, in order.
+        assert_eq!(shown_rows_by(&links[..5], |&x| x), vec![0, 1, 2, 3, 4]);
+        assert_eq!(shown_rows(&links[..5], |x| x.0), vec![0, 1, 2, 3, 4]);
+    }
 }

@@ -48,13 +48,13 @@ markWide();window.addEventListener('resize',markWide);";
 const TABLE_ROWS: usize = 50;
 
 /// The column each large table is ranked by (the CSV files keep every row).
-const RANK_BY: &[(&str, &str)] = &[
-    ("summary.csv", "requests"),
-    ("services.csv", "utilisation"),
-    ("links.csv", "utilisation"),
-    ("edges.csv", "calls"),
-    ("hosts.csv", "cpu_utilisation"),
-    ("cost.csv", "cost_per_hour"),
+const RANK_BY: &[(&str, &[&str])] = &[
+    ("summary.csv", &["requests"]),
+    ("services.csv", &["utilisation", "arrival_rate_per_s"]),
+    ("links.csv", &["utilisation", "messages"]),
+    ("edges.csv", &["calls"]),
+    ("hosts.csv", &["cpu_utilisation"]),
+    ("cost.csv", &["cost_per_hour"]),
 ];
 
 /// Writes `DIR/report.html` from the files in `dir`; `charts` are SVG files to inline.
@@ -118,7 +118,7 @@ pub fn write_report(
     for (file, heading) in run_tables {
         let shape = table::Shape {
             merge_ci: file == "reality.csv",
-            rank_by: RANK_BY.iter().find(|r| r.0 == file).map(|r| r.1),
+            rank_by: RANK_BY.iter().find(|r| r.0 == file).map_or(&[], |r| r.1),
             ..Default::default()
         };
         if let Some(t) = table::csv_table(&dir.join(file), &shape) {
@@ -301,7 +301,7 @@ fn points_table(path: &Path) -> Option<String> {
             columns: Some(&cols),
             merge_ci: true,
             keep: Some(&keep),
-            rank_by: None,
+            rank_by: &[],
         },
     )
 }

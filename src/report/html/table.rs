@@ -114,9 +114,10 @@ pub struct Shape<'a> {
     pub merge_ci: bool,
     /// Keep a row?
     pub keep: Option<&'a RowFilter>,
-    /// With more than [`super::TABLE_ROWS`] rows, show those with the largest value of this
-    /// column (and any `all` or `total` row), largest first.
-    pub rank_by: Option<&'a str>,
+    /// With more than [`super::TABLE_ROWS`] rows, show those with the largest value of the
+    /// first of these columns, equal ones by the next (and any `all` or `total` row), largest
+    /// first. Empty: every row.
+    pub rank_by: &'a [&'a str],
 }
 
 /// The values of column `name` of the `limit` rows of `path` with the largest `by`, or `None`
@@ -145,15 +146,23 @@ pub fn csv_table(path: &Path, shape: &Shape) -> Option<String> {
         return None;
     }
     let total_rows = rows.len();
-    let ranked = shape
+    let ranked: Vec<usize> = shape
         .rank_by
-        .and_then(|c| csv.col(c))
-        .filter(|_| rows.len() > super::TABLE_ROWS);
-    if let Some(rank) = ranked {
+        .iter()
+        .filter_map(|c| csv.col(c))
+        .filter(|_| rows.len() > super::TABLE_ROWS)
+        .collect();
+    if !ranked.is_empty() {
         let summary = |r: &Vec<String>| r.first().is_some_and(|v| v == "all" || v == "total");
-        let value = |r: &Vec<String>| r[rank].parse::<f64>().unwrap_or(0.0);
+        let value = |r: &Vec<String>, c: usize| r[c].parse::<f64>().unwrap_or(0.0);
         let (kept, mut rest): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| summary(r));
-        rest.sort_by(|a, b| value(b).total_cmp(&value(a)));
+        rest.sort_by(|a, b| {
+            ranked
+                .iter()
+                .map(|&c| value(b, c).total_cmp(&value(a, c)))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         rest.truncate(super::TABLE_ROWS);
         rows = rest;
         rows.extend(kept);
@@ -207,12 +216,16 @@ pub fn csv_table(path: &Path, shape: &Shape) -> Option<String> {
         s.push_str("</tr>");
     }
     s.push_str("</tbody></table></div>");
-    if let Some(rank) = ranked {
+    if let Some((&first, then)) = ranked.split_first() {
+        let then: String = then
+            .iter()
+            .map(|&c| format!(" (then <code>{}</code>)", escape(&csv.header[c])))
+            .collect();
         let _ = write!(
             s,
-            "<p class=\"note\">The {} rows with the largest <code>{}</code> of {total_rows}; <code>{}</code> has them all.</p>",
+            "<p class=\"note\">The {} rows with the largest <code>{}</code>{then} of {total_rows}; <code>{}</code> has them all.</p>",
             super::TABLE_ROWS,
-            escape(&csv.header[rank]),
+            escape(&csv.header[first]),
             escape(
                 &path
                     .file_name()
