@@ -3,19 +3,22 @@
 //! model can be read against what the model's size alone costs (`cargo bench --bench scale`).
 //!
 //! It does only what every simulator of the model must: a `BinaryHeap` of events; each
-//! endpoint's calls in stages, each stage's calls in parallel; each service one FIFO queue in
-//! front of instances × workers servers (held through the calls when the service is blocking);
-//! each call's way there and back a constant delay (the link's mean latency plus the message's
-//! serialisation, precomputed per call; none, and no event, between services without a link);
-//! a latency sum. No link queues, no balancer, no histograms, no breakdown, no statistics
-//! beyond the sum. Every record is a flat vector indexed by number, laid out once: as compact
-//! as a hand-written simulation gets.
+//! endpoint's calls in stages, each stage's calls in parallel; each instance one FIFO queue in
+//! front of its workers (held through the calls when the service is blocking), picked by the
+//! service's balancer — round robin, random, or the less loaded of two random instances for
+//! `power_of_two` and `least_outstanding` (an exact least-outstanding pick needs an index every
+//! simulator would have to keep; two probes are the least it can cost) — with no draw at all
+//! for a service of one instance; each call's way there and back a constant delay (the link's
+//! mean latency plus the message's serialisation, precomputed per call; none, and no event,
+//! between services without a link); a latency sum. No link queues, no histograms, no
+//! breakdown, no statistics beyond the sum. Every record is a flat vector indexed by number,
+//! laid out once: as compact as a hand-written simulation gets.
 //!
 //! Models with features beyond these (timeouts, retries, probabilistic calls, faults…) are
 //! simulated as if those were absent; the scale bench uses it on generated models only, which
 //! have none.
 
-use meshsim::model::{Dist, Model};
+use meshsim::model::{Dist, LoadBalancer, Model};
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Exp1};
 use std::cmp::Reverse;
@@ -51,6 +54,8 @@ struct Target {
 struct Call {
     endpoint: u32,
     parent: u32,
+    /// The instance serving it.
+    instance: u32,
     stage: u16,
     pending: u16,
     /// Its way back (for a root call: the request's start time).
@@ -67,7 +72,10 @@ pub struct Plan {
     /// Stage `s`'s calls are `targets[call_start[s]..call_start[s + 1]]`.
     call_start: Vec<u32>,
     targets: Vec<Target>,
-    servers: Vec<u32>,
+    /// Per service: its first instance, instance count and balancer.
+    instances: Vec<(u32, u32, LoadBalancer)>,
+    /// Per instance: its workers.
+    workers: Vec<u32>,
     blocking: Vec<bool>,
     /// Cumulative shares of the routes and their gateway endpoints.
     routes: Vec<(f64, u32)>,
@@ -99,16 +107,19 @@ impl Plan {
             stage_start: vec![0],
             call_start: vec![0],
             targets: Vec::new(),
-            servers: model
-                .services
-                .iter()
-                .map(|s| s.instances * s.workers)
-                .collect(),
+            instances: Vec::new(),
+            workers: Vec::new(),
             blocking: model.services.iter().map(|s| s.blocking).collect(),
             routes: Vec::new(),
             rate_per_ns: rate_per_s / 1e9,
             end_ns: model.duration.as_nanos(),
         };
+        for s in &model.services {
+            let first = plan.workers.len() as u32;
+            plan.instances.push((first, s.instances, s.load_balancer));
+            plan.workers
+                .extend(std::iter::repeat_n(s.workers, s.instances as usize));
+        }
         for e in &model.endpoints {
             plan.service.push(e.service as u32);
             let exponential = matches!(e.service_time, Dist::Exponential { .. });
@@ -154,8 +165,11 @@ struct State<'p> {
     seq: u64,
     calls: Vec<Call>,
     free: Vec<u32>,
+    /// Per instance: workers busy, and the calls waiting.
     busy: Vec<u32>,
     queues: Vec<VecDeque<u32>>,
+    /// Per service: the round robin's last instance.
+    next: Vec<u32>,
     done: u64,
     latency_ns: u128,
 }
@@ -189,24 +203,52 @@ impl State<'_> {
         }
     }
 
+    /// The instance of service `s` a new call goes to.
+    fn pick(&mut self, s: usize) -> usize {
+        let (first, n, balancer) = self.plan.instances[s];
+        let k = if n == 1 {
+            0
+        } else {
+            match balancer {
+                LoadBalancer::RoundRobin => {
+                    self.next[s] = (self.next[s] + 1) % n;
+                    self.next[s]
+                }
+                LoadBalancer::Random => self.rng.random_range(0..n),
+                LoadBalancer::PowerOfTwo | LoadBalancer::LeastOutstanding => {
+                    let (a, b) = (self.rng.random_range(0..n), self.rng.random_range(0..n));
+                    let load = |i: u32| {
+                        let i = (first + i) as usize;
+                        self.busy[i] as usize + self.queues[i].len()
+                    };
+                    if load(b) < load(a) { b } else { a }
+                }
+            }
+        };
+        (first + k) as usize
+    }
+
     fn arrive(&mut self, t: u64, c: u32) {
         let s = self.plan.service[self.calls[c as usize].endpoint as usize] as usize;
-        if self.busy[s] < self.plan.servers[s] {
-            self.busy[s] += 1;
+        let i = self.pick(s);
+        self.calls[c as usize].instance = i as u32;
+        if self.busy[i] < self.plan.workers[i] {
+            self.busy[i] += 1;
             let work = self.work(self.calls[c as usize].endpoint);
             self.push(t + work, Kind::Done, c);
         } else {
-            self.queues[s].push_back(c);
+            self.queues[i].push_back(c);
         }
     }
 
-    fn release(&mut self, t: u64, s: usize) {
-        match self.queues[s].pop_front() {
+    fn release(&mut self, t: u64, c: u32) {
+        let i = self.calls[c as usize].instance as usize;
+        match self.queues[i].pop_front() {
             Some(next) => {
                 let work = self.work(self.calls[next as usize].endpoint);
                 self.push(t + work, Kind::Done, next);
             }
-            None => self.busy[s] -= 1,
+            None => self.busy[i] -= 1,
         }
     }
 
@@ -220,6 +262,7 @@ impl State<'_> {
             let child = self.new_call(Call {
                 endpoint: target.endpoint,
                 parent: c,
+                instance: 0,
                 stage: 0,
                 pending: 0,
                 back_ns: target.back_ns,
@@ -237,11 +280,11 @@ impl State<'_> {
         let endpoint = self.calls[c as usize].endpoint;
         let s = self.plan.service[endpoint as usize] as usize;
         if self.plan.stages(endpoint) == 0 {
-            self.release(t, s);
+            self.release(t, c);
             self.respond(t, c);
         } else {
             if !self.plan.blocking[s] {
-                self.release(t, s);
+                self.release(t, c);
             }
             self.start_stage(t, c, 0);
         }
@@ -274,7 +317,7 @@ impl State<'_> {
         } else {
             let s = self.plan.service[endpoint as usize] as usize;
             if self.plan.blocking[s] {
-                self.release(t, s);
+                self.release(t, p);
             }
             self.respond(t, p);
         }
@@ -287,6 +330,7 @@ impl State<'_> {
         let root = self.new_call(Call {
             endpoint,
             parent: ROOT,
+            instance: 0,
             stage: 0,
             pending: 0,
             back_ns: t,
@@ -306,8 +350,9 @@ pub fn run(plan: &Plan, seed: u64) -> (u64, u64, f64) {
         seq: 0,
         calls: Vec::new(),
         free: Vec::new(),
-        busy: vec![0; plan.servers.len()],
-        queues: vec![VecDeque::new(); plan.servers.len()],
+        busy: vec![0; plan.workers.len()],
+        queues: vec![VecDeque::new(); plan.workers.len()],
+        next: vec![0; plan.instances.len()],
         done: 0,
         latency_ns: 0,
     };
