@@ -700,17 +700,11 @@ fn bad_trace_files_are_refused_with_exit_2_and_nothing_written() {
 #[test]
 fn a_bad_set_on_import_is_the_users_error_and_writes_nothing() {
     let dir = folder(&[("traces.json", otlp(&system(40)))]);
-    let out = meshsim(
-        &[
-            "import",
-            "traces.json",
-            "--out",
-            "model.toml",
-            "--set",
-            "workload.rate_per_s=-1",
-        ],
-        dir.path(),
-    );
+    let import_with = |set: &str| {
+        let args = ["import", "traces.json", "--out", "model.toml", "--set", set];
+        meshsim(&args, dir.path())
+    };
+    let out = import_with("workload.rate_per_s=-1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("workload.rate_per_s"), "{stderr}");
@@ -722,22 +716,9 @@ fn a_bad_set_on_import_is_the_users_error_and_writes_nothing() {
         .collect();
     assert_eq!(left.len(), 1, "wrote {left:?}");
 
-    let out = meshsim(
-        &[
-            "import",
-            "traces.json",
-            "--out",
-            "model.toml",
-            "--set",
-            "workload.rate_per_s=7",
-        ],
-        dir.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = import_with("workload.rate_per_s=7");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     let model = meshsim::model::load_file(&dir.path().join("model.toml"), &[]).unwrap();
     let rate = match &model.workload {
         meshsim::model::Workload::Open { rate_per_s, .. } => *rate_per_s,
