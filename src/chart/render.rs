@@ -290,14 +290,14 @@ fn draw_panel<DB: DrawingBackend>(
             .transform(FontTransform::Rotate270)
             .pos(Pos::new(HPos::Right, VPos::Center));
         let flat = TextStyle::from(tick_font.clone());
+        let fits = |t: &str| {
+            plot_area
+                .estimate_text_size(t, &flat)
+                .is_ok_and(|(w, _)| f64::from(w) <= max_upright)
+        };
         let (bx, by) = plot_area.get_base_pixel();
         for (i, name) in panel.x_categories.iter().enumerate() {
             let (x, y) = chart.backend_coord(&(i as f64, y0));
-            let fits = |t: &str| {
-                plot_area
-                    .estimate_text_size(t, &flat)
-                    .is_ok_and(|(w, _)| f64::from(w) <= max_upright)
-            };
             let chars: Vec<char> = name.chars().collect();
             let mut shown = name.clone();
             let mut keep = chars.len();
