@@ -716,6 +716,35 @@ fn a_bad_set_on_import_is_the_users_error_and_writes_nothing() {
         .collect();
     assert_eq!(left.len(), 1, "wrote {left:?}");
 
+    // `--cpu` without a host for it: the user's choice too, with what to do.
+    let args = [
+        "import",
+        "traces.json",
+        "--out",
+        "model.toml",
+        "--cpu",
+        "cart=0.1",
+    ];
+    let out = meshsim(&args, dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("declare [hosts.NAME]"), "{stderr}");
+    assert!(!stderr.contains("a bug in meshsim"), "{stderr}");
+    // ... and with one given by `--set`, as the reality check imports, the model is written.
+    let mut args = args.to_vec();
+    args.extend([
+        "--set",
+        "hosts.node.cores=2",
+        "--set",
+        "services.cart.host=node",
+    ]);
+    let out = meshsim(&args, dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let out = import_with("workload.rate_per_s=7");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

@@ -469,16 +469,21 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
         file: file.clone(),
         base_dir: base.clone(),
     };
-    // As imported, the model must validate (otherwise the fault is meshsim's); with the user's
-    // `--set`, an error is theirs, reported as `run --set` reports it.
-    let mut model = text.load_unwritten(&[], &unwritten).map_err(|e| {
-        Error::Failed(format!(
-            "the imported model does not validate (a bug in meshsim import; please report it with the traces): {e}"
-        ))
-    })?;
-    if !args.set.is_empty() {
-        model = text.load_unwritten(&args.set, &unwritten)?;
-    }
+    // The model must validate. One shaped by the user's `--set`, `--cpu` or `--cpu-after-idle`
+    // may fail by their choice (a value out of range, CPU work without a host): reported as
+    // `run --set` reports it. Without them, a failure is meshsim's.
+    let shaped = !(args.set.is_empty() && args.cpu.is_empty() && args.cpu_after_idle.is_empty());
+    let model = text
+        .load_unwritten(&args.set, &unwritten)
+        .map_err(|e| {
+            if shaped {
+                Error::from(e)
+            } else {
+                Error::Failed(format!(
+                    "the imported model does not validate (a bug in meshsim import; please report it with the traces): {e}"
+                ))
+            }
+        })?;
     let final_text = text.effective_text(&args.set)?;
     write_files(&base, &imported.written.files)?;
     crate::output::write_atomic(&args.out, final_text.as_bytes())?;
