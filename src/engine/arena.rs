@@ -103,7 +103,7 @@ impl<T: Copy> Arena<T> {
     #[inline(always)]
     pub fn prefetch(&self, handle: Handle) {
         if let Some(slot) = self.slots.get(handle.index as usize) {
-            prefetch_read(slot);
+            prefetch(slot);
         }
     }
 
@@ -164,20 +164,29 @@ impl<T: Copy> Arena<T> {
     }
 }
 
-/// Asks the CPU to bring the cache line holding `value` into the cache (a no-op where there is
-/// no prefetch instruction).
+/// Asks the CPU to bring the cache line holding the start of `value` into the cache (a no-op
+/// where there is no prefetch instruction).
 #[inline(always)]
-fn prefetch_read<T>(value: &T) {
+pub fn prefetch<T>(value: &T) {
+    prefetch_lines(value, 1);
+}
+
+/// Asks the CPU to bring the first `lines` cache lines from the start of `value` into the cache.
+#[inline(always)]
+pub fn prefetch_lines<T>(value: &T, lines: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch is a hint: it dereferences nothing, cannot fault, and changes no
-        // value any access returns. The pointer comes from a live reference, and SSE (which the
-        // instruction belongs to) is part of every x86-64 target.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>()) }
+        let start = (value as *const T).cast::<i8>();
+        for line in 0..lines {
+            // SAFETY: a prefetch is a hint: it dereferences nothing, cannot fault (even past
+            // the end of `value`), and changes no value any access returns. SSE (which the
+            // instruction belongs to) is part of every x86-64 target.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(64 * line)) }
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let _ = (value, lines);
 }
 
 #[cfg(test)]

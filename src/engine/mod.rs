@@ -12,7 +12,7 @@ mod memory;
 mod queue;
 mod time;
 
-pub use arena::{Arena, Handle};
+pub use arena::{Arena, Handle, prefetch, prefetch_lines};
 pub use growth::Grow;
 pub use memory::HugePages;
 pub use queue::{EventQueue, Packed, Words};
@@ -56,14 +56,16 @@ pub trait Process {
     /// Handles one event at simulated time `now`, scheduling follow-up events on `queue`.
     fn handle(&mut self, now: SimTime, event: Self::Event, queue: &mut EventQueue<Self::Event>);
 
-    /// A hint that `soon` will be handled within the next few events, given for up to four
-    /// events after each pop while many events are pending (when the records they point at no
-    /// longer fit in the cache): a process can start loading those records now (see
-    /// [`Arena::prefetch`]), so that handling them does not wait for memory. Must not change
-    /// what the process does.
+    /// A hint that `soon` will be handled about `ahead` events from now (1: next), given for up
+    /// to four events after each pop while many events are pending, and for the next two at
+    /// every pop once the process asked for it ([`EventQueue::hint_next`]: its records no
+    /// longer fit in the cache). A process can start loading those records now (see
+    /// [`prefetch`]), so that handling them does not wait for memory: for the event two ahead
+    /// what its own record points at, and for the next what those point at, loaded since. Must
+    /// not change what the process does.
     #[inline(always)]
-    fn prefetch(&self, soon: Self::Event) {
-        let _ = soon;
+    fn prefetch(&self, soon: Self::Event, ahead: usize) {
+        let _ = (soon, ahead);
     }
 }
 
@@ -80,7 +82,9 @@ pub fn run_until_checked<P: Process>(
     // A mask rather than `%`: no division on the hot path (`every` rounds up to a power of two).
     let mask = every.max(1).next_power_of_two() - 1;
     let mut handled = 0;
-    while let Some((now, event)) = queue.pop_before_hinting(end, |soon| process.prefetch(soon)) {
+    while let Some((now, event)) =
+        queue.pop_before_hinting(end, |soon, ahead| process.prefetch(soon, ahead))
+    {
         process.handle(now, event, queue);
         handled += 1;
         if handled & mask == 0 && !keep_going(handled) {

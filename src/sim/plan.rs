@@ -107,6 +107,10 @@ pub struct Plan {
     work: Vec<Inline>,
     stages: Vec<Stage>,
     hops: Vec<Hop>,
+    /// Endpoint `e`'s calls (all its stages') are `hops[first_hop[e]..first_hop[e + 1]]`: a
+    /// dense index (4 bytes an endpoint, which stays in the cache) that finds them without
+    /// loading the endpoint's record first, so that both can be prefetched at once.
+    first_hop: Vec<u32>,
     /// Per hop: the drawn count, for hops with [`RANDOM_COUNT`] copies.
     counts: Vec<Option<CallCount>>,
 }
@@ -143,9 +147,11 @@ impl Plan {
                 .collect(),
             stages: Vec::new(),
             hops: Vec::new(),
+            first_hop: Vec::with_capacity(model.endpoints.len() + 1),
             counts: Vec::new(),
         };
         for e in &model.endpoints {
+            plan.first_hop.push(plan.hops.len() as u32);
             plan.endpoints.push(EndpointPlan {
                 first_stage: plan.stages.len() as u32,
                 stages: e.stages.len() as u32,
@@ -167,6 +173,7 @@ impl Plan {
                 );
             }
         }
+        plan.first_hop.push(plan.hops.len() as u32);
         plan
     }
 
@@ -222,6 +229,45 @@ impl Plan {
         Work {
             inline: self.work[endpoint as usize],
             dist: time,
+        }
+    }
+
+    /// Starts loading what a call of `endpoint` reads when it is served (its processing time).
+    #[inline(always)]
+    pub fn prefetch_work(&self, endpoint: u32) {
+        if let Some(w) = self.work.get(endpoint as usize) {
+            crate::engine::prefetch(w);
+        }
+    }
+
+    /// Starts loading what a call of `endpoint` reads when its processing ends (its stages,
+    /// error probability and response size).
+    #[inline(always)]
+    pub fn prefetch_endpoint(&self, endpoint: u32) {
+        if let Some(e) = self.endpoints.get(endpoint as usize) {
+            crate::engine::prefetch(e);
+        }
+    }
+
+    /// Every call of `endpoint`, all its stages' in order.
+    #[inline(always)]
+    pub fn calls(&self, endpoint: u32) -> &[Hop] {
+        let e = endpoint as usize;
+        match (self.first_hop.get(e), self.first_hop.get(e + 1)) {
+            (Some(&first), Some(&end)) => &self.hops[first as usize..end as usize],
+            _ => &[],
+        }
+    }
+
+    /// Starts loading the calls of `endpoint` (at most four lines of them).
+    #[inline(always)]
+    pub fn prefetch_calls(&self, endpoint: u32) {
+        let calls = self.calls(endpoint);
+        if let Some(first) = calls.first() {
+            // Every line from the first call's to the last's.
+            let offset = (first as *const Hop).addr() % 64;
+            let bytes = offset + std::mem::size_of_val(calls);
+            crate::engine::prefetch_lines(first, bytes.div_ceil(64).min(4));
         }
     }
 

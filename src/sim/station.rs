@@ -286,6 +286,15 @@ pub struct Station {
 }
 
 impl Station {
+    /// Its one instance, when it has one (the balancer has no choice to make).
+    #[inline(always)]
+    pub fn sole_instance(&self) -> Option<&Instance> {
+        match self.instances.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
     /// The station of `service`; statistics start at `warmup`.
     pub fn new(service: &Service, warmup: SimTime) -> Station {
         let mut ready = TimeWeighted::new(warmup);

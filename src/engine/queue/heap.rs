@@ -234,6 +234,23 @@ impl<E: Copy + Default> Heap<E> {
         Some((time, event))
     }
 
+    /// The earliest event and the one after it, while the events are in the heap proper (not
+    /// the few slots, whose events' records are in the cache anyway).
+    #[inline(always)]
+    pub fn peek_two(&self) -> [Option<E>; 2] {
+        if self.in_few {
+            return [None, None];
+        }
+        let first = self.heap.first().map(|e| e.event);
+        // The second earliest is the earliest of the root's children.
+        let children = self
+            .heap
+            .get(1..self.heap.len().min(ARITY + 1))
+            .unwrap_or(&[]);
+        let second = children.iter().min_by_key(|e| e.key).map(|e| e.event);
+        [first, second]
+    }
+
     /// Every event, in the order they would be popped.
     pub fn into_sorted(self) -> impl Iterator<Item = (u64, E)> {
         let mut entries = self.heap;
