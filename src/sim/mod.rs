@@ -232,24 +232,26 @@ fn is_plain(model: &Model, options: &Options) -> bool {
         && options.traces.is_none()
 }
 
-/// The bytes of records a call reads where its model puts them (its service's station and
-/// instance, its endpoint's plan and calls, its link's transmitters) past which most events
-/// wait for memory, and loading the next events' records ahead (see
-/// `Simulator::hint_records`) pays for what it costs every event. Measured on generated models
-/// (`meshsim generate`, events per second with the hints ÷ without, medians of 10 interleaved
-/// runs): 2.3 MB of records (1,000 services) 0.87, 7.0 MB (3,000) 0.92, 14 MB (6,000) 1.21,
-/// 23 MB (10,000) 1.42.
+/// The bytes of records a call reads where its model puts them (its service's station, its
+/// endpoint's plan and calls, its link's transmitters) past which most events wait for memory,
+/// and loading the next events' records ahead (see `Simulator::hint_records`) pays for what it
+/// costs every event. Measured on generated models (`meshsim generate`, events per second with
+/// the hints ÷ without, medians of 10 interleaved runs): 2.1 MB of records (1,000 services)
+/// 0.87, 6.4 MB (3,000) 0.92, 12.8 MB (6,000) 1.21, 21.4 MB (10,000) 1.42.
+///
+/// Instances are not counted: which one takes a call is drawn when the call arrives (unless
+/// its service has one), too late to load it ahead, so a model of many instances and few
+/// services (`benches/models/wide.toml`, 100,000 instances: 19 MB of them) gains nothing from
+/// the hints and pays for them (0.91).
 const CACHED_RECORDS: usize = 10 << 20;
 
 /// Whether `model`'s records outgrow [`CACHED_RECORDS`].
 fn records_outgrow_cache(model: &Model) -> bool {
     use std::mem::size_of;
-    let instances: usize = model.services.iter().map(|s| s.instances as usize).sum();
     let calls: usize = (model.endpoints.iter())
         .map(|e| e.stages.iter().map(Vec::len).sum::<usize>())
         .sum();
     let bytes = model.services.len() * size_of::<Station>()
-        + instances * size_of::<station::Instance>()
         + model.endpoints.len() * 64
         + calls * size_of::<plan::Hop>()
         + model.links.len() * 2 * size_of::<network::Transmitter>();
