@@ -77,14 +77,38 @@ pub fn run_until_checked<P: Process>(
     queue: &mut EventQueue<P::Event>,
     end: SimTime,
     every: u64,
+    keep_going: impl FnMut(u64) -> bool,
+) -> u64 {
+    if queue.hints_next() {
+        run_loop::<P, true>(process, queue, end, every, keep_going)
+    } else {
+        run_loop::<P, false>(process, queue, end, every, keep_going)
+    }
+}
+
+/// [`run_until_checked`]'s loop, popping with [`EventQueue::pop_before_hinting_next`] when
+/// `HINT_NEXT` (the queue was asked to hint), else with [`EventQueue::pop_before_hinting`].
+#[inline(always)]
+fn run_loop<P: Process, const HINT_NEXT: bool>(
+    process: &mut P,
+    queue: &mut EventQueue<P::Event>,
+    end: SimTime,
+    every: u64,
     mut keep_going: impl FnMut(u64) -> bool,
 ) -> u64 {
     // A mask rather than `%`: no division on the hot path (`every` rounds up to a power of two).
     let mask = every.max(1).next_power_of_two() - 1;
     let mut handled = 0;
-    while let Some((now, event)) =
-        queue.pop_before_hinting(end, |soon, ahead| process.prefetch(soon, ahead))
-    {
+    loop {
+        let soon = |soon, ahead| process.prefetch(soon, ahead);
+        let popped = if HINT_NEXT {
+            queue.pop_before_hinting_next(end, soon)
+        } else {
+            queue.pop_before_hinting(end, soon)
+        };
+        let Some((now, event)) = popped else {
+            break;
+        };
         process.handle(now, event, queue);
         handled += 1;
         if handled & mask == 0 && !keep_going(handled) {

@@ -186,29 +186,51 @@ impl<E: Packed> EventQueue<E> {
 
     /// [`EventQueue::pop_before`], passing `soon` up to four events that will be popped within
     /// the next few pops, while many events are pending (for
-    /// [`crate::engine::Process::prefetch`]). While few are, their records are in the cache
-    /// anyway and `soon` is not called: the common path pays nothing for it.
+    /// [`crate::engine::Process::prefetch`]), or the next two at every pop from the heap once
+    /// asked to ([`EventQueue::hint_next`]; [`EventQueue::pop_before_hinting_next`] is the
+    /// faster pop then). While few are, their records are in the cache anyway and `soon` is
+    /// not called: the common path pays nothing for it.
     #[inline(always)]
     pub fn pop_before_hinting(
         &mut self,
         end: SimTime,
         soon: impl FnMut(E, usize),
     ) -> Option<(SimTime, E)> {
-        let popped = if !self.unusual {
-            self.heap.pop_before(end)
-        } else if self.heap_hints {
-            self.pop_hinting(end, soon)
-        } else {
+        let popped = if self.unusual {
             self.pop_unusual(end, soon)
+        } else {
+            self.heap.pop_before(end)
         };
         let (time, words) = popped?;
         self.now = time;
         Some((time, E::unpack(words)))
     }
 
+    /// [`EventQueue::pop_before_hinting`] for a run loop of a queue asked to hint
+    /// ([`EventQueue::hint_next`]): the hinting pop from the heap is inlined here, where out of
+    /// line, the call and the event's return through memory cost a model of a thousand
+    /// services a fifth of its speed. (A separate loop, so that the plain pop's loop is as it
+    /// was.)
+    #[inline(always)]
+    pub fn pop_before_hinting_next(
+        &mut self,
+        end: SimTime,
+        soon: impl FnMut(E, usize),
+    ) -> Option<(SimTime, E)> {
+        if !self.heap_hints {
+            return self.pop_before_hinting(end, soon);
+        }
+        let (time, words) = self.pop_hinting(end, soon)?;
+        self.now = time;
+        Some((time, E::unpack(words)))
+    }
+
+    /// Whether pops pass the next events to `soon` (see [`EventQueue::hint_next`]).
+    pub fn hints_next(&self) -> bool {
+        self.hinting
+    }
+
     /// A pop from the heap that passes `soon` the next two events, once this one is off it.
-    /// Inlined in the run loop like the plain pop: out of line, the call and the event's
-    /// return through memory cost a model of a thousand services a fifth of its speed.
     #[inline(always)]
     fn pop_hinting(
         &mut self,
@@ -224,7 +246,7 @@ impl<E: Packed> EventQueue<E> {
         Some(popped)
     }
 
-    /// A pop from a halted queue (nothing) or from the radix heap.
+    /// A pop from a halted queue (nothing), from the radix heap, or from a hinting heap.
     #[inline(never)]
     fn pop_unusual(
         &mut self,
@@ -234,7 +256,9 @@ impl<E: Packed> EventQueue<E> {
         if self.halted {
             return None;
         }
-        let radix = self.radix.as_mut()?;
+        let Some(radix) = self.radix.as_mut() else {
+            return self.pop_hinting(end, soon);
+        };
         let (time, event) = radix.pop_before(end.0)?;
         if radix.len() < TO_HEAP {
             self.switch_to_heap();
