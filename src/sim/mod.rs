@@ -552,12 +552,17 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
         let station = &self.stations[call.service as usize];
         if ahead >= 2 {
             // What the call's record points at.
-            engine::prefetch_lines(station, 2);
+            engine::prefetch_lines(station, station::STATION_LINES);
             if arrived {
                 self.plan.prefetch_work(call.endpoint);
             } else {
                 self.plan.prefetch_endpoint(call.endpoint);
                 self.plan.prefetch_calls(call.endpoint);
+                if !call.is_root() {
+                    // Where its response will go, should it answer now.
+                    let (service, caller) = (call.service as usize, call.caller as usize);
+                    self.network.prefetch_direction(service, caller);
+                }
             }
             return;
         }
@@ -579,6 +584,7 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
             _ => return,
         };
         if next < self.plan.stages(call.endpoint) {
+            self.plan.prefetch_stage(call.endpoint, next);
             // (Every stage's calls: finding the stage's own would wait for its record.)
             for hop in self.plan.calls(call.endpoint).iter().take(4) {
                 if let Some(t) = hop

@@ -129,6 +129,12 @@ impl Network {
         self.direction.get(from, to).map(|d| d as usize)
     }
 
+    /// Starts loading what [`Network::direction`] of (`from`, `to`) will read.
+    #[inline(always)]
+    pub fn prefetch_direction(&self, from: ServiceId, to: ServiceId) {
+        self.direction.prefetch(from, to);
+    }
+
     /// Queues `bytes` on transmitter `d` at `now`; returns when the last bit leaves.
     /// Statistics count transmissions that start within `[warmup, end)`.
     #[inline]

@@ -249,6 +249,17 @@ impl Plan {
         }
     }
 
+    /// Starts loading the record of stage `stage` of `endpoint` (whose own record should be in
+    /// the cache already: see [`Plan::prefetch_endpoint`]).
+    #[inline(always)]
+    pub fn prefetch_stage(&self, endpoint: u32, stage: usize) {
+        if let Some(e) = self.endpoints.get(endpoint as usize)
+            && let Some(s) = self.stages.get(e.first_stage as usize + stage)
+        {
+            crate::engine::prefetch(s);
+        }
+    }
+
     /// Every call of `endpoint`, all its stages' in order.
     #[inline(always)]
     pub fn calls(&self, endpoint: u32) -> &[Hop] {

@@ -285,6 +285,10 @@ pub struct Station {
     pub expired: u64,
 }
 
+/// The cache lines of a [`Station`] a call reads on arriving and leaving: its first lines,
+/// through `least` (read to learn that there is no index).
+pub const STATION_LINES: usize = std::mem::offset_of!(Station, least) / 64 + 1;
+
 impl Station {
     /// Its one instance, when it has one (the balancer has no choice to make).
     #[inline(always)]
