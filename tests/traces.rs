@@ -748,6 +748,12 @@ fn a_bad_set_on_import_is_the_users_error_and_writes_nothing() {
     let out = import_with("workload.rate_per_s=7");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    // What it prints says the model's rate is the user's, not the traces'.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("in the traces (the model offers 7 requests/s, set by --set)"),
+        "{stdout}"
+    );
     let model = meshsim::model::load_file(&dir.path().join("model.toml"), &[]).unwrap();
     let rate = match &model.workload {
         meshsim::model::Workload::Open { rate_per_s, .. } => *rate_per_s,

@@ -495,13 +495,13 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
     }
     let d = &imported.draft;
     println!(
-        "imported {} spans of {} traces: {} services, {} endpoints, {} links, {} requests/s",
+        "imported {} spans of {} traces: {} services, {} endpoints, {} links, {}",
         d.spans_used,
         d.traces,
         model.services.len() - 1,
         model.endpoints.len() - model.routes.len(),
         model.links.len(),
-        crate::report::significant3(d.rate_per_s)
+        imported_rate(d.rate_per_s, &model.workload)
     );
     if imported.written.files.is_empty() {
         println!("wrote {}", args.out.display());
@@ -518,6 +518,26 @@ pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The traces' request rate, and the model's workload when `--set` made it another.
+fn imported_rate(traced_per_s: f64, workload: &crate::model::Workload) -> String {
+    use crate::report::significant3;
+    let traced = format!("{} requests/s", significant3(traced_per_s));
+    match workload {
+        crate::model::Workload::Open { rate_per_s, .. }
+            if significant3(*rate_per_s) == significant3(traced_per_s) =>
+        {
+            traced
+        }
+        crate::model::Workload::Open { rate_per_s, .. } => format!(
+            "{traced} in the traces (the model offers {} requests/s, set by --set)",
+            significant3(*rate_per_s)
+        ),
+        crate::model::Workload::Closed { users, .. } => {
+            format!("{traced} in the traces (the model: {users} closed-loop users, set by --set)")
+        }
+    }
 }
 
 /// Writes `files` (paths relative to `base`) atomically, creating their folders.
