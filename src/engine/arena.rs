@@ -171,6 +171,17 @@ pub fn prefetch<T>(value: &T) {
     prefetch_lines(value, 1);
 }
 
+/// Asks the CPU to bring the lines `items` spans into the cache, at most `max_lines` of them
+/// from its start (nothing for no items).
+#[inline(always)]
+pub fn prefetch_slice<T>(items: &[T], max_lines: usize) {
+    if let Some(first) = items.first() {
+        let offset = (first as *const T).addr() % 64;
+        let lines = (offset + std::mem::size_of_val(items)).div_ceil(64);
+        prefetch_lines(first, lines.min(max_lines));
+    }
+}
+
 /// Asks the CPU to bring the first `lines` cache lines from the start of `value` into the cache.
 #[inline(always)]
 pub fn prefetch_lines<T>(value: &T, lines: usize) {

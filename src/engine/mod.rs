@@ -12,7 +12,7 @@ mod memory;
 mod queue;
 mod time;
 
-pub use arena::{Arena, Handle, prefetch, prefetch_lines};
+pub use arena::{Arena, Handle, prefetch, prefetch_lines, prefetch_slice};
 pub use growth::Grow;
 pub use memory::HugePages;
 pub use queue::{EventQueue, Packed, Words};

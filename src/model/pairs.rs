@@ -76,12 +76,8 @@ impl PairTable {
             else {
                 return;
             };
-            if let Some(row) = self.row.get(first as usize..end as usize)
-                && let Some(head) = row.first()
-            {
-                let offset = (head as *const (u32, u32)).addr() % 64;
-                let lines = (offset + std::mem::size_of_val(row)).div_ceil(64).min(4);
-                crate::engine::prefetch_lines(head, lines);
+            if let Some(row) = self.row.get(first as usize..end as usize) {
+                crate::engine::prefetch_slice(row, 4);
             }
         } else if let Some(v) = self.dense.get(from * self.nodes + to) {
             crate::engine::prefetch(v);

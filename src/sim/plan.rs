@@ -273,13 +273,7 @@ impl Plan {
     /// Starts loading the calls of `endpoint` (at most four lines of them).
     #[inline(always)]
     pub fn prefetch_calls(&self, endpoint: u32) {
-        let calls = self.calls(endpoint);
-        if let Some(first) = calls.first() {
-            // Every line from the first call's to the last's.
-            let offset = (first as *const Hop).addr() % 64;
-            let bytes = offset + std::mem::size_of_val(calls);
-            crate::engine::prefetch_lines(first, bytes.div_ceil(64).min(4));
-        }
+        crate::engine::prefetch_slice(self.calls(endpoint), 4);
     }
 
     /// The size of `endpoint`'s response message.
