@@ -56,7 +56,7 @@ pub trait Process {
     /// Handles one event at simulated time `now`, scheduling follow-up events on `queue`.
     fn handle(&mut self, now: SimTime, event: Self::Event, queue: &mut EventQueue<Self::Event>);
 
-    /// A hint that `soon` will be handled about `ahead` events from now (1: next), given for up
+    /// A hint that `soon` will be handled at `at`, about `ahead` events from now (1: next), given for up
     /// to four events after each pop while many events are pending, and for the next two at
     /// every pop once the process asked for it ([`EventQueue::hint_next`]: its records no
     /// longer fit in the cache). A process can start loading those records now (see
@@ -64,8 +64,8 @@ pub trait Process {
     /// what its own record points at, and for the next what those point at, loaded since. Must
     /// not change what the process does.
     #[inline(always)]
-    fn prefetch(&self, soon: Self::Event, ahead: usize) {
-        let _ = (soon, ahead);
+    fn prefetch(&self, at: SimTime, soon: Self::Event, ahead: usize) {
+        let _ = (at, soon, ahead);
     }
 }
 
@@ -100,7 +100,7 @@ fn run_loop<P: Process, const HINT_NEXT: bool>(
     let mask = every.max(1).next_power_of_two() - 1;
     let mut handled = 0;
     loop {
-        let soon = |soon, ahead| process.prefetch(soon, ahead);
+        let soon = |at, soon, ahead| process.prefetch(at, soon, ahead);
         let popped = if HINT_NEXT {
             queue.pop_before_hinting_next(end, soon)
         } else {

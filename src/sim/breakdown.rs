@@ -294,6 +294,46 @@ impl Paths {
         self.slots[h.index() as usize].total
     }
 
+    /// Asks the CPU to load what [`Paths::record`] of `route` reads first: its count, and the
+    /// record of its totals (whose entries [`Paths::prefetch_totals`] loads once it is in).
+    #[inline(always)]
+    pub fn prefetch_route(&self, route: usize, h: Handle) {
+        if let (Some(totals), Some(count), Some(tail)) = (
+            self.totals.get(route),
+            self.counts.get(route),
+            self.tail.get(route),
+        ) {
+            crate::engine::prefetch(totals);
+            crate::engine::prefetch(count);
+            crate::engine::prefetch(tail);
+        }
+        if let Some(slot) = self.slots.get(h.index() as usize) {
+            crate::engine::prefetch(slot);
+        }
+    }
+
+    /// Asks the CPU to load what those records point at: the first lines of `route`'s sparse
+    /// totals, which [`Paths::record`] walks in order (the hardware follows on from there),
+    /// the first segment of the path of the call in slot `h`, and, for a request among the
+    /// slowest (`slow`), the place its path will be kept.
+    #[inline(always)]
+    pub fn prefetch_totals(&self, route: usize, h: Handle, slow: bool) {
+        if let Some(Totals::Sparse(v)) = self.totals.get(route) {
+            crate::engine::prefetch_slice(v, 4);
+        }
+        if let Some(first) = self
+            .slots
+            .get(h.index() as usize)
+            .and_then(|slot| self.segments.get(slot.head as usize))
+        {
+            crate::engine::prefetch(first);
+        }
+        if slow && let Some(last) = self.tail.get(route).and_then(|tail| tail.last()) {
+            // The new entry goes right after the last.
+            crate::engine::prefetch_lines(last, 2);
+        }
+    }
+
     /// A measured request of `route` succeeded with `latency`: add its path to the totals and
     /// keep it if it is among the slowest; `p98` is the route's current 98th percentile.
     pub fn record(&mut self, route: usize, h: Handle, latency: u64, p98: u64) {

@@ -537,7 +537,7 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
     /// or a response about to leave will use. A response is handled by its caller, so it loads
     /// the caller's.
     #[inline(always)]
-    fn prefetch(&self, soon: Event, ahead: usize) {
+    fn prefetch(&self, at: SimTime, soon: Event, ahead: usize) {
         let h = match soon {
             Event::ServiceDone { call } | Event::Delivered { call } | Event::Responded { call } => {
                 call
@@ -553,12 +553,12 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
             return;
         };
         // A response is handled by its caller: what it will touch is the caller's.
-        let (call, arrived) = match soon {
+        let (h, call, arrived) = match soon {
             Event::Responded { .. } => match self.calls.get(call.parent) {
-                Some(parent) => (parent, false),
+                Some(parent) => (call.parent, parent, false),
                 None => return,
             },
-            _ => (call, matches!(soon, Event::Delivered { .. })),
+            _ => (h, call, matches!(soon, Event::Delivered { .. })),
         };
         let station = &self.stations[call.service as usize];
         if ahead >= 2 {
@@ -573,6 +573,9 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
                     // Where its response will go, should it answer now.
                     let (service, caller) = (call.service as usize, call.caller as usize);
                     self.network.prefetch_direction(service, caller);
+                } else if self.may_complete(call, soon) {
+                    // Where the request is recorded, should it finish now.
+                    self.prefetch_route(call.route as usize, h);
                 }
             }
             return;
@@ -608,13 +611,58 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
                     engine::prefetch(count);
                 }
             }
-        } else if !call.is_root()
-            && let Some(d) = self
-                .network
-                .direction(call.service as usize, call.caller as usize)
+        } else if call.is_root() {
+            if self.may_complete(call, soon) {
+                self.prefetch_recording(call, h, at);
+            }
+        } else if let Some(d) = self
+            .network
+            .direction(call.service as usize, call.caller as usize)
             && let Some(t) = self.network.transmitters.get(d)
         {
             engine::prefetch(t);
+        }
+    }
+}
+
+impl<const FULL: bool> Simulator<'_, FULL> {
+    /// Whether handling `soon` may finish the root call `call` and record its request (told
+    /// from the call's record alone): its work is done, or the last call it waits for answers,
+    /// and the request is measured.
+    #[inline(always)]
+    fn may_complete(&self, call: &Call, soon: Event) -> bool {
+        let last = matches!(soon, Event::ServiceDone { .. }) || call.pending == 1;
+        last && call.error.is_none() && call.origin >= self.warmup
+    }
+
+    /// Loads the records a request of `route` is recorded in: its latency recorder's, its
+    /// breakdown's count and totals' records, and its tail cut.
+    #[inline(always)]
+    fn prefetch_route(&self, route: usize, h: Handle) {
+        if let Some(recorder) = self.latency.get(route) {
+            engine::prefetch(recorder);
+        }
+        if let Some(cut) = self.tail_cut.get(route) {
+            engine::prefetch(cut);
+        }
+        if let Some(paths) = self.paths.as_ref().filter(|_| FULL) {
+            paths.prefetch_route(route, h);
+        }
+    }
+
+    /// Loads what those records point at, loaded since, for the root call `call` in slot `h`
+    /// should its request finish at `at`: the latency's counter, and the breakdown's first
+    /// totals, the path's first segment and, for one of the slowest, where its path is kept.
+    #[inline(always)]
+    fn prefetch_recording(&self, call: &Call, h: Handle, at: SimTime) {
+        let route = call.route as usize;
+        let latency = at.saturating_sub(call.origin).as_nanos();
+        if let Some(recorder) = self.latency.get(route) {
+            recorder.prefetch_counter(latency);
+        }
+        if let Some(paths) = self.paths.as_ref().filter(|_| FULL) {
+            let slow = self.tail_cut.get(route).is_some_and(|&cut| latency >= cut);
+            paths.prefetch_totals(route, h, slow);
         }
     }
 }

@@ -237,17 +237,18 @@ impl<E: Copy + Default> Heap<E> {
     /// The earliest event and the one after it, while the events are in the heap proper (not
     /// the few slots, whose events' records are in the cache anyway).
     #[inline(always)]
-    pub fn peek_two(&self) -> [Option<E>; 2] {
+    pub fn peek_two(&self) -> [Option<(u64, E)>; 2] {
         if self.in_few {
             return [None, None];
         }
-        let first = self.heap.first().map(|e| e.event);
+        let timed = |e: &Entry<E>| ((e.key >> 64) as u64, e.event);
+        let first = self.heap.first().map(timed);
         // The second earliest is the earliest of the root's children.
         let children = self
             .heap
             .get(1..self.heap.len().min(ARITY + 1))
             .unwrap_or(&[]);
-        let second = children.iter().min_by_key(|e| e.key).map(|e| e.event);
+        let second = children.iter().min_by_key(|e| e.key).map(timed);
         [first, second]
     }
 

@@ -181,7 +181,7 @@ impl<E: Packed> EventQueue<E> {
     /// Pops the earliest event if it lies strictly before `end`, advancing the clock. O(log n).
     #[inline(always)]
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        self.pop_before_hinting(end, |_, _| {})
+        self.pop_before_hinting(end, |_, _, _| {})
     }
 
     /// [`EventQueue::pop_before`], passing `soon` up to four events that will be popped within
@@ -194,7 +194,7 @@ impl<E: Packed> EventQueue<E> {
     pub fn pop_before_hinting(
         &mut self,
         end: SimTime,
-        soon: impl FnMut(E, usize),
+        soon: impl FnMut(SimTime, E, usize),
     ) -> Option<(SimTime, E)> {
         let popped = if self.unusual {
             self.pop_unusual(end, soon)
@@ -215,7 +215,7 @@ impl<E: Packed> EventQueue<E> {
     pub fn pop_before_hinting_next(
         &mut self,
         end: SimTime,
-        soon: impl FnMut(E, usize),
+        soon: impl FnMut(SimTime, E, usize),
     ) -> Option<(SimTime, E)> {
         if !self.heap_hints {
             return self.pop_before_hinting(end, soon);
@@ -235,12 +235,12 @@ impl<E: Packed> EventQueue<E> {
     fn pop_hinting(
         &mut self,
         end: SimTime,
-        mut soon: impl FnMut(E, usize),
+        mut soon: impl FnMut(SimTime, E, usize),
     ) -> Option<(SimTime, Words)> {
         let popped = self.heap.pop_before(end)?;
         for (ahead, next) in self.heap.peek_two().into_iter().enumerate() {
-            if let Some(next) = next {
-                soon(E::unpack(next), ahead + 1);
+            if let Some((time, next)) = next {
+                soon(SimTime(time), E::unpack(next), ahead + 1);
             }
         }
         Some(popped)
@@ -251,7 +251,7 @@ impl<E: Packed> EventQueue<E> {
     fn pop_unusual(
         &mut self,
         end: SimTime,
-        mut soon: impl FnMut(E, usize),
+        mut soon: impl FnMut(SimTime, E, usize),
     ) -> Option<(SimTime, Words)> {
         if self.halted {
             return None;
@@ -263,7 +263,7 @@ impl<E: Packed> EventQueue<E> {
         if radix.len() < TO_HEAP {
             self.switch_to_heap();
         } else {
-            radix.soon(|e, ahead| soon(E::unpack(e), ahead));
+            radix.soon(|time, e, ahead| soon(SimTime(time), E::unpack(e), ahead));
         }
         Some((SimTime(time), event))
     }
@@ -423,7 +423,8 @@ mod tests {
             }
             let many = q.len() >= TO_RADIX;
             let mut hinted = Vec::new();
-            let Some((t, e)) = q.pop_before_hinting(SimTime::MAX, |soon, _| hinted.push(soon))
+            let Some((t, e)) =
+                q.pop_before_hinting(SimTime::MAX, |at, soon, _| hinted.push((at, soon)))
             else {
                 continue;
             };
@@ -434,8 +435,9 @@ mod tests {
                 continue;
             }
             hinting += 1;
-            let rank = |h: &u64| {
-                let key = (time_of[h], *h);
+            let rank = |&(at, h): &(SimTime, u64)| {
+                let key = (time_of[&h], h);
+                assert_eq!(at.0, key.0, "a hint gives its event's time");
                 assert!(pending.contains(&key), "a hinted event is pending");
                 pending.range(..key).count()
             };
@@ -475,7 +477,7 @@ mod tests {
             let mut hints = Vec::new();
             loop {
                 let mut hinted = Vec::new();
-                let soon = |soon, ahead| hinted.push((soon, ahead));
+                let soon = |at, soon, ahead| hinted.push((at, soon, ahead));
                 let pop = if next_pop {
                     q.pop_before_hinting_next(SimTime::MAX, soon)
                 } else {
@@ -493,8 +495,9 @@ mod tests {
             }
             let mut named = 0;
             for (k, hinted) in hints.iter().enumerate() {
-                for &(e, ahead) in hinted {
+                for &(at, e, ahead) in hinted {
                     assert_eq!(Some(&e), popped.get(k + ahead), "pop {k}, {ahead} ahead");
+                    assert_eq!(SimTime(times[e as usize]), at, "the time of event {e}");
                 }
                 named += usize::from(hinted.len() == 2);
             }

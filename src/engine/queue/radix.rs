@@ -125,7 +125,7 @@ impl<E: Copy> Radix<E> {
     /// of a later bucket, but a bucket is in no order, so one of four is the next far more
     /// often than the first alone).
     #[inline(always)]
-    pub fn soon(&self, mut each: impl FnMut(E, usize)) {
+    pub fn soon(&self, mut each: impl FnMut(u64, E, usize)) {
         let entries = if self.head < self.current.len() {
             &self.current[self.head..]
         } else if let Some(b) = self.lowest() {
@@ -134,7 +134,7 @@ impl<E: Copy> Radix<E> {
             return;
         };
         for (i, e) in entries.iter().take(4).enumerate() {
-            each(e.event, i + 1);
+            each(e.time, e.event, i + 1);
         }
     }
 
