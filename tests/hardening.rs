@@ -49,6 +49,51 @@ fn a_runaway_model_stops_at_the_in_flight_cap_naming_the_saturated_service() {
     assert_eq!(summary.lines().count(), 4, "partial results are written");
 }
 
+/// A load so far past capacity that the cap is hit within the warm-up: the error gives the
+/// time it stopped (not the warm-up's end) and says nothing was measured, and so does the table.
+#[test]
+fn a_run_stopped_during_the_warm_up_says_when_and_that_nothing_was_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = meshsim(
+        &[
+            "run",
+            "--set",
+            "workload.rate_per_s=1e7",
+            "--max-in-flight",
+            "20000",
+            "--out",
+            "o",
+            "--no-charts",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = stderr(&out);
+    // 20,000 requests at 10 M/s arrive in 2 ms.
+    assert!(
+        e.contains("stopped early at t = 0.002 s")
+            && e.contains(
+                "before its 5 s warm-up ended, so the results in o hold no measured request"
+            ),
+        "{e}"
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("warning: the run stopped at t = 0.002 s, before its 5 s warm-up ended: no request was measured.")
+            && !table.contains("SATURATED"),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("o/run.json")).unwrap()).unwrap();
+    let at = json["stopped_at_s"].as_f64().unwrap();
+    assert!((0.0019..0.0021).contains(&at), "stopped at {at} s");
+    assert_eq!(
+        json["end_s"].as_f64(),
+        Some(5.0),
+        "the measured window is empty"
+    );
+}
+
 #[test]
 fn event_and_wall_clock_limits_stop_long_runs() {
     let dir = tempfile::tempdir().unwrap();

@@ -121,17 +121,28 @@ pub(super) fn run(args: RunArgs) -> Result<(), Error> {
             .collect();
         println!("\nwrote {}/{{{}}}", out.display(), names.join(", "));
     }
+    let at = result.stopped_at_s.unwrap_or(result.end_s);
+    let covered = if at < result.warmup_s {
+        format!(
+            "it stopped before its {} s warm-up ended, so the results in {} hold no measured request",
+            result.warmup_s,
+            out.display()
+        )
+    } else {
+        format!(
+            "the partial results in {} cover the simulated time up to then",
+            out.display()
+        )
+    };
     match &result.stopped {
         None => Ok(()),
         Some(sim::Stop::Interrupted) => Err(Error::Interrupted(format!(
-            "stopped at t = {:.3} s; the partial results in {} cover the simulated time up to then",
-            result.end_s,
-            out.display()
+            "stopped at t = {at:.3} s; {covered}"
         ))),
         Some(stop) => Err(Error::Failed(format!(
-            "the run stopped early at t = {:.3} s: {stop}. The partial results in {} cover the simulated time up to then",
-            result.end_s,
-            out.display()
+            "the run stopped early at t = {at:.3} s: {stop}. {}{}",
+            covered[..1].to_uppercase(),
+            &covered[1..]
         ))),
     }
 }

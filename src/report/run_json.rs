@@ -33,8 +33,12 @@ pub struct RunInfo {
     /// Why the run stopped before its duration (absent when it ran to the end).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_early: Option<String>,
-    /// Simulated time at which the run ended.
+    /// Simulated time at which the run ended (not before the warm-up's end, where the measured
+    /// window starts).
     pub end_s: f64,
+    /// Simulated time at which a run that stopped early stopped (absent when it ran to the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at_s: Option<f64>,
     /// At the model's `[cost]` prices (absent without them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_per_hour: Option<f64>,
@@ -64,6 +68,7 @@ impl RunInfo {
             peak_calls_in_flight: result.peak_calls_in_flight,
             stopped_early: result.stopped.as_ref().map(|s| s.to_string()),
             end_s: result.end_s,
+            stopped_at_s: result.stopped_at_s,
             cost_per_hour: crate::cost::of_run(model, result).map(|c| c.per_hour),
             cost_per_million_requests: crate::cost::of_run(model, result)
                 .map(|c| c.per_million_requests)

@@ -96,7 +96,13 @@ pub fn summary_table(r: &RunResult) -> String {
         );
     }
     more_line(&mut s, r.routes.len(), "routes", "requests", "summary.csv");
-    if r.all.saturated {
+    if let Some(at) = r.stopped_at_s.filter(|&at| at < r.warmup_s) {
+        let _ = writeln!(
+            s,
+            "warning: the run stopped at t = {at:.3} s, before its {} s warm-up ended: no request was measured.",
+            r.warmup_s
+        );
+    } else if r.all.saturated {
         let _ = writeln!(s, "{}", saturation_warning(&r.all));
     }
     if r.all.errors > 0 {

@@ -324,12 +324,11 @@ fn run_hinted<const FULL: bool>(
     if sim.stop.is_none() {
         sim.stop = stop;
     }
-    let end = if sim.stop.is_some() {
-        queue.now().max(model.warmup)
-    } else {
-        model.duration
-    };
-    sim.into_result(events, started.elapsed().as_secs_f64(), end)
+    let stopped_at = sim.stop.is_some().then(|| queue.now());
+    let end = stopped_at.map_or(model.duration, |at| at.max(model.warmup));
+    let mut result = sim.into_result(events, started.elapsed().as_secs_f64(), end);
+    result.stopped_at_s = stopped_at.map(SimTime::as_secs_f64);
+    result
 }
 
 /// Runs `reps` independent replications of `model` in parallel (rayon), replication `i` with the

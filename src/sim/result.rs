@@ -49,8 +49,11 @@ pub struct RunResult {
     /// Why the run ended before `duration_s`, if it did; the results then cover
     /// [`warmup_s`, `end_s`].
     pub stopped: Option<super::Stop>,
-    /// Simulated time at which the run ended.
+    /// Simulated time at which the run ended: its duration, or where it stopped but not before
+    /// the warm-up's end (where the measured window starts).
     pub end_s: f64,
+    /// Simulated time at which a run that stopped early stopped (possibly during the warm-up).
+    pub stopped_at_s: Option<f64>,
 }
 
 /// Requests of one route (or all) that arrived in the measured window.
@@ -427,6 +430,7 @@ pub(super) fn collect<const FULL: bool>(
         traces,
         stopped: sim.stop.clone(),
         end_s: end.as_secs_f64(),
+        stopped_at_s: None,
     }
 }
 
