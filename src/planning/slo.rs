@@ -41,8 +41,10 @@ impl FromStr for Slo {
 
     fn from_str(text: &str) -> Result<Slo, String> {
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        // `<` reads as `<=`: the metrics are continuous estimates, so the two bounds agree.
         let (lhs, rhs) = compact
             .split_once("<=")
+            .or_else(|| compact.split_once('<'))
             .ok_or_else(|| format!("`{text}` has no `<=`; {HELP}"))?;
         let (route, metric) = match lhs.rsplit_once(':') {
             Some((r, m)) if !r.is_empty() => (Some(r.to_string()), m),
@@ -229,6 +231,12 @@ mod tests {
                 .contains("unknown metric")
         );
         assert!("p99>=5ms".parse::<Slo>().unwrap_err().contains("<="));
+        // `<` as typed by hand bounds the same way.
+        let s: Slo = "p95 < 20ms".parse().unwrap();
+        assert_eq!((s.metric, s.limit), (SloMetric::Quantile(0.95), 20.0));
+        let s: Slo = "errors<1%".parse().unwrap();
+        assert!((s.limit - 0.01).abs() < 1e-15);
+        assert!("p99<<5ms".parse::<Slo>().is_err());
         assert!("errors<=200%".parse::<Slo>().is_err());
     }
 }

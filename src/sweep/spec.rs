@@ -70,7 +70,7 @@ fn linear_range(spec: &str) -> Result<Vec<String>, String> {
     }
     if stop < start {
         return Err(format!(
-            "`{spec}` is an empty range: stop {stop} is below start {start}"
+            "`{spec}` is an empty range: stop {stop} is below start {start} (the form is start:stop:step)"
         ));
     }
     let n = (stop - start) / step;
@@ -99,7 +99,7 @@ fn log_range(rest: &str) -> Result<Vec<String>, String> {
     }
     if stop < start {
         return Err(format!(
-            "`{spec}` is an empty range: stop {stop} is below start {start}"
+            "`{spec}` is an empty range: stop {stop} is below start {start} (the form is log:start:stop:count)"
         ));
     }
     if count < 2.0 || count.fract() != 0.0 || count > 1e7 {
