@@ -140,9 +140,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Error> {
             "stopped at t = {at:.3} s; {covered}"
         ))),
         Some(stop) => Err(Error::Failed(format!(
-            "the run stopped early at t = {at:.3} s: {stop}. {}{}",
-            covered[..1].to_uppercase(),
-            &covered[1..]
+            "the run stopped early at t = {at:.3} s: {stop}; {covered}"
         ))),
     }
 }

@@ -56,10 +56,10 @@ pub trait Process {
     /// Handles one event at simulated time `now`, scheduling follow-up events on `queue`.
     fn handle(&mut self, now: SimTime, event: Self::Event, queue: &mut EventQueue<Self::Event>);
 
-    /// A hint that `soon` will be handled at `at`, about `ahead` events from now (1: next), given for up
-    /// to four events after each pop while many events are pending, and for the next two at
-    /// every pop once the process asked for it ([`EventQueue::hint_next`]: its records no
-    /// longer fit in the cache). A process can start loading those records now (see
+    /// A hint that `soon` will be handled at `at`, about `ahead` events from now (1: next),
+    /// given for up to four events after each pop while many events are pending, and for the
+    /// next two at every pop once the process asked for it ([`EventQueue::hint_next`]: its
+    /// records no longer fit in the cache). A process can start loading those records now (see
     /// [`prefetch`]), so that handling them does not wait for memory: for the event two ahead
     /// what its own record points at, and for the next what those point at, loaded since. Must
     /// not change what the process does.

@@ -294,8 +294,9 @@ impl Paths {
         self.slots[h.index() as usize].total
     }
 
-    /// Asks the CPU to load what [`Paths::record`] of `route` reads first: its count, and the
-    /// record of its totals (whose entries [`Paths::prefetch_totals`] loads once it is in).
+    /// Asks the CPU to load what [`Paths::record`] of `route` for the call in slot `h` reads
+    /// first: the route's count and the records of its totals and slowest list, and the slot's
+    /// path (what they point at, [`Paths::prefetch_totals`] loads once they are in).
     #[inline(always)]
     pub fn prefetch_route(&self, route: usize, h: Handle) {
         if let (Some(totals), Some(count), Some(tail)) = (
