@@ -203,6 +203,57 @@ fn a_sweep_draws_latency_and_throughput_against_its_parameters() {
     );
 }
 
+/// The most points any one polyline of an SVG joins.
+fn longest_polyline(svg: &str) -> usize {
+    svg.split("<polyline")
+        .skip(1)
+        .filter_map(|e| e.split("points=\"").nth(1)?.split('"').next())
+        .map(|points| points.split_whitespace().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Along a parameter without an order (a balancer), nothing lies between two values: each
+/// percentile is a marker with its interval as an error bar at each value, and no line joins
+/// the values (along a numeric parameter, lines and bands do).
+#[test]
+fn a_sweep_over_categories_draws_markers_and_error_bars_not_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = |vary: &str, out: &str| {
+        ok(&meshsim(
+            &[
+                "sweep",
+                "--vary",
+                vary,
+                "--set",
+                "services.user.instances=2",
+                "--reps",
+                "2",
+                "--set",
+                "simulation.duration_s=3",
+                "--set",
+                "simulation.warmup_s=1",
+                "--out",
+                out,
+                "-q",
+            ],
+            dir.path(),
+        ));
+        std::fs::read_to_string(dir.path().join(out).join("latency.svg")).unwrap()
+    };
+    let categories = sweep(
+        "services.user.load_balancer=random,round_robin,least_outstanding",
+        "c",
+    );
+    assert!(categories.contains("bars: 95% confidence intervals"));
+    assert_eq!(longest_polyline(&categories), 2, "no line joins categories");
+    let markers = categories.matches("<circle").count();
+    assert!(markers >= 3 * 3, "{markers} markers");
+    let numbers = sweep("workload.rate_per_s=200,300,400", "n");
+    assert!(numbers.contains("bands: 95% confidence intervals"));
+    assert!(longest_polyline(&numbers) >= 3, "lines join numeric values");
+}
+
 #[test]
 fn plot_redraws_a_folder_and_draws_custom_charts() {
     let dir = tempfile::tempdir().unwrap();

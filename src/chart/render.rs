@@ -355,11 +355,53 @@ fn draw_panel<DB: DrawingBackend>(
                 .map_err(|e| e.to_string())?;
         }
     }
+    // On a categorical axis (a sweep over balancers, say) nothing lies between two values: each
+    // series is markers with error bars, side by side at each category, and no line joins them.
+    // (Rings mark points of other series, and sit on them.)
+    let categorical = !panel.x_categories.is_empty();
+    let marked: Vec<&Series> = (panel.series.iter())
+        .filter(|s| !s.points.is_empty() && s.dash != Dash::Rings)
+        .collect();
+    let plotted = marked.len();
+    let side_by_side = |s: &Series, x: f64, y: f64| {
+        if !categorical || plotted < 2 {
+            return 0.0;
+        }
+        let k = if s.dash == Dash::Rings {
+            marked.iter().position(|m| m.points.contains(&(x, y)))
+        } else {
+            marked.iter().position(|m| std::ptr::eq(*m, s))
+        };
+        k.map_or(0.0, |k| {
+            (k as f64 - (plotted - 1) as f64 / 2.0) * (0.5 / plotted as f64)
+        })
+    };
+    if categorical {
+        let caps = 0.12 / plotted.max(1) as f64;
+        for s in &marked {
+            let st = colour(s).mix(0.7).stroke_width(px(2.0).max(1) as u32);
+            for &(x, lo, hi) in &s.band {
+                let (Some(lo), Some(hi)) = (axis(lo, log_y), axis(hi, log_y)) else {
+                    continue;
+                };
+                let x = x + side_by_side(s, x, f64::NAN);
+                for segment in [
+                    [(x, lo), (x, hi)],
+                    [(x - caps, lo), (x + caps, lo)],
+                    [(x - caps, hi), (x + caps, hi)],
+                ] {
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(segment.to_vec(), st)))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+    }
     // Bands first, so the lines stay on top.
     for s in panel
         .series
         .iter()
-        .filter(|s| !s.band.is_empty() && !s.secondary)
+        .filter(|s| !s.band.is_empty() && !s.secondary && !categorical)
     {
         let upper = s.band.iter().filter_map(|&(x, _, hi)| to_xy(&(x, hi)));
         let lower: Vec<(f64, f64)> = s
@@ -409,15 +451,29 @@ fn draw_panel<DB: DrawingBackend>(
             .map_err(|e| e.to_string())?;
     }
     for s in panel.series.iter().filter(|s| !s.points.is_empty()) {
+        let shifted = |&(x, y): &(f64, f64)| (x + side_by_side(s, x, y), y);
         let pts: Vec<(f64, f64)> = if s.secondary {
-            s.points
-                .iter()
-                .filter_map(|&(x, y)| Some((axis(x, log_x)?, y)))
+            (s.points.iter().map(shifted))
+                .filter_map(|(x, y)| Some((axis(x, log_x)?, y)))
                 .collect()
         } else {
-            s.points.iter().filter_map(to_xy).collect()
+            s.points
+                .iter()
+                .map(shifted)
+                .filter_map(|p| to_xy(&p))
+                .collect()
         };
         let st = colour(s).stroke_width(px(3.0).max(1) as u32);
+        if categorical && s.dash != Dash::Rings {
+            let dots = pts.iter().map(|&p| category_marker(p, s, scale));
+            if s.secondary {
+                chart.draw_secondary_series(dots)
+            } else {
+                chart.draw_series(dots)
+            }
+            .map_err(|e| e.to_string())?;
+            continue;
+        }
         macro_rules! draw_lines {
             ($method:ident) => {
                 match s.dash {
@@ -448,7 +504,7 @@ fn draw_panel<DB: DrawingBackend>(
         }
     }
     if named {
-        draw_legend(&legend_area, &panel.series, scale)?;
+        draw_legend(&legend_area, &panel.series, scale, categorical)?;
     }
     Ok(())
 }
@@ -461,11 +517,25 @@ fn log_tick_label(v: f64) -> String {
     tick_label(rounded)
 }
 
-/// The legend, beside the plot so that it never covers data.
+/// The marker of a series' value at a category: a dot, a ring or a small dot as its line would
+/// be solid, dashed or dotted along a numeric axis (the legend shows the same).
+fn category_marker<C>(at: C, s: &Series, scale: f64) -> Circle<C, i32> {
+    let px = |v: f64| (v * scale).round() as i32;
+    let c = colour(s);
+    match s.dash {
+        Dash::Dashed => Circle::new(at, px(6.0), c.stroke_width(px(2.5).max(1) as u32)),
+        Dash::Dotted => Circle::new(at, px(3.5), c.filled()),
+        Dash::Solid | Dash::Rings => Circle::new(at, px(6.0), c.filled()),
+    }
+}
+
+/// The legend, beside the plot so that it never covers data; `categorical`: for a panel of
+/// markers at categories, whose legend shows the markers.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     series: &[Series],
     scale: f64,
+    categorical: bool,
 ) -> Result<(), String> {
     let px = |v: f64| (v * scale).round() as i32;
     // Entries 30 px apart while they fit in the panel's height; closer (down to 16 px, the text
@@ -494,6 +564,9 @@ fn draw_legend<DB: DrawingBackend>(
         let st = colour(s).stroke_width(px(thick).max(1) as u32);
         let (a, b) = ((px(4.0), y), (px(44.0), y));
         match s.dash {
+            _ if categorical && s.dash != Dash::Rings && s.bars.is_empty() => {
+                area.draw(&category_marker((px(24.0), y), s, scale))
+            }
             Dash::Solid => area.draw(&PathElement::new(vec![a, b], st)),
             Dash::Dashed => area.draw(&plotters::element::DashedPathElement::new(
                 vec![a, b],

@@ -178,7 +178,9 @@ pub fn figures(dir: &Path, route: &str, style: &Style) -> Result<Vec<Figure>, St
     Ok(out)
 }
 
-fn describe(p: &Points, route: &str) -> String {
+/// The subtitle: the route, the replications, what the intervals are drawn as (bands along a
+/// numeric axis, bars at categories), and the other parameters.
+fn describe(p: &Points, route: &str, numeric: bool) -> String {
     let reps = p
         .table
         .rows
@@ -190,7 +192,9 @@ fn describe(p: &Points, route: &str) -> String {
     } else {
         format!("route {route}")
     };
-    let mut s = format!("{route}; {reps} replications per point; bands: 95% confidence intervals");
+    let drawn = if numeric { "bands" } else { "bars" };
+    let mut s =
+        format!("{route}; {reps} replications per point; {drawn}: 95% confidence intervals");
     if let Some(&c) = p.params.get(1) {
         s.push_str(&format!("; colours: {}", p.table.header[c]));
     }
@@ -257,7 +261,7 @@ fn latency(p: &Points, route: &str, style: &Style) -> Result<Figure, String> {
         .fold((f64::INFINITY, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
     let span = (hi / lo).log10();
     let log_y = style.log_y || span > LOG_SPAN_DECADES;
-    let mut subtitle = describe(p, route);
+    let mut subtitle = describe(p, route, numeric);
     if log_y && !style.log_y {
         subtitle.push_str(&format!("; log scale: latencies span {span:.1} decades"));
     }
@@ -373,7 +377,7 @@ fn throughput(p: &Points, route: &str, rate_param: usize) -> Result<Figure, Stri
     Ok(Figure {
         name: "throughput".into(),
         title: format!("{}: throughput vs offered load", p.model),
-        subtitle: describe(p, route),
+        subtitle: describe(p, route, true),
         panels: vec![Panel {
             x_label: "offered load (req/s)".into(),
             y_label: "throughput (req/s)".into(),
@@ -429,7 +433,7 @@ pub fn custom(
     Ok(Figure {
         name: format!("{}_vs_{}", y, short(x)),
         title: format!("{}: {y} vs {x}", p.model),
-        subtitle: describe(&p, route),
+        subtitle: describe(&p, route, numeric),
         panels: vec![Panel {
             x_label: x.to_string(),
             y_label: y.to_string(),
