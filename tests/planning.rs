@@ -268,7 +268,25 @@ fn compare_writes_the_table_the_load_curves_and_the_crossover() {
     };
     assert!(cost("monolith", "300") < cost("microservices", "300"));
     assert!(cost("monolith", "1800") > cost("microservices", "1800"));
-    assert!(stdout.contains("`microservices` is the cheaper way to meet the SLOs above"));
+    // The crossing is given as the compared loads either side of where the costs swap order
+    // (costs step with whole instances: nothing is known between them).
+    let rates = ["300", "800", "1300", "1800"];
+    let swap = rates
+        .windows(2)
+        .rfind(|w| {
+            (cost("monolith", w[0]) < cost("microservices", w[0]))
+                != (cost("monolith", w[1]) < cost("microservices", w[1]))
+        })
+        .unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "Crossover between {} and {} req/s, the loads compared either side",
+            swap[0], swap[1]
+        )) && stdout.contains("above it, `microservices` is the cheaper way to meet the SLOs"),
+        "{stdout}"
+    );
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.ends_with(&format!(",{},{}", swap[0], swap[1])), "{row}");
     for f in ["cost_vs_load.png", "p99_vs_load.svg", "report.html"] {
         assert!(dir.path().join("cmp").join(f).is_file(), "{f}");
     }

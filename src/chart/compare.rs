@@ -45,15 +45,18 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>, String> {
             ..Panel::default()
         }],
     };
-    let mut cost_series = lines("cost_per_hour")?;
-    if let Some(x) = crossover(dir)? {
-        // Mark the crossover on the first architecture's cost curve.
-        if let Some(y) = cost_series.first().and_then(|s| interpolate(&s.points, x)) {
-            let mut mark = Series::line(format!("crossover {x:.0} req/s"), 7, vec![(x, y)]);
-            mark.markers = true;
-            cost_series.push(mark);
-        }
-    }
+    // The loads either side of the crossing, shaded: costs step with whole instances, so
+    // where between them the curves cross is not known.
+    let spans = crossover(dir)?
+        .map(|(low, high)| {
+            (
+                low,
+                high,
+                format!(" crossover between {low:.0} and {high:.0} req/s"),
+            )
+        })
+        .into_iter()
+        .collect();
     let cost = Figure {
         name: "cost_vs_load".into(),
         title: "cost of meeting the SLOs against load".into(),
@@ -62,29 +65,23 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>, String> {
             x_label: "arrival rate (req/s)".into(),
             y_label: "cost per hour".into(),
             y_from_zero: true,
-            series: cost_series,
+            series: lines("cost_per_hour")?,
+            spans,
             ..Panel::default()
         }],
     };
     Ok(vec![p99, cost])
 }
 
-fn crossover(dir: &Path) -> Result<Option<f64>, String> {
+/// The compared loads either side of the crossover, from `compare.csv` (none without one).
+fn crossover(dir: &Path) -> Result<Option<(f64, f64)>, String> {
     let path = dir.join("compare.csv");
     if !path.is_file() {
         return Ok(None);
     }
     let t = Table::read(&path)?;
-    let c = t.col("crossover_rps")?;
+    let (low, high) = (t.col("crossover_low_rps")?, t.col("crossover_high_rps")?);
     Ok((!t.rows.is_empty())
-        .then(|| t.num(0, c))
-        .filter(|x| x.is_finite()))
-}
-
-/// The curve's value at `x`, linearly between its points.
-fn interpolate(points: &[(f64, f64)], x: f64) -> Option<f64> {
-    points.windows(2).find_map(|w| {
-        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
-        (x0 <= x && x <= x1 && x1 > x0).then(|| y0 + (y1 - y0) * (x - x0) / (x1 - x0))
-    })
+        .then(|| (t.num(0, low), t.num(0, high)))
+        .filter(|(low, high)| low.is_finite() && high.is_finite()))
 }

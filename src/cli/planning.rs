@@ -344,10 +344,22 @@ fn compare_markdown(c: &planning::Comparison) -> String {
     }
     let _ = writeln!(s);
     match &c.crossover {
-        Some((rate, cheaper)) => {
+        Some(x) => {
+            // About ten loads over the bracket, on round numbers that cover it.
+            let step = round_step((x.high_rps - x.low_rps) / 10.0);
+            let (from, to) = (
+                (x.low_rps / step).floor() * step,
+                (x.high_rps / step).ceil() * step,
+            );
             let _ = writeln!(
                 s,
-                "Crossover: `{cheaper}` is the cheaper way to meet the SLOs above {rate:.0} req/s."
+                "Crossover between {} and {} req/s, the loads compared either side (--rate {}:{}:{} narrows it): above it, `{}` is the cheaper way to meet the SLOs.",
+                number(x.low_rps),
+                number(x.high_rps),
+                number(from),
+                number(to),
+                number(step),
+                x.cheaper
             );
         }
         None if c.architectures.iter().any(|a| a.cost_per_hour.is_nan()) => {
@@ -364,6 +376,18 @@ fn compare_markdown(c: &planning::Comparison) -> String {
         }
     }
     s
+}
+
+/// The largest step of 1, 2 or 5 times a power of ten not above `at_most` (positive): a round
+/// `--rate` step to suggest.
+fn round_step(at_most: f64) -> f64 {
+    let at_most = at_most.max(1e-9);
+    let power = 10f64.powf(at_most.log10().floor());
+    [5.0, 2.0, 1.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|&s| s <= at_most * (1.0 + 1e-12))
+        .unwrap_or(power)
 }
 
 /// `compare.csv`: one row per architecture.
@@ -385,7 +409,15 @@ fn compare_csv(c: &planning::Comparison) -> Vec<u8> {
                 number(a.p50_ms),
                 number(a.p99_ms),
                 number(a.network_share),
-                c.crossover.as_ref().map_or(String::new(), |x| number(x.0)),
+                c.crossover
+                    .as_ref()
+                    .map_or(String::new(), |x| number(x.interpolated_rps)),
+                c.crossover
+                    .as_ref()
+                    .map_or(String::new(), |x| number(x.low_rps)),
+                c.crossover
+                    .as_ref()
+                    .map_or(String::new(), |x| number(x.high_rps)),
             ]
         })
         .collect();
@@ -404,6 +436,8 @@ fn compare_csv(c: &planning::Comparison) -> Vec<u8> {
             "p99_ms",
             "network_share",
             "crossover_rps",
+            "crossover_low_rps",
+            "crossover_high_rps",
         ],
         rows,
     )

@@ -45,9 +45,23 @@ pub struct Comparison {
     pub reference_rps: f64,
     pub architectures: Vec<Architecture>,
     pub load: Vec<LoadPoint>,
-    /// The load above which the architecture cheapest at the top of the range stays cheaper,
-    /// and that architecture; `None` when one is cheaper over the whole range.
-    pub crossover: Option<(f64, String)>,
+    /// Where the architecture cheapest at the top of the range becomes the cheaper one for
+    /// good; `None` when one is cheaper over the whole range.
+    pub crossover: Option<Crossover>,
+}
+
+/// Where two architectures' costs of meeting the SLOs cross. Costs step with whole instances,
+/// so between two compared loads the crossing is known only to lie between them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Crossover {
+    /// The architecture cheaper from the crossing to the top of the range.
+    pub cheaper: String,
+    /// The compared loads either side of the crossing: the other architecture is cheaper at
+    /// `low_rps`, and `cheaper` is from `high_rps` to the top of the range.
+    pub low_rps: f64,
+    pub high_rps: f64,
+    /// Where straight lines between the two loads' costs cross (a point estimate only).
+    pub interpolated_rps: f64,
 }
 
 /// Compares `models` (open workloads, the same routes expected) at `slos`.
@@ -212,7 +226,7 @@ fn over_range(
 }
 
 /// Where the cost curves of the first two architectures last cross, interpolated.
-fn crossover(load: &[LoadPoint], rates: &[f64]) -> Option<(f64, String)> {
+fn crossover(load: &[LoadPoint], rates: &[f64]) -> Option<Crossover> {
     let names: Vec<&str> = {
         let mut v: Vec<&str> = Vec::new();
         for p in load {
@@ -240,8 +254,12 @@ fn crossover(load: &[LoadPoint], rates: &[f64]) -> Option<(f64, String)> {
     for w in diffs.windows(2).rev() {
         let ((r0, d0), (r1, d1)) = (w[0], w[1]);
         if d0.signum() != d1.signum() && d0 != 0.0 {
-            let at = r0 + (r1 - r0) * d0 / (d0 - d1);
-            return Some((at, cheaper.to_string()));
+            return Some(Crossover {
+                cheaper: cheaper.to_string(),
+                low_rps: r0,
+                high_rps: r1,
+                interpolated_rps: r0 + (r1 - r0) * d0 / (d0 - d1),
+            });
         }
     }
     None
