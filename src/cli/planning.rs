@@ -392,11 +392,15 @@ fn round_step(at_most: f64) -> f64 {
 
 /// `compare.csv`: one row per architecture.
 fn compare_csv(c: &planning::Comparison) -> Vec<u8> {
+    // The same on every row: where the costs cross, and the compared loads either side.
+    let crossover = c.crossover.as_ref().map_or_else(Default::default, |x| {
+        [x.interpolated_rps, x.low_rps, x.high_rps].map(number)
+    });
     let rows = c
         .architectures
         .iter()
         .map(|a| {
-            vec![
+            let mut row = vec![
                 a.name.clone(),
                 number(a.capacity.capacity_rps),
                 number(a.capacity.ci95_low_rps),
@@ -409,16 +413,9 @@ fn compare_csv(c: &planning::Comparison) -> Vec<u8> {
                 number(a.p50_ms),
                 number(a.p99_ms),
                 number(a.network_share),
-                c.crossover
-                    .as_ref()
-                    .map_or(String::new(), |x| number(x.interpolated_rps)),
-                c.crossover
-                    .as_ref()
-                    .map_or(String::new(), |x| number(x.low_rps)),
-                c.crossover
-                    .as_ref()
-                    .map_or(String::new(), |x| number(x.high_rps)),
-            ]
+            ];
+            row.extend(crossover.iter().cloned());
+            row
         })
         .collect();
     csv_bytes(

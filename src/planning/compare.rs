@@ -225,7 +225,8 @@ fn over_range(
     Ok(out)
 }
 
-/// Where the cost curves of the first two architectures last cross, interpolated.
+/// Where the cost curves of the first two architectures last cross: between which compared
+/// loads, and where straight lines between those loads' costs would.
 fn crossover(load: &[LoadPoint], rates: &[f64]) -> Option<Crossover> {
     let names: Vec<&str> = {
         let mut v: Vec<&str> = Vec::new();

@@ -634,8 +634,9 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         last && call.error.is_none() && call.origin >= self.warmup
     }
 
-    /// Loads the records a request of `route` is recorded in: its latency recorder's, its
-    /// breakdown's count and totals' records, and its tail cut.
+    /// Loads the records a request of `route`, its root call in slot `h`, is recorded in: the
+    /// route's latency recorder and tail cut, and its breakdown's count, totals and slowest
+    /// list with the call's path.
     #[inline(always)]
     fn prefetch_route(&self, route: usize, h: Handle) {
         if let Some(recorder) = self.latency.get(route) {
