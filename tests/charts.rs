@@ -281,6 +281,15 @@ fn plot_redraws_a_folder_and_draws_custom_charts() {
     assert!(!s.join("latency.png").exists(), "--no-charts draws nothing");
     ok(&meshsim(&["plot", "s"], dir.path()));
     assert!(s.join("latency.png").is_file() && s.join("report.html").is_file());
+    // Titled as the sweep itself titles them, naming what was varied.
+    let report = std::fs::read_to_string(s.join("report.html")).unwrap();
+    assert!(
+        report.contains(
+            "<h1>gateway-user-order: sweep of workload.rate_per_s × links.gateway_user.latency_ms</h1>"
+        ),
+        "{}",
+        &report[..report.len().min(600)]
+    );
     ok(&meshsim(
         &[
             "plot",

@@ -234,6 +234,13 @@ fn numeric_edge_cases_are_refused_or_handled() {
             "duration_s",
         ),
         ("rate_per_s = 400", "rate_per_s = -inf", "rate_per_s"),
+        // More than one arrival per nanosecond, the clock's tick; the number is shown as
+        // written, not as 309 digits.
+        (
+            "rate_per_s = 400",
+            "rate_per_s = 1e308",
+            "at most 1e9 requests per second (one a nanosecond, the simulated clock's tick), got 1e308",
+        ),
         (
             "bandwidth_mbps = 1000",
             "bandwidth_mbps = 0",

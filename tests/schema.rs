@@ -84,6 +84,12 @@ fn broken_models_fail_the_schema_where_the_loader_fails_them() {
     let broken = [
         // (what is changed, replaced by, the path the schema must name)
         ("rate_per_s = 100", "rate = 100", "/workload"),
+        // Above one arrival a nanosecond, the clock's tick.
+        (
+            "rate_per_s = 100",
+            "rate_per_s = 2e9",
+            "/workload/rate_per_s",
+        ),
         ("type = \"open\"", "type = \"opne\"", "/workload/type"),
         (
             "duration_s = 60",

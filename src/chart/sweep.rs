@@ -22,7 +22,18 @@ pub struct Points {
     pub model: String,
 }
 
+/// The title of a sweep's charts and report: `MODEL: sweep of A × B`.
+pub fn title<'a>(model: &str, parameters: impl IntoIterator<Item = &'a str>) -> String {
+    let parameters: Vec<&str> = parameters.into_iter().collect();
+    format!("{model}: sweep of {}", parameters.join(" × "))
+}
+
 impl Points {
+    /// The names of the varied parameters, in axis order.
+    pub fn parameter_names(&self) -> impl Iterator<Item = &str> {
+        self.params.iter().map(|&c| self.table.header[c].as_str())
+    }
+
     /// Reads `DIR/points.csv`; the parameters are the columns between `point_id` and `route`.
     pub fn read(dir: &Path) -> Result<Points, String> {
         let table = Table::read(&dir.join("points.csv"))?;

@@ -422,17 +422,15 @@ pub(super) fn plot(args: PlotArgs) -> Result<(), Error> {
             if args.y.is_some() || args.series.is_some() {
                 return Err(Error::Usage("--y and --series go with --x".into()));
             }
-            let title = format!(
-                "{}: {}",
-                crate::chart::model_name(&args.dir),
-                if args.dir.join("reality.csv").is_file() {
-                    "measured and predicted"
-                } else if args.dir.join("points.csv").is_file() {
-                    "sweep"
-                } else {
-                    "one run"
-                }
-            );
+            let model = crate::chart::model_name(&args.dir);
+            let title = if args.dir.join("reality.csv").is_file() {
+                format!("{model}: measured and predicted")
+            } else if let Ok(points) = crate::chart::sweep::Points::read(&args.dir) {
+                // As the sweep titled them.
+                crate::chart::sweep::title(&model, points.parameter_names())
+            } else {
+                format!("{model}: one run")
+            };
             draw_charts(&args.dir, &style, &args.route, &title, None)?
         }
     };

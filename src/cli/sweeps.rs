@@ -134,15 +134,9 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), Error> {
         plan.text.effective_text(&plan.sets)?.as_bytes(),
     )?;
     if !args.charts.no_charts {
-        let title = format!(
-            "{}: sweep of {}",
-            plan.base.name,
-            plan.grid
-                .axes
-                .iter()
-                .map(|a| a.path.as_str())
-                .collect::<Vec<_>>()
-                .join(" × ")
+        let title = crate::chart::sweep::title(
+            &plan.base.name,
+            plan.grid.axes.iter().map(|a| a.path.as_str()),
         );
         outcome
             .files

@@ -3,18 +3,54 @@
 
 use super::diagnostic::{Invalid, did_you_mean};
 
+/// The most requests a second an arrival rate may be: the simulated clock counts whole
+/// nanoseconds, so above one arrival a nanosecond arrivals could no longer be told apart.
+pub const MAX_RATE_PER_S: f64 = 1e9;
+
 /// Whether `value` is a finite number > 0.
 pub(super) fn positive(path: &str, value: f64, allowed: &str) -> Result<f64, Invalid> {
     if !value.is_finite() || value <= 0.0 {
-        return Err(Invalid::at(path, format!("must be {allowed}, got {value}")));
+        return Err(Invalid::at(
+            path,
+            format!("must be {allowed}, got {}", shown(value)),
+        ));
     }
     Ok(value)
+}
+
+/// Whether an arrival rate (already checked to be a number ≥ 0) is at most [`MAX_RATE_PER_S`].
+pub(super) fn arrival_rate(path: &str, value: f64) -> Result<f64, Invalid> {
+    if value > MAX_RATE_PER_S {
+        return Err(Invalid::at(
+            path,
+            format!(
+                "must be at most 1e9 requests per second (one a nanosecond, the simulated \
+                 clock's tick), got {}",
+                shown(value)
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// A number as a message shows it: in exponent form when plain digits would run long (Rust
+/// prints `1e308` as 309 digits).
+pub(super) fn shown(value: f64) -> String {
+    let size = value.abs();
+    if size >= 1e15 || (size > 0.0 && size < 1e-6) {
+        format!("{value:e}")
+    } else {
+        format!("{value}")
+    }
 }
 
 /// Whether `value` is a finite number ≥ 0; `allowed` says what the field takes.
 pub(super) fn non_negative(path: &str, value: f64, allowed: &str) -> Result<f64, Invalid> {
     if !value.is_finite() || value < 0.0 {
-        return Err(Invalid::at(path, format!("must be {allowed}, got {value}")));
+        return Err(Invalid::at(
+            path,
+            format!("must be {allowed}, got {}", shown(value)),
+        ));
     }
     Ok(value)
 }
@@ -50,7 +86,7 @@ pub(super) fn probability(path: &str, p: f64) -> Result<f64, Invalid> {
     if !(0.0..=1.0).contains(&p) {
         return Err(Invalid::at(
             path,
-            format!("must be a probability in [0, 1], got {p}"),
+            format!("must be a probability in [0, 1], got {}", shown(p)),
         ));
     }
     Ok(p)
@@ -97,7 +133,7 @@ pub(super) fn non_negative_number(path: &str, value: f64) -> Result<f64, Invalid
     if !value.is_finite() || value < 0.0 {
         return Err(Invalid::at(
             path,
-            format!("must be a finite number ≥ 0, got {value}"),
+            format!("must be a finite number ≥ 0, got {}", shown(value)),
         ));
     }
     Ok(value)

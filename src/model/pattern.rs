@@ -1,6 +1,6 @@
 //! Time-varying arrival rates of an open workload (`[workload.pattern]`).
 
-use super::check::{non_negative, positive, word};
+use super::check::{arrival_rate, non_negative, positive, word};
 use super::diagnostic::Invalid;
 use super::raw;
 use crate::engine::SimTime;
@@ -130,11 +130,9 @@ pub fn pattern(p: &raw::RawPattern, files: DataFiles<'_>) -> Result<ArrivalPatte
         )?))
     };
     let rate = |v: Option<f64>| -> Result<f64, Invalid> {
-        non_negative(
-            &format!("{path}.rate_per_s"),
-            need("rate_per_s", v)?,
-            "requests per second ≥ 0",
-        )
+        let field = format!("{path}.rate_per_s");
+        let rate = non_negative(&field, need("rate_per_s", v)?, "requests per second ≥ 0")?;
+        arrival_rate(&field, rate)
     };
     Ok(match shape {
         "step" => ArrivalPattern::Step {
@@ -174,10 +172,13 @@ pub fn pattern(p: &raw::RawPattern, files: DataFiles<'_>) -> Result<ArrivalPatte
                 need("period_s", p.period_s)?,
                 "seconds > 0",
             )?,
-            amplitude: non_negative(
+            amplitude: arrival_rate(
                 &format!("{path}.amplitude_per_s"),
-                need("amplitude_per_s", p.amplitude_per_s)?,
-                "requests per second ≥ 0",
+                non_negative(
+                    &format!("{path}.amplitude_per_s"),
+                    need("amplitude_per_s", p.amplitude_per_s)?,
+                    "requests per second ≥ 0",
+                )?,
             )?,
         },
         _ => table(p, path, files)?,
@@ -214,11 +215,8 @@ pub(super) fn table(
         return Err(Invalid::at(path, "the table holds no rates"));
     }
     for (i, r) in rates.iter().enumerate() {
-        non_negative(
-            &format!("{path}.rates_per_s.{i}"),
-            *r,
-            "requests per second ≥ 0",
-        )?;
+        let field = format!("{path}.rates_per_s.{i}");
+        arrival_rate(&field, non_negative(&field, *r, "requests per second ≥ 0")?)?;
     }
     if rates.iter().all(|r| *r == 0.0) {
         return Err(Invalid::at(path, "every rate in the table is 0"));

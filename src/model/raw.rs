@@ -148,7 +148,9 @@ pub struct RawWorkload {
     /// `"open"` (Poisson arrivals) or `"closed"` (a fixed population of users).
     #[serde(rename = "type")]
     pub kind: RawWorkloadKind,
-    /// Open only, required there: arrivals per second (> 0).
+    /// Open only, required there: arrivals per second (> 0, at most 1e9: the clock counts
+    /// nanoseconds).
+    #[schemars(range(max = 1e9))]
     pub rate_per_s: Option<f64>,
     /// Closed only, required there: the number of users (at least 1).
     #[schemars(range(min = 1))]
@@ -188,11 +190,13 @@ pub struct RawPattern {
     pub from_s: Option<f64>,
     /// `ramp`: when it reaches `rate_per_s` (s).
     pub to_s: Option<f64>,
-    /// `step`, `ramp`, `spike`: the rate reached (req/s).
+    /// `step`, `ramp`, `spike`: the rate reached (req/s, at most 1e9).
+    #[schemars(range(min = 0, max = 1e9))]
     pub rate_per_s: Option<f64>,
     /// `sine`: the period (s).
     pub period_s: Option<f64>,
-    /// `sine`: the amplitude around the workload's rate (req/s).
+    /// `sine`: the amplitude around the workload's rate (req/s, at most 1e9).
+    #[schemars(range(min = 0, max = 1e9))]
     pub amplitude_per_s: Option<f64>,
     /// `table`: seconds each rate of the table lasts.
     pub interval_s: Option<f64>,

@@ -1,6 +1,6 @@
 //! The workload: open arrivals or closed users, and the routes of its mix.
 
-use super::check::{count, positive};
+use super::check::{arrival_rate, count, positive};
 use super::diagnostic::{Invalid, did_you_mean};
 use super::dist::{Dist, duration_value};
 use super::raw::RawWorkloadKind;
@@ -30,10 +30,13 @@ pub(super) fn workload(raw: &raw::RawWorkload, files: DataFiles<'_>) -> Result<W
                     .help("e.g. rate_per_s = 400")
             })?;
             Ok(Workload::Open {
-                rate_per_s: positive(
+                rate_per_s: arrival_rate(
                     "workload.rate_per_s",
-                    rate,
-                    "a rate in requests per second > 0",
+                    positive(
+                        "workload.rate_per_s",
+                        rate,
+                        "a rate in requests per second > 0",
+                    )?,
                 )?,
                 pattern: raw
                     .pattern

@@ -252,6 +252,12 @@ pub fn sweep(dir: &Path) -> Option<String> {
         alarm: false,
     }];
     let single = series.len() == 1;
+    // A parameter without an order (a load balancer, a region) has no knee: it gets where p99
+    // is lowest and highest instead.
+    let numeric = points
+        .rows
+        .iter()
+        .all(|r| r[route] != "all" || r[x].parse::<f64>().is_ok());
     for (key, mut rows) in series.into_iter().take(6) {
         rows.sort_by(|a, b| {
             let v = |r: &Vec<String>| r[x].parse::<f64>().unwrap_or(f64::NAN);
@@ -274,6 +280,14 @@ pub fn sweep(dir: &Path) -> Option<String> {
         } else {
             format!(" ({key})")
         };
+        if !numeric {
+            let (sentence, series_cards) = categories(&points, &rows, x, &p99, &within);
+            if single {
+                cards.extend(series_cards);
+            }
+            sentences.push(sentence);
+            continue;
+        }
         let knee = p99.iter().position(|&v| v > KNEE_FACTOR * floor);
         let first_saturated = rows
             .iter()
@@ -349,6 +363,94 @@ pub fn sweep(dir: &Path) -> Option<String> {
     Some(s)
 }
 
+/// The sentence and cards of one series over a parameter without an order (column `x` of
+/// `points`): the values with the lowest and the highest p99 (`p99[k]` of `rows[k]`, at least one
+/// finite), and the values that saturated. `within` names the series (empty when it is the only
+/// one).
+fn categories(
+    points: &Csv,
+    rows: &[&Vec<String>],
+    x: usize,
+    p99: &[f64],
+    within: &str,
+) -> (String, Vec<Card>) {
+    let x_name = &points.header[x];
+    let measured = || (0..rows.len()).filter(|&k| p99[k].is_finite());
+    let lowest = measured()
+        .min_by(|&a, &b| p99[a].total_cmp(&p99[b]))
+        .unwrap_or(0);
+    let highest = measured()
+        .max_by(|&a, &b| p99[a].total_cmp(&p99[b]))
+        .unwrap_or(0);
+    let times = p99[highest] / p99[lowest];
+    let saturated: Vec<&str> = rows
+        .iter()
+        .filter(|r| points.num(r, "saturated").unwrap_or(0.0) > 0.0)
+        .map(|r| r[x].as_str())
+        .collect();
+    let cards = vec![
+        Card {
+            label: "Lowest p99",
+            value: rows[lowest][x].clone(),
+            detail: format!("{x_name}: p99 {} ms", short(p99[lowest])),
+            alarm: false,
+        },
+        Card {
+            label: "Highest p99",
+            value: rows[highest][x].clone(),
+            detail: format!(
+                "p99 {} ms, {}× the lowest",
+                short(p99[highest]),
+                short(times)
+            ),
+            alarm: false,
+        },
+        Card {
+            label: "Saturated",
+            value: if saturated.is_empty() {
+                "no".into()
+            } else {
+                saturated.join(", ")
+            },
+            detail: if saturated.is_empty() {
+                "no point's backlog grew".into()
+            } else {
+                format!("{x_name}: the backlog grew through the run")
+            },
+            alarm: !saturated.is_empty(),
+        },
+    ];
+    let at = |k: usize| format!("<b>{x_name} = {}</b>", escape(&rows[k][x]));
+    let mut sentence = if lowest == highest {
+        format!("p99 is {} ms at {}{within}", short(p99[lowest]), at(lowest))
+    } else {
+        format!(
+            "p99 is lowest at {}{within}, {} ms, and highest at {}, {} ms ({}× the lowest)",
+            at(lowest),
+            short(p99[lowest]),
+            at(highest),
+            short(p99[highest]),
+            short(times)
+        )
+    };
+    // Overlapping intervals: the order of the two may be the replications' noise.
+    let ci = |k: usize| points.num(rows[k], "p99_ms_ci95").filter(|c| c.is_finite());
+    if lowest != highest
+        && let (Some(low), Some(high)) = (ci(lowest), ci(highest))
+        && p99[lowest] + low >= p99[highest] - high
+    {
+        sentence.push_str(
+            "; their 95% intervals overlap (more --reps or a longer run would tell them apart)",
+        );
+    }
+    if !saturated.is_empty() {
+        let names: Vec<String> = saturated.iter().map(|v| escape(v)).collect();
+        let _ = write!(sentence, "; saturated at {x_name} = {}", names.join(", "));
+    }
+    sentence.push('.');
+    (sentence, cards)
+}
+
 /// Per SLO of `slo.csv`: how many points meet it, and the first that does not.
 fn slo_sentences(dir: &Path) -> Option<Vec<String>> {
     let slo = Csv::read(&dir.join("slo.csv"))?;
@@ -421,6 +523,54 @@ mod tests {
         assert!(
             h.contains("saturated from workload.rate_per_s = 500"),
             "{h}"
+        );
+    }
+
+    #[test]
+    fn a_sweep_over_categories_names_the_lowest_and_highest_p99_not_a_knee() {
+        let dir = tempfile::tempdir().unwrap();
+        let balancer = "services.api.load_balancer";
+        let mut csv = format!("point_id,{balancer},route,p99_ms,p99_ms_ci95,saturated\n");
+        for (id, (value, p99, saturated)) in [
+            ("round_robin", 12.0, 0),
+            ("random", 40.0, 1),
+            ("least_outstanding", 9.5, 0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            csv.push_str(&format!("{id},{value},all,{p99},1,{saturated}\n"));
+        }
+        std::fs::write(dir.path().join("points.csv"), csv).unwrap();
+        let h = sweep(dir.path()).unwrap();
+        assert!(
+            h.contains(&format!("p99 is lowest at <b>{balancer} = least_outstanding</b>, 9.5 ms, and highest at <b>{balancer} = random</b>, 40 ms (4.21× the lowest); saturated at {balancer} = random.")),
+            "{h}"
+        );
+        assert!(
+            h.contains("<div class=\"k\">Lowest p99</div><div class=\"v\">least_outstanding</div>"),
+            "{h}"
+        );
+        assert!(!h.contains("Knee") && !h.contains("floor"), "{h}");
+        assert!(!h.contains("overlap"), "9.5 ± 1 and 40 ± 1 are apart: {h}");
+        // Values whose intervals overlap are said to be within the noise.
+        let close = std::fs::read_to_string(dir.path().join("points.csv"))
+            .unwrap()
+            .replace("random,all,40,1,1", "random,all,11,1,0");
+        std::fs::write(dir.path().join("points.csv"), close).unwrap();
+        let h = sweep(dir.path()).unwrap();
+        assert!(
+            h.contains("= round_robin</b>, 12 ms (1.26× the lowest).") && !h.contains("overlap"),
+            "9.5 ± 1 and 12 ± 1 are apart: {h}"
+        );
+        let closer = std::fs::read_to_string(dir.path().join("points.csv"))
+            .unwrap()
+            .replace("round_robin,all,12,1,0", "round_robin,all,10,1,0");
+        std::fs::write(dir.path().join("points.csv"), closer).unwrap();
+        let h = sweep(dir.path()).unwrap();
+        assert!(
+            h.contains("= random</b>, 11 ms (1.16× the lowest); their 95% intervals overlap"),
+            "9.5 ± 1 and 11 ± 1 overlap: {h}"
         );
     }
 
