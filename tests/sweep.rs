@@ -353,6 +353,52 @@ fn bad_sweeps_are_refused_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = meshsim(&["sweep", "--vary", "workload.rate_per_s=abc"], dir.path());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("<built-in>:"));
+    // A bad value on the second axis is named too.
+    rejected(
+        &[
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=100,200",
+            "--vary",
+            "services.user.load_balancer=random,fastest",
+            "--list",
+        ],
+        "--vary services.user.load_balancer=random,fastest: the value `fastest` is refused",
+    );
+    // A point whose values are refused together (none alone) is named by its values.
+    rejected(
+        &[
+            "sweep",
+            "--vary",
+            "simulation.duration_s=8,20",
+            "--vary",
+            "simulation.warmup_s=10",
+            "--list",
+        ],
+        "point 0 (simulation.duration_s=8, simulation.warmup_s=10) is not a valid model",
+    );
+}
+
+#[test]
+fn a_value_that_needs_another_axis_is_checked_beside_it() {
+    // Propagating a deadline needs one; the base model has none, the other axis sets it.
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&meshsim(
+        &[
+            "sweep",
+            "--vary",
+            "workload.deadline_ms=20,50",
+            "--vary",
+            "workload.propagate_deadline=true,false",
+            "--list",
+        ],
+        dir.path(),
+    ));
+    let listed = out;
+    assert!(
+        listed.contains("true") && listed.contains("false"),
+        "{listed}"
+    );
 }
 
 #[test]

@@ -222,50 +222,50 @@ impl Plan {
         })
     }
 
-    /// Loads one point per value of each axis, so that a bad path or value is reported before
-    /// anything runs.
+    /// Loads one point per value of each axis (the other axes at their first values), so that
+    /// a bad path or value is reported before anything runs.
+    ///
+    /// A value is checked beside the other axes' values, not alone: one may need another
+    /// (`workload.propagate_deadline=true` needs the `workload.deadline_ms` another axis sets).
     pub fn check(&self) -> Result<(), Error> {
-        // Each value alone first: a value the model refuses is the user's `--vary` argument,
-        // not a line of the model file, so say so without pointing into the file.
-        for a in &self.grid.axes {
-            for v in &a.values {
-                let mut overrides = self.sets.clone();
-                overrides.push(Override {
-                    path: a.path.split('.').map(str::to_string).collect(),
-                    value: v.clone(),
-                });
-                if let Err(e) = self.text.load(&overrides) {
-                    return Err(match e {
-                        crate::model::ModelError::Invalid(d) => Error::Usage(format!(
-                            "--vary {}={}: the value `{v}` is refused: {}{}",
-                            a.path,
-                            a.values.join(","),
-                            d.message,
-                            d.help
-                                .filter(|h| !h.contains("changed by --set"))
-                                .map(|h| format!("\n  = help: {h}"))
-                                .unwrap_or_default()
-                        )),
-                        other => other.into(),
-                    });
-                }
-            }
+        let mut ids = std::collections::BTreeSet::new();
+        let mut stride = 1;
+        for a in self.grid.axes.iter().rev() {
+            ids.extend((0..a.values.len()).map(|v| v * stride));
+            stride *= a.values.len();
         }
-        // Then each value with the other axes' first values. With one axis those are the
-        // models just loaded (a large model takes a second to load), and point 0 is one of
-        // every axis's.
-        if self.grid.axes.len() > 1 {
-            let mut ids = std::collections::BTreeSet::new();
-            let mut stride = 1;
-            for a in self.grid.axes.iter().rev() {
-                ids.extend((0..a.values.len()).map(|v| v * stride));
-                stride *= a.values.len();
-            }
-            for id in ids {
-                self.model(id)?;
+        for id in ids {
+            if let Err(point) = self.model(id) {
+                return Err(self.refused_value(id).unwrap_or(point));
             }
         }
         Ok(())
+    }
+
+    /// Of point `id`'s values, one the model refuses even alone (a path it lacks, a word it
+    /// does not know): that is the user's `--vary` argument, not a line of the model file, so
+    /// the error says so without pointing into the file.
+    fn refused_value(&self, id: usize) -> Option<Error> {
+        let axes = self.grid.axes.iter().zip(self.grid.overrides(id));
+        axes.into_iter().find_map(|(a, value)| {
+            let mut overrides = self.sets.clone();
+            let v = value.value.clone();
+            overrides.push(value);
+            match self.text.load(&overrides) {
+                Ok(_) => None,
+                Err(crate::model::ModelError::Invalid(d)) => Some(Error::Usage(format!(
+                    "--vary {}={}: the value `{v}` is refused: {}{}",
+                    a.path,
+                    a.values.join(","),
+                    d.message,
+                    d.help
+                        .filter(|h| !h.contains("changed by --set"))
+                        .map(|h| format!("\n  = help: {h}"))
+                        .unwrap_or_default()
+                ))),
+                Err(other) => Some(other.into()),
+            }
+        })
     }
 
     /// Point ids this invocation is responsible for.
