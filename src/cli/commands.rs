@@ -52,8 +52,12 @@ pub(super) fn warn_saturation(load: &analysis::OfferedLoad, model: &Model) {
                 |c| format!("until it holds {c} calls per instance, then reject"),
             );
         eprintln!(
-            "warning: `{}` is saturated: utilisation {:.2} ≥ 1 ({:.1} calls/s on {} workers at {:.3} ms each); its queue will grow {limit}",
-            s.name, s.utilisation, s.arrival_rate_per_s, s.servers, s.mean_service_ms
+            "warning: `{}` is saturated: utilisation {:.2} ≥ 1 ({:.1} calls/s on {} at {:.3} ms each); its queue will grow {limit}",
+            s.name,
+            s.utilisation,
+            s.arrival_rate_per_s,
+            report::counted(s.servers as usize, "worker"),
+            s.mean_service_ms
         );
     }
 }
@@ -150,10 +154,10 @@ pub(super) fn check(args: ModelArgs) -> Result<(), Error> {
     let load = analysis::offered_load(&model);
     println!("{}: valid model `{}`", model.source.file, model.name);
     println!(
-        "{} routes, {} services, {} links; {} s simulated ({} s warm-up), seed {}\n",
-        model.routes.len(),
-        model.services.len() - 1,
-        model.links.len(),
+        "{}, {}, {}; {} s simulated ({} s warm-up), seed {}\n",
+        report::counted(model.routes.len(), "route"),
+        report::counted(model.services.len() - 1, "service"),
+        report::counted(model.links.len(), "link"),
         model.duration.as_secs_f64(),
         model.warmup.as_secs_f64(),
         model.seed

@@ -90,6 +90,15 @@ pub fn write_run(
     Ok(written)
 }
 
+/// `n` and a noun, plural unless `n` is 1: `1 link`, `2 links` (the plural adds an `s`).
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Three significant figures, but never fewer than the integer part (3,126 stays 3126): the
 /// precision of numbers a reader glances at (headlines, chart labels).
 pub fn significant3(x: f64) -> f64 {

@@ -81,12 +81,25 @@ pub fn run(dir: &Path) -> Option<String> {
     if let Some(card) = bottleneck(dir) {
         cards.push(card);
     }
-    let saturated: Vec<&str> = summary
+    // `saturated` is the run's verdict, repeated on every route: name the routes whose own
+    // backlog is more than 1% of their requests (the run's threshold), most backlogged first,
+    // and every route only when none is.
+    let mut saturated: Vec<(&str, f64)> = summary
         .rows
         .iter()
         .filter(|r| r[route] != "all" && summary.num(r, "saturated").unwrap_or(0.0) > 0.0)
-        .map(|r| r[route].as_str())
+        .map(|r| {
+            (
+                r[route].as_str(),
+                summary.num(r, "backlog_share").unwrap_or(0.0),
+            )
+        })
         .collect();
+    saturated.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if saturated.iter().any(|r| r.1 > 0.01) {
+        saturated.retain(|r| r.1 > 0.01);
+    }
+    let saturated: Vec<&str> = saturated.into_iter().map(|r| r.0).collect();
     cards.push(Card {
         label: "Saturated",
         value: if saturated.is_empty() {
@@ -598,5 +611,30 @@ mod tests {
             "{h}"
         );
         assert!(h.contains("<div class=\"v\">4 / 20 ms</div>"), "{h}");
+    }
+
+    #[test]
+    fn the_saturated_card_names_the_routes_whose_backlog_grew() {
+        // The run's verdict is on every row; only b.slow and c.slower kept a backlog.
+        let dir = tempfile::tempdir().unwrap();
+        let summary = |shares: [f64; 3]| {
+            let mut csv = String::from(
+                "route,requests,errors,error_rate,throughput_rps,mean_ms,p50_ms,p99_ms,max_ms,saturated,backlog_share\n",
+            );
+            for (name, share) in ["a.fast", "b.slow", "c.slower"].iter().zip(shares) {
+                csv.push_str(&format!("{name},100,0,0,10,5,4,20,30,1,{share}\n"));
+            }
+            csv.push_str("all,300,0,0,30,5,4,20,30,1,0.2\n");
+            std::fs::write(dir.path().join("summary.csv"), csv).unwrap();
+            run(dir.path()).unwrap()
+        };
+        let h = summary([0.0002, 0.3, 0.6]);
+        assert!(h.contains("backlog growing: c.slower, b.slow</div>"), "{h}");
+        // A run stopped early may leave no route past 1%: then every route is named.
+        let h = summary([0.0, 0.001, 0.002]);
+        assert!(
+            h.contains("backlog growing: c.slower, b.slow, a.fast</div>"),
+            "{h}"
+        );
     }
 }
