@@ -451,6 +451,32 @@ fn sweep_slo_judges_every_point_and_shortcuts_set_rate_and_duration() {
         out.contains("SLO p99<=50ms: met at 1 of 2 points; violated at workload.rate_per_s=1100"),
         "{out}"
     );
+    // Past five points a message counts the rest instead of naming every one.
+    let many = ok(&meshsim(
+        &[
+            "sweep",
+            "--vary",
+            "workload.rate_per_s=1100:1800:100",
+            "--duration",
+            "8",
+            "--reps",
+            "2",
+            "--slo",
+            "p99<=50ms",
+            "--out",
+            "many",
+            "--no-charts",
+        ],
+        dir.path(),
+    ));
+    assert!(
+        many.contains("violated at workload.rate_per_s=1100; workload.rate_per_s=1200; workload.rate_per_s=1300; workload.rate_per_s=1400; workload.rate_per_s=1500; and 3 more (slo.csv has every one)"),
+        "{many}"
+    );
+    assert!(
+        many.contains("warning: 8 points are saturated (the backlog grew through the run): workload.rate_per_s=1100; workload.rate_per_s=1200; workload.rate_per_s=1300; workload.rate_per_s=1400; workload.rate_per_s=1500; and 3 more (points.csv has every one)."),
+        "{many}"
+    );
     let slo = String::from_utf8(read(&dir.path().join("s"), "slo.csv")).unwrap();
     let rows: Vec<&str> = slo.lines().collect();
     assert_eq!(

@@ -213,6 +213,27 @@ pub(super) fn list_points(plan: &crate::sweep::Plan) -> String {
     s
 }
 
+/// The points of a terminal message, at most [`LISTED`] of them and a count of the rest (every
+/// one is in `file`): a sweep of hundreds of points printed every one, a wall of text.
+fn listed(points: &[String], file: &str) -> String {
+    let mut s = points
+        .iter()
+        .take(LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if points.len() > LISTED {
+        s.push_str(&format!(
+            "; and {} more ({file} has every one)",
+            points.len() - LISTED
+        ));
+    }
+    s
+}
+
+/// Points a terminal message names before it counts the rest.
+const LISTED: usize = 5;
+
 /// Per SLO of `slo.csv`: the points that violate it or leave it undecided.
 fn slo_summary(slo_csv: &Path) -> Option<String> {
     let mut r = csv::Reader::from_path(slo_csv).ok()?;
@@ -248,10 +269,10 @@ fn slo_summary(slo_csv: &Path) -> Option<String> {
             n - bad.len() - unsure.len()
         ));
         if !bad.is_empty() {
-            s.push_str(&format!("; violated at {}", bad.join("; ")));
+            s.push_str(&format!("; violated at {}", listed(&bad, "slo.csv")));
         }
         if !unsure.is_empty() {
-            s.push_str(&format!("; undecided at {}", unsure.join("; ")));
+            s.push_str(&format!("; undecided at {}", listed(&unsure, "slo.csv")));
         }
         s.push('\n');
     }
@@ -372,7 +393,7 @@ pub(super) fn sweep_table(points_csv: &Path) -> Option<String> {
             "warning: {} point{} saturated (the backlog grew through the run): {}. {} latencies count completed requests only and understate the truth; see p99_with_backlog_ms and backlog_share in points.csv.\n",
             saturated.len(),
             if saturated.len() == 1 { " is" } else { "s are" },
-            saturated.join("; "),
+            listed(&saturated, "points.csv"),
             if saturated.len() == 1 { "Its" } else { "Their" }
         ));
     }
