@@ -201,18 +201,26 @@ pub fn write_figure(
 
 /// A tick label: at most 4 significant digits, no trailing zeros, thousands as `k`/`M` when long.
 pub fn tick_label(v: f64) -> String {
+    axis_tick_label(v, v.abs())
+}
+
+/// A tick label on an axis whose largest magnitude is `top`: every tick of the axis in the same
+/// unit, chosen by `top` (`5k, 10k, 15k`, where labelling each tick alone gave `5000, 10k,
+/// 15k`); at most 4 significant digits, no trailing zeros.
+pub fn axis_tick_label(v: f64, top: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return "0".into();
     }
-    let a = v.abs();
-    if a >= 1e6 {
-        return format!("{}M", tick_label(v / 1e6));
-    }
-    if a >= 1e4 {
-        return format!("{}k", tick_label(v / 1e3));
-    }
-    let decimals = (3 - a.log10().floor() as i32).clamp(0, 9) as usize;
-    trim(&format!("{v:.decimals$}"))
+    let (scale, unit) = if top >= 1e6 {
+        (1e6, "M")
+    } else if top >= 1e4 {
+        (1e3, "k")
+    } else {
+        (1.0, "")
+    };
+    let v = v / scale;
+    let decimals = (3 - v.abs().log10().floor() as i32).clamp(0, 9) as usize;
+    format!("{}{unit}", trim(&format!("{v:.decimals$}")))
 }
 
 fn trim(s: &str) -> String {
@@ -298,6 +306,14 @@ mod tests {
         assert_eq!(tick_label(2.5e6), "2.5M");
         assert_eq!(tick_label(0.000_123_456), "0.0001235");
         assert_eq!(tick_label(-40.0), "-40");
+        // One unit along an axis: its largest tick decides it.
+        let axis: Vec<String> = [0.0, 5000.0, 10_000.0, 15_000.0]
+            .iter()
+            .map(|&v| axis_tick_label(v, 15_000.0))
+            .collect();
+        assert_eq!(axis, ["0", "5k", "10k", "15k"]);
+        assert_eq!(axis_tick_label(500_000.0, 2e6), "0.5M");
+        assert_eq!(axis_tick_label(5000.0, 8000.0), "5000");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Drawing a [`Figure`] with plotters, to PNG bytes or an SVG string.
 
-use super::{Dash, Figure, PALETTE, Panel, Series, Style, tick_label};
+use super::{Dash, Figure, PALETTE, Panel, Series, Style, axis_tick_label, tick_label};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -257,14 +257,14 @@ fn draw_panel<DB: DrawingBackend>(
         if log_x {
             log_tick_label(*v)
         } else {
-            tick_label(*v)
+            axis_tick_label(*v, x0.abs().max(x1.abs()))
         }
     };
     let y_fmt = move |v: &f64| {
         if log_y {
             log_tick_label(*v)
         } else {
-            tick_label(*v)
+            axis_tick_label(*v, y0.abs().max(y1.abs()))
         }
     };
     let label_font = ("sans-serif", px(24.0)).into_font();
@@ -321,7 +321,7 @@ fn draw_panel<DB: DrawingBackend>(
             .y_desc(label.as_str())
             .axis_desc_style(label_font)
             .label_style(tick_font)
-            .y_label_formatter(&|v: &f64| tick_label(*v))
+            .y_label_formatter(&|v: &f64| axis_tick_label(*v, y2_1))
             .y_labels(8)
             .draw()
             .map_err(|e| e.to_string())?;
