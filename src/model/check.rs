@@ -5,7 +5,7 @@ use super::diagnostic::{Invalid, did_you_mean};
 
 /// The most requests a second an arrival rate may be: the simulated clock counts whole
 /// nanoseconds, so above one arrival a nanosecond arrivals could no longer be told apart.
-pub const MAX_RATE_PER_S: f64 = 1e9;
+pub(super) const MAX_RATE_PER_S: f64 = 1e9;
 
 /// Whether `value` is a finite number > 0.
 pub(super) fn positive(path: &str, value: f64, allowed: &str) -> Result<f64, Invalid> {
@@ -24,8 +24,8 @@ pub(super) fn arrival_rate(path: &str, value: f64) -> Result<f64, Invalid> {
         return Err(Invalid::at(
             path,
             format!(
-                "must be at most 1e9 requests per second (one a nanosecond, the simulated \
-                 clock's tick), got {}",
+                "must be at most {MAX_RATE_PER_S:e} requests per second (one a nanosecond, the \
+                 simulated clock's tick), got {}",
                 shown(value)
             ),
         ));

@@ -166,21 +166,20 @@ pub fn pattern(p: &raw::RawPattern, files: DataFiles<'_>) -> Result<ArrivalPatte
                 rate: rate(p.rate_per_s)?,
             }
         }
-        "sine" => ArrivalPattern::Sine {
-            period_s: positive(
+        "sine" => {
+            let period_s = positive(
                 &format!("{path}.period_s"),
                 need("period_s", p.period_s)?,
                 "seconds > 0",
-            )?,
-            amplitude: arrival_rate(
-                &format!("{path}.amplitude_per_s"),
-                non_negative(
-                    &format!("{path}.amplitude_per_s"),
-                    need("amplitude_per_s", p.amplitude_per_s)?,
-                    "requests per second ≥ 0",
-                )?,
-            )?,
-        },
+            )?;
+            let field = format!("{path}.amplitude_per_s");
+            let amplitude = need("amplitude_per_s", p.amplitude_per_s)?;
+            let amplitude = non_negative(&field, amplitude, "requests per second ≥ 0")?;
+            ArrivalPattern::Sine {
+                period_s,
+                amplitude: arrival_rate(&field, amplitude)?,
+            }
+        }
         _ => table(p, path, files)?,
     })
 }
