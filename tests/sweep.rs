@@ -77,6 +77,18 @@ fn shards_merge_into_the_unsharded_result() {
             "{f} differs"
         );
     }
+    // The merged report is titled as the whole sweep's.
+    let h1 = |folder: &str| {
+        let html = String::from_utf8(read(&dir.path().join(folder), "report.html")).unwrap();
+        let start = html.find("<h1>").expect("a title");
+        html[start..start + html[start..].find("</h1>").unwrap()].to_string()
+    };
+    assert_eq!(h1("merged"), h1("whole"));
+    assert!(
+        h1("whole").ends_with("sweep of workload.rate_per_s × links.gateway_user.latency_ms"),
+        "{}",
+        h1("whole")
+    );
     // The index can come from the environment, as in a Kubernetes Indexed Job.
     let mut args = vec![
         "sweep",

@@ -426,22 +426,32 @@ pub(super) fn plot(args: PlotArgs) -> Result<(), Error> {
             if args.y.is_some() || args.series.is_some() {
                 return Err(Error::Usage("--y and --series go with --x".into()));
             }
-            let model = crate::chart::model_name(&args.dir);
-            let title = if args.dir.join("reality.csv").is_file() {
-                format!("{model}: measured and predicted")
-            } else if let Ok(points) = crate::chart::sweep::Points::read(&args.dir) {
-                // As the sweep titled them.
-                crate::chart::sweep::title(&model, points.parameter_names())
-            } else {
-                format!("{model}: one run")
-            };
-            draw_charts(&args.dir, &style, &args.route, &title, None)?
+            draw_charts(
+                &args.dir,
+                &style,
+                &args.route,
+                &folder_title(&args.dir),
+                None,
+            )?
         }
     };
     for f in &files {
         println!("wrote {}", f.display());
     }
     Ok(())
+}
+
+/// The title of an output folder's report, told from its files: as `run`, `sweep` or
+/// `predict` titled it when they wrote it.
+pub(super) fn folder_title(dir: &Path) -> String {
+    let model = crate::chart::model_name(dir);
+    if dir.join("reality.csv").is_file() {
+        format!("{model}: measured and predicted")
+    } else if let Ok(points) = crate::chart::sweep::Points::read(dir) {
+        crate::chart::sweep::title(&model, points.parameter_names())
+    } else {
+        format!("{model}: one run")
+    }
 }
 
 pub(super) fn import(args: super::ImportArgs) -> Result<(), Error> {

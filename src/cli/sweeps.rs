@@ -407,7 +407,8 @@ pub(super) fn merge(args: MergeArgs) -> Result<(), Error> {
         crate::output::write_atomic(&args.out.join("model.toml"), &model)?;
     }
     if !args.charts.no_charts {
-        draw_charts(&args.out, &args.charts.style(), "all", "merged sweep", None)?;
+        let title = super::commands::folder_title(&args.out);
+        draw_charts(&args.out, &args.charts.style(), "all", &title, None)?;
     }
     let missing = &merged.missing;
     if !missing.is_empty() {
