@@ -441,11 +441,15 @@ pub(super) fn plot(args: PlotArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// The title of an output folder's report, told from its files: as `run`, `sweep` or
-/// `predict` titled it when they wrote it.
+/// The title of an output folder's report, told from its files: as `run`, `sweep`, `capacity`,
+/// `compare` or `predict` titled it when they wrote it.
 pub(super) fn folder_title(dir: &Path) -> String {
     let model = crate::chart::model_name(dir);
-    if dir.join("reality.csv").is_file() {
+    if dir.join("compare.csv").is_file() {
+        "architectures compared".into()
+    } else if dir.join("capacity.csv").is_file() {
+        format!("{model}: capacity")
+    } else if dir.join("reality.csv").is_file() {
         format!("{model}: measured and predicted")
     } else if let Ok(points) = crate::chart::sweep::Points::read(dir) {
         crate::chart::sweep::title(&model, points.parameter_names())

@@ -464,6 +464,64 @@ fn categories(
     (sentence, cards)
 }
 
+/// The headline of a capacity folder (`capacity.csv`): per SLO, the capacity and its interval,
+/// or why there is none; and the bottleneck at the capacity of all SLOs together.
+pub fn capacity(dir: &Path) -> Option<String> {
+    let table = Csv::read(&dir.join("capacity.csv"))?;
+    let (slo, status) = (table.col("slo")?, table.col("status")?);
+    let mut cards = Vec::new();
+    for r in table.rows.iter().take(4) {
+        let rps = |c: &str| table.num(r, c).map_or("?".into(), short);
+        let (value, detail, alarm) = match r[status].as_str() {
+            "ok" => (
+                format!("{} req/s", rps("capacity_rps")),
+                format!(
+                    "{}; 95% interval {}–{} req/s",
+                    r[slo],
+                    rps("ci95_low_rps"),
+                    rps("ci95_high_rps")
+                ),
+                false,
+            ),
+            "unbounded" => (
+                format!("≥ {} req/s", rps("ci95_low_rps")),
+                format!("{}: still met at the highest rate tried", r[slo]),
+                false,
+            ),
+            "never_met" => (
+                "none".into(),
+                format!("{}: missed even when idle", r[slo]),
+                true,
+            ),
+            _ => (
+                "undecided".into(),
+                format!("{}: on its limit at the lowest rate tried", r[slo]),
+                true,
+            ),
+        };
+        cards.push(Card {
+            label: "Capacity",
+            value,
+            detail,
+            alarm,
+        });
+    }
+    // With several SLOs the last row is all of them together, whose bottleneck bounds them.
+    let last = table.rows.last()?;
+    if let Some(b) = table.col("bottleneck").filter(|&b| !last[b].is_empty()) {
+        cards.push(Card {
+            label: "Bottleneck",
+            value: last[b].clone(),
+            detail: table
+                .num(last, "bottleneck_utilisation")
+                .map(|u| format!("utilisation {}% at the capacity", short(100.0 * u)))
+                .unwrap_or_default(),
+            alarm: false,
+        });
+    }
+    Some(cards_html(&cards))
+}
+
 /// Per SLO of `slo.csv`: how many points meet it, and the first that does not.
 fn slo_sentences(dir: &Path) -> Option<Vec<String>> {
     let slo = Csv::read(&dir.join("slo.csv"))?;
@@ -584,6 +642,43 @@ mod tests {
         assert!(
             h.contains("= random</b>, 11 ms (1.16× the lowest); their 95% intervals overlap"),
             "9.5 ± 1 and 11 ± 1 overlap: {h}"
+        );
+    }
+
+    #[test]
+    fn a_capacity_headline_gives_each_slos_capacity_and_the_bottleneck() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("capacity.csv"),
+            "slo,status,capacity_rps,ci95_low_rps,ci95_high_rps,bottleneck,bottleneck_utilisation,note\n\
+             p99<=200ms,ok,1629.090236,1620.453914,1637.333642,api,0.997327,x\n\
+             p50<=1ms,never_met,0,0,13.3,,,x\n\
+             all,never_met,0,0,13.3,,,x\n",
+        )
+        .unwrap();
+        let h = capacity(dir.path()).unwrap();
+        assert!(
+            h.contains("<div class=\"v\">1629 req/s</div><div class=\"d\">p99&lt;=200ms; 95% interval 1620–1637 req/s</div>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("card alarm\"><div class=\"k\">Capacity</div><div class=\"v\">none</div><div class=\"d\">p50&lt;=1ms: missed even when idle"),
+            "{h}"
+        );
+        // No bottleneck where all SLOs together have no capacity.
+        assert!(!h.contains("Bottleneck"), "{h}");
+        std::fs::write(
+            dir.path().join("capacity.csv"),
+            "slo,status,capacity_rps,ci95_low_rps,ci95_high_rps,bottleneck,bottleneck_utilisation,note\n\
+             p99<=200ms,ok,1629.090236,1620.453914,1637.333642,api,0.997327,x\n",
+        )
+        .unwrap();
+        let h = capacity(dir.path()).unwrap();
+        assert!(
+            h.contains(
+                "<div class=\"v\">api</div><div class=\"d\">utilisation 99.7% at the capacity"
+            ),
+            "{h}"
         );
     }
 

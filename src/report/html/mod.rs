@@ -72,6 +72,8 @@ pub fn write_report(
     let sweep = dir.join("points.csv").is_file();
     let headline = if sweep {
         headline::sweep(dir)
+    } else if dir.join("capacity.csv").is_file() {
+        headline::capacity(dir)
     } else {
         headline::run(dir)
     };
