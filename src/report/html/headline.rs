@@ -522,6 +522,55 @@ pub fn capacity(dir: &Path) -> Option<String> {
     Some(cards_html(&cards))
 }
 
+/// The headline of a compare folder (`compare.csv`): per architecture its capacity and the cost
+/// of meeting the SLOs at the reference load, and where the cheaper one changes.
+pub fn compare(dir: &Path) -> Option<String> {
+    let table = Csv::read(&dir.join("compare.csv"))?;
+    let name = table.col("architecture")?;
+    let mut cards = Vec::new();
+    for r in table.rows.iter().take(4) {
+        let value = |c: &str| table.num(r, c).map_or("?".into(), short);
+        cards.push(Card {
+            label: "Architecture",
+            value: r[name].clone(),
+            detail: format!(
+                "capacity {} req/s; {} per hour right-sized at {} req/s, p99 {} ms",
+                value("capacity_rps"),
+                rounded(&table.num(r, "cost_per_hour")?.to_string()),
+                value("reference_rps"),
+                value("p99_ms")
+            ),
+            alarm: false,
+        });
+    }
+    let first = table.rows.first()?;
+    if let (Some(low), Some(high)) = (
+        table.num(first, "crossover_low_rps"),
+        table.num(first, "crossover_high_rps"),
+    ) {
+        // Of two, the one dearer at a reference load below the crossover is the cheaper above
+        // it, and the one cheaper at a reference above it.
+        let reference = table.num(first, "reference_rps").unwrap_or(f64::NAN);
+        let cost = |r: &Vec<String>| table.num(r, "cost_per_hour").unwrap_or(f64::NAN);
+        let above = match table.rows.as_slice() {
+            [a, b] if reference < low => Some(if cost(a) > cost(b) { a } else { b }),
+            [a, b] if reference > high => Some(if cost(a) < cost(b) { a } else { b }),
+            _ => None,
+        };
+        let detail = above.map_or_else(
+            || "where the cheaper way to meet the SLOs changes".into(),
+            |r| format!("above it, {} is the cheaper way to meet the SLOs", r[name]),
+        );
+        cards.push(Card {
+            label: "Crossover",
+            value: format!("{}–{} req/s", short(low), short(high)),
+            detail,
+            alarm: false,
+        });
+    }
+    Some(cards_html(&cards))
+}
+
 /// Per SLO of `slo.csv`: how many points meet it, and the first that does not.
 fn slo_sentences(dir: &Path) -> Option<Vec<String>> {
     let slo = Csv::read(&dir.join("slo.csv"))?;
@@ -678,6 +727,27 @@ mod tests {
             h.contains(
                 "<div class=\"v\">api</div><div class=\"d\">utilisation 99.7% at the capacity"
             ),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn a_compare_headline_gives_each_architecture_and_the_crossover() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("compare.csv"),
+            "architecture,capacity_rps,ci95_low_rps,ci95_high_rps,bottleneck,reference_rps,rightsized_instances,cost_per_hour,cost_per_million_requests,p50_ms,p99_ms,network_share,crossover_rps,crossover_low_rps,crossover_high_rps\n\
+             monolith,2015.53886,2010.25641,2026.666667,shop,400,shop=1,0.85,0.595227,2.857369,25.280511,0.046505,952.095557,900,1000\n\
+             microservices,1974.179317,1968,1992,web,400,web=1,1.171537,0.810864,4.286873,18.428722,0.255869,952.095557,900,1000\n",
+        )
+        .unwrap();
+        let h = compare(dir.path()).unwrap();
+        assert!(
+            h.contains("<div class=\"v\">monolith</div><div class=\"d\">capacity 2016 req/s; 0.85 per hour right-sized at 400 req/s, p99 25.3 ms</div>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<div class=\"k\">Crossover</div><div class=\"v\">900–1000 req/s</div><div class=\"d\">above it, microservices is the cheaper way to meet the SLOs</div>"),
             "{h}"
         );
     }

@@ -74,6 +74,8 @@ pub fn write_report(
         headline::sweep(dir)
     } else if dir.join("capacity.csv").is_file() {
         headline::capacity(dir)
+    } else if dir.join("compare.csv").is_file() {
+        headline::compare(dir)
     } else {
         headline::run(dir)
     };
