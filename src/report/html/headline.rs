@@ -530,13 +530,19 @@ pub fn compare(dir: &Path) -> Option<String> {
     let mut cards = Vec::new();
     for r in table.rows.iter().take(4) {
         let value = |c: &str| table.num(r, c).map_or("?".into(), short);
+        // A model without a [cost] table has no price to right-size by.
+        let cost = table
+            .num(r, "cost_per_hour")
+            .filter(|c| c.is_finite())
+            .map_or("no prices".into(), |c| {
+                format!("{} per hour", rounded(&c.to_string()))
+            });
         cards.push(Card {
             label: "Architecture",
             value: r[name].clone(),
             detail: format!(
-                "capacity {} req/s; {} per hour right-sized at {} req/s, p99 {} ms",
+                "capacity {} req/s; right-sized at {} req/s: {cost}, p99 {} ms",
                 value("capacity_rps"),
-                rounded(&table.num(r, "cost_per_hour")?.to_string()),
                 value("reference_rps"),
                 value("p99_ms")
             ),
@@ -743,13 +749,26 @@ mod tests {
         .unwrap();
         let h = compare(dir.path()).unwrap();
         assert!(
-            h.contains("<div class=\"v\">monolith</div><div class=\"d\">capacity 2016 req/s; 0.85 per hour right-sized at 400 req/s, p99 25.3 ms</div>"),
+            h.contains("<div class=\"v\">monolith</div><div class=\"d\">capacity 2016 req/s; right-sized at 400 req/s: 0.85 per hour, p99 25.3 ms</div>"),
             "{h}"
         );
         assert!(
             h.contains("<div class=\"k\">Crossover</div><div class=\"v\">900–1000 req/s</div><div class=\"d\">above it, microservices is the cheaper way to meet the SLOs</div>"),
             "{h}"
         );
+        // Models without prices: the cards still give capacity and latency.
+        std::fs::write(
+            dir.path().join("compare.csv"),
+            "architecture,capacity_rps,reference_rps,cost_per_hour,p99_ms,crossover_low_rps,crossover_high_rps\n\
+             a,100,40,,5,,\nb,200,40,,6,,\n",
+        )
+        .unwrap();
+        let h = compare(dir.path()).unwrap();
+        assert!(
+            h.contains("<div class=\"v\">b</div><div class=\"d\">capacity 200 req/s; right-sized at 40 req/s: no prices, p99 6 ms</div>"),
+            "{h}"
+        );
+        assert!(!h.contains("Crossover"), "{h}");
     }
 
     #[test]
