@@ -395,7 +395,9 @@ fn categories(
     let highest = measured()
         .max_by(|&a, &b| p99[a].total_cmp(&p99[b]))
         .unwrap_or(0);
-    let times = p99[highest] / p99[lowest];
+    // A lowest p99 of zero (no latency at all) has no multiple.
+    let times =
+        (p99[lowest] > 0.0).then(|| format!("{}× the lowest", short(p99[highest] / p99[lowest])));
     let saturated: Vec<&str> = rows
         .iter()
         .filter(|r| points.num(r, "saturated").unwrap_or(0.0) > 0.0)
@@ -411,11 +413,10 @@ fn categories(
         Card {
             label: "Highest p99",
             value: rows[highest][x].clone(),
-            detail: format!(
-                "p99 {} ms, {}× the lowest",
-                short(p99[highest]),
-                short(times)
-            ),
+            detail: match &times {
+                Some(times) => format!("p99 {} ms, {times}", short(p99[highest])),
+                None => format!("p99 {} ms", short(p99[highest])),
+            },
             alarm: false,
         },
         Card {
@@ -438,12 +439,12 @@ fn categories(
         format!("p99 is {} ms at {}{within}", short(p99[lowest]), at(lowest))
     } else {
         format!(
-            "p99 is lowest at {}{within}, {} ms, and highest at {}, {} ms ({}× the lowest)",
+            "p99 is lowest at {}{within}, {} ms, and highest at {}, {} ms{}",
             at(lowest),
             short(p99[lowest]),
             at(highest),
             short(p99[highest]),
-            short(times)
+            times.map(|t| format!(" ({t})")).unwrap_or_default()
         )
     };
     // Overlapping intervals: the order of the two may be the replications' noise.
@@ -470,7 +471,15 @@ pub fn capacity(dir: &Path) -> Option<String> {
     let table = Csv::read(&dir.join("capacity.csv"))?;
     let (slo, status) = (table.col("slo")?, table.col("status")?);
     let mut cards = Vec::new();
-    for r in table.rows.iter().take(4) {
+    // Four cards at most: past four SLOs, the first three and the last row (all of them together),
+    // which is the capacity the user plans with.
+    let shown = table.rows.len().min(4);
+    let rows = table
+        .rows
+        .iter()
+        .take(shown.saturating_sub(1))
+        .chain(table.rows.last());
+    for r in rows {
         let rps = |c: &str| table.num(r, c).map_or("?".into(), short);
         let (value, detail, alarm) = match r[status].as_str() {
             "ok" => (
@@ -698,6 +707,17 @@ mod tests {
             h.contains("= random</b>, 11 ms (1.16× the lowest); their 95% intervals overlap"),
             "9.5 ± 1 and 11 ± 1 overlap: {h}"
         );
+        // A lowest p99 of zero has no multiple (it read "inf× the lowest").
+        let zero = std::fs::read_to_string(dir.path().join("points.csv"))
+            .unwrap()
+            .replace(
+                "least_outstanding,all,9.5,1,0",
+                "least_outstanding,all,0,0,0",
+            );
+        std::fs::write(dir.path().join("points.csv"), zero).unwrap();
+        let h = sweep(dir.path()).unwrap();
+        assert!(h.contains("= random</b>, 11 ms."), "{h}");
+        assert!(!h.contains("inf") && !h.contains("× the lowest"), "{h}");
     }
 
     #[test]
@@ -722,6 +742,27 @@ mod tests {
         );
         // No bottleneck where all SLOs together have no capacity.
         assert!(!h.contains("Bottleneck"), "{h}");
+        // Past four SLOs, the first three and all of them together.
+        let many: String = (1..=5)
+            .map(|i| format!("p{i}0<=200ms,ok,{i}00,{i}00,{i}00,api,0.9,x\n"))
+            .collect();
+        std::fs::write(
+            dir.path().join("capacity.csv"),
+            format!("slo,status,capacity_rps,ci95_low_rps,ci95_high_rps,bottleneck,bottleneck_utilisation,note\n{many}all,ok,90,80,95,api,0.9,x\n"),
+        )
+        .unwrap();
+        let h = capacity(dir.path()).unwrap();
+        assert_eq!(
+            h.matches("<div class=\"k\">Capacity</div>").count(),
+            4,
+            "{h}"
+        );
+        assert!(h.contains("<div class=\"d\">p30&lt;=200ms;"), "{h}");
+        assert!(!h.contains("p40&lt;=200ms"), "{h}");
+        assert!(
+            h.contains("<div class=\"v\">90 req/s</div><div class=\"d\">all;"),
+            "{h}"
+        );
         std::fs::write(
             dir.path().join("capacity.csv"),
             "slo,status,capacity_rps,ci95_low_rps,ci95_high_rps,bottleneck,bottleneck_utilisation,note\n\
