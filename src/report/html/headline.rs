@@ -481,12 +481,16 @@ pub fn capacity(dir: &Path) -> Option<String> {
         .chain(table.rows.last());
     for r in rows {
         let rps = |c: &str| table.num(r, c).map_or("?".into(), short);
+        let name = if r[slo] == "all" {
+            "all SLOs together"
+        } else {
+            r[slo].as_str()
+        };
         let (value, detail, alarm) = match r[status].as_str() {
             "ok" => (
                 format!("{} req/s", rps("capacity_rps")),
                 format!(
-                    "{}; 95% interval {}–{} req/s",
-                    r[slo],
+                    "{name}; 95% interval {}–{} req/s",
                     rps("ci95_low_rps"),
                     rps("ci95_high_rps")
                 ),
@@ -494,17 +498,17 @@ pub fn capacity(dir: &Path) -> Option<String> {
             ),
             "unbounded" => (
                 format!("≥ {} req/s", rps("ci95_low_rps")),
-                format!("{}: still met at the highest rate tried", r[slo]),
+                format!("{name}: still met at the highest rate tried"),
                 false,
             ),
             "never_met" => (
                 "none".into(),
-                format!("{}: missed even when idle", r[slo]),
+                format!("{name}: missed even when idle"),
                 true,
             ),
             _ => (
                 "undecided".into(),
-                format!("{}: on its limit at the lowest rate tried", r[slo]),
+                format!("{name}: on its limit at the lowest rate tried"),
                 true,
             ),
         };
@@ -760,7 +764,7 @@ mod tests {
         assert!(h.contains("<div class=\"d\">p30&lt;=200ms;"), "{h}");
         assert!(!h.contains("p40&lt;=200ms"), "{h}");
         assert!(
-            h.contains("<div class=\"v\">90 req/s</div><div class=\"d\">all;"),
+            h.contains("<div class=\"v\">90 req/s</div><div class=\"d\">all SLOs together;"),
             "{h}"
         );
         std::fs::write(
