@@ -215,11 +215,15 @@ impl LeastIndex {
 /// In declaration order (`repr(C)`): the fields every call reads or writes come first, so that
 /// a call touches the first few cache lines of its station instead of lines spread over the
 /// whole record, and models of thousands of services take fewer cache misses per call. Aligned
-/// to a cache line, so that those fields fall on the same lines in every station.
+/// to a cache line, so that those fields fall on the same lines in every station: the first
+/// line holds the instances and arrivals, the second the other counters, the limits, the flags,
+/// the least-loaded index's pointer and the wait sum, the third the residence sum and the
+/// fields of `busy` an update touches; `queued`, on the fourth, changes only when calls wait.
 #[repr(C, align(64))]
 pub struct Station {
     pub instances: Vec<Instance>,
-    /// Indices of the ready instances, which the balancer picks from.
+    /// Indices of the ready instances, which the balancer picks from (its length on every
+    /// call).
     pub up: Vec<u32>,
     /// Where the round robin and the least-outstanding scan start next.
     next: u32,
@@ -243,15 +247,16 @@ pub struct Station {
     /// delay, outlier ejection) instead of among the instances up at this instant.
     pub managed: bool,
     balancer: LoadBalancer,
+    /// For `least_outstanding` over many ready instances: the index that finds the least loaded
+    /// without scanning them all (`None`: scan). Boxed: every call reads whether there is one,
+    /// and a pointer leaves room on the line for the sums beside it.
+    pub least: Option<Box<LeastIndex>>,
     pub waited_ns: u128,
     pub resided_ns: u128,
     /// Workers held, summed over instances.
     pub busy: TimeWeighted,
     /// Calls waiting, summed over instances.
     pub queued: TimeWeighted,
-    /// For `least_outstanding` over many ready instances: the index that finds the least loaded
-    /// without scanning them all (`None`: scan).
-    pub least: Option<LeastIndex>,
     /// During a release: (version, share) — that share of the calls goes to that version's
     /// instances, the rest to the others.
     pub split: Option<(u8, f64)>,
@@ -285,9 +290,17 @@ pub struct Station {
     pub expired: u64,
 }
 
-/// The cache lines of a [`Station`] a call reads on arriving and leaving: its first lines,
-/// through `least` (read to learn that there is no index).
-pub const STATION_LINES: usize = std::mem::offset_of!(Station, least) / 64 + 1;
+/// The cache lines of a [`Station`] a call reads on arriving and leaving (unless it waits):
+/// its first lines, through `busy`.
+pub const STATION_LINES: usize = std::mem::offset_of!(Station, busy) / 64 + 1;
+
+// The layout the comment on [`Station`] describes: what a call reads in three lines, `busy`'s
+// first 40 bytes (`TimeWeighted::add`) on the third.
+const _: () = {
+    use std::mem::offset_of;
+    assert!(offset_of!(Station, arrivals) < 64 && offset_of!(Station, waited_ns) < 128);
+    assert!(offset_of!(Station, busy) % 64 + 40 <= 64 && STATION_LINES == 3);
+};
 
 impl Station {
     /// Its one instance, when it has one (the balancer has no choice to make).
@@ -372,7 +385,7 @@ impl Station {
         self.first_up = self.up.first().copied().unwrap_or(u32::MAX);
         self.least = (self.balancer == LoadBalancer::LeastOutstanding
             && self.up.len() > LeastIndex::SCAN_UP_TO)
-            .then(|| LeastIndex::new(&self.up, &self.instances));
+            .then(|| Box::new(LeastIndex::new(&self.up, &self.instances)));
     }
 
     /// Records that a call admitted at `admitted` got a worker at `now`.
