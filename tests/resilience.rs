@@ -593,7 +593,7 @@ fn breakdown_names_the_hop_and_component_where_time_goes() {
     let part = |hop: &str, c: &str| {
         user.parts
             .iter()
-            .find(|p| p.0 == hop && p.1.as_str() == c)
+            .find(|p| &*p.0 == hop && p.1.as_str() == c)
             .map_or(0.0, |p| p.2)
     };
     // 0.5 ms each way on the gateway–user link, exactly.

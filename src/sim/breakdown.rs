@@ -3,8 +3,9 @@
 //! path of the call that returned last (the one the stage waited for). The components of a
 //! successful request add up to its latency exactly.
 
-use crate::engine::{Handle, SimTime};
-use std::collections::BTreeMap;
+use crate::engine::{Grow, Handle, SimTime, make_room_for};
+use crate::model::Model;
+use std::sync::Arc;
 
 /// What the time was spent on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,8 +181,8 @@ pub struct Paths {
     /// Per route: total nanoseconds per key over measured successful requests, and their count.
     totals: Vec<Totals>,
     pub counts: Vec<u64>,
-    /// Per route: the slowest requests so far (latency, path), pruned to about the slowest 2%.
-    pub tail: Vec<Vec<(u64, Path)>>,
+    /// Per route: the slowest requests so far, pruned to about the slowest 2.5%.
+    tail: Vec<Slowest>,
     /// Scratch: a finished request's path summed per key.
     summed: Path,
 }
@@ -204,7 +205,7 @@ impl Paths {
                 })
                 .collect(),
             counts: vec![0; routes],
-            tail: vec![Vec::new(); routes],
+            tail: (0..routes).map(|_| Slowest::default()).collect(),
             summed: Vec::new(),
         }
     }
@@ -329,9 +330,9 @@ impl Paths {
         {
             crate::engine::prefetch(first);
         }
-        if slow && let Some(last) = self.tail.get(route).and_then(|tail| tail.last()) {
-            // The new entry goes right after the last.
-            crate::engine::prefetch_lines(last, 2);
+        if slow && let Some(tail) = self.tail.get(route) {
+            // The new entry and its path go right after the last ones.
+            tail.prefetch_end();
         }
     }
 
@@ -344,13 +345,12 @@ impl Paths {
         self.counts[route] += 1;
         if latency >= p98 {
             let tail = &mut self.tail[route];
-            tail.push((latency, summed.clone()));
+            tail.push(latency, &summed);
             // About the slowest 2.5%, but at most MAX_TAIL, so memory stays bounded in long
             // runs (beyond ~800,000 requests per route the p99 column covers the slowest MAX_TAIL).
             let keep = ((self.counts[route] / 40).max(100) as usize).min(MAX_TAIL);
             if tail.len() > 2 * keep {
-                tail.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
-                tail.truncate(keep);
+                tail.keep_slowest(keep);
             }
         }
         self.summed = summed;
@@ -381,30 +381,48 @@ impl Paths {
 
     /// The breakdown of `routes` together (one route, or all), named `name`; `p99` is their
     /// latency's 99th percentile in ns and `hops` names the hops.
+    ///
+    /// No map of sums: the `all` row of a model of 10,000 services adds up 150,000 route totals
+    /// over 80,000 keys, and a tree's lookup per total made the breakdown the largest part of
+    /// collecting a run's results. One route's totals are few and already in key order (only its tail
+    /// paths are not): they are sorted; many routes' are added into a table of every key.
     pub fn breakdown(
         &self,
         name: &str,
         routes: &[usize],
         p99: u64,
-        hops: &[String],
+        hops: &mut HopNames<'_>,
     ) -> RouteBreakdown {
-        // (total, tail total) per key the routes crossed, in key order.
-        let mut sums: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
         let (mut n, mut tail_n) = (0, 0);
+        let mut tail_paths = Vec::new();
         for &r in routes {
             n += self.counts[r];
-            for (key, ns) in self.totals[r].entries() {
-                sums.entry(key).or_default().0 += ns;
-            }
-            for (latency, path) in &self.tail[r] {
-                if *latency >= p99 {
+            for (latency, path) in self.tail[r].iter() {
+                if latency >= p99 {
                     tail_n += 1;
-                    for &(key, ns) in path {
-                        sums.entry(key).or_default().1 += ns;
-                    }
+                    tail_paths.push(path);
                 }
             }
         }
+        let crossed = |r: usize| self.totals[r].entries().map(|(key, ns)| (key, ns, 0));
+        let tails = tail_paths
+            .iter()
+            .flat_map(|path| path.iter().map(|&(key, ns)| (key, 0, ns)));
+        // (key, total, tail total), in key order, each key once.
+        let sums: Vec<(u32, u64, u64)> = match routes {
+            [r] => sum_sorted(crossed(*r).chain(tails).collect()),
+            _ => {
+                let mut dense = vec![(0u64, 0u64); hops.count() * COMPONENTS];
+                for (key, sum, tail) in routes.iter().flat_map(|&r| crossed(r)).chain(tails) {
+                    let at = &mut dense[key as usize];
+                    *at = (at.0 + sum, at.1 + tail);
+                }
+                (dense.into_iter().enumerate())
+                    .filter(|(_, (sum, tail))| *sum > 0 || *tail > 0)
+                    .map(|(key, (sum, tail))| (key as u32, sum, tail))
+                    .collect()
+            }
+        };
         let mean = |total: u64, count: u64| {
             if count == 0 {
                 f64::NAN
@@ -414,11 +432,11 @@ impl Paths {
         };
         let parts = sums
             .into_iter()
-            .filter(|(_, (sum, tail))| *sum > 0 || *tail > 0)
-            .map(|(k, (sum, tail))| {
+            .filter(|&(_, sum, tail)| sum > 0 || tail > 0)
+            .map(|(k, sum, tail)| {
                 let k = k as usize;
                 (
-                    hops[k / COMPONENTS].clone(),
+                    hops.name(k / COMPONENTS),
                     Component::ALL[k % COMPONENTS],
                     mean(sum, n),
                     mean(tail, tail_n),
@@ -434,6 +452,117 @@ impl Paths {
     }
 }
 
+/// The slowest requests of one route, each with its path: one vector of requests and one of
+/// their paths' (key, ns) one after the other, not a vector per request — a route whose
+/// requests all counted as slow (until its first 1,024 set a cut) kept one allocation per
+/// request, 190,000 of them in a model of 3,000 routes, and freeing them took longer than
+/// summing them.
+#[derive(Clone, Default)]
+struct Slowest {
+    /// (latency, where its path starts in `keys`, its length), in the order recorded until
+    /// pruned.
+    requests: Vec<(u64, u32, u32)>,
+    keys: Path,
+}
+
+impl Slowest {
+    fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Keeps `path` as that of a request of `latency` (both vectors growing by a quarter: most
+    /// routes of a large model never prune, and doubling left a third of their memory unused).
+    fn push(&mut self, latency: u64, path: &[(u32, u64)]) {
+        let start = self.keys.len() as u32;
+        make_room_for(&mut self.keys, path.len());
+        self.keys.extend_from_slice(path);
+        self.requests.make_room();
+        self.requests.push((latency, start, path.len() as u32));
+    }
+
+    /// Keeps the `keep` slowest — of equal latencies, those recorded first — with their paths
+    /// laid out afresh.
+    fn keep_slowest(&mut self, keep: usize) {
+        self.requests.sort_by_key(|r| std::cmp::Reverse(r.0));
+        self.requests.truncate(keep);
+        let mut keys = Vec::with_capacity(self.requests.iter().map(|r| r.2 as usize).sum());
+        for r in &mut self.requests {
+            let (start, len) = (r.1 as usize, r.2 as usize);
+            r.1 = keys.len() as u32;
+            keys.extend_from_slice(&self.keys[start..start + len]);
+        }
+        self.keys = keys;
+    }
+
+    /// (latency, path) of each request kept.
+    fn iter(&self) -> impl Iterator<Item = (u64, &[(u32, u64)])> {
+        (self.requests.iter())
+            .map(|&(latency, start, len)| (latency, &self.keys[start as usize..][..len as usize]))
+    }
+
+    /// Loads where the next request and its path will go.
+    #[inline(always)]
+    fn prefetch_end(&self) {
+        if let Some(last) = self.requests.last() {
+            crate::engine::prefetch(last);
+        }
+        if let Some(last) = self.keys.last() {
+            crate::engine::prefetch_lines(last, 2);
+        }
+    }
+}
+
+/// The names of a model's hops (its services, gateway first, then both directions of each
+/// link), made when a breakdown first names one and shared by every row that does: a model of
+/// 10,000 services has 63,000 hops, and its breakdown has 250,000 rows.
+pub struct HopNames<'m> {
+    model: &'m Model,
+    names: Vec<Option<Arc<str>>>,
+}
+
+impl<'m> HopNames<'m> {
+    pub fn new(model: &'m Model) -> HopNames<'m> {
+        HopNames {
+            model,
+            names: vec![None; model.services.len() + 2 * model.links.len()],
+        }
+    }
+
+    /// How many hops the model has.
+    pub fn count(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The name of hop `hop`: a service's, or a link direction's (see [`link_hop`]).
+    pub fn name(&mut self, hop: usize) -> Arc<str> {
+        let model = self.model;
+        let services = &model.services;
+        let name = self.names[hop].get_or_insert_with(|| match hop.checked_sub(services.len()) {
+            None => services[hop].name.as_str().into(),
+            Some(d) => {
+                let link = &model.links[d / 2];
+                let (from, to) = (link.ends[d % 2], link.ends[1 - d % 2]);
+                link_hop(&link.name, &services[from].name, &services[to].name).into()
+            }
+        });
+        Arc::clone(name)
+    }
+}
+
+/// `sums` (key, total, tail total) in key order, each key once.
+fn sum_sorted(mut sums: Vec<(u32, u64, u64)>) -> Vec<(u32, u64, u64)> {
+    sums.sort_unstable_by_key(|e| e.0);
+    sums.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+            kept.2 += later.2;
+        }
+        same
+    });
+    sums
+}
+
 /// The breakdown of one route, per hop and component.
 #[derive(Clone, Debug)]
 pub struct RouteBreakdown {
@@ -442,7 +571,7 @@ pub struct RouteBreakdown {
     pub requests: u64,
     pub tail_requests: u64,
     /// (hop name, component, mean ms over all requests, mean ms over the p99 requests).
-    pub parts: Vec<(String, Component, f64, f64)>,
+    pub parts: Vec<(Arc<str>, Component, f64, f64)>,
 }
 
 /// The name of a link direction as a hop of the breakdown: `link (from→to)`.
@@ -463,6 +592,7 @@ pub fn hop_parts(hop: &str) -> [&str; 4] {
 mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};
+    use std::collections::BTreeMap;
 
     /// Adds `ns` to `key` on `path`, keeping it in key order.
     fn add_to(path: &mut Path, key: u32, ns: u64) {
@@ -504,6 +634,113 @@ mod tests {
                 assert_eq!(totals.entries().collect::<BTreeMap<_, _>>(), expected);
             }
         }
+    }
+
+    /// A breakdown of one route or of several (the `all` row) holds, per hop and component
+    /// crossed, in key order, the mean over the routes' requests of their time there and the
+    /// mean over those at or above the p99 given, named after the hop: a service, or a link
+    /// direction from the end it leaves.
+    #[test]
+    fn a_breakdown_averages_each_key_over_its_routes_requests_and_their_tail() {
+        let model = crate::model::load_builtin(&[]).expect("the built-in model loads");
+        let hops = model.services.len() + 2 * model.links.len();
+        let mut names = HopNames::new(&model);
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut paths = Paths::new(3, hops);
+        let h = Handle::from_bits(0);
+        // Per route: every request's (latency, time per key).
+        let mut recorded: Vec<Vec<(u64, BTreeMap<u32, u64>)>> = vec![Vec::new(); 3];
+        for _ in 0..150 {
+            let route = rng.random_range(0..3);
+            paths.started(h);
+            let mut path = BTreeMap::new();
+            for _ in 0..rng.random_range(1..12) {
+                let k = rng.random_range(0..(hops * COMPONENTS) as u32);
+                let ns = rng.random_range(1..5_000_000);
+                paths.add(h, k, SimTime(ns));
+                *path.entry(k).or_insert(0) += ns;
+            }
+            let latency = path.values().sum();
+            paths.record(route, h, latency, 0);
+            recorded[route].push((latency, path));
+        }
+        let p99 = 20_000_000;
+        for routes in [&[0][..], &[2], &[0, 1, 2]] {
+            let b = paths.breakdown("r", routes, p99, &mut names);
+            let requests: Vec<_> = routes.iter().flat_map(|&r| &recorded[r]).collect();
+            let tail: Vec<_> = requests.iter().filter(|r| r.0 >= p99).collect();
+            assert_eq!(
+                (b.requests, b.tail_requests),
+                (requests.len() as u64, tail.len() as u64)
+            );
+            assert!(!tail.is_empty() && tail.len() < requests.len());
+            let mut expected = BTreeMap::<u32, (u64, u64)>::new();
+            for (latency, path) in &requests {
+                for (&k, &ns) in path {
+                    let e = expected.entry(k).or_default();
+                    e.0 += ns;
+                    if *latency >= p99 {
+                        e.1 += ns;
+                    }
+                }
+            }
+            let mean = |total: u64, n: usize| {
+                if n == 0 {
+                    f64::NAN
+                } else {
+                    total as f64 / n as f64 / 1e6
+                }
+            };
+            assert_eq!(b.parts.len(), expected.len());
+            for (part, (&k, &(sum, tail_sum))) in b.parts.iter().zip(&expected) {
+                let hop = k as usize / COMPONENTS;
+                assert_eq!(part.1, Component::ALL[k as usize % COMPONENTS]);
+                assert_eq!(part.2, mean(sum, requests.len()));
+                let tail_mean = mean(tail_sum, tail.len());
+                assert!(part.3 == tail_mean || (part.3.is_nan() && tail_mean.is_nan()));
+                let name = match hop.checked_sub(model.services.len()) {
+                    None => model.services[hop].name.clone(),
+                    Some(d) => {
+                        let link = &model.links[d / 2];
+                        let (a, b) = (link.ends[d % 2], link.ends[1 - d % 2]);
+                        let (a, b) = (&model.services[a].name, &model.services[b].name);
+                        format!("{} ({a}→{b})", link.name)
+                    }
+                };
+                assert_eq!(&*part.0, name.as_str());
+            }
+        }
+    }
+
+    /// Pruned, a route's slowest requests keep their own paths: the `keep` slowest, and of
+    /// equal latencies (many, here) those recorded first.
+    #[test]
+    fn the_slowest_requests_kept_are_the_slowest_with_their_own_paths() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut slowest = Slowest::default();
+        // (latency, order recorded, path) of every request.
+        let mut all = Vec::new();
+        for i in 0..1_000u32 {
+            let latency = rng.random_range(0..50u64);
+            let path: Vec<(u32, u64)> = (0..rng.random_range(1..6))
+                .map(|k| (k, u64::from(i)))
+                .collect();
+            slowest.push(latency, &path);
+            all.push((latency, i, path));
+            if slowest.len() > 120 {
+                slowest.keep_slowest(60);
+                all.sort_by_key(|r| (std::cmp::Reverse(r.0), r.1));
+                all.truncate(60);
+                all.sort_by_key(|r| r.1);
+            }
+        }
+        let mut kept: Vec<(u64, Vec<(u32, u64)>)> =
+            slowest.iter().map(|(l, p)| (l, p.to_vec())).collect();
+        kept.sort_by_key(|(_, p)| p.first().map(|e| e.1));
+        let mut expected: Vec<(u64, Vec<(u32, u64)>)> =
+            all.into_iter().map(|(l, _, p)| (l, p)).collect();
+        expected.sort_by_key(|(_, p)| p.first().map(|e| e.1));
+        assert_eq!(kept, expected);
     }
 
     /// Calls in a few slots, reused again and again, add time and splice their paths into

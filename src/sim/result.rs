@@ -369,29 +369,15 @@ pub(super) fn collect<const FULL: bool>(
         })
         .collect();
     let breakdown = sim.paths.as_ref().map_or(Vec::new(), |paths| {
-        let hops: Vec<String> = model
-            .services
-            .iter()
-            .map(|s| s.name.clone())
-            .chain(model.links.iter().flat_map(|l| {
-                let (a, b) = (
-                    &model.services[l.ends[0]].name,
-                    &model.services[l.ends[1]].name,
-                );
-                [
-                    super::breakdown::link_hop(&l.name, a, b),
-                    super::breakdown::link_hop(&l.name, b, a),
-                ]
-            }))
-            .collect();
+        let mut hops = super::breakdown::HopNames::new(model);
         let p99 = |r: &RouteResult| (r.latency.quantile_ms(0.99) * 1e6) as u64;
         let mut out: Vec<super::RouteBreakdown> = routes
             .iter()
             .enumerate()
-            .map(|(i, r)| paths.breakdown(&r.route, &[i], p99(r), &hops))
+            .map(|(i, r)| paths.breakdown(&r.route, &[i], p99(r), &mut hops))
             .collect();
         let every: Vec<usize> = (0..routes.len()).collect();
-        out.push(paths.breakdown("all", &every, p99(&all), &hops));
+        out.push(paths.breakdown("all", &every, p99(&all), &mut hops));
         out
     });
     let versions = model
