@@ -398,7 +398,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             Phase::Sending => {}
             Phase::Queued => {
                 let station = &mut self.stations[service];
-                station.instances[i].queue.retain(|&q| q != h);
+                station.unqueue(i, h);
                 station.queued.add(now, -1);
                 self.leave(h);
             }

@@ -102,16 +102,15 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             return;
         }
         station.take_out(now, i, InstanceState::Down);
+        let queued = station.drain_queue(i);
+        let load = std::mem::take(&mut station.loads[i]);
+        let busy = i64::from(load.busy);
+        station.outstanding -= load.outstanding;
         let instance = &mut station.instances[i];
         // A dead process is no longer hung: it restarts answering.
         instance.hung = false;
         instance.frozen.clear();
-        let queued: Vec<_> = instance.queue.drain(..).collect();
         let active = std::mem::take(&mut instance.active);
-        let busy = i64::from(instance.busy);
-        station.outstanding -= instance.outstanding;
-        instance.outstanding = 0;
-        instance.busy = 0;
         // The process that restarts has never run: its workers are cold.
         instance.idle_since.clear();
         station.queued.add(now, -(queued.len() as i64));

@@ -241,8 +241,9 @@ fn is_plain(model: &Model, options: &Options) -> bool {
 ///
 /// Instances are not counted: which one takes a call is drawn when the call arrives (unless
 /// its service has one), too late to load it ahead, so a model of many instances and few
-/// services (`benches/models/wide.toml`, 100,000 instances: 19 MB of them) gains nothing from
-/// the hints and pays for them (0.91).
+/// services (`benches/models/wide.toml`, 100,000 instances: 19 MB of records then) gained
+/// nothing from the hints and paid for them (0.91). A call now reads only its instance's load
+/// ([`station::Load`], 1.2 MB for those 100,000).
 const CACHED_RECORDS: usize = 10 << 20;
 
 /// Whether `model`'s records outgrow [`CACHED_RECORDS`].
@@ -443,6 +444,12 @@ struct Simulator<'m, const FULL: bool> {
     managed: bool,
     /// Some fault hangs instances.
     hangs: bool,
+    /// Some fault or release slows instances down: the test before a call's processing reads
+    /// its instance's slowdown, which is not on the instance's load.
+    slowed: bool,
+    /// Some release or scale-down drains instances: the test before a call leaving an instance
+    /// reads whether it was the last a draining instance held.
+    drains: bool,
     /// Some link loses messages, or some fault degrades or partitions links: the test before a
     /// transmission reads its loss and added latency, which are not on its first cache line.
     link_trouble: bool,
@@ -581,13 +588,13 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
         }
         // What those records point at, loading since the hint one event ago.
         if arrived {
-            if let Some(instance) = station.sole_instance() {
-                engine::prefetch(instance);
+            if let Some(load) = station.sole_load() {
+                engine::prefetch(load);
             }
             return;
         }
-        if let Some(instance) = station.instances.get(call.instance as usize) {
-            engine::prefetch(instance);
+        if let Some(load) = station.loads.get(call.instance as usize) {
+            engine::prefetch(load);
         }
         // Its processing ended, or a call it waits for answered: it starts a stage (whose
         // calls, links and counts it reads), or it answers (on the link back to its caller).
@@ -766,6 +773,10 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
             hangs,
             link_trouble,
             versioned: !model.deployments.is_empty(),
+            slowed: !model.deployments.is_empty()
+                || (model.faults.iter()).any(|f| matches!(f.kind, FaultKind::Slowdown { .. })),
+            drains: !model.deployments.is_empty()
+                || model.services.iter().any(|s| s.autoscale.is_some()),
             limited: model
                 .services
                 .iter()

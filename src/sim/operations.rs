@@ -240,13 +240,13 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         }
         let idle = self.stations[service]
             .workers
-            .saturating_sub(self.stations[service].instances[i].busy);
+            .saturating_sub(self.stations[service].loads[i].busy);
         for _ in 0..idle {
             let station = &mut self.stations[service];
-            if station.instances[i].queue.is_empty() {
+            if station.loads[i].queued == 0 {
                 break;
             }
-            station.instances[i].busy += 1;
+            station.loads[i].busy += 1;
             // The resumed process's idle worker takes a queued call; it was frozen, not
             // cooling, so the call is charged as warm.
             if FULL && station.after_idle.is_some() {

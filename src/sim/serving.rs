@@ -6,7 +6,7 @@ use super::breakdown::{Component, key};
 use super::call::{Call, CallSide, DETACHED, ErrorKind, Event, Phase, UNROUTED};
 use super::plan::{Hop, RANDOM_COUNT, Work};
 use super::station::InstanceState;
-use crate::engine::{EventQueue, Grow, Handle, SimTime};
+use crate::engine::{EventQueue, Handle, SimTime};
 use crate::model::ServiceId;
 use rand::RngExt;
 
@@ -80,11 +80,10 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         let Some(i) = picked else {
             return self.refuse(now, queue, h, ErrorKind::Crashed);
         };
-        let instance = &mut station.instances[i];
         if FULL
             && self.managed
             && !matches!(
-                instance.state,
+                station.instances[i].state,
                 InstanceState::Ready | InstanceState::Draining
             )
         {
@@ -92,26 +91,24 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             call.instance = i as u32;
             return self.refuse(now, queue, h, ErrorKind::Crashed);
         }
-        let free = instance.busy < station.workers && !(FULL && instance.hung);
-        if !free
-            && station
-                .queue_capacity
-                .is_some_and(|cap| instance.queue.len() >= cap as usize)
-        {
+        let load = &mut station.loads[i];
+        let free =
+            load.busy < station.workers && !(FULL && self.hangs && station.instances[i].hung);
+        if !free && station.queue_capacity.is_some_and(|cap| load.queued >= cap) {
             station.rejected += u64::from(measured);
             return self.refuse(now, queue, h, ErrorKind::Rejected);
         }
-        instance.outstanding += 1;
+        load.outstanding += 1;
         if let Some(index) = station.least.as_mut() {
-            index.moved(i, instance.outstanding - 1, instance.outstanding);
+            index.moved(i, load.outstanding - 1, load.outstanding);
         }
         station.outstanding += 1;
         call.instance = i as u32;
         call.admitted = now;
         if free {
-            instance.busy += 1;
+            load.busy += 1;
             let idle = if FULL && self.cpu_work && station.after_idle.is_some() {
-                instance.wake_worker(now)
+                station.instances[i].wake_worker(now)
             } else {
                 SimTime::ZERO
             };
@@ -146,6 +143,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 self.warmup,
                 &mut self.rng,
                 FULL && self.track_active,
+                FULL && self.slowed,
                 side,
                 queue,
             );
@@ -154,8 +152,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
                 self.compute(now, queue, host, h, demand, work - demand);
             }
         } else {
-            instance.queue.make_room();
-            instance.queue.push_back(h);
+            station.enqueue(i, h);
             station.queued.add(now, 1);
             call.phase = Phase::Queued;
         }
@@ -240,6 +237,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             self.warmup,
             &mut self.rng,
             FULL && self.track_active,
+            FULL && self.slowed,
             side,
             queue,
         );
@@ -346,14 +344,14 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if FULL && self.hangs && self.stations[service].instances[i].hung {
             // A hung process takes no new work; the calls waiting stay until it resumes.
             let station = &mut self.stations[service];
-            station.instances[i].busy -= 1;
+            station.loads[i].busy -= 1;
             station.busy.add(now, -1);
             if FULL && self.cpu_work && station.after_idle.is_some() {
                 station.instances[i].rest_worker(now, station.workers);
             }
             return;
         }
-        while let Some(next) = self.stations[service].instances[i].queue.pop_front() {
+        while let Some(next) = self.stations[service].dequeue(i) {
             self.stations[service].queued.add(now, -1);
             let Some(call) = self.calls.get(next) else {
                 continue;
@@ -376,7 +374,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             return;
         }
         let station = &mut self.stations[service];
-        station.instances[i].busy -= 1;
+        station.loads[i].busy -= 1;
         station.busy.add(now, -1);
         if FULL && self.cpu_work && station.after_idle.is_some() {
             station.instances[i].rest_worker(now, station.workers);
@@ -556,19 +554,19 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             return;
         }
         call.admitted = now;
-        let instance = &mut station.instances[i];
-        if instance.busy < station.workers && !(FULL && instance.hung) {
-            instance.busy += 1;
+        if station.loads[i].busy < station.workers
+            && !(FULL && self.hangs && station.instances[i].hung)
+        {
+            station.loads[i].busy += 1;
             let idle = if FULL && self.cpu_work && station.after_idle.is_some() {
-                instance.wake_worker(now)
+                station.instances[i].wake_worker(now)
             } else {
                 SimTime::ZERO
             };
             station.busy.add(now, 1);
             self.begin_service(now, queue, h, service, i, idle);
         } else {
-            instance.queue.make_room();
-            instance.queue.push_back(h);
+            station.enqueue(i, h);
             station.queued.add(now, 1);
             call.phase = Phase::Queued;
         }
@@ -582,15 +580,18 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         };
         let station = &mut self.stations[call.service as usize];
         let i = call.instance as usize;
-        let instance = &mut station.instances[i];
-        instance.outstanding -= 1;
+        let load = &mut station.loads[i];
+        load.outstanding -= 1;
+        let outstanding = load.outstanding;
         if let Some(index) = station.least.as_mut() {
-            index.moved(i, instance.outstanding + 1, instance.outstanding);
+            index.moved(i, outstanding + 1, outstanding);
         }
         station.outstanding -= 1;
+        // (The instance's record past its load is read only where a model needs it.)
         if FULL && self.track_active {
             let slot = self.side[h.index() as usize].slot;
             if slot != u32::MAX {
+                let instance = &mut station.instances[i];
                 self.side[h.index() as usize].slot = u32::MAX;
                 instance.active.swap_remove(slot as usize);
                 if let Some(&moved) = instance.active.get(slot as usize) {
@@ -599,11 +600,12 @@ impl<const FULL: bool> Simulator<'_, FULL> {
             }
         }
         if FULL
-            && instance.state == InstanceState::Draining
-            && instance.outstanding == 0
-            && (!station.managed || !instance.in_view)
+            && self.drains
+            && outstanding == 0
+            && station.instances[i].state == InstanceState::Draining
+            && (!station.managed || !station.instances[i].in_view)
         {
-            instance.state = InstanceState::Retired;
+            station.instances[i].state = InstanceState::Retired;
         }
     }
 
@@ -728,11 +730,11 @@ fn start_work<const FULL: bool>(
     warmup: SimTime,
     rng: &mut crate::engine::SimRng,
     track_active: bool,
+    slowed: bool,
     side: Option<&mut CallSide>,
     queue: &mut EventQueue<Event>,
 ) -> (SimTime, SimTime, Option<(usize, SimTime)>) {
     station.record_wait(call.admitted, now, warmup);
-    let instance = &mut station.instances[i];
     // CPU work first (drawn first), then the rest of the processing; a worker that sat idle
     // pays for warming up.
     let demand = cpu.map(|(d, host)| {
@@ -743,8 +745,9 @@ fn start_work<const FULL: bool>(
         }
     });
     let mut work = time.sample(rng);
-    if FULL && instance.slowdown != 1.0 {
-        work = SimTime::from_nanos_f64(work.0 as f64 * instance.slowdown);
+    // (The instance's record past its load is read only where a model needs it.)
+    if FULL && slowed && station.instances[i].slowdown != 1.0 {
+        work = SimTime::from_nanos_f64(work.0 as f64 * station.instances[i].slowdown);
     }
     if let Some((_, d)) = demand {
         work += d;
@@ -755,6 +758,7 @@ fn start_work<const FULL: bool>(
         side.work = work;
         // Listed once while at the instance (work after the calls starts work again).
         if track_active && side.slot == u32::MAX {
+            let instance = &mut station.instances[i];
             side.slot = instance.active.len() as u32;
             instance.active.push(h);
         }
