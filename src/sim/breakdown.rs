@@ -430,9 +430,9 @@ impl Paths {
                 total as f64 / count as f64 / 1e6
             }
         };
+        // (Every sum is of times above zero: paths and totals hold no zero.)
         let parts = sums
             .into_iter()
-            .filter(|&(_, sum, tail)| sum > 0 || tail > 0)
             .map(|(k, sum, tail)| {
                 let k = k as usize;
                 (

@@ -327,6 +327,21 @@ mod tests {
 
     /// Sizes that keep crossing between the slots and the heap (0 … 20 pending), with many equal
     /// times: pops come out in (time, insertion) order in both forms and across every move.
+    /// Pushes the next event (numbered by insertion) at `t` into `heap` and into `reference`.
+    fn push_both(
+        heap: &mut Heap<u64>,
+        reference: &mut BTreeSet<(u64, u64)>,
+        t: u64,
+        inserted: &mut u64,
+    ) {
+        if heap.is_full() {
+            heap.make_room();
+        }
+        heap.push(t, *inserted);
+        reference.insert((t, *inserted));
+        *inserted += 1;
+    }
+
     #[test]
     fn few_slots_and_heap_pop_in_order_across_moves() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
@@ -337,13 +352,8 @@ mod tests {
             // Drift up for a while, then down, so the size sweeps the range again and again.
             let up = if (step / 300) % 2 == 0 { 0.6 } else { 0.4 };
             if reference.len() < 20 && rng.random::<f64>() < up {
-                if heap.is_full() {
-                    heap.make_room();
-                }
                 let t = now + rng.random_range(0..4u64);
-                heap.push(t, inserted);
-                reference.insert((t, inserted));
-                inserted += 1;
+                push_both(&mut heap, &mut reference, t, &mut inserted);
             } else {
                 let end = now + rng.random_range(0..6u64);
                 let expected = reference.first().copied().filter(|&(t, _)| t < end);
@@ -372,13 +382,8 @@ mod tests {
         for step in 0..400_000 {
             let up = if (step / 20_000) % 2 == 0 { 0.6 } else { 0.4 };
             if rng.random::<f64>() < up {
-                if heap.is_full() {
-                    heap.make_room();
-                }
                 let t = now + rng.random_range(0..1_000u64);
-                heap.push(t, inserted);
-                reference.insert((t, inserted));
-                inserted += 1;
+                push_both(&mut heap, &mut reference, t, &mut inserted);
             } else {
                 let expected = reference.pop_first();
                 let got = heap.pop_before(SimTime::MAX).map(|(t, e)| (t.0, e));
