@@ -12,6 +12,7 @@ mod deploy;
 mod detached;
 mod faults;
 mod hosts;
+mod least;
 mod messages;
 mod network;
 mod operations;

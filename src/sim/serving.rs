@@ -100,7 +100,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         }
         load.outstanding += 1;
         if let Some(index) = station.least.as_mut() {
-            index.moved(i, load.outstanding - 1, load.outstanding);
+            index.set(i, load.outstanding);
         }
         station.outstanding += 1;
         call.instance = i as u32;
@@ -584,7 +584,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         load.outstanding -= 1;
         let outstanding = load.outstanding;
         if let Some(index) = station.least.as_mut() {
-            index.moved(i, outstanding + 1, outstanding);
+            index.set(i, outstanding);
         }
         station.outstanding -= 1;
         // (The instance's record past its load is read only where a model needs it.)

@@ -1,13 +1,15 @@
 //! Service instances: workers, FIFO queues, load balancing, admission control, and their
 //! time-weighted statistics.
 
+use super::least::LeastIndex;
 use crate::engine::{Grow, Handle, SimRng, SimTime};
 use crate::model::{
     Autoscale, CpuAfterIdle, HealthCheck, LoadBalancer, OutlierDetection, RateLimit, Service,
 };
 use crate::stats::TimeWeighted;
 use rand::RngExt;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use smallvec::SmallVec;
+use std::collections::VecDeque;
 
 /// Whether an instance takes calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,60 +170,6 @@ pub struct Scaler {
     pub last_queued: f64,
 }
 
-/// The least loaded of many ready instances, found without scanning them: the positions in `up`
-/// of the ready instances, grouped by their outstanding calls. The balancer picks the first
-/// position at or after its rotating start among the least loaded (wrapping around), exactly
-/// the instance the scan picks; an admission or a response moves one position between groups.
-pub struct LeastIndex {
-    levels: BTreeMap<u32, BTreeSet<usize>>,
-    /// Per instance, its position in `up` (`usize::MAX` when it is not ready).
-    position: Vec<usize>,
-}
-
-impl LeastIndex {
-    /// Up to this many ready instances the balancer scans them (fast, and cache-friendly).
-    const SCAN_UP_TO: usize = 64;
-
-    fn new(up: &[u32], loads: &[Load]) -> LeastIndex {
-        let mut position = vec![usize::MAX; loads.len()];
-        let mut levels: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
-        for (k, &i) in up.iter().enumerate() {
-            position[i as usize] = k;
-            levels
-                .entry(loads[i as usize].outstanding)
-                .or_default()
-                .insert(k);
-        }
-        LeastIndex { levels, position }
-    }
-
-    /// Instance `i`'s outstanding calls went from `from` to `to`.
-    pub fn moved(&mut self, i: usize, from: u32, to: u32) {
-        let Some(&k) = self.position.get(i).filter(|&&k| k != usize::MAX) else {
-            return;
-        };
-        if let Some(level) = self.levels.get_mut(&from) {
-            level.remove(&k);
-            if level.is_empty() {
-                self.levels.remove(&from);
-            }
-        }
-        self.levels.entry(to).or_default().insert(k);
-    }
-
-    /// The position in `up` of the first least-loaded instance at or after `start`, cyclically.
-    fn first_from(&self, start: usize) -> usize {
-        self.levels.first_key_value().map_or(0, |(_, level)| {
-            level
-                .range(start..)
-                .next()
-                .or_else(|| level.iter().next())
-                .copied()
-                .unwrap_or(0)
-        })
-    }
-}
-
 /// The run-time state of a service (or the gateway).
 ///
 /// In declaration order (`repr(C)`): the fields every call reads or writes come first, so that
@@ -233,8 +181,10 @@ impl LeastIndex {
 /// fields of `busy` an update touches; `queued`, on the fourth, changes only when calls wait.
 #[repr(C, align(64))]
 pub struct Station {
-    /// Per instance (in the order of `instances`): what every call reads and writes.
-    pub loads: Vec<Load>,
+    /// Per instance (in the order of `instances`): what every call reads and writes. A service
+    /// of one instance (most of a large model's) keeps its load here, on the station's first
+    /// line, rather than on a line of its own elsewhere.
+    pub loads: SmallVec<[Load; 1]>,
     /// Indices of the ready instances, which the balancer picks from (its length on every
     /// call).
     pub up: Vec<u32>,
@@ -384,7 +334,7 @@ impl Station {
                     ..Instance::new(InstanceState::Ready)
                 })
                 .collect(),
-            loads: vec![Load::default(); service.instances as usize],
+            loads: smallvec::smallvec![Load::default(); service.instances as usize],
             up: (0..service.instances).collect(),
             workers: service.workers,
             queue_capacity: service.queue_capacity,
@@ -441,7 +391,12 @@ impl Station {
         self.first_up = self.up.first().copied().unwrap_or(u32::MAX);
         self.least = (self.balancer == LoadBalancer::LeastOutstanding
             && self.up.len() > LeastIndex::SCAN_UP_TO)
-            .then(|| Box::new(LeastIndex::new(&self.up, &self.loads)));
+            .then(|| {
+                let loads = &self.loads;
+                Box::new(LeastIndex::new(&self.up, loads.len(), |i| {
+                    loads[i].outstanding
+                }))
+            });
     }
 
     /// Records that a call admitted at `admitted` got a worker at `now`.
@@ -791,15 +746,36 @@ mod tests {
                 assert_eq!(i, expected, "step {step}");
                 station.loads[i].outstanding += 1;
                 let o = station.loads[i].outstanding;
-                station.least.as_mut().unwrap().moved(i, o - 1, o);
+                station.least.as_mut().unwrap().set(i, o);
                 busy.push(i);
             } else {
                 let i = busy.swap_remove(rng.random_range(0..busy.len()));
                 station.loads[i].outstanding -= 1;
                 let o = station.loads[i].outstanding;
-                station.least.as_mut().unwrap().moved(i, o + 1, o);
+                station.least.as_mut().unwrap().set(i, o);
             }
         }
+    }
+
+    /// A service of one instance (most of a large model's) keeps its load on its station's first
+    /// cache line, which every call reads anyway; a service of more keeps theirs apart.
+    #[test]
+    fn the_load_of_a_sole_instance_is_on_its_stations_first_line() {
+        let first_line = |s: &Station| {
+            let start = s as *const Station as usize;
+            let load = s.loads.as_ptr() as usize;
+            (start..start + 64).contains(&load)
+        };
+        let one = Station::new(
+            &plain_service(1, LoadBalancer::RoundRobin, Vec::new()),
+            SimTime::ZERO,
+        );
+        assert!(first_line(&one));
+        let three = Station::new(
+            &plain_service(3, LoadBalancer::RoundRobin, Vec::new()),
+            SimTime::ZERO,
+        );
+        assert!(!first_line(&three));
     }
 
     /// Instances start on the listed hosts in turn; a later one goes to the host with the fewest
