@@ -10,7 +10,7 @@
 /// an admission moved a position between two `BTreeSet`s — a walk down each, a node allocated or
 /// freed now and then — on every call to such a service. Here it is a write and a climb that
 /// stops where the least of a subtree stays the same (mostly at once), in one flat vector of
-/// 8 bytes per instance, and the pick is a climb and a descent.
+/// 4-byte nodes (fewer than four an instance), and the pick is a climb and a descent.
 pub struct LeastIndex {
     /// Node 1 is the root; node `n`'s children are `2n` and `2n + 1`; the leaves are
     /// `width..2 * width`, position `k` at `width + k`, the ones past the last position at
