@@ -39,31 +39,48 @@ impl PairTable {
                 row: Vec::new(),
             };
         }
-        let mut all: Vec<(u32, u32, u32)> = pairs
+        let all: Vec<(u32, u32, u32)> = pairs
             .into_iter()
             .map(|(from, to, value)| (from as u32, to as u32, value))
             .collect();
-        // Stable: of equal pairs, the last given ends last, and is the one kept.
-        all.sort_by_key(|&(from, to, _)| (from, to));
-        let mut kept: Vec<(u32, u32, u32)> = Vec::with_capacity(all.len());
-        for p in all {
-            match kept.last_mut() {
-                Some(last) if (last.0, last.1) == (p.0, p.1) => *last = p,
-                _ => kept.push(p),
-            }
-        }
-        let mut start = vec![0u32; nodes + 1];
-        for &(from, _, _) in &kept {
-            start[from as usize + 1] += 1;
+        // Each node's pairs into its row in the order given (a counting sort by `from`: sorting
+        // every pair by (from, to) cost three times the instructions on a 10,000-service
+        // model's 53,000 link directions, whose table each run builds twice), then each row
+        // sorted by `to`.
+        let mut given = vec![0u32; nodes + 1];
+        for &(from, _, _) in &all {
+            given[from as usize + 1] += 1;
         }
         for i in 0..nodes {
-            start[i + 1] += start[i];
+            given[i + 1] += given[i];
+        }
+        let mut next = given.clone();
+        let mut rows = vec![(0u32, 0u32); all.len()];
+        for (from, to, value) in all {
+            let at = &mut next[from as usize];
+            rows[*at as usize] = (to, value);
+            *at += 1;
+        }
+        let mut start = vec![0u32; nodes + 1];
+        let mut row: Vec<(u32, u32)> = Vec::with_capacity(rows.len());
+        for from in 0..nodes {
+            let pairs = &mut rows[given[from] as usize..given[from + 1] as usize];
+            // Stable: of equal pairs, the last given ends last, and is the one kept.
+            pairs.sort_by_key(|&(to, _)| to);
+            let first = row.len();
+            for &(to, value) in pairs.iter() {
+                match row[first..].last_mut() {
+                    Some(last) if last.0 == to => *last = (to, value),
+                    _ => row.push((to, value)),
+                }
+            }
+            start[from + 1] = row.len() as u32;
         }
         PairTable {
             nodes,
             dense: Vec::new(),
             start,
-            row: kept.into_iter().map(|(_, to, value)| (to, value)).collect(),
+            row,
         }
     }
 
