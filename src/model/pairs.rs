@@ -45,8 +45,8 @@ impl PairTable {
             .collect();
         // Each node's pairs into its row in the order given (a counting sort by `from`: sorting
         // every pair by (from, to) cost three times the instructions on a 10,000-service
-        // model's 53,000 link directions, whose table each run builds twice), then each row
-        // sorted by `to`.
+        // model's 53,000 link directions, whose table each run builds), then each row sorted
+        // by `to`.
         let mut given = vec![0u32; nodes + 1];
         for &(from, _, _) in &all {
             given[from as usize + 1] += 1;

@@ -730,7 +730,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
                 .iter()
                 .map(|s| Station::new(s, model.warmup))
                 .collect(),
-            network: Network::new(model),
+            network: Network::with_directions(model, plan.directions.clone()),
             plain_calls: vec![0; model.edges.len()],
             edges: model
                 .edges

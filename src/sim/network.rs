@@ -97,8 +97,16 @@ pub struct Network {
 }
 
 impl Network {
-    /// Builds the transmitters of `model`'s links: two per link, direction 0 is `ends[0] → ends[1]`.
+    /// The network of `model` built on its own (a run takes its plan's table of directions).
+    #[cfg(test)]
     pub fn new(model: &Model) -> Network {
+        Network::with_directions(model, direction_table(model))
+    }
+
+    /// Builds the transmitters of `model`'s links: two per link, direction 0 is
+    /// `ends[0] → ends[1]`, found through `directions` (its [`direction_table`], which a run's
+    /// plan has built already).
+    pub fn with_directions(model: &Model, directions: PairTable) -> Network {
         let mut transmitters = Vec::with_capacity(model.links.len() * 2);
         for link in &model.links {
             for _ in 0..2 {
@@ -118,7 +126,7 @@ impl Network {
             }
         }
         Network {
-            direction: direction_table(model),
+            direction: directions,
             transmitters,
         }
     }

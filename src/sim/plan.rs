@@ -113,31 +113,15 @@ pub struct Plan {
     first_hop: Vec<u32>,
     /// Per hop: the drawn count, for hops with [`RANDOM_COUNT`] copies.
     counts: Vec<Option<CallCount>>,
+    /// The transmitter from one service to another, which the hops were resolved with and
+    /// each run's [`super::network::Network`] is given (built once: a large model's table is
+    /// a sort of 53,000 directions).
+    pub directions: PairTable,
 }
 
 impl Plan {
     /// Resolves every stage of every endpoint of `model`.
     pub fn new(model: &Model) -> Plan {
-        let directions = direction_table(model);
-        let edge_of = edge_table(model);
-        let hop = |caller: usize, call: &Downstream| {
-            let callee = &model.endpoints[call.target];
-            let edge = edge_of.get(caller, callee.service);
-            Hop {
-                endpoint: call.target as u32,
-                service: callee.service as u32,
-                edge: edge.unwrap_or(u32::MAX),
-                plain: edge.is_none_or(|e| model.edges[e as usize].policy.is_plain()),
-                direction: directions.get(caller, callee.service),
-                request_bytes: callee.request_bytes,
-                probability: call.probability,
-                copies: match call.count {
-                    CallCount::Fixed(k) => k,
-                    _ => RANDOM_COUNT,
-                },
-                awaited: call.is_awaited(),
-            }
-        };
         let mut plan = Plan {
             endpoints: Vec::with_capacity(model.endpoints.len()),
             work: model
@@ -149,6 +133,26 @@ impl Plan {
             hops: Vec::new(),
             first_hop: Vec::with_capacity(model.endpoints.len() + 1),
             counts: Vec::new(),
+            directions: direction_table(model),
+        };
+        let edge_of = edge_table(model);
+        let hop = |caller: usize, call: &Downstream| {
+            let callee = &model.endpoints[call.target];
+            let edge = edge_of.get(caller, callee.service);
+            Hop {
+                endpoint: call.target as u32,
+                service: callee.service as u32,
+                edge: edge.unwrap_or(u32::MAX),
+                plain: edge.is_none_or(|e| model.edges[e as usize].policy.is_plain()),
+                direction: plan.directions.get(caller, callee.service),
+                request_bytes: callee.request_bytes,
+                probability: call.probability,
+                copies: match call.count {
+                    CallCount::Fixed(k) => k,
+                    _ => RANDOM_COUNT,
+                },
+                awaited: call.is_awaited(),
+            }
         };
         for e in &model.endpoints {
             plan.first_hop.push(plan.hops.len() as u32);
