@@ -46,7 +46,7 @@ pub fn of_run(model: &Model, result: &RunResult) -> Option<CostReport> {
         let bytes: u64 = result
             .links
             .iter()
-            .filter(|r| r.link == l.name)
+            .filter(|r| *r.link == *l.name)
             .map(|r| r.bytes)
             .sum();
         let gb_per_hour = bytes as f64 / result.measured_s * 3600.0 / 1e9;

@@ -78,7 +78,7 @@ fn run_fired_and_awaited(rate: f64, flags: &[&str]) -> tempfile::TempDir {
 fn edge<'r>(r: &'r RunResult, from: &str, to: &str) -> &'r meshsim::sim::EdgeResult {
     r.edges
         .iter()
-        .find(|e| e.from == from && e.to == to)
+        .find(|e| *e.from == *from && *e.to == *to)
         .expect("the edge exists")
 }
 
@@ -152,7 +152,7 @@ fn a_fire_and_forget_call_sends_no_response() {
     let dir = |from: &str| {
         r.links
             .iter()
-            .find(|l| l.from == from)
+            .find(|l| *l.from == *from)
             .expect("both directions are reported")
     };
     assert!(dir("front").messages > 15_000, "{}", dir("front").messages);

@@ -112,12 +112,12 @@ fn saturated_fixed(model: &Model, runs: &[RunResult]) -> Option<String> {
         if mean(&|r| r.links[i].utilisation) <= 0.97 {
             return None;
         }
-        let link = model.links.iter().find(|x| x.name == l.link)?;
+        let link = model.links.iter().find(|x| *x.name == *l.link)?;
         let bandwidth = link.bandwidth_bps? / 1e6;
         let offered = load
             .links
             .iter()
-            .find(|x| x.link == l.link && x.from == l.from)
+            .find(|x| *x.link == *l.link && *x.from == *l.from)
             .map_or(1.0, |x| x.utilisation.max(1.0));
         Some(format!(
             "link {} ({}→{}) is saturated (offered utilisation {offered:.2}), and instances do not relieve it: raise links.{}.bandwidth_mbps from {} to at least {:.0} (for {:.0}% utilisation), or make the messages smaller",

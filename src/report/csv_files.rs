@@ -286,9 +286,9 @@ pub fn links_csv(result: &RunResult) -> Vec<u8> {
         .iter()
         .map(|l| {
             vec![
-                l.link.clone(),
-                l.from.clone(),
-                l.to.clone(),
+                l.link.to_string(),
+                l.from.to_string(),
+                l.to.to_string(),
                 l.messages.to_string(),
                 l.bytes.to_string(),
                 l.retransmissions.to_string(),
@@ -310,8 +310,8 @@ pub fn edges_csv(result: &RunResult) -> Vec<u8> {
         .map(|e| {
             let s = &e.stats;
             vec![
-                e.from.clone(),
-                e.to.clone(),
+                e.from.to_string(),
+                e.to.to_string(),
                 s.calls.to_string(),
                 s.attempts.to_string(),
                 s.retries.to_string(),
