@@ -15,7 +15,7 @@ enum Attempt {
     Hedge,
 }
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// Call `h` calls `endpoint` over edge `e`, which has a policy.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn begin_exchange(

@@ -159,7 +159,7 @@ struct Census {
     old_starting: u32,
 }
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// Schedules each deployment's start.
     pub(super) fn start_deployments(&mut self, queue: &mut EventQueue<Event>) {
         for (index, d) in self.model.deployments.iter().enumerate() {

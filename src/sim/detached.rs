@@ -25,7 +25,7 @@ impl DetachedEdges {
     }
 }
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// A fire-and-forget call was sent: it counts against the cap on work in flight, like a
     /// request, so that a callee it overloads stops the run instead of filling memory.
     pub(super) fn detached_sent(&mut self, queue: &mut EventQueue<Event>) {

@@ -8,7 +8,7 @@ use super::station::InstanceState;
 use crate::engine::{EventQueue, SimTime};
 use crate::model::{FaultKind, ScaleMetric, ServiceId};
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// Fault `index` starts or ends.
     #[inline(never)]
     pub(super) fn fault(

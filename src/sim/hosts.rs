@@ -214,7 +214,7 @@ impl HostState {
     }
 }
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// Call `h` computes `demand` on `host`, then waits `then` before its processing is done.
     pub(super) fn compute(
         &mut self,

@@ -7,7 +7,7 @@ use crate::engine::{EventQueue, Handle, SimTime};
 use crate::model::ServiceId;
 use rand::RngExt;
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// Sends the message `h` has to send (its request, or its `response`) from `from` to `to`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]

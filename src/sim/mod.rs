@@ -191,19 +191,23 @@ pub fn simulate_with(model: &Model, options: &Options) -> RunResult {
 /// [`simulate_with`] under `seed` instead of the model's own: a replication's run, without a
 /// copy of the model to carry its seed (tens of MB for a model of 10,000 services).
 pub fn simulate_seeded(model: &Model, seed: u64, options: &Options) -> RunResult {
-    if is_plain(model, options) {
-        run::<false>(model, seed, options)
-    } else {
-        run::<true>(model, seed, options)
+    match (is_plain(model, options), options.breakdown) {
+        (true, false) => run::<false, false>(model, seed, options),
+        (true, true) => run::<false, true>(model, seed, options),
+        (false, _) => run::<true, true>(model, seed, options),
     }
 }
 
 /// Whether a run needs none of the mechanisms beyond requests, queues, stages and links: no
 /// call policies, faults, autoscaling, rate limits, error responses, message loss, propagated
-/// deadlines, latency breakdown or time series. Such a run takes the handlers compiled with
-/// `FULL = false`, where every test for those mechanisms is the constant it always evaluates
-/// to in that run (10% of the built-in model's instructions were such tests). A mechanism whose
-/// tests are written `FULL && …` must be named here, or plain runs would skip it.
+/// deadlines or time series. Such a run takes the handlers compiled with `FULL = false`, where
+/// every test for those mechanisms is the constant it always evaluates to in that run (10% of
+/// the built-in model's instructions were such tests). A mechanism whose tests are written
+/// `FULL && …` must be named here, or plain runs would skip it.
+///
+/// The latency breakdown is not among them: `meshsim run` keeps it by default, and as one of
+/// them it sent every `run` of a plain model through the full handlers. Its tests are
+/// compiled in or out on their own (`PATHS`, see [`run`]).
 fn is_plain(model: &Model, options: &Options) -> bool {
     model.faults.is_empty()
         && model.deployments.is_empty()
@@ -228,7 +232,6 @@ fn is_plain(model: &Model, options: &Options) -> bool {
             .iter()
             .all(|e| e.error_probability == 0.0 && e.after_time.is_none() && e.cpu_time.is_none())
         && model.links.iter().all(|l| l.loss == 0.0)
-        && !options.breakdown
         && options.timeseries.is_none()
         && options.traces.is_none()
 }
@@ -260,21 +263,28 @@ fn records_outgrow_cache(model: &Model) -> bool {
     bytes > CACHED_RECORDS
 }
 
-/// [`simulate_with`], with the mechanisms of [`is_plain`] compiled in (`FULL`) or out.
-fn run<const FULL: bool>(model: &Model, seed: u64, options: &Options) -> RunResult {
-    run_hinted::<FULL>(model, seed, options, records_outgrow_cache(model))
+/// [`simulate_with`], with the mechanisms of [`is_plain`] compiled in (`FULL`) or out, and the
+/// latency breakdown's tests compiled in (`PATHS`: whether paths are kept is then asked at
+/// run time) or out (the run keeps none).
+fn run<const FULL: bool, const PATHS: bool>(
+    model: &Model,
+    seed: u64,
+    options: &Options,
+) -> RunResult {
+    run_hinted::<FULL, PATHS>(model, seed, options, records_outgrow_cache(model))
 }
 
 /// [`run`], loading records ahead (`Simulator::hint_records`) or not, whatever the model's size.
-fn run_hinted<const FULL: bool>(
+fn run_hinted<const FULL: bool, const PATHS: bool>(
     model: &Model,
     seed: u64,
     options: &Options,
     hints: bool,
 ) -> RunResult {
+    debug_assert!(PATHS || !options.breakdown, "a breakdown needs PATHS");
     let started = Instant::now();
     let plan = Plan::new(model);
-    let mut sim = Simulator::<FULL>::new(model, &plan, seed);
+    let mut sim = Simulator::<FULL, PATHS>::new(model, &plan, seed);
     sim.hint_records = hints;
     let mut queue = EventQueue::new();
     if let Some(interval) = options.timeseries.filter(|i| i.0 > 0) {
@@ -375,8 +385,10 @@ pub fn replicate_reduced<T: Send>(
 }
 
 /// The state of one run. `FULL`: whether the run may use the mechanisms a plain run has none of
-/// (see [`is_plain`]); with `FULL = false` the tests for them compile to nothing.
-struct Simulator<'m, const FULL: bool> {
+/// (see [`is_plain`]); with `FULL = false` the tests for them compile to nothing. `PATHS`:
+/// whether it may keep the latency breakdown; with `PATHS = false` it keeps none, and the
+/// tests for it compile to nothing.
+struct Simulator<'m, const FULL: bool, const PATHS: bool> {
     model: &'m Model,
     /// The model's call graph, resolved for the stages' loops.
     plan: &'m Plan,
@@ -490,7 +502,7 @@ struct Simulator<'m, const FULL: bool> {
     hint_records: bool,
 }
 
-impl<const FULL: bool> Process for Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Process for Simulator<'_, FULL, PATHS> {
     type Event = Event;
 
     /// The handlers of events that only some models have (timeouts, retries, faults, scaling,
@@ -632,7 +644,7 @@ impl<const FULL: bool> Process for Simulator<'_, FULL> {
     }
 }
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// Whether handling `soon` may finish the root call `call` and record its request (told
     /// from the call's record alone): its work is done, or the last call it waits for answers,
     /// and the request is measured.
@@ -653,7 +665,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if let Some(cut) = self.tail_cut.get(route) {
             engine::prefetch(cut);
         }
-        if let Some(paths) = self.paths.as_ref().filter(|_| FULL) {
+        if let Some(paths) = self.paths.as_ref().filter(|_| PATHS) {
             paths.prefetch_route(route, h);
         }
     }
@@ -668,14 +680,14 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         if let Some(recorder) = self.latency.get(route) {
             recorder.prefetch_counter(latency);
         }
-        if let Some(paths) = self.paths.as_ref().filter(|_| FULL) {
+        if let Some(paths) = self.paths.as_ref().filter(|_| PATHS) {
             let slow = self.tail_cut.get(route).is_some_and(|&cut| latency >= cut);
             paths.prefetch_totals(route, h, slow);
         }
     }
 }
 
-impl<'m, const FULL: bool> Simulator<'m, FULL> {
+impl<'m, const FULL: bool, const PATHS: bool> Simulator<'m, FULL, PATHS> {
     fn new(model: &'m Model, plan: &'m Plan, seed: u64) -> Self {
         let mut acc = 0.0;
         let route_cdf = model
@@ -866,7 +878,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
     #[inline(always)]
     fn new_call(&mut self, call: Call) -> Handle {
         let h = self.calls.insert(call);
-        if let Some(p) = self.paths.as_mut().filter(|_| FULL) {
+        if let Some(p) = self.paths.as_mut().filter(|_| PATHS) {
             p.started(h);
         }
         if FULL && self.side_on {
@@ -895,7 +907,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
     /// path of call `h`.
     #[inline(always)]
     fn on_path_pair(&mut self, h: Handle, hop: usize, c: Component, t: [SimTime; 2]) {
-        if let Some(p) = self.paths.as_mut().filter(|_| FULL) {
+        if let Some(p) = self.paths.as_mut().filter(|_| PATHS) {
             p.add_pair(h, breakdown::key(hop, c), t);
         }
     }
@@ -903,7 +915,7 @@ impl<'m, const FULL: bool> Simulator<'m, FULL> {
     /// Adds `t` spent on `c` at `hop` to the critical path of call `h`.
     #[inline(always)]
     fn on_path(&mut self, h: Handle, hop: usize, c: Component, t: SimTime) {
-        if let Some(p) = self.paths.as_mut().filter(|_| FULL) {
+        if let Some(p) = self.paths.as_mut().filter(|_| PATHS) {
             p.add(h, breakdown::key(hop, c), t);
         }
     }
@@ -1010,16 +1022,25 @@ latency_ms = 0.1
 "#;
 
     /// The plain path leaves out only tests that are constant in a plain run, so it gives the
-    /// full path's results exactly.
+    /// full path's results exactly, the latency breakdown included.
     #[test]
     fn plain_runs_give_the_full_paths_results_exactly() {
         let busy = load_str(BUSY_PLAIN_MODEL, "busy.toml", Path::new("."), &[]).unwrap();
-        for model in [load_builtin(&[]).unwrap(), busy] {
-            let options = Options::default();
-            assert!(is_plain(&model, &options));
-            let mut plain = run::<false>(&model, model.seed, &options);
-            let mut full = run::<true>(&model, model.seed, &options);
+        let models = [load_builtin(&[]).unwrap(), busy];
+        for (model, breakdown) in models.iter().flat_map(|m| [(m, false), (m, true)]) {
+            let options = Options {
+                breakdown,
+                ..Options::default()
+            };
+            assert!(is_plain(model, &options));
+            let mut plain = if breakdown {
+                run::<false, true>(model, model.seed, &options)
+            } else {
+                run::<false, false>(model, model.seed, &options)
+            };
+            let mut full = run::<true, true>(model, model.seed, &options);
             assert!(plain.all.completed > 1_000);
+            assert_eq!(plain.breakdown.is_empty(), !breakdown);
             assert_eq!(
                 model.name == "busy",
                 plain.all.errors > 0,
@@ -1045,13 +1066,15 @@ latency_ms = 0.1
                 ..Options::default()
             };
             let mut runs = vec![
-                run_hinted::<true>(&model, 7, &options, false),
-                run_hinted::<true>(&model, 7, &options, true),
+                run_hinted::<true, true>(&model, 7, &options, false),
+                run_hinted::<true, true>(&model, 7, &options, true),
             ];
-            if is_plain(&model, &options) {
-                runs.push(run_hinted::<false>(&model, 7, &options, true));
-            }
-            assert_eq!(runs.len(), if breakdown { 2 } else { 3 });
+            assert!(is_plain(&model, &options));
+            runs.push(if breakdown {
+                run_hinted::<false, true>(&model, 7, &options, true)
+            } else {
+                run_hinted::<false, false>(&model, 7, &options, true)
+            });
             assert!(runs[0].all.completed > 1_000 && runs[0].all.errors > 0);
             for r in &mut runs {
                 r.wall_s = 0.0;

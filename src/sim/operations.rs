@@ -9,7 +9,7 @@ use crate::engine::{EventQueue, SimTime};
 use crate::model::ServiceId;
 use rand::RngExt;
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// Schedules the first health check of instance `i` at a random phase of the interval (the
     /// checker's clock owes nothing to the instance's), unless its slot is checked already.
     pub(super) fn watch(

@@ -9,7 +9,7 @@ use crate::stats::LatencyStats;
 use rand::RngExt;
 use rand_distr::Distribution;
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// The next Poisson arrival. With a time-varying rate, candidates come at the peak rate and
     /// each becomes a request with probability rate(t) / peak (Lewis–Shedler thinning, exact
     /// for a non-homogeneous Poisson process).
@@ -167,7 +167,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     }
 }
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// Per route, the ages at `end` of the measured requests still in flight (`None` for a
     /// route with none). Requests a client has given up on are finished (as errors) and not
     /// counted.
@@ -189,7 +189,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
 
     /// Adds a measured successful request's path to its route's breakdown.
     fn record_path(&mut self, route: usize, h: Handle, latency: u64) {
-        let Some(paths) = self.paths.as_mut().filter(|_| FULL) else {
+        let Some(paths) = self.paths.as_mut().filter(|_| PATHS) else {
             return;
         };
         // Refresh the tail cut now and then: a histogram quantile is not free. (Not before the

@@ -246,8 +246,8 @@ pub struct LinkResult {
     pub mean_queueing_ms: f64,
 }
 
-pub(super) fn collect<const FULL: bool>(
-    mut sim: Simulator<'_, FULL>,
+pub(super) fn collect<const FULL: bool, const PATHS: bool>(
+    mut sim: Simulator<'_, FULL, PATHS>,
     events: u64,
     wall_s: f64,
     end: SimTime,

@@ -15,7 +15,7 @@ const AFTER: u16 = u16::MAX;
 /// `Call::stage` of a store's read or write waiting for its replicas' quorum.
 const AT_REPLICAS: u16 = u16::MAX - 1;
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// Whether `call` has lost its caller to a cancellation or a crash (so its work would be
     /// for nobody). An attempt whose call was decided otherwise still runs: that is wasted work.
     fn is_orphan(&self, h: Handle, call: &Call) -> bool {
@@ -167,7 +167,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
         {
             t.served(h, call.instance, waited, work);
         }
-        if FULL && self.paths.is_some() {
+        if PATHS && self.paths.is_some() {
             // (Queueing, then Service.)
             self.on_path_pair(h, service, Component::Queueing, [waited, work]);
         }
@@ -699,7 +699,7 @@ impl<const FULL: bool> Simulator<'_, FULL> {
     /// it: retries before the attempt that succeeded) becomes part of the parent's.
     #[inline(always)]
     pub(super) fn critical_child(&mut self, parent: Handle, child: Handle, took: SimTime) {
-        let Some(paths) = self.paths.as_mut().filter(|_| FULL) else {
+        let Some(paths) = self.paths.as_mut().filter(|_| PATHS) else {
             return;
         };
         if self.calls.get(parent).is_some_and(|p| p.pending == 1) {

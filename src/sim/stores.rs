@@ -211,7 +211,7 @@ impl StoreState {
     }
 }
 
-impl<const FULL: bool> Simulator<'_, FULL> {
+impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// A read or write of the store `service`, whose processing of a call admitted at
     /// `admitted` ended at `now`, reaches its replicas; returns the wait for their quorum.
     #[inline(never)]
