@@ -26,15 +26,6 @@ impl<T> Grow for Vec<T> {
     }
 }
 
-/// Ensures that `n` more elements fit in `v` without reallocating, growing it by a quarter (or
-/// by `n`, if more) when they do not.
-#[inline(always)]
-pub fn make_room_for<T>(v: &mut Vec<T>, n: usize) {
-    if v.capacity() - v.len() < n {
-        v.reserve_exact(growth(v.len()).max(n));
-    }
-}
-
 impl<T> Grow for VecDeque<T> {
     #[inline(always)]
     fn make_room(&mut self) {
@@ -80,28 +71,6 @@ mod tests {
             assert_eq!(cap, before, "make_room left room for the push");
             if len > 4 * MIN_GROWTH {
                 assert!(cap <= len + len / 4 + 1, "capacity {cap} for {len}");
-            }
-        }
-    }
-
-    /// Room made for several elements at once holds them, and the slack stays under a quarter
-    /// (or the last batch) as the vector grows.
-    #[test]
-    fn room_for_batches_grows_by_a_quarter() {
-        let mut v: Vec<u32> = Vec::new();
-        for i in 0..20_000usize {
-            let n = i % 37;
-            make_room_for(&mut v, n);
-            let before = v.capacity();
-            v.extend(std::iter::repeat_n(7, n));
-            assert_eq!(v.capacity(), before, "room was made for {n}");
-            if v.len() > 4 * MIN_GROWTH {
-                assert!(
-                    v.capacity() <= v.len() + v.len() / 4 + 37,
-                    "{} for {}",
-                    v.capacity(),
-                    v.len()
-                );
             }
         }
     }

@@ -13,7 +13,7 @@ mod queue;
 mod time;
 
 pub use arena::{Arena, Handle, prefetch, prefetch_lines, prefetch_slice};
-pub use growth::{Grow, make_room_for};
+pub use growth::Grow;
 pub use memory::HugePages;
 pub use queue::{EventQueue, Packed, Words};
 pub use time::SimTime;

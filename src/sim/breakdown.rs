@@ -3,7 +3,7 @@
 //! path of the call that returned last (the one the stage waited for). The components of a
 //! successful request add up to its latency exactly.
 
-use crate::engine::{Grow, Handle, SimTime, make_room_for};
+use crate::engine::{Grow, Handle, SimTime};
 use crate::model::Model;
 use std::sync::Arc;
 
@@ -407,7 +407,7 @@ impl Paths {
         let crossed = |r: usize| self.totals[r].entries().map(|(key, ns)| (key, ns, 0));
         let tails = tail_paths
             .iter()
-            .flat_map(|path| path.iter().map(|&(key, ns)| (key, 0, ns)));
+            .flat_map(|path| path.iter().map(|k| (k.key, 0, k.ns())));
         // (key, total, tail total), in key order, each key once.
         let sums: Vec<(u32, u64, u64)> = match routes {
             [r] => sum_sorted(crossed(*r).chain(tails).collect()),
@@ -452,25 +452,56 @@ impl Paths {
     }
 }
 
-/// Paths a route's tail makes room for when it is full, while a quarter of it is fewer.
+/// Paths a route's tail makes room for when it needs a new chunk, while a quarter of what it
+/// holds is fewer.
 ///
 /// Why: every request of a route counts as slow until its 1,024th sets a cut, so a route of a
 /// large model, with a few dozen requests, keeps them all; made room for one path at a time,
-/// its paths moved to a new allocation at nearly every request (24,000 times in 2 simulated
-/// seconds of the 10,000-service model, 1.5% of its run).
+/// it allocated at nearly every request (24,000 times in 2 simulated seconds of the
+/// 10,000-service model, 1.5% of its run).
 const PATHS_AT_ONCE: usize = 4;
 
-/// The slowest requests of one route, each with its path: one vector of requests and one of
-/// their paths' (key, ns) one after the other, not a vector per request — a route whose
-/// requests all counted as slow (until its first 1,024 set a cut) kept one allocation per
-/// request, 190,000 of them in a model of 3,000 routes, and freeing them took longer than
+/// One (key, ns) of a kept path, in 12 bytes where a `(u32, u64)` takes 16: the tails are most
+/// of a large model's memory (every request of a route is kept until a cut is set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Kept {
+    key: u32,
+    /// The nanoseconds' low and high halves (a `u64` would align the record to 8 bytes).
+    ns: [u32; 2],
+}
+
+impl Kept {
+    fn new(&(key, ns): &(u32, u64)) -> Kept {
+        Kept {
+            key,
+            ns: [ns as u32, (ns >> 32) as u32],
+        }
+    }
+
+    fn ns(self) -> u64 {
+        u64::from(self.ns[0]) | (u64::from(self.ns[1]) << 32)
+    }
+}
+
+/// The slowest requests of one route, each with its path: one vector of requests and the
+/// paths' entries one after the other in a few chunks, not a vector per request — a route
+/// whose requests all counted as slow (until its first 1,024 set a cut) kept one allocation
+/// per request, 190,000 of them in a model of 3,000 routes, and freeing them took longer than
 /// summing them.
+///
+/// Why chunks: a route's paths grew one vector by a quarter at a time, and every growth copied
+/// all the paths held so far (the run's largest `memmove`, 1.6% of a 10,000-service model's
+/// run). A full chunk is left as it is and a new one, a quarter of what the route holds, takes
+/// the next paths; a path never spans two.
 #[derive(Clone, Default)]
 struct Slowest {
-    /// (latency, where its path starts in `keys`, its length), in the order recorded until
-    /// pruned.
+    /// (latency, where its path starts in the chunks' entries counted one after the other, its
+    /// length), in the order recorded until pruned.
     requests: Vec<(u64, u32, u32)>,
-    keys: Path,
+    chunks: Vec<Vec<Kept>>,
+    /// Where each chunk's first entry is counted: the entries of the chunks before it (a chunk
+    /// only grows while it is the last).
+    bases: Vec<u32>,
 }
 
 impl Slowest {
@@ -478,37 +509,61 @@ impl Slowest {
         self.requests.len()
     }
 
-    /// Keeps `path` as that of a request of `latency` (both vectors growing by a quarter: most
-    /// routes of a large model never prune, and doubling left a third of their memory unused;
-    /// but by at least [`PATHS_AT_ONCE`] paths).
+    /// Keeps `path` as that of a request of `latency` (a new chunk when the last has no room
+    /// for it: a quarter of the entries held, but at least [`PATHS_AT_ONCE`] such paths).
     fn push(&mut self, latency: u64, path: &[(u32, u64)]) {
-        let start = self.keys.len() as u32;
-        if self.keys.capacity() - self.keys.len() < path.len() {
-            make_room_for(&mut self.keys, PATHS_AT_ONCE * path.len());
+        let room = self.chunks.last().map_or(0, |c| c.capacity() - c.len());
+        if room < path.len() {
+            let held = self.held();
+            let size = (held / 4).max(PATHS_AT_ONCE * path.len());
+            self.bases.push(held as u32);
+            self.chunks.push(Vec::with_capacity(size));
         }
-        self.keys.extend_from_slice(path);
+        let start = self.held() as u32;
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.extend(path.iter().map(Kept::new));
+        }
         self.requests.make_room();
         self.requests.push((latency, start, path.len() as u32));
     }
 
+    /// Entries held, over every chunk.
+    fn held(&self) -> usize {
+        match (self.bases.last(), self.chunks.last()) {
+            (Some(&base), Some(last)) => base as usize + last.len(),
+            _ => 0,
+        }
+    }
+
     /// Keeps the `keep` slowest — of equal latencies, those recorded first — with their paths
-    /// laid out afresh.
+    /// laid out afresh in one chunk.
     fn keep_slowest(&mut self, keep: usize) {
         self.requests.sort_by_key(|r| std::cmp::Reverse(r.0));
         self.requests.truncate(keep);
-        let mut keys = Vec::with_capacity(self.requests.iter().map(|r| r.2 as usize).sum());
-        for r in &mut self.requests {
-            let (start, len) = (r.1 as usize, r.2 as usize);
-            r.1 = keys.len() as u32;
-            keys.extend_from_slice(&self.keys[start..start + len]);
+        let mut kept = Vec::with_capacity(self.requests.iter().map(|r| r.2 as usize).sum());
+        for r in 0..self.requests.len() {
+            let path = self.path(self.requests[r]);
+            let start = kept.len() as u32;
+            kept.extend_from_slice(path);
+            self.requests[r].1 = start;
         }
-        self.keys = keys;
+        self.chunks = vec![kept];
+        self.bases = vec![0];
+    }
+
+    /// The path of a request kept.
+    fn path(&self, (_, start, len): (u64, u32, u32)) -> &[Kept] {
+        if len == 0 {
+            return &[];
+        }
+        let chunk = self.bases.partition_point(|&base| base <= start) - 1;
+        let at = (start - self.bases[chunk]) as usize;
+        &self.chunks[chunk][at..at + len as usize]
     }
 
     /// (latency, path) of each request kept.
-    fn iter(&self) -> impl Iterator<Item = (u64, &[(u32, u64)])> {
-        (self.requests.iter())
-            .map(|&(latency, start, len)| (latency, &self.keys[start as usize..][..len as usize]))
+    fn iter(&self) -> impl Iterator<Item = (u64, &[Kept])> {
+        (self.requests.iter()).map(|&r| (r.0, self.path(r)))
     }
 
     /// Loads where the next request and its path will go.
@@ -517,7 +572,7 @@ impl Slowest {
         if let Some(last) = self.requests.last() {
             crate::engine::prefetch(last);
         }
-        if let Some(last) = self.keys.last() {
+        if let Some(last) = self.chunks.last().and_then(|c| c.last()) {
             crate::engine::prefetch_lines(last, 2);
         }
     }
@@ -724,19 +779,27 @@ mod tests {
     }
 
     /// Pruned, a route's slowest requests keep their own paths: the `keep` slowest, and of
-    /// equal latencies (many, here) those recorded first.
+    /// equal latencies (many, here) those recorded first. Paths of every length (none, and
+    /// longer than a chunk has room for) and times past 32 bits come back as they were pushed.
     #[test]
     fn the_slowest_requests_kept_are_the_slowest_with_their_own_paths() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
         let mut slowest = Slowest::default();
         // (latency, order recorded, path) of every request.
         let mut all = Vec::new();
+        let mut chunks = 0;
         for i in 0..1_000u32 {
             let latency = rng.random_range(0..50u64);
-            let path: Vec<(u32, u64)> = (0..rng.random_range(1..6))
-                .map(|k| (k, u64::from(i)))
+            let len = if i % 97 == 5 {
+                300
+            } else {
+                rng.random_range(0..6)
+            };
+            let path: Vec<(u32, u64)> = (0..len)
+                .map(|k| (k, (u64::from(i) << 33) | u64::from(k)))
                 .collect();
             slowest.push(latency, &path);
+            chunks = chunks.max(slowest.chunks.len());
             all.push((latency, i, path));
             if slowest.len() > 120 {
                 slowest.keep_slowest(60);
@@ -745,12 +808,15 @@ mod tests {
                 all.sort_by_key(|r| r.1);
             }
         }
-        let mut kept: Vec<(u64, Vec<(u32, u64)>)> =
-            slowest.iter().map(|(l, p)| (l, p.to_vec())).collect();
-        kept.sort_by_key(|(_, p)| p.first().map(|e| e.1));
+        assert!(chunks > 2, "paths were kept in {chunks} chunks at most");
+        // (Pruning leaves the kept in latency order: compared as sets.)
+        let mut kept: Vec<(u64, Vec<(u32, u64)>)> = (slowest.iter())
+            .map(|(l, p)| (l, p.iter().map(|k| (k.key, k.ns())).collect()))
+            .collect();
+        kept.sort();
         let mut expected: Vec<(u64, Vec<(u32, u64)>)> =
             all.into_iter().map(|(l, _, p)| (l, p)).collect();
-        expected.sort_by_key(|(_, p)| p.first().map(|e| e.1));
+        expected.sort();
         assert_eq!(kept, expected);
     }
 
