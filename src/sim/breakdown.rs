@@ -820,6 +820,31 @@ mod tests {
         assert_eq!(kept, expected);
     }
 
+    /// A prune that keeps only empty paths leaves an empty chunk: the paths pushed after it
+    /// go to a new chunk counted from the same place, and each comes back as pushed.
+    #[test]
+    fn paths_pushed_after_a_prune_that_kept_none_come_back() {
+        let mut slowest = Slowest::default();
+        slowest.push(1, &[(3, 30)]);
+        slowest.push(9, &[]);
+        slowest.push(8, &[]);
+        slowest.keep_slowest(2);
+        slowest.push(7, &[(4, 40), (5, 50)]);
+        slowest.push(6, &[]);
+        slowest.push(5, &[(6, 60)]);
+        let kept: Vec<(u64, Vec<(u32, u64)>)> = (slowest.iter())
+            .map(|(l, p)| (l, p.iter().map(|k| (k.key, k.ns())).collect()))
+            .collect();
+        let expected: Vec<(u64, Vec<(u32, u64)>)> = vec![
+            (9, vec![]),
+            (8, vec![]),
+            (7, vec![(4, 40), (5, 50)]),
+            (6, vec![]),
+            (5, vec![(6, 60)]),
+        ];
+        assert_eq!(kept, expected);
+    }
+
     /// Calls in a few slots, reused again and again, add time and splice their paths into
     /// their callers' (or are dropped unmerged, as calls whose stage did not wait for them):
     /// a finished path, summed per key, holds each key once in key order with the time of
