@@ -778,6 +778,13 @@ mod tests {
         }
     }
 
+    /// (latency, path) of every request `slowest` keeps, as they were pushed.
+    fn kept_paths(slowest: &Slowest) -> Vec<(u64, Vec<(u32, u64)>)> {
+        (slowest.iter())
+            .map(|(l, p)| (l, p.iter().map(|k| (k.key, k.ns())).collect()))
+            .collect()
+    }
+
     /// Pruned, a route's slowest requests keep their own paths: the `keep` slowest, and of
     /// equal latencies (many, here) those recorded first. Paths of every length (none, and
     /// longer than a chunk has room for) and times past 32 bits come back as they were pushed.
@@ -810,9 +817,7 @@ mod tests {
         }
         assert!(chunks > 2, "paths were kept in {chunks} chunks at most");
         // (Pruning leaves the kept in latency order: compared as sets.)
-        let mut kept: Vec<(u64, Vec<(u32, u64)>)> = (slowest.iter())
-            .map(|(l, p)| (l, p.iter().map(|k| (k.key, k.ns())).collect()))
-            .collect();
+        let mut kept = kept_paths(&slowest);
         kept.sort();
         let mut expected: Vec<(u64, Vec<(u32, u64)>)> =
             all.into_iter().map(|(l, _, p)| (l, p)).collect();
@@ -832,9 +837,7 @@ mod tests {
         slowest.push(7, &[(4, 40), (5, 50)]);
         slowest.push(6, &[]);
         slowest.push(5, &[(6, 60)]);
-        let kept: Vec<(u64, Vec<(u32, u64)>)> = (slowest.iter())
-            .map(|(l, p)| (l, p.iter().map(|k| (k.key, k.ns())).collect()))
-            .collect();
+        let kept = kept_paths(&slowest);
         let expected: Vec<(u64, Vec<(u32, u64)>)> = vec![
             (9, vec![]),
             (8, vec![]),
