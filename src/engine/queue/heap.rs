@@ -113,7 +113,7 @@ impl<E: Copy + Default> Heap<E> {
     }
 
     /// An empty heap that takes no event without [`Heap::make_room`] first: the heap's state
-    /// while the radix heap holds the events.
+    /// while the wheel or the radix heap holds the events.
     pub fn retired() -> Self {
         Heap {
             in_few: false,
