@@ -7,16 +7,18 @@
 //!
 //! Why: a heap of a few thousand events sifts five or six levels at every pop — each level a
 //! load that waits on the comparison before it — while here a push is an append to its bucket
-//! and a pop the next entry of a sorted run of a handful. The bucket width follows the events:
-//! the wheel is sized from the spread of the events it is built with (a few events a bucket),
-//! and rebuilt when the buckets it meets turn out too full, too empty, or too short to reach
-//! the events scheduled. Keys are (time, sequence number), so ties pop in the order they were
+//! and a pop the next entry of a sorted run of about sixteen. The bucket width follows the
+//! events: the wheel is sized from the spread of the events it is built with, and rebuilt, from
+//! the time between pops, when the buckets it passes turn out too full or too empty, or the
+//! ring too short to reach the events scheduled. Keys are (time, sequence number), so ties pop in the order they were
 //! scheduled whatever bucket or heap an event went through.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// Events a bucket holds, on average over the wheel's near half, when it is sized.
+/// Pops a bucket is sized for. Fewer buckets of more events cost less (a turn of the ring costs
+/// more than a step of the insertion sort): on the 10,000-service model 16 ran ×1.07 faster
+/// than buckets of about 3 (six interleaved runs), and 32 no faster than 16.
 const PER_BUCKET: u64 = 16;
 /// Slots in the ring per event pending, when it is sized (at least [`MIN_SLOTS`]).
 const SLOTS_PER_EVENT: u64 = 1;
@@ -101,8 +103,8 @@ pub struct Wheel<E> {
     /// `heads[b & mask]`, and the others follow its links.
     ///
     /// Why lists in one vector, not a vector per bucket: each of thousands of small vectors
-    /// would keep room for its busiest moment, several times the events pending (600 KB for
-    /// 2,500 of them, against 100 KB here), and a model this size needs its cache.
+    /// would keep room for its busiest moment, several times the events pending, and a model
+    /// this size needs its cache.
     heads: Vec<u32>,
     nodes: Vec<Node<E>>,
     /// The first of the nodes not in use.
@@ -215,9 +217,7 @@ impl<E: Copy> Wheel<E> {
     /// [`Wheel::pop_before`] without the check of the wheel's sizing.
     #[inline(always)]
     fn take(&mut self, end: u64) -> Option<(u64, E)> {
-        if self.head == self.current.len() {
-            self.top_up();
-        }
+        // `current` holds the next event whenever one is pending (pushes and pops top it up).
         let entry = *self.current.get(self.head)?;
         let time = entry.time();
         if time >= end {
@@ -265,8 +265,8 @@ impl<E: Copy> Wheel<E> {
     fn check(&mut self, now: u64) {
         let t = std::mem::take(&mut self.tally);
         let passed = self.cur.saturating_sub(t.from).max(1);
-        let crowded = t.pops > 2 * PER_BUCKET * passed;
-        let sparse = 2 * t.pops < PER_BUCKET * passed;
+        let crowded = t.pops > (2 * PER_BUCKET).saturating_mul(passed);
+        let sparse = 2 * t.pops < PER_BUCKET.saturating_mul(passed);
         let short = t.far * 8 > t.pushes;
         self.tally = Tally {
             since: now,
@@ -410,7 +410,7 @@ fn sizing<E>(now: u64, events: &[(u64, E)], gap: Option<u64>) -> (u32, usize) {
         (None, Some(&(middle, _))) => middle.saturating_sub(now) / half.max(1) as u64,
         (None, None) => 1 << 8,
     };
-    let width = (gap * PER_BUCKET).max(1);
+    let width = gap.saturating_mul(PER_BUCKET).max(1);
     let shift = 63 - width.leading_zeros();
     let reach = (2 * SLOTS_PER_EVENT * half as u64).max(1);
     let slots = reach
