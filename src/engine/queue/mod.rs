@@ -4,8 +4,10 @@
 //! The wheel (see [`wheel`]) beats the heap from a few hundred events: a push is an append to a
 //! bucket and a pop the next of a sorted handful, where the heap sifts through levels of
 //! entries that no longer sit in the first-level cache (the `pq` microbenchmark of session 36:
-//! a hold of 2,500 events, 27–40 ns an event against the heap's 90–110). The heap and radix
-//! heap The heap's comparisons compile to conditional moves and its few
+//! a hold of 2,500 events, 27–40 ns an event against the heap's 90–110).
+//!
+//! The heap and the radix heap suit different sizes too. The heap's comparisons compile to
+//! conditional moves and its few
 //! entries stay in cache: on the built-in model (a handful of events pending) it is 13% faster
 //! than the radix heap. With 10^5 events and more the heap's sifting is a chain of cache misses,
 //! while the radix heap walks small vectors in order: at a million pending events it is 3× faster.

@@ -194,13 +194,8 @@ impl<E: Copy> Wheel<E> {
     /// latest scheduled).
     #[inline(always)]
     fn insert_current(&mut self, entry: Entry<E>) {
-        let mut i = self.current.len();
         self.current.push(entry);
-        while i > self.head && self.current[i - 1].key > entry.key {
-            self.current[i] = self.current[i - 1];
-            i -= 1;
-        }
-        self.current[i] = entry;
+        settle_last(&mut self.current[self.head..]);
     }
 
     /// Removes the earliest event if its time is before `end`.
@@ -386,15 +381,23 @@ fn sort<E: Copy>(entries: &mut [Entry<E>]) {
         entries.sort_unstable_by_key(|e| e.key);
         return;
     }
-    for k in 1..entries.len() {
-        let entry = entries[k];
-        let mut i = k;
-        while i > 0 && entries[i - 1].key > entry.key {
-            entries[i] = entries[i - 1];
-            i -= 1;
-        }
-        entries[i] = entry;
+    for k in 2..=entries.len() {
+        settle_last(&mut entries[..k]);
     }
+}
+
+/// Moves the last of `entries` back to its place among the others, which are sorted by key.
+#[inline(always)]
+fn settle_last<E: Copy>(entries: &mut [Entry<E>]) {
+    let Some(&entry) = entries.last() else {
+        return;
+    };
+    let mut i = entries.len() - 1;
+    while i > 0 && entries[i - 1].key > entry.key {
+        entries[i] = entries[i - 1];
+        i -= 1;
+    }
+    entries[i] = entry;
 }
 
 /// The bucket width (as a shift) and number of slots for `events` (in pop order) at `now`:
