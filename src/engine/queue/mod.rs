@@ -3,8 +3,8 @@
 //!
 //! The wheel (see [`wheel`]) beats the heap from a few hundred events: a push is an append to a
 //! bucket and a pop the next of a sorted handful, where the heap sifts through levels of
-//! entries that no longer sit in the first-level cache (the `pq` microbenchmark of session 36:
-//! a hold of 2,500 events, 27–40 ns an event against the heap's 90–110).
+//! entries that no longer sit in the first-level cache (a hold of 2,500 events, session 36 in
+//! docs/performance.md: 27–40 ns an event against the heap's 90–110).
 //!
 //! The heap and the radix heap suit different sizes too. The heap's comparisons compile to
 //! conditional moves and its few
