@@ -9,7 +9,8 @@
 //! costs any simulator is told apart from what it costs meshsim.
 //!
 //! Then the models of `benches/models/`: a route of 100 calls in 20 stages (`deep`), a stage of
-//! 50 parallel calls (`fan`), and 100,000 instances behind every kind of balancer (`wide`).
+//! 50 parallel calls (`fan`), and 100,000 instances behind every kind of balancer (`wide`),
+//! against the same capacity in 100 instances (`narrow`).
 //!
 //! `cargo bench --bench scale` (about a minute); `SCALE_SERVICES=N` and `SCALE_ROUTES=R` change
 //! the size.
@@ -205,8 +206,10 @@ fn main() {
     println!("  the generated model with the breakdown: {m:.2} M events/s ({lo:.2}–{hi:.2})");
     let small = run(&long, 1, true).0;
     let floor_small = minimal_builtin(3000.0, 1);
-    // Deep and wide call graphs, and many instances: benches/models/.
-    for name in ["deep", "fan", "wide"] {
+    // Deep and wide call graphs, and many instances: benches/models/. `narrow` is `wide` with
+    // 10 instances of 1,000 workers a service (the same capacity): what the instances cost.
+    let mut narrow = f64::NAN;
+    for name in ["deep", "fan", "narrow", "wide"] {
         let path = format!("{}/benches/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
         let text =
             std::fs::read_to_string(&path).expect("the bench's models are in the repository");
@@ -222,5 +225,13 @@ fn main() {
             100.0 * events / floor,
             100.0 * floor / floor_small
         );
+        match name {
+            "narrow" => narrow = events,
+            "wide" => println!(
+                "  ÷ `narrow`'s events/s (the same capacity in 10 instances a service): {:.1}%",
+                100.0 * events / narrow
+            ),
+            _ => {}
+        }
     }
 }

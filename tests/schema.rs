@@ -186,7 +186,7 @@ fn init_points_the_model_at_the_schema_it_writes() {
 #[test]
 fn the_scale_benchmarks_models_load_and_satisfy_the_schema() {
     let validator = schema();
-    for name in ["deep", "fan", "wide"] {
+    for name in ["deep", "fan", "wide", "narrow"] {
         let path = format!("{}/benches/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(violations(&validator, &text).is_empty(), "{path}");

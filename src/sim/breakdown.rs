@@ -155,6 +155,8 @@ struct SlotPath {
     tail: u32,
     /// Σ ns over the list (and over lists spliced away from it), saturating.
     total: u64,
+    /// Segments in the list.
+    len: u32,
 }
 
 impl SlotPath {
@@ -162,6 +164,7 @@ impl SlotPath {
         head: NIL,
         tail: NIL,
         total: 0,
+        len: 0,
     };
 }
 
@@ -185,6 +188,8 @@ pub struct Paths {
     tail: Vec<Slowest>,
     /// Scratch: a finished request's path summed per key.
     summed: Path,
+    /// Scratch: its segments in key order, as `key << 32 | place in the pool`.
+    order: Vec<u64>,
 }
 
 impl Paths {
@@ -207,6 +212,7 @@ impl Paths {
             counts: vec![0; routes],
             tail: (0..routes).map(|_| Slowest::default()).collect(),
             summed: Vec::new(),
+            order: Vec::new(),
         }
     }
 
@@ -265,10 +271,12 @@ impl Paths {
         }
         path.tail = at;
         path.total = path.total.saturating_add(t[0].0).saturating_add(t[1].0);
+        path.len += 1;
     }
 
     /// Adds the path of the call in slot `child` to that of `parent`: the child's segments move
     /// to the end of the parent's list (the child keeps its total).
+    #[inline(always)]
     pub fn merge(&mut self, parent: Handle, child: Handle) {
         let (p, c) = (parent.index() as usize, child.index() as usize);
         if p == c {
@@ -280,6 +288,7 @@ impl Paths {
         }
         self.slots[c].head = NIL;
         self.slots[c].tail = NIL;
+        self.slots[c].len = 0;
         let into = &mut self.slots[p];
         if into.head == NIL {
             into.head = from.head;
@@ -288,6 +297,7 @@ impl Paths {
         }
         into.tail = from.tail;
         into.total = into.total.saturating_add(from.total);
+        into.len += from.len;
     }
 
     /// The time on the path of the call in slot `h`.
@@ -357,9 +367,20 @@ impl Paths {
     }
 
     /// The path of the call in slot `h` as (key, time) in key order, each key once.
-    fn sum_by_key(&self, h: Handle, out: &mut Path) {
+    ///
+    /// A short path's (key, time) entries are sorted by key and added up. A long one's
+    /// segments are sorted instead (see [`Paths::sum_long_path`]): the paths of a large model's
+    /// deep call graphs hold dozens of entries, and sorting them was 40% of recording a
+    /// request's path; the built-in model's hold about five, for which the segments' way costs
+    /// more than it saves.
+    fn sum_by_key(&mut self, h: Handle, out: &mut Path) {
         out.clear();
-        let mut at = self.slots[h.index() as usize].head;
+        let path = self.slots[h.index() as usize];
+        if path.len as usize > SHORT_PATH {
+            self.sum_long_path(path.head, out);
+            return;
+        }
+        let mut at = path.head;
         while at != NIL {
             let s = self.segments[at as usize];
             for (k, ns) in [s.key, s.key + 1].into_iter().zip(s.ns) {
@@ -369,14 +390,35 @@ impl Paths {
             }
             at = s.next;
         }
-        out.sort_unstable_by_key(|e| e.0);
-        out.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                kept.1 += later.1;
+        crate::stats::add_up_by_key(out);
+    }
+
+    /// [`Paths::sum_by_key`] of the list of segments from `head`, by sorting the segments —
+    /// half as many as the entries, each as one integer (its key above its place in the pool)
+    /// — and summing each key's in one pass.
+    fn sum_long_path(&mut self, head: u32, out: &mut Path) {
+        let order = &mut self.order;
+        order.clear();
+        let mut at = head;
+        while at != NIL {
+            order.push(u64::from(self.segments[at as usize].key) << 32 | u64::from(at));
+            at = self.segments[at as usize].next;
+        }
+        order.sort_unstable();
+        // Segments of one key are next to each other: summed, they add to `key` and `key + 1`.
+        // The previous key's second component, one key higher, may land on this key's first.
+        let mut group = (NIL, [0u64; 2]);
+        for &o in order.iter() {
+            let segment = &self.segments[o as u32 as usize];
+            if segment.key == group.0 {
+                group.1[0] += segment.ns[0];
+                group.1[1] += segment.ns[1];
+            } else {
+                push_pair(out, group);
+                group = (segment.key, segment.ns);
             }
-            same
-        });
+        }
+        push_pair(out, group);
     }
 
     /// The breakdown of `routes` together (one route, or all), named `name`; `p99` is their
@@ -612,6 +654,27 @@ impl<'m> HopNames<'m> {
             }
         });
         Arc::clone(name)
+    }
+}
+
+/// Most segments a path sorts as (key, time) entries; longer paths sort their segments.
+const SHORT_PATH: usize = 12;
+
+/// Appends the summed segments of `key`, `(key, [ns on key, ns on key + 1])`, to a path in key
+/// order whose last key is at most `key` (what a segment one key lower left): times of zero
+/// are left out, as paths hold none. `NIL` is no segment.
+fn push_pair(out: &mut Path, (key, ns): (u32, [u64; 2])) {
+    if key == NIL {
+        return;
+    }
+    if ns[0] > 0 {
+        match out.last_mut() {
+            Some(last) if last.0 == key => last.1 += ns[0],
+            _ => out.push((key, ns[0])),
+        }
+    }
+    if ns[1] > 0 {
+        out.push((key + 1, ns[1]));
     }
 }
 
@@ -859,6 +922,7 @@ mod tests {
         let mut paths = Paths::new(1, 40);
         let slots: Vec<Handle> = (0..4).map(Handle::from_bits).collect();
         let mut out = Vec::new();
+        let mut ways = [0; 2];
         for _ in 0..2_000 {
             let (parent, child, dropped) = (slots[0], slots[1 + rng.random_range(0..2)], slots[3]);
             for h in [parent, child, dropped] {
@@ -872,18 +936,39 @@ mod tests {
                 (dropped, rng.random_range(0..30)),
             ] {
                 for _ in 0..n {
-                    let (k, ns) = (rng.random_range(0..60), rng.random_range(0..1000));
-                    paths.add(h, k, SimTime(ns));
-                    if h != dropped && ns > 0 {
-                        *expected.entry(k).or_insert(0) += ns;
-                    }
-                    if h == child {
-                        child_expected += ns;
+                    // Single components and pairs (the second one key higher), some of them
+                    // zero, on overlapping keys.
+                    let k = rng.random_range(0..60);
+                    let pair = [rng.random_range(0..1000), rng.random_range(0..3) * 300];
+                    let added = if rng.random_bool(0.5) {
+                        paths.add_pair(h, k, pair.map(SimTime));
+                        pair
+                    } else {
+                        paths.add(h, k, SimTime(pair[0]));
+                        [pair[0], 0]
+                    };
+                    for (k, ns) in [k, k + 1].into_iter().zip(added) {
+                        if h != dropped && ns > 0 {
+                            *expected.entry(k).or_insert(0) += ns;
+                        }
+                        if h == child {
+                            child_expected += ns;
+                        }
                     }
                 }
             }
             assert_eq!(paths.total(child), child_expected);
             paths.merge(parent, child);
+            // The list knows its length: it picks how the path is summed (both ways run here).
+            let slot = paths.slots[parent.index() as usize];
+            let mut walked = 0;
+            let mut at = slot.head;
+            while at != NIL {
+                walked += 1;
+                at = paths.segments[at as usize].next;
+            }
+            assert_eq!(slot.len, walked);
+            ways[usize::from(walked as usize > SHORT_PATH)] += 1;
             paths.sum_by_key(parent, &mut out);
             assert!(out.windows(2).all(|w| w[0].0 < w[1].0), "{out:?}");
             assert_eq!(out.iter().copied().collect::<BTreeMap<_, _>>(), expected);
@@ -894,6 +979,10 @@ mod tests {
                 "the child keeps its total"
             );
         }
+        assert!(
+            ways[0] > 100 && ways[1] > 100,
+            "short and long paths: {ways:?}"
+        );
         assert!(
             paths.segments.len() <= 4 * 30,
             "{} segments for at most 90 live at once",

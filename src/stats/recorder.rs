@@ -12,15 +12,11 @@
 //! latency into it would have given (a unit test checks this against `hdrhistogram` itself).
 
 use super::LatencyStats;
-use super::latency::{HIGHEST_NS, LOWEST_NS, SIGFIG};
+use super::buckets::{
+    SUB_BUCKET_HALF, SUB_BUCKET_HALF_MAGNITUDE, UNIT_MAGNITUDE, index_of, lowest_of,
+};
+use super::latency::HIGHEST_NS;
 
-/// log2 of the histogram's unit: values are counted in units of 2^9 = 512 ns, the largest power
-/// of two not above [`LOWEST_NS`] (as `hdrhistogram` derives it).
-const UNIT_MAGNITUDE: u32 = 63 - LOWEST_NS.leading_zeros();
-/// log2 of the number of sub-buckets per bucket: enough for [`SIGFIG`] digits (2,048 for 3).
-const SUB_BUCKET_MAGNITUDE: u32 = 64 - (2 * 10u64.pow(SIGFIG as u32) - 1).leading_zeros();
-const SUB_BUCKET_HALF_MAGNITUDE: u32 = SUB_BUCKET_MAGNITUDE - 1;
-const SUB_BUCKET_HALF: usize = 1 << SUB_BUCKET_HALF_MAGNITUDE;
 /// Buckets the byte counters cover; each doubles the range of the one before.
 const BUCKETS: u32 = 21;
 /// Latencies from this one on (2^40 ns, about 18 minutes) go straight into the histogram.
@@ -32,28 +28,6 @@ const _: () = assert!(
     LIMIT_NS <= HIGHEST_NS,
     "the counters stay inside the histogram"
 );
-
-/// The counter of a latency below [`LIMIT_NS`]: `hdrhistogram`'s index of its bucket.
-#[inline(always)]
-fn counter_of(ns: u64) -> usize {
-    // The bucket is how many powers of two `ns` lies above the first bucket's range (the mask
-    // maps smaller values to bucket 0); within it, the sub-bucket is `ns` at that resolution.
-    let sub_bucket_mask = ((1u64 << SUB_BUCKET_MAGNITUDE) - 1) << UNIT_MAGNITUDE;
-    let bucket =
-        64 - UNIT_MAGNITUDE - SUB_BUCKET_MAGNITUDE - (ns | sub_bucket_mask).leading_zeros();
-    let sub_bucket = (ns >> (bucket + UNIT_MAGNITUDE)) as usize;
-    ((bucket as usize + 1) << SUB_BUCKET_HALF_MAGNITUDE) + sub_bucket - SUB_BUCKET_HALF
-}
-
-/// The lowest latency counted by counter `i` (the inverse of [`counter_of`]).
-fn lowest_of(i: usize) -> u64 {
-    let (bucket, sub_bucket) = match (i >> SUB_BUCKET_HALF_MAGNITUDE).checked_sub(1) {
-        // The lower half of the first bucket.
-        None => (0, i),
-        Some(bucket) => (bucket, (i & (SUB_BUCKET_HALF - 1)) + SUB_BUCKET_HALF),
-    };
-    (sub_bucket as u64) << (bucket as u32 + UNIT_MAGNITUDE)
-}
 
 /// The latencies of one route while a run records them; [`LatencyRecorder::settle`] or
 /// [`LatencyRecorder::into_stats`] gives them as a [`LatencyStats`].
@@ -87,7 +61,7 @@ impl LatencyRecorder {
     #[inline(always)]
     pub fn record(&mut self, ns: u64) {
         if ns < LIMIT_NS {
-            let i = counter_of(ns);
+            let i = index_of(ns);
             match self.counters.get_mut(i) {
                 Some(counter) => {
                     *counter = counter.wrapping_add(1);
@@ -108,7 +82,7 @@ impl LatencyRecorder {
     #[inline(always)]
     pub fn prefetch_counter(&self, ns: u64) {
         if ns < LIMIT_NS
-            && let Some(counter) = self.counters.get(counter_of(ns))
+            && let Some(counter) = self.counters.get(index_of(ns))
         {
             crate::engine::prefetch(counter);
         }
@@ -134,14 +108,8 @@ impl LatencyRecorder {
     /// Every latency recorded so far, with the counters moved into the histogram.
     pub fn settle(&mut self) -> &LatencyStats {
         if let Some((low, high)) = self.held() {
-            // From the top down: the histogram grows once, to the largest, not bucket by bucket.
-            for (i, counter) in self.counters[low..=high].iter_mut().enumerate().rev() {
-                if *counter != 0 {
-                    self.stats
-                        .record_bucket(lowest_of(low + i), u64::from(*counter));
-                    *counter = 0;
-                }
-            }
+            self.stats.add_counters(low, &self.counters[low..=high]);
+            self.counters[low..=high].fill(0);
         }
         &self.stats
     }
@@ -153,8 +121,8 @@ impl LatencyRecorder {
         if self.stats.count() == 0 || self.counters.is_empty() {
             return None;
         }
-        let low = counter_of(self.stats.min_ns().min(LIMIT_NS - 1));
-        let high = counter_of(self.stats.max_ns().min(LIMIT_NS - 1)).min(self.counters.len() - 1);
+        let low = index_of(self.stats.min_ns().min(LIMIT_NS - 1));
+        let high = index_of(self.stats.max_ns().min(LIMIT_NS - 1)).min(self.counters.len() - 1);
         Some((low, high))
     }
 
@@ -192,12 +160,11 @@ impl LatencyRecorder {
                 }
             }
         }
-        // From the top down, as in `settle`: the histogram grows once.
-        for (i, &count) in counts.iter().enumerate().rev() {
-            if count != 0 {
-                stats.record_bucket(lowest_of(i), count);
-            }
-        }
+        let buckets: Vec<(u32, u64)> = (counts.iter().enumerate())
+            .filter(|&(_, &count)| count != 0)
+            .map(|(i, &count)| (i as u32, count))
+            .collect();
+        stats.add_buckets(&buckets);
         stats
     }
 
@@ -211,40 +178,14 @@ impl LatencyRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdrhistogram::Histogram;
+    use crate::stats::buckets::tests::{awkward_latencies, reference};
 
-    fn reference() -> Histogram<u64> {
-        Histogram::new_with_bounds(LOWEST_NS, HIGHEST_NS, SIGFIG).unwrap()
-    }
-
-    /// Latencies at and around every power of two and every bucket edge, plus a spread.
-    fn awkward_latencies() -> Vec<u64> {
-        let mut v: Vec<u64> = vec![0, 1, 511, 512, 513, 999, 1_000, 1_001];
-        for k in 0..64 {
-            let p = 1u64 << k;
-            v.extend([p - 1, p, p.saturating_add(1)]);
-        }
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        for _ in 0..5_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            // Log-uniform over 1 ns … 2^50 ns.
-            v.push(x >> (14 + x % 50));
-        }
-        v
-    }
-
+    /// The counters are the histogram's first buckets (`buckets.rs` checks the indexing
+    /// against `hdrhistogram`), all of them below [`LIMIT_NS`].
     #[test]
-    fn every_counter_is_the_histogram_bucket_of_its_latencies() {
-        let h = reference();
-        for ns in awkward_latencies().into_iter().filter(|&ns| ns < LIMIT_NS) {
-            let i = counter_of(ns);
-            assert!(i < COUNTERS, "{ns} ns");
-            assert_eq!(lowest_of(i), h.lowest_equivalent(ns), "{ns} ns");
-            assert_eq!(counter_of(h.highest_equivalent(ns)), i, "{ns} ns");
-        }
-        assert_eq!(counter_of(LIMIT_NS - 1), COUNTERS - 1);
+    fn the_counters_are_the_first_buckets_below_the_limit() {
+        assert_eq!(index_of(LIMIT_NS - 1), COUNTERS - 1);
+        assert_eq!(lowest_of(COUNTERS), LIMIT_NS);
     }
 
     /// A recorder holds no counters before its first latency, and only the buckets its largest
