@@ -18,7 +18,7 @@ pub(super) const SIGFIG: u8 = 3;
 const SPILL_AT: u64 = if cfg!(test) { 1_000 } else { u32::MAX as u64 };
 
 /// Most non-empty buckets kept as a sorted list before the counts move into a histogram: 16 KB
-/// of entries, about what a histogram of latencies up to 20 ms holds. Small in unit tests, so
+/// of entries, where a histogram of latencies up to 20 ms holds 28 KB. Small in unit tests, so
 /// that moving is exercised.
 const SPARSE_MOST: usize = if cfg!(test) { 40 } else { 1_024 };
 
