@@ -199,7 +199,7 @@ impl Counts {
                         Err(at) => mine.insert(at, (i, count)),
                     },
                     _ if mine.is_empty() => mine.extend_from_slice(buckets),
-                    _ => *mine = merged(mine, buckets),
+                    _ => *mine = super::merged_by_key(mine, buckets),
                 }
                 if mine.len() > SPARSE_MOST {
                     self.dense();
@@ -215,33 +215,6 @@ impl Counts {
             Counts::Dense(dense) => dense.view(),
         }
     }
-}
-
-/// Two lists of (bucket index, count) in index order, added into one.
-fn merged(a: &[(u32, u64)], b: &[(u32, u64)]) -> Vec<(u32, u64)> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
-        out.push(match x.0.cmp(&y.0) {
-            std::cmp::Ordering::Less => {
-                i += 1;
-                x
-            }
-            std::cmp::Ordering::Greater => {
-                j += 1;
-                y
-            }
-            std::cmp::Ordering::Equal => {
-                i += 1;
-                j += 1;
-                (x.0, x.1 + y.1)
-            }
-        });
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
 }
 
 /// All the counts of a [`LatencyStats`], for queries.
@@ -343,38 +316,11 @@ impl LatencyStats {
         self.max_ns
     }
 
-    /// Adds `count` latencies of `value` ns to the histogram only (a [`super::LatencyRecorder`]'s
-    /// counter that wrapped around).
-    pub(super) fn record_bucket(&mut self, value: u64, count: u64) {
-        self.add_buckets(&[(index_of(saturated(value)) as u32, count)]);
-    }
-
     /// Adds (bucket index, count) pairs, in index order and each index once, to the histogram
-    /// only (restoring a snapshot, adding up recorders).
+    /// only (restoring a snapshot, adding up recorders, settling a recorder's counters or one
+    /// that wrapped).
     pub(super) fn add_buckets(&mut self, buckets: &[(u32, u64)]) {
         self.counts.add_buckets(buckets);
-    }
-
-    /// Adds the counts of the buckets from index `first` on, one a counter, to the histogram
-    /// only (settling a [`super::LatencyRecorder`]'s counters). A histogram takes them where
-    /// they are, with no list made on the way: a long run settles a route's thousands of
-    /// counters every 1,024 requests, for its tail cut.
-    pub(super) fn add_counters(&mut self, first: usize, counters: &[u8]) {
-        let held = (counters.iter().enumerate())
-            .filter(|&(_, &count)| count != 0)
-            .map(|(i, &count)| (first + i, u64::from(count)));
-        match &mut self.counts {
-            // From the top down: the histogram grows once, to the largest.
-            Counts::Dense(dense) => {
-                for (i, count) in held.rev() {
-                    dense.record_bucket(lowest_of(i), count);
-                }
-            }
-            Counts::Sparse(_) => {
-                let buckets: Vec<(u32, u64)> = held.map(|(i, c)| (i as u32, c)).collect();
-                self.counts.add_buckets(&buckets);
-            }
-        }
     }
 
     /// Forgets every latency recorded (keeping a histogram's allocation).
