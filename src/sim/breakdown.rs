@@ -412,8 +412,7 @@ impl Paths {
         for &o in order.iter() {
             let segment = &self.segments[o as u32 as usize];
             if segment.key == group.0 {
-                group.1[0] += segment.ns[0];
-                group.1[1] += segment.ns[1];
+                group.1 = group.1.plus(segment.ns);
             } else {
                 push_pair(out, group);
                 group = (segment.key, segment.ns);

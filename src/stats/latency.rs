@@ -74,10 +74,10 @@ struct Dense {
 }
 
 /// An empty histogram with meshsim's resolution and precision, holding only its first bucket:
-/// it grows to the largest latency recorded (never past [`BEYOND_NS`](super::buckets::BEYOND_NS): see [`put`]), so a route
-/// whose latencies stay below 100 ms keeps a third of the counters one spanning 1 µs to 2.8 h
-/// would allocate. The buckets are the same whatever the size, so every count and percentile
-/// is too.
+/// it grows to the largest latency recorded (never past
+/// [`BEYOND_NS`](super::buckets::BEYOND_NS): see [`put`]), so a route whose latencies stay
+/// below 100 ms keeps a third of the counters one spanning 1 µs to 2.8 h would allocate. The
+/// buckets are the same whatever the size, so every count and percentile is too.
 fn empty<T: hdrhistogram::Counter>() -> Histogram<T> {
     let mut h = Histogram::new_with_bounds(LOWEST_NS, 2 * LOWEST_NS, SIGFIG)
         .expect("constant histogram bounds are valid");
@@ -86,8 +86,9 @@ fn empty<T: hdrhistogram::Counter>() -> Histogram<T> {
 }
 
 /// Counts `count` latencies of `ns` into `h`, growing it as needed, exactly as a histogram
-/// spanning 1 µs to [`HIGHEST_NS`] from the start would count them: from [`BEYOND_NS`](super::buckets::BEYOND_NS) on, in
-/// the bucket of `HIGHEST_NS` (hdrhistogram's saturation).
+/// spanning 1 µs to [`HIGHEST_NS`] from the start would count them: from
+/// [`BEYOND_NS`](super::buckets::BEYOND_NS) on, in the bucket of `HIGHEST_NS` (hdrhistogram's
+/// saturation).
 fn put<T: hdrhistogram::Counter>(h: &mut Histogram<T>, ns: u64, count: T) {
     h.record_n(saturated(ns), count)
         .expect("a growing histogram takes every value below BEYOND_NS");
