@@ -184,7 +184,7 @@ pub struct Station {
     pub loads: Vec<Load>,
     /// Indices of the ready instances, which the balancer picks from (its length on every
     /// call).
-    pub up: Vec<u32>,
+    up: Vec<u32>,
     /// Where the round robin and the least-outstanding scan start next.
     next: u32,
     /// `up[0]` while any instance is ready, kept here so that a service with one ready
@@ -203,6 +203,10 @@ pub struct Station {
     pub outstanding: u32,
     pub queue_capacity: Option<u32>,
     pub blocking: bool,
+    /// `up` is every instance in order (`up[k] == k`: none is out, the common case), so that
+    /// a balancer's position is the instance itself: a pick at random among many instances
+    /// reads the one line of their loads it lands on, not first a line of `up` to find it.
+    in_order: bool,
     /// Callers pick among the instances in their view of a registry (health checks, discovery
     /// delay, outlier ejection) instead of among the instances up at this instant.
     pub managed: bool,
@@ -341,6 +345,7 @@ impl Station {
             balancer: service.load_balancer,
             next: 0,
             first_up: 0,
+            in_order: true,
             least: None,
             outstanding: 0,
             max_concurrency: service.max_concurrency,
@@ -386,6 +391,9 @@ impl Station {
     /// Rebuilds the least-loaded index after the ready instances changed.
     fn reindex(&mut self) {
         self.first_up = self.up.first().copied().unwrap_or(u32::MAX);
+        // `up` is sorted and without repeats: it is 0..n when its last is n - 1.
+        debug_assert!(self.up.is_sorted_by(|a, b| a < b), "ready instances in order");
+        self.in_order = self.up.last().is_none_or(|&i| i as usize + 1 == self.up.len());
         self.least = (self.balancer == LoadBalancer::LeastOutstanding
             && self.up.len() > LeastIndex::SCAN_UP_TO)
             .then(|| {
@@ -469,18 +477,28 @@ impl Station {
                 match &self.least {
                     Some(index) => index.first_from(start),
                     None => round_from(start, n)
-                        .min_by_key(|&k| self.loads[self.up[k] as usize].outstanding)
+                        .min_by_key(|&k| self.loads[self.instance_at(k)].outstanding)
                         .unwrap_or(0),
                 }
             }
             LoadBalancer::PowerOfTwo => {
                 let a = rng.random_range(0..n);
                 let b = other_than(a, rng.random_range(0..n - 1), n);
-                let load = |k: usize| self.loads[self.up[k] as usize].outstanding;
+                let load = |k: usize| self.loads[self.instance_at(k)].outstanding;
                 if load(b) < load(a) { b } else { a }
             }
         };
-        Some(self.up[k] as usize)
+        Some(self.instance_at(k))
+    }
+
+    /// The ready instance at position `k` of `up`.
+    #[inline(always)]
+    fn instance_at(&self, k: usize) -> usize {
+        if self.in_order {
+            k
+        } else {
+            self.up[k] as usize
+        }
     }
 
     /// During a release, a call goes to `version`'s instances with probability `share`, else
@@ -758,6 +776,68 @@ mod tests {
                 assert_eq!(round_from(k, n).collect::<Vec<_>>(), scan);
                 for offset in 0..n.saturating_sub(1) {
                     assert_eq!(other_than(k, offset, n), (k + 1 + offset) % n);
+                }
+            }
+        }
+    }
+
+    /// Every balancer picks only ready instances, and every ready one in time, while instances
+    /// go out and come back: the shortcut taken while `up` is every instance in order
+    /// (positions are instances) is dropped as soon as one is out (but the last), and taken
+    /// again when all are back. Round robin visits the ready ones in order either way.
+    #[test]
+    fn balancers_pick_ready_instances_only_as_instances_go_out_and_back() {
+        for balancer in [
+            LoadBalancer::RoundRobin,
+            LoadBalancer::Random,
+            LoadBalancer::LeastOutstanding,
+            LoadBalancer::PowerOfTwo,
+        ] {
+            for instances in [5, 100] {
+                let service = plain_service(instances, balancer, Vec::new());
+                let mut station = Station::new(&service, SimTime::ZERO);
+                let mut rng = SimRng::seed_from_u64(3);
+                let n = instances as usize;
+                for (round, out) in [vec![], vec![n - 1], vec![0, 2], vec![], vec![1]]
+                    .into_iter()
+                    .enumerate()
+                {
+                    for i in 0..n {
+                        station.bring_up(SimTime::ZERO, i);
+                    }
+                    for &i in &out {
+                        station.take_out(SimTime::ZERO, i, InstanceState::Down);
+                    }
+                    // In order while no instance is out but the last ones.
+                    let suffix = out.iter().all(|&i| i >= n - out.len());
+                    assert_eq!(station.in_order, suffix, "{balancer:?}, round {round}");
+                    let mut picked = vec![0u32; n];
+                    let mut order = Vec::new();
+                    for _ in 0..40 * n {
+                        let i = station.pick_instance(&mut rng).unwrap();
+                        picked[i] += 1;
+                        order.push(i);
+                        // Picks spread: each call stays outstanding for a while.
+                        station.loads[i].outstanding += 1;
+                        if let Some(index) = station.least.as_mut() {
+                            index.set(i, station.loads[i].outstanding);
+                        }
+                    }
+                    for i in 0..n {
+                        station.loads[i].outstanding = 0;
+                    }
+                    station.reindex();
+                    for (i, &count) in picked.iter().enumerate() {
+                        let ready = !out.contains(&i);
+                        assert_eq!(count > 0, ready, "{balancer:?}, round {round}, instance {i}");
+                    }
+                    if balancer == LoadBalancer::RoundRobin {
+                        let ready: Vec<usize> = (0..n).filter(|i| !out.contains(i)).collect();
+                        let start = ready.iter().position(|&i| i == order[0]).unwrap();
+                        for (k, &i) in order.iter().enumerate() {
+                            assert_eq!(i, ready[(start + k) % ready.len()], "round {round}");
+                        }
+                    }
                 }
             }
         }
