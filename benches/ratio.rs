@@ -22,6 +22,8 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 fn main() {
+    // As the `meshsim` binary runs: its heap in huge pages where the system allows.
+    meshsim::engine::restart_with_huge_heap();
     let mut model = meshsim::model::load_builtin(&[]).expect("the built-in model is valid");
     model.duration = SimTime::from_secs_f64(DURATION_S);
     model.warmup = SimTime::ZERO;

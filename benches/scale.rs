@@ -116,6 +116,8 @@ fn report(name: &str, text: &str, reps: usize) -> (f64, Model, sim::RunResult) {
 }
 
 fn main() {
+    // As the `meshsim` binary runs: its heap in huge pages where the system allows.
+    meshsim::engine::restart_with_huge_heap();
     let services = std::env::var("SCALE_SERVICES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 static ALLOC: meshsim::engine::HugePages = meshsim::engine::HugePages;
 
 fn main() -> ExitCode {
+    // The small blocks in huge pages too (see the function).
+    meshsim::engine::restart_with_huge_heap();
     let cli = meshsim::cli::Cli::parse();
     match meshsim::cli::execute(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,7 +14,7 @@ mod time;
 
 pub use arena::{Arena, Handle, prefetch, prefetch_lines, prefetch_slice};
 pub use growth::Grow;
-pub use memory::HugePages;
+pub use memory::{HUGE_HEAP_VAR, HugePages, restart_with_huge_heap};
 pub use queue::{EventQueue, Packed, Words};
 pub use time::SimTime;
 
