@@ -88,23 +88,6 @@ impl PairTable {
         }
     }
 
-    /// Starts loading what [`PairTable::get`] of (`from`, `to`) will read (`from`'s row, up to
-    /// four lines of it, when sparse), without waiting for it.
-    #[inline(always)]
-    pub fn prefetch(&self, from: usize, to: usize) {
-        if self.dense.is_empty() {
-            let (Some(&first), Some(&end)) = (self.start.get(from), self.start.get(from + 1))
-            else {
-                return;
-            };
-            if let Some(row) = self.row.get(first as usize..end as usize) {
-                crate::engine::prefetch_slice(row, 4);
-            }
-        } else if let Some(v) = self.dense.get(from * self.nodes + to) {
-            crate::engine::prefetch(v);
-        }
-    }
-
     /// The value of (`from`, `to`), if one was set.
     #[inline]
     pub fn get(&self, from: usize, to: usize) -> Option<u32> {

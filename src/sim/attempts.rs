@@ -102,7 +102,8 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
             let e = &self.model.edges[ex.edge as usize];
             (e.from, e.to)
         };
-        let mut call = Call::child(ex.parent, ex.endpoint, callee, caller, ex.origin);
+        let back = self.network.direction(callee, caller).map(|d| d as u32);
+        let mut call = Call::child(ex.parent, ex.endpoint, callee, caller, back, ex.origin);
         if self.has_stores {
             call.user = self.calls.get(ex.parent).map_or(u32::MAX, |p| p.user);
         }

@@ -264,8 +264,12 @@ pub struct Call {
     pub stage: u16,
     /// Downstream calls of the current stage not yet returned.
     pub pending: u16,
-    /// Root calls: the request's route.
-    pub route: u16,
+    /// A root call's route (its index in `model.routes`); any other call's transmitter back to
+    /// its caller, or [`IN_PROCESS`]. One field for the two, read through [`Call::route`] and
+    /// [`Call::back`]: a call has one of them, and the record room for one. The transmitter
+    /// was found in the table of link directions at each response (and twice before it, to
+    /// load it ahead): in a large model, a table the cache does not hold.
+    reply: u32,
     /// Transmissions of the message in flight so far (for retransmission back-off).
     pub tries: u8,
     pub phase: Phase,
@@ -318,15 +322,19 @@ impl Default for CallSide {
     }
 }
 
+/// [`Call::back`] of a call whose caller talks to it in-process, over no link.
+const IN_PROCESS: u32 = u32::MAX;
+
 impl Call {
     /// A call of `endpoint` (of `service`) made by `parent` (of service `caller`), about to be
-    /// sent.
+    /// sent; its response goes back on transmitter `back` (`None`: in-process).
     #[inline(always)]
     pub fn child(
         parent: Handle,
         endpoint: u32,
         service: ServiceId,
         caller: ServiceId,
+        back: Option<u32>,
         origin: SimTime,
     ) -> Call {
         Call {
@@ -338,7 +346,7 @@ impl Call {
             user: u32::MAX,
             stage: 0,
             pending: 0,
-            route: 0,
+            reply: back.unwrap_or(IN_PROCESS),
             tries: 0,
             phase: Phase::Sending,
             error: None,
@@ -346,6 +354,30 @@ impl Call {
             origin,
             admitted: SimTime::ZERO,
         }
+    }
+
+    /// The root call of a request of route `route`, sent at `origin` to `endpoint` (of
+    /// `service`, which stands for the gateway as its caller).
+    #[inline(always)]
+    pub fn root(endpoint: u32, service: ServiceId, route: usize, origin: SimTime) -> Call {
+        let mut call = Call::child(Handle::NONE, endpoint, service, service, None, origin);
+        call.reply = route as u32;
+        call
+    }
+
+    /// A root call's route.
+    #[inline(always)]
+    pub fn route(&self) -> usize {
+        debug_assert!(self.is_root(), "only a root call has a route");
+        self.reply as usize
+    }
+
+    /// The transmitter that carries this call's response to its caller, `None` when they talk
+    /// in-process (a root call's response completes its request, on no link).
+    #[inline(always)]
+    pub fn back(&self) -> Option<usize> {
+        debug_assert!(!self.is_root(), "a root call's response goes on no link");
+        (self.reply != IN_PROCESS).then_some(self.reply as usize)
     }
 
     /// Whether this call is a request's root (its response completes the request).

@@ -588,13 +588,9 @@ impl<const FULL: bool, const PATHS: bool> Process for Simulator<'_, FULL, PATHS>
             } else {
                 self.plan.prefetch_endpoint(call.endpoint);
                 self.plan.prefetch_calls(call.endpoint);
-                if !call.is_root() {
-                    // Where its response will go, should it answer now.
-                    let (service, caller) = (call.service as usize, call.caller as usize);
-                    self.network.prefetch_direction(service, caller);
-                } else if self.may_complete(call, soon) {
+                if call.is_root() && self.may_complete(call, soon) {
                     // Where the request is recorded, should it finish now.
-                    self.prefetch_route(call.route as usize, h);
+                    self.prefetch_route(call.route(), h);
                 }
             }
             return;
@@ -634,11 +630,8 @@ impl<const FULL: bool, const PATHS: bool> Process for Simulator<'_, FULL, PATHS>
             if self.may_complete(call, soon) {
                 self.prefetch_recording(call, h, at);
             }
-        } else if let Some(d) = self
-            .network
-            .direction(call.service as usize, call.caller as usize)
-            && let Some(t) = self.network.transmitters.get(d)
-        {
+        } else if let Some(t) = call.back().and_then(|d| self.network.transmitters.get(d)) {
+            // Where its response will go, should it answer now.
             engine::prefetch(t);
         }
     }
@@ -675,7 +668,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     /// totals, the path's first segment and, for one of the slowest, where its path is kept.
     #[inline(always)]
     fn prefetch_recording(&self, call: &Call, h: Handle, at: SimTime) {
-        let route = call.route as usize;
+        let route = call.route();
         let latency = at.saturating_sub(call.origin).as_nanos();
         if let Some(recorder) = self.latency.get(route) {
             recorder.prefetch_counter(latency);

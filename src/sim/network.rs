@@ -89,6 +89,13 @@ pub fn direction_table(model: &Model) -> PairTable {
     PairTable::from_pairs(model.services.len(), pairs)
 }
 
+/// The other direction of `direction`'s link: the way back. A link's two directions are
+/// `2i` and `2i + 1` ([`direction_table`]; no two links join the same nodes).
+#[inline(always)]
+pub fn opposite(direction: u32) -> u32 {
+    direction ^ 1
+}
+
 /// All links, indexed by (from, to) node pair.
 pub struct Network {
     /// Index into `transmitters` per (from, to) pair joined by a link.
@@ -135,12 +142,6 @@ impl Network {
     #[inline]
     pub fn direction(&self, from: ServiceId, to: ServiceId) -> Option<usize> {
         self.direction.get(from, to).map(|d| d as usize)
-    }
-
-    /// Starts loading what [`Network::direction`] of (`from`, `to`) will read.
-    #[inline(always)]
-    pub fn prefetch_direction(&self, from: ServiceId, to: ServiceId) {
-        self.direction.prefetch(from, to);
     }
 
     /// Queues `bytes` on transmitter `d` at `now`; returns when the last bit leaves.

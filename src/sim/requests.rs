@@ -48,8 +48,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
         let endpoint = self.model.routes[route].gateway_endpoint;
         let service = self.model.endpoints[endpoint].service;
         let deadline = self.model.deadline.map_or(SimTime::MAX, |d| now + d);
-        let mut call = Call::child(Handle::NONE, endpoint as u32, service, service, now);
-        call.route = route as u16;
+        let mut call = Call::root(endpoint as u32, service, route, now);
         call.user = user;
         if FULL && let Some(rng) = self.clients.as_mut() {
             // An open workload's request comes from one of many clients.
@@ -101,7 +100,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
         let Some(call) = self.abandon(h) else {
             return;
         };
-        let (origin, route, user) = (call.origin, call.route as usize, call.user);
+        let (origin, route, user) = (call.origin, call.route(), call.user);
         if FULL && let Some(t) = self.tracer.as_mut() {
             t.request_done(h, now, Some(ErrorKind::Timeout));
         }
@@ -126,16 +125,9 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
             t.request_done(h, now, call.error);
         }
         if call.error.is_none() && call.origin >= self.warmup {
-            self.record_path(call.route as usize, h, (now - call.origin).as_nanos());
+            self.record_path(call.route(), h, (now - call.origin).as_nanos());
         }
-        self.request_done(
-            now,
-            queue,
-            call.origin,
-            call.route as usize,
-            call.user,
-            call.error,
-        );
+        self.request_done(now, queue, call.origin, call.route(), call.user, call.error);
     }
 
     /// Records a finished request and, in a closed workload, lets its user think and send again.
@@ -179,7 +171,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
         for call in self.calls.values() {
             if call.parent == Handle::NONE && !call.abandoned && call.origin >= self.warmup {
                 let age = end.saturating_sub(call.origin).as_nanos();
-                out[call.route as usize]
+                out[call.route()]
                     .get_or_insert_with(LatencyStats::new)
                     .record(age);
             }

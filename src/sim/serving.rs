@@ -4,6 +4,7 @@
 use super::Simulator;
 use super::breakdown::{Component, key};
 use super::call::{Call, CallSide, DETACHED, ErrorKind, Event, Phase, UNROUTED};
+use super::network;
 use super::plan::{Hop, RANDOM_COUNT, Work};
 use super::station::InstanceState;
 use crate::engine::{EventQueue, Handle, SimTime};
@@ -463,10 +464,11 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
                 self.detached_sent(queue);
             }
             let service = target.service as usize;
+            let back = target.direction.map(network::opposite);
             let mut call = if detached {
-                Call::child(DETACHED, target.endpoint, service, caller, now)
+                Call::child(DETACHED, target.endpoint, service, caller, back, now)
             } else {
-                Call::child(h, target.endpoint, service, caller, origin)
+                Call::child(h, target.endpoint, service, caller, back, origin)
             };
             if FULL && self.has_stores {
                 call.user = self.client;
@@ -640,7 +642,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
         }
         call.phase = Phase::Responding;
         call.tries = 0;
-        let (service, caller, parent) = (call.service as usize, call.caller as usize, call.parent);
+        let (back, parent) = (call.back(), call.parent);
         let bytes = self.plan.response_bytes(call.endpoint);
         // In a plain run a caller waits for all its calls, so it is always there to answer.
         if FULL && self.calls.get(parent).is_none() {
@@ -651,7 +653,10 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
             }
             return;
         }
-        self.send(now, queue, h, service, caller, bytes, true);
+        match back {
+            None => self.arrive(now, queue, h, true),
+            Some(d) => self.transmit(now, queue, h, d, bytes, true),
+        }
     }
 
     /// A call's outcome reaches its caller (its response arrived, or it failed where the
@@ -678,7 +683,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
         }
         if call.is_root() {
             if !call.abandoned {
-                let (origin, route, user) = (call.origin, call.route as usize, call.user);
+                let (origin, route, user) = (call.origin, call.route(), call.user);
                 self.request_done(now, queue, origin, route, user, call.error);
             }
         } else if FULL && self.side_on && self.side(h).exchange != Handle::NONE {

@@ -252,7 +252,7 @@ impl Tracer {
         };
         let slot = self.traces.insert(Trace {
             request: n,
-            route: call.route,
+            route: call.route() as u16,
             start: now,
             end: None,
             error: None,
