@@ -120,7 +120,9 @@ const HUGE_HEAP_TUNABLE: &str = "glibc.malloc.hugetlb";
 ///
 /// It is done only on Linux with glibc and transparent huge pages in `madvise` mode (in
 /// `always` mode the heap is in huge pages already; in `never` it cannot be), and not when
-/// `GLIBC_TUNABLES` already sets the tunable or [`HUGE_HEAP_VAR`] is set.
+/// `GLIBC_TUNABLES` already sets the tunable or [`HUGE_HEAP_VAR`] is set, nor under Valgrind
+/// (whose tools follow an `exec` only when told to: the restarted program would run outside
+/// the profiler, which would measure nothing).
 pub fn restart_with_huge_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -129,6 +131,7 @@ pub fn restart_with_huge_heap() {
         let Some(tunables) = huge_heap_tunables(
             std::env::var_os(HUGE_HEAP_VAR).is_some(),
             std::env::var_os("GLIBC_TUNABLES").as_deref(),
+            std::env::var_os("LD_PRELOAD").as_deref(),
             thp.as_deref().unwrap_or(""),
         ) else {
             return;
@@ -151,15 +154,18 @@ pub fn restart_with_huge_heap() {
 }
 
 /// The `GLIBC_TUNABLES` a restart into a huge-page heap would set, given whether the process
-/// was restarted already (or the restart turned off), the variable's value now, and the
-/// contents of `/sys/kernel/mm/transparent_hugepage/enabled`; `None`: no restart.
+/// was restarted already (or the restart turned off), the variable's value now, `LD_PRELOAD`
+/// (Valgrind preloads its own libraries, `vgpreload_*.so`) and the contents of
+/// `/sys/kernel/mm/transparent_hugepage/enabled`; `None`: no restart.
 #[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
 fn huge_heap_tunables(
     restarted: bool,
     tunables: Option<&std::ffi::OsStr>,
+    preload: Option<&std::ffi::OsStr>,
     thp_modes: &str,
 ) -> Option<std::ffi::OsString> {
-    if restarted || !thp_modes.contains("[madvise]") {
+    let under_valgrind = preload.is_some_and(|p| p.to_string_lossy().contains("vgpreload"));
+    if restarted || under_valgrind || !thp_modes.contains("[madvise]") {
         return None;
     }
     let setting = format!("{HUGE_HEAP_TUNABLE}=1");
@@ -343,14 +349,15 @@ mod tests {
         }
     }
 
-    /// The heap is put in huge pages once, only in `madvise` mode, keeping whatever other
-    /// tunables the user set and never overriding their own choice of this one.
+    /// The heap is put in huge pages once, only in `madvise` mode and not under Valgrind,
+    /// keeping whatever other tunables the user set and never overriding their own choice of
+    /// this one.
     #[test]
     fn a_restart_sets_the_huge_heap_tunable_once_and_keeps_the_users() {
         use std::ffi::OsStr;
         let madvise = "always [madvise] never\n";
         let tunables = |restarted, now: Option<&str>, modes| {
-            huge_heap_tunables(restarted, now.map(OsStr::new), modes)
+            huge_heap_tunables(restarted, now.map(OsStr::new), None, modes)
                 .map(|t| t.into_string().unwrap())
         };
         assert_eq!(
@@ -375,6 +382,14 @@ mod tests {
         assert_eq!(tunables(false, None, "always madvise [never]\n"), None);
         assert_eq!(tunables(false, None, "[always] madvise never\n"), None);
         assert_eq!(tunables(false, None, ""), None);
+        // Under Valgrind, which would lose the restarted program; another preload is no reason.
+        let preloaded =
+            |preload| huge_heap_tunables(false, None, Some(OsStr::new(preload)), madvise);
+        assert_eq!(
+            preloaded("/usr/libexec/valgrind/vgpreload_core-amd64-linux.so"),
+            None
+        );
+        assert!(preloaded("/usr/lib/libjemalloc.so.2").is_some());
     }
 
     /// A large block starts on a huge page's boundary (so all of it can be in huge pages) and,
