@@ -202,6 +202,44 @@ fn an_interrupted_sweep_keeps_its_finished_points_and_resumes_to_the_same_bytes(
     }
 }
 
+/// `timeout` signals its command and then the command's process group: the same SIGTERM twice
+/// within microseconds. That is one interruption, not a second press: the run stops cleanly
+/// and keeps the results of the simulated time so far.
+#[test]
+fn a_signal_delivered_twice_at_once_still_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args([
+            "run",
+            "--no-charts",
+            "--set",
+            "simulation.duration_s=100000",
+            "--out",
+            "cut",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Well into the simulation (which would take half a minute or more).
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..2 {
+        let kill = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    }
+    let out = child.wait_with_output().unwrap();
+    let e = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{e}");
+    assert!(!e.contains("exiting now"), "{e}");
+    assert!(e.contains("partial results"), "{e}");
+    let summary = std::fs::read_to_string(dir.path().join("cut/summary.csv")).unwrap();
+    assert!(summary.lines().count() > 1, "{summary}");
+}
+
 /// The built-in model with one line replaced.
 fn edited(replace: &str, with: &str) -> String {
     assert!(meshsim::model::BUILTIN_MODEL.contains(replace), "{replace}");
