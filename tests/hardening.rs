@@ -152,6 +152,15 @@ const SWEEP: [&str; 8] = [
     "-q",
 ];
 
+/// Sends `child` the signal `kill` names with `flag` (`-INT`, `-TERM`).
+fn signal(child: &std::process::Child, flag: &str) {
+    let kill = Command::new("kill")
+        .args([flag, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
 #[test]
 fn an_interrupted_sweep_keeps_its_finished_points_and_resumes_to_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,11 +184,7 @@ fn an_interrupted_sweep_keeps_its_finished_points_and_resumes_to_the_same_bytes(
         assert!(Instant::now() < deadline, "no points written");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    signal(&child, "-INT");
     let out = child.wait_with_output().unwrap();
     let e = stderr(&out);
     assert_eq!(out.status.code(), Some(130), "{e}");
@@ -224,13 +229,8 @@ fn a_signal_delivered_twice_at_once_still_stops_cleanly() {
         .unwrap();
     // Well into the simulation (which would take half a minute or more).
     std::thread::sleep(Duration::from_millis(500));
-    for _ in 0..2 {
-        let kill = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-    }
+    signal(&child, "-TERM");
+    signal(&child, "-TERM");
     let out = child.wait_with_output().unwrap();
     let e = stderr(&out);
     assert_eq!(out.status.code(), Some(130), "{e}");
