@@ -49,8 +49,43 @@ impl Component {
 
 const COMPONENTS: usize = Component::ALL.len();
 
-/// Most tail requests kept per route.
+/// How many of its slowest requests a route keeps with their paths: about the slowest 2.5%,
+/// at least [`MIN_TAIL`] and at most `most`.
+///
+/// `most` is [`MAX_TAIL`] in a model of up to [`TAIL_ROUTES`] routes; a model of more shares
+/// what that many routes keep at most, so that the tails' memory is bounded by the model
+/// however long it runs. Why: once its 1,024th request sets a cut, a route keeps the requests
+/// at or above its p98 — 2% of them — and prunes to 2.5% only when it holds twice that, which
+/// it never reaches: its tail grew with the run until `MAX_TAIL`, twice over. Each of the
+/// generated 10,000-service model's 3,000 routes (paths of about 37 entries) held some 500
+/// paths after 2,500 simulated seconds, and on. Shared, each keeps at most 106 (212 between
+/// prunings): about 280 MB over that model, however long the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TailSize {
+    most: usize,
+}
+
+/// The least tail requests a route keeps (all its requests until it has twice as many).
+const MIN_TAIL: usize = 100;
+/// The most a route keeps in a model of up to [`TAIL_ROUTES`] routes.
 const MAX_TAIL: usize = 20_000;
+/// Routes beyond which they share the tails of this many (the models of `models/` have at most
+/// ten, and keep what they kept).
+const TAIL_ROUTES: usize = 16;
+
+impl TailSize {
+    fn for_routes(routes: usize) -> TailSize {
+        let share = MAX_TAIL.saturating_mul(TAIL_ROUTES) / routes.max(1);
+        TailSize {
+            most: share.clamp(MIN_TAIL, MAX_TAIL),
+        }
+    }
+
+    /// The slowest requests a route of `count` requests keeps.
+    fn keep(self, count: u64) -> usize {
+        ((count / 40) as usize).clamp(MIN_TAIL, self.most)
+    }
+}
 
 /// A hop and component packed into one key: `hop * COMPONENTS + component`, where hops are the
 /// services (gateway first) and then the link directions.
@@ -187,6 +222,8 @@ pub struct Paths {
     pub counts: Vec<u64>,
     /// Per route: the slowest requests so far, pruned to about the slowest 2.5%.
     tail: Vec<Slowest>,
+    /// How many slow requests a route keeps.
+    tail_size: TailSize,
     /// Scratch: a finished request's path summed per key.
     summed: Path,
     /// Scratch: its segments in key order, as `key << 32 | place in the pool`.
@@ -212,6 +249,7 @@ impl Paths {
                 .collect(),
             counts: vec![0; routes],
             tail: (0..routes).map(|_| Slowest::default()).collect(),
+            tail_size: TailSize::for_routes(routes),
             summed: Vec::new(),
             order: Vec::new(),
         }
@@ -357,9 +395,10 @@ impl Paths {
         if latency >= p98 {
             let tail = &mut self.tail[route];
             tail.push(latency, &summed);
-            // About the slowest 2.5%, but at most MAX_TAIL, so memory stays bounded in long
-            // runs (beyond ~800,000 requests per route the p99 column covers the slowest MAX_TAIL).
-            let keep = ((self.counts[route] / 40).max(100) as usize).min(MAX_TAIL);
+            // About the slowest 2.5%, but at most `tail_size.most`, so memory stays bounded in
+            // long runs (beyond 40 times that many requests of a route, the p99 column covers
+            // the slowest that many).
+            let keep = self.tail_size.keep(self.counts[route]);
             if tail.len() > 2 * keep {
                 tail.keep_slowest(keep);
             }
@@ -847,6 +886,66 @@ mod tests {
                     }
                 };
                 assert_eq!(&*part.0, name.as_str());
+            }
+        }
+    }
+
+    /// Models of up to `TAIL_ROUTES` routes keep what they always kept; more routes share it,
+    /// down to `MIN_TAIL`, so that the tails' memory does not grow with the routes.
+    #[test]
+    fn routes_share_the_tails_of_a_few_routes_down_to_the_least() {
+        for routes in [1, 2, 10, TAIL_ROUTES] {
+            assert_eq!(
+                TailSize::for_routes(routes).most,
+                MAX_TAIL,
+                "{routes} routes"
+            );
+        }
+        assert_eq!(TailSize::for_routes(3_000).most, 106);
+        assert_eq!(TailSize::for_routes(10_000_000).most, MIN_TAIL);
+        let mut last = MAX_TAIL;
+        for routes in 1..5_000 {
+            let most = TailSize::for_routes(routes).most;
+            assert!(most <= last && most >= MIN_TAIL);
+            assert!(most * routes <= MAX_TAIL * TAIL_ROUTES || most == MIN_TAIL);
+            last = most;
+        }
+    }
+
+    /// In a model of 3,000 routes, a route whose every request counts as slow (no cut) holds
+    /// at most twice what it keeps at any time — 200 paths until it has 4,000 requests, 212
+    /// however long it runs — and its p99 column covers exactly the requests at or above the
+    /// p99 while 2.5% of them fit.
+    #[test]
+    fn a_route_of_many_routes_keeps_few_paths_and_the_whole_p99() {
+        let model = crate::model::load_builtin(&[]).expect("the built-in model loads");
+        let hops = model.services.len() + 2 * model.links.len();
+        let mut names = HopNames::new(&model);
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(8);
+        let mut paths = Paths::new(3_000, hops);
+        let h = Handle::from_bits(0);
+        let mut latencies = Vec::new();
+        for count in 1..=20_000u64 {
+            paths.started(h);
+            let mut latency = 0;
+            for _ in 0..rng.random_range(1..8) {
+                let k = rng.random_range(0..(hops * COMPONENTS) as u32);
+                let ns = rng.random_range(1..5_000_000);
+                paths.add(h, k, SimTime(ns));
+                latency += ns;
+            }
+            paths.record(7, h, latency, 0);
+            latencies.push(latency);
+            let keeps = (count as usize / 40).clamp(100, 106);
+            assert!(paths.tail[7].len() <= 2 * keeps, "{count} requests");
+            if count == 4_000 {
+                let mut sorted = latencies.clone();
+                sorted.sort_unstable();
+                let p99 = sorted[sorted.len() * 99 / 100];
+                let b = paths.breakdown("r", &[7], p99, &mut names);
+                let at_or_above = sorted.iter().filter(|&&l| l >= p99).count() as u64;
+                assert_eq!((b.requests, b.tail_requests), (4_000, at_or_above));
+                assert!(at_or_above >= 40);
             }
         }
     }
