@@ -526,13 +526,19 @@ pub fn breakdown_csv(result: &RunResult) -> Vec<u8> {
 /// `latency_cdf.csv`: per route (and `all`), the cumulative distribution of latency from the
 /// HDR histogram: `route, latency_ms, cumulative_fraction`.
 pub fn latency_cdf_csv(result: &RunResult) -> Vec<u8> {
-    let mut rows = Vec::new();
+    // Written row by row, as `breakdown.csv` is: a long run of a model of 3,000 routes has
+    // millions of rows (a row per bucket of latency a route's requests reached), and a vector
+    // of three owned strings for each took 1.1 GB more than the 60 MB written.
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["route", "latency_ms", "cumulative_fraction"])
+        .expect("in-memory write");
     for r in result.routes.iter().chain([&result.all]) {
         for (ms, frac) in r.latency.cdf() {
-            rows.push(vec![r.route.clone(), number(ms), format!("{frac:.6}")]);
+            w.write_record([r.route.as_str(), &number(ms), &format!("{frac:.6}")])
+                .expect("in-memory write");
         }
     }
-    to_bytes(&["route", "latency_ms", "cumulative_fraction"], rows)
+    w.into_inner().expect("in-memory write")
 }
 
 /// `timeseries.csv`: one row per interval, warm-up included: arrivals, completions, errors,
