@@ -814,6 +814,26 @@ mod tests {
         }
     }
 
+    /// Starts a call in slot `h` and adds to its path 1 to `most - 1` times of up to 5 ms on
+    /// keys drawn among `hops`' components; returns the time per key.
+    fn random_path(
+        paths: &mut Paths,
+        h: Handle,
+        rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
+        hops: usize,
+        most: usize,
+    ) -> BTreeMap<u32, u64> {
+        paths.started(h);
+        let mut path = BTreeMap::new();
+        for _ in 0..rng.random_range(1..most) {
+            let k = rng.random_range(0..(hops * COMPONENTS) as u32);
+            let ns = rng.random_range(1..5_000_000);
+            paths.add(h, k, SimTime(ns));
+            *path.entry(k).or_insert(0) += ns;
+        }
+        path
+    }
+
     /// A breakdown of one route or of several (the `all` row) holds, per hop and component
     /// crossed, in key order, the mean over the routes' requests of their time there and the
     /// mean over those at or above the p99 given, named after the hop: a service, or a link
@@ -830,14 +850,7 @@ mod tests {
         let mut recorded: Vec<Vec<(u64, BTreeMap<u32, u64>)>> = vec![Vec::new(); 3];
         for _ in 0..150 {
             let route = rng.random_range(0..3);
-            paths.started(h);
-            let mut path = BTreeMap::new();
-            for _ in 0..rng.random_range(1..12) {
-                let k = rng.random_range(0..(hops * COMPONENTS) as u32);
-                let ns = rng.random_range(1..5_000_000);
-                paths.add(h, k, SimTime(ns));
-                *path.entry(k).or_insert(0) += ns;
-            }
+            let path = random_path(&mut paths, h, &mut rng, hops, 12);
             let latency = path.values().sum();
             paths.record(route, h, latency, 0);
             recorded[route].push((latency, path));
@@ -926,14 +939,7 @@ mod tests {
         let h = Handle::from_bits(0);
         let mut latencies = Vec::new();
         for count in 1..=20_000u64 {
-            paths.started(h);
-            let mut latency = 0;
-            for _ in 0..rng.random_range(1..8) {
-                let k = rng.random_range(0..(hops * COMPONENTS) as u32);
-                let ns = rng.random_range(1..5_000_000);
-                paths.add(h, k, SimTime(ns));
-                latency += ns;
-            }
+            let latency = random_path(&mut paths, h, &mut rng, hops, 8).values().sum();
             paths.record(7, h, latency, 0);
             latencies.push(latency);
             let keeps = (count as usize / 40).clamp(100, 106);
