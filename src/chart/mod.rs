@@ -240,9 +240,19 @@ pub struct Table {
 impl Table {
     /// Reads a CSV file.
     pub fn read(path: &Path) -> Result<Table, String> {
+        Table::read_keeping(path, |_, _| true)
+    }
+
+    /// Reads the rows of a CSV file for which `keep(header, row)` holds: a chart of a few of a
+    /// large file's rows need not hold them all (a long run of a model of thousands of routes
+    /// writes millions of rows of `latency_cdf.csv`).
+    pub fn read_keeping(
+        path: &Path,
+        mut keep: impl FnMut(&[String], &csv::StringRecord) -> bool,
+    ) -> Result<Table, String> {
         let mut r = csv::Reader::from_path(path)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        let header = r
+        let header: Vec<String> = r
             .headers()
             .map_err(|e| format!("`{}`: {e}", path.display()))?
             .iter()
@@ -251,7 +261,9 @@ impl Table {
         let mut rows = Vec::new();
         for rec in r.records() {
             let rec = rec.map_err(|e| format!("`{}`: {e}", path.display()))?;
-            rows.push(rec.iter().map(String::from).collect());
+            if keep(&header, &rec) {
+                rows.push(rec.iter().map(String::from).collect());
+            }
         }
         Ok(Table { header, rows })
     }

@@ -17,12 +17,6 @@ fn busiest_routes(dir: &Path, limit: usize) -> Option<HashSet<String>> {
         .map(|routes| routes.into_iter().collect())
 }
 
-/// Routes other than `all` in a table's `route` column.
-fn count_routes(t: &Table, route: usize) -> usize {
-    let names: HashSet<&str> = t.rows.iter().map(|r| r[route].as_str()).collect();
-    names.len() - usize::from(names.contains("all"))
-}
-
 /// The subtitle's note when only the busiest `limit` of `total` routes are drawn.
 fn shown_of(total: usize, limit: usize) -> String {
     if total > limit {
@@ -142,23 +136,29 @@ pub fn breakdown(dir: &Path) -> Result<Figure, String> {
 
 /// The latency CDF per route (and all), with guide lines at p50, p90 and p99.
 pub fn cdf(dir: &Path, log_x: bool) -> Result<Figure, String> {
-    let t = Table::read(&dir.join("latency_cdf.csv"))?;
+    let busiest = busiest_routes(dir, LINES);
+    // Only the rows of the routes drawn are kept; every route is counted.
+    let mut names: HashSet<String> = HashSet::new();
+    let t = Table::read_keeping(&dir.join("latency_cdf.csv"), |header, row| {
+        let Some(name) = (header.iter().position(|h| h == "route")).and_then(|c| row.get(c)) else {
+            return true;
+        };
+        if !names.contains(name) {
+            names.insert(name.to_string());
+        }
+        busiest
+            .as_ref()
+            .is_none_or(|b| name == "all" || b.contains(name))
+    })?;
     let (route, ms, frac) = (
         t.col("route")?,
         t.col("latency_ms")?,
         t.col("cumulative_fraction")?,
     );
-    let busiest = busiest_routes(dir, LINES);
-    let total_routes = count_routes(&t, route);
+    let total_routes = names.len() - usize::from(names.contains("all"));
     let mut series: Vec<Series> = Vec::new();
     for i in 0..t.rows.len() {
         let name = &t.rows[i][route];
-        if busiest
-            .as_ref()
-            .is_some_and(|b| name != "all" && !b.contains(name))
-        {
-            continue;
-        }
         if series.last().is_none_or(|s| &s.name != name) {
             let colour = series.len();
             series.push(Series::line(name.clone(), colour, Vec::new()));
