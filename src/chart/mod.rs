@@ -240,15 +240,17 @@ pub struct Table {
 impl Table {
     /// Reads a CSV file.
     pub fn read(path: &Path) -> Result<Table, String> {
-        Table::read_keeping(path, |_, _| true)
+        Table::read_keeping(path, None, |_| true)
     }
 
-    /// Reads the rows of a CSV file for which `keep(header, row)` holds: a chart of a few of a
-    /// large file's rows need not hold them all (a long run of a model of thousands of routes
-    /// writes millions of rows of `latency_cdf.csv`).
+    /// Reads the rows of a CSV file whose value in `column` passes `keep` (every row when the
+    /// file has no such column, or `column` is `None`): a chart of a few of a large file's rows
+    /// need not hold them all (a long run of a model of thousands of routes writes millions of
+    /// rows of `latency_cdf.csv`).
     pub fn read_keeping(
         path: &Path,
-        mut keep: impl FnMut(&[String], &csv::StringRecord) -> bool,
+        column: Option<&str>,
+        mut keep: impl FnMut(&str) -> bool,
     ) -> Result<Table, String> {
         let mut r = csv::Reader::from_path(path)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
@@ -258,10 +260,11 @@ impl Table {
             .iter()
             .map(String::from)
             .collect();
+        let at = column.and_then(|c| header.iter().position(|h| h == c));
         let mut rows = Vec::new();
         for rec in r.records() {
             let rec = rec.map_err(|e| format!("`{}`: {e}", path.display()))?;
-            if keep(&header, &rec) {
+            if at.and_then(|i| rec.get(i)).is_none_or(&mut keep) {
                 rows.push(rec.iter().map(String::from).collect());
             }
         }

@@ -139,10 +139,7 @@ pub fn cdf(dir: &Path, log_x: bool) -> Result<Figure, String> {
     let busiest = busiest_routes(dir, LINES);
     // Only the rows of the routes drawn are kept; every route is counted.
     let mut names: HashSet<String> = HashSet::new();
-    let t = Table::read_keeping(&dir.join("latency_cdf.csv"), |header, row| {
-        let Some(name) = (header.iter().position(|h| h == "route")).and_then(|c| row.get(c)) else {
-            return true;
-        };
+    let t = Table::read_keeping(&dir.join("latency_cdf.csv"), Some("route"), |name| {
         if !names.contains(name) {
             names.insert(name.to_string());
         }
