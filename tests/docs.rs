@@ -20,6 +20,7 @@ const DOCS: &[&str] = &[
     "docs/cluster.md",
     "docs/validation.md",
     "docs/performance.md",
+    "docs/performance-history.md",
     "docs/architecture.md",
 ];
 
