@@ -202,6 +202,31 @@ pub(super) fn init(args: InitArgs) -> Result<(), Error> {
     Ok(())
 }
 
+pub(super) fn generate(args: GenerateArgs) -> Result<(), Error> {
+    let spec = model::generate::Spec {
+        services: args.services,
+        routes: args.routes,
+        rate_per_s: args.rate,
+        duration_s: args.duration,
+        seed: args.seed,
+    };
+    spec.check().map_err(Error::Usage)?;
+    let text = model::generate::layered(&spec);
+    crate::output::write_atomic(&args.out, text.as_bytes())?;
+    println!(
+        "wrote {}: {} services, {} routes, {} links, {} req/s for {} simulated s ({:.1} MB of TOML); next: meshsim check {}",
+        args.out.display(),
+        spec.services,
+        spec.routes,
+        text.matches("\n[links.").count(),
+        spec.rate_per_s,
+        spec.duration_s,
+        text.len() as f64 / 1e6,
+        args.out.display()
+    );
+    Ok(())
+}
+
 pub(super) fn graph(args: GraphArgs) -> Result<(), Error> {
     let model = args.model.load()?;
     let out = super::output_dir(args.out.as_ref(), || Path::new("output").join(&model.name))?;

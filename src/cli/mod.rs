@@ -634,18 +634,7 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
         Some(Command::Init(args)) => init(args),
         Some(Command::Schema) => print_schema(),
         Some(Command::Graph(args)) => graph(args),
-        Some(Command::Generate(args)) => {
-            let spec = crate::model::generate::Spec {
-                services: args.services,
-                routes: args.routes,
-                rate_per_s: args.rate,
-                duration_s: args.duration,
-                seed: args.seed,
-            };
-            let text = crate::model::generate::layered(&spec);
-            crate::output::write_atomic(&args.out, text.as_bytes())?;
-            Ok(())
-        }
+        Some(Command::Generate(args)) => commands::generate(args),
         Some(Command::Analyze(args)) => analyze(args),
         Some(Command::Validate(args)) => validate(args),
         Some(Command::Sweep(args)) => sweep(args),

@@ -24,6 +24,40 @@ pub struct Spec {
     pub seed: u64,
 }
 
+impl Spec {
+    /// What is wrong with it, if anything, in the words of `meshsim generate`'s options: a
+    /// spec the generator would have to bend (it clamps what it cannot make) or whose model
+    /// the loader would refuse is refused here, before anything is written.
+    pub fn check(&self) -> Result<(), String> {
+        if self.services < 2 {
+            return Err(format!(
+                "--services: at least 2 (the layers need two services to call one another), got {}",
+                self.services
+            ));
+        }
+        if !(1..=2 * self.services).contains(&self.routes) {
+            return Err(format!(
+                "--routes: from 1 to twice --services ({}: a route goes to one of the two endpoints of each service), got {}",
+                2 * self.services,
+                self.routes
+            ));
+        }
+        if !(self.rate_per_s.is_finite() && self.rate_per_s > 0.0) {
+            return Err(format!(
+                "--rate: requests per second > 0, got {}",
+                self.rate_per_s
+            ));
+        }
+        if !(self.duration_s.is_finite() && self.duration_s > 0.0) {
+            return Err(format!(
+                "--duration: simulated seconds > 0, got {}",
+                self.duration_s
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Layers of the call graph.
 const LAYERS: usize = 6;
 /// Workers per instance.
@@ -225,5 +259,85 @@ mod tests {
             busiest < 0.75,
             "instances sized for at most 50%: busiest {busiest}"
         );
+    }
+
+    /// What the generator would have bent or the loader refused is refused, naming the option;
+    /// the smallest and largest specs it accepts give models that load.
+    #[test]
+    fn a_spec_out_of_range_is_refused_and_its_bounds_load() {
+        let spec = Spec {
+            services: 10,
+            routes: 20,
+            rate_per_s: 100.0,
+            duration_s: 1.0,
+            seed: 1,
+        };
+        assert_eq!(spec.check(), Ok(()));
+        let bad = [
+            (
+                Spec {
+                    services: 1,
+                    ..spec.clone()
+                },
+                "--services",
+            ),
+            (
+                Spec {
+                    routes: 0,
+                    ..spec.clone()
+                },
+                "--routes",
+            ),
+            (
+                Spec {
+                    routes: 21,
+                    ..spec.clone()
+                },
+                "--routes",
+            ),
+            (
+                Spec {
+                    rate_per_s: 0.0,
+                    ..spec.clone()
+                },
+                "--rate",
+            ),
+            (
+                Spec {
+                    rate_per_s: f64::NAN,
+                    ..spec.clone()
+                },
+                "--rate",
+            ),
+            (
+                Spec {
+                    duration_s: -1.0,
+                    ..spec.clone()
+                },
+                "--duration",
+            ),
+        ];
+        for (spec, option) in bad {
+            let err = spec.check().unwrap_err();
+            assert!(err.starts_with(option), "{spec:?}: {err}");
+        }
+        for spec in [
+            Spec {
+                services: 2,
+                routes: 1,
+                ..spec.clone()
+            },
+            Spec {
+                services: 2,
+                routes: 4,
+                ..spec.clone()
+            },
+        ] {
+            assert_eq!(spec.check(), Ok(()));
+            let text = layered(&spec);
+            let model = crate::model::load_str(&text, "gen.toml", std::path::Path::new("."), &[])
+                .unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+            assert_eq!(model.routes.len(), spec.routes, "{spec:?}");
+        }
     }
 }
