@@ -26,8 +26,8 @@ pub struct Spec {
 
 impl Spec {
     /// What is wrong with it, if anything, in the words of `meshsim generate`'s options: a
-    /// spec the generator would have to bend (it clamps what it cannot make) or whose model
-    /// the loader would refuse is refused here, before anything is written.
+    /// spec [`layered`] cannot make (it needs two services, and routes to at most every
+    /// endpoint) or whose model the loader would refuse.
     pub fn check(&self) -> Result<(), String> {
         if self.services < 2 {
             return Err(format!(
@@ -37,7 +37,7 @@ impl Spec {
         }
         if !(1..=2 * self.services).contains(&self.routes) {
             return Err(format!(
-                "--routes: from 1 to twice --services ({}: a route goes to one of the two endpoints of each service), got {}",
+                "--routes: from 1 to twice --services ({}: each route goes to an endpoint of its own, two a service), got {}",
                 2 * self.services,
                 self.routes
             ));
@@ -71,10 +71,10 @@ struct Endpoint {
     stages: Vec<Vec<usize>>,
 }
 
-/// The model text for `spec`.
+/// The model text for `spec`, which [`Spec::check`] accepts.
 pub fn layered(spec: &Spec) -> String {
-    let n = spec.services.max(2);
-    let routes = spec.routes.clamp(1, 2 * n);
+    debug_assert_eq!(spec.check(), Ok(()), "{spec:?}");
+    let (n, routes) = (spec.services, spec.routes);
     let mut rng = SimRng::seed_from_u64(spec.seed);
     let mut endpoints: Vec<Endpoint> = Vec::with_capacity(2 * n);
     for layer in 0..LAYERS {
