@@ -58,7 +58,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
             } => {
                 let base = self.model.links[link].loss;
                 for d in [2 * link, 2 * link + 1] {
-                    let t = &mut self.network.transmitters[d];
+                    let t = &mut self.network.channels[d];
                     if start {
                         t.extra_latency += extra_latency;
                         t.loss = loss;
@@ -70,7 +70,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
             }
             FaultKind::Partition { link } => {
                 for d in [2 * link, 2 * link + 1] {
-                    let t = &mut self.network.transmitters[d];
+                    let t = &mut self.network.channels[d];
                     if start {
                         t.partitions += 1;
                     } else {

@@ -57,7 +57,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
     ) {
         let tx = self.network.transmit(d, now, bytes, self.warmup, self.end);
         let loss = if FULL && self.link_trouble {
-            self.network.transmitters[d].effective_loss()
+            self.network.channels[d].effective_loss()
         } else {
             0.0
         };
@@ -71,11 +71,8 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
             queue.schedule(at, Event::Retransmit { call: h });
             self.on_path(h, hop, Component::Retransmission, at - now);
         } else {
-            let t = &self.network.transmitters[d];
-            let mut propagation = t.propagation.sample_or(&t.latency, &mut self.rng);
-            if FULL && self.link_trouble {
-                propagation += t.extra_latency;
-            }
+            let degraded = FULL && self.link_trouble;
+            let propagation = self.network.propagation(d, &mut self.rng, degraded);
             // Which of the two it is rides in the event, so its arrival dispatches straight to
             // the right handler instead of first loading the call to ask.
             let arrival = if response {
@@ -105,7 +102,7 @@ impl<const FULL: bool, const PATHS: bool> Simulator<'_, FULL, PATHS> {
             .direction(from, to)
             .expect("only link messages are retransmitted");
         let measured = self.measured(now);
-        let transmitter = &mut self.network.transmitters[d];
+        let transmitter = &mut self.network.channels[d];
         if call.tries > MAX_RETRANSMISSIONS {
             if measured {
                 transmitter.failed += 1;

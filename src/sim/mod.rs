@@ -248,7 +248,13 @@ fn is_plain(model: &Model, options: &Options) -> bool {
 /// services (`benches/models/wide.toml`, 100,000 instances: 19 MB of records then) gained
 /// nothing from the hints and paid for them (0.91). A call now reads only its instance's load
 /// ([`station::Load`], 1.2 MB for those 100,000).
-const CACHED_RECORDS: usize = 10 << 20;
+///
+/// Those figures counted a link direction as 128 bytes. Session 43 put a direction's hot part
+/// in 32 (its [`network::Transmitter`]), so the same models' records count 0.72 of what they
+/// did, and the threshold went from 10 to 7 MB with them: the same models take the hints. At
+/// 6,000 services (7.7 MB now) the hints gain ×1.09 (median of 20 interleaved runs; with the
+/// threshold left at 10 MB that model lost them and ran 10% slower).
+const CACHED_RECORDS: usize = 7 << 20;
 
 /// Whether `model`'s records outgrow [`CACHED_RECORDS`].
 fn records_outgrow_cache(model: &Model) -> bool {

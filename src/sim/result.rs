@@ -338,16 +338,16 @@ pub(super) fn collect<const FULL: bool, const PATHS: bool>(
         let name: Arc<str> = link.name.as_str().into();
         for dir in 0..2 {
             let (from, to) = (link.ends[dir], link.ends[1 - dir]);
-            let transmitter = &sim.network.transmitters[2 * l + dir];
-            let stats = &transmitter.stats;
+            let d = 2 * l + dir;
+            let (stats, channel) = (sim.network.stats(d), &sim.network.channels[d]);
             links.push(LinkResult {
                 link: Arc::clone(&name),
                 from: Arc::clone(&service_names[from]),
                 to: Arc::clone(&service_names[to]),
                 messages: stats.messages,
                 bytes: stats.bytes,
-                retransmissions: transmitter.retransmissions,
-                failed: transmitter.failed,
+                retransmissions: channel.retransmissions,
+                failed: channel.failed,
                 utilisation: stats.busy_ns as f64 / 1e9 / measured_s,
                 mean_queueing_ms: if stats.messages == 0 {
                     0.0
