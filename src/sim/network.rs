@@ -53,10 +53,11 @@ const _: () = assert!(std::mem::size_of::<Transmitter>() == 32);
 /// of its counts; read only on slow links, drawn latencies, loss, faults and at the end.
 #[derive(Clone, Debug)]
 pub struct Channel {
-    pub byte_time: u64,
+    /// The byte time in full (fixed point, as [`Transmitter::byte_time`]).
+    byte_time: u64,
     /// `latency`, inline when it is a constant or an exponential.
-    pub propagation: Inline,
-    pub latency: Dist,
+    propagation: Inline,
+    latency: Dist,
     /// What [`Transmitter::counts`] carried: multiples of 2^32 (modulo 2^64), in their order.
     carried: [u64; 4],
     /// Retransmissions in the measured window.
@@ -68,7 +69,7 @@ pub struct Channel {
     pub partitions: u32,
     /// Added to propagation while a link degradation lasts.
     pub extra_latency: SimTime,
-    pub rto: SimTime,
+    rto: SimTime,
 }
 
 impl Channel {
