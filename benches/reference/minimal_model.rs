@@ -18,7 +18,9 @@
 //!
 //! Why the link queues: a model's links have bandwidths, so every simulator of it must keep
 //! when each direction is free, a record read and written at random for every message —
-//! without it the floor left out a third of the records meshsim's events read.
+//! without it the floor skipped the largest records meshsim's events read (on the generated
+//! 10,000-service model, 3.4 MB of link directions beside 1.9 MB of stations and 2 MB of plans,
+//! in session 42's layout).
 //!
 //! Models with features beyond these (timeouts, retries, probabilistic calls, faults…) are
 //! simulated as if those were absent; the scale bench uses it on generated models only, which
