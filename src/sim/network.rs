@@ -220,24 +220,20 @@ impl Network {
         if all >> 32 == 0 {
             *counts = sums.map(|sum| sum as u32);
         } else {
-            self.carry(d, added);
+            self.carry(d, sums);
         }
     }
 
-    /// [`Network::count`] for counts that carry past 32 bits: the high parts into the channel
-    /// (wrapping at 2^64, as a 64-bit counter would).
+    /// [`Network::count`]'s `sums` of counts that carry past 32 bits: the low halves stay, the
+    /// high parts go into the channel (wrapping at 2^64, as a 64-bit counter would).
     #[cold]
     #[inline(never)]
-    fn carry(&mut self, d: usize, added: [u64; 4]) {
-        let (counts, high) = (
-            &mut self.transmitters[d].counts,
-            &mut self.channels[d].carried,
-        );
-        for k in 0..4 {
-            let sum = u64::from(counts[k]).wrapping_add(added[k]);
-            counts[k] = sum as u32;
+    fn carry(&mut self, d: usize, sums: [u64; 4]) {
+        let high = &mut self.channels[d].carried;
+        for (k, sum) in sums.into_iter().enumerate() {
             high[k] = high[k].wrapping_add(sum & !u64::from(u32::MAX));
         }
+        self.transmitters[d].counts = sums.map(|sum| sum as u32);
     }
 
     /// The link's latency for a message leaving transmitter `d` now (drawn, when it is not a
